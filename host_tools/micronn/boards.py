@@ -1,0 +1,61 @@
+"""Board profiles: how much RAM and flash a MicroPython board offers, read from boards/*.json."""
+
+import json
+from dataclasses import dataclass
+
+from micronn.resources import boards_dir
+
+DEFAULT_BOARD = "rp2040"
+REQUIRED_FIELDS = (
+    "name",
+    "description",
+    "mpy_arch",
+    "heap_bytes",
+    "filesystem_bytes",
+    "default_baud",
+    "notes",
+    "sources",
+)
+SOURCED_FIGURES = ("mpy_arch", "heap_bytes", "filesystem_bytes", "default_baud")
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    mpy_arch: str  # mpy-cross -march value for native code on this board
+    heap_bytes: int  # MicroPython GC heap budget
+    filesystem_bytes: int
+    default_baud: int
+    notes: tuple
+    sources: dict  # figure name -> where the figure comes from
+    flash_micropython: str = ""
+
+
+def list_boards() -> list:
+    """Names of all known boards, sorted."""
+    return sorted(path.stem for path in boards_dir().glob("*.json"))
+
+
+def load_board(name: str) -> Board:
+    """The profile of board `name`; ValueError listing the valid names if there is none."""
+    names = list_boards()
+    if name not in names:
+        raise ValueError(f"unknown board {name!r}; choose one of: {', '.join(names)}")
+    path = boards_dir() / f"{name}.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    missing = [field for field in REQUIRED_FIELDS if field not in data]
+    unsourced = [figure for figure in SOURCED_FIGURES if figure not in data.get("sources", {})]
+    if missing or unsourced:
+        raise ValueError(f"board profile {path} lacks {missing or unsourced}; fix the file")
+    return Board(
+        name=data["name"],
+        description=data["description"],
+        mpy_arch=data["mpy_arch"],
+        heap_bytes=int(data["heap_bytes"]),
+        filesystem_bytes=int(data["filesystem_bytes"]),
+        default_baud=int(data["default_baud"]),
+        notes=tuple(data["notes"]),
+        sources=dict(data["sources"]),
+        flash_micropython=data.get("flash_micropython", ""),
+    )

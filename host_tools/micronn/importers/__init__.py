@@ -1,0 +1,1 @@
+"""Importers turn a trained model file into a FloatNetwork (or a quantized Model)."""

@@ -1,0 +1,81 @@
+"""Describe a model for people: layer table and a simple RAM estimate against a board."""
+
+from micronn.boards import Board
+
+# Rough heap costs, from the live heap measured on the 64-bit MicroPython unix VM (objects are
+# smaller on 32-bit boards): the imported device package, and per-layer objects around the
+# tensors. `micronn simulate` measures the real figure.
+RUNTIME_ESTIMATE_BYTES = 24 * 1024
+PER_LAYER_ESTIMATE_BYTES = 2 * 1024
+INT32_BYTES = 4
+
+
+def activation_bytes(model) -> int:
+    """Two int8 activation buffers (input and output of a layer) sized for the largest layer."""
+    return 2 * max(model.activation_sizes)
+
+
+def accumulator_bytes(model) -> int:
+    return INT32_BYTES * max(layer.out_features for layer in model.layers)
+
+
+def estimated_peak_ram(model, container_bytes: int) -> int:
+    """Container held in RAM + activation and accumulator buffers + runtime overhead."""
+    return (
+        RUNTIME_ESTIMATE_BYTES
+        + PER_LAYER_ESTIMATE_BYTES * len(model.layers)
+        + container_bytes
+        + activation_bytes(model)
+        + accumulator_bytes(model)
+    )
+
+
+def layer_rows(model) -> list:
+    rows = []
+    for index, layer in enumerate(model.layers):
+        granularity = "per-channel" if layer.per_channel else "per-tensor"
+        rows.append(
+            (
+                str(index),
+                layer.op,
+                layer.activation,
+                f"{layer.in_features} -> {layer.out_features}",
+                f"int{layer.weight_bits} {granularity}",
+                str(layer.weight_bytes),
+                str(layer.parameter_bytes),
+            )
+        )
+    return rows
+
+
+def format_table(header: tuple, rows: list) -> list:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    head = "  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True))
+    return [head.rstrip(), *(line.rstrip() for line in lines)]
+
+
+def describe(model, container_bytes: int, board: Board) -> list:
+    """Lines of text describing the model and whether it fits the board's heap."""
+    header = ("#", "op", "activation", "features", "weights", "weight B", "params B")
+    peak = estimated_peak_ram(model, container_bytes)
+    verdict = "fits" if peak <= board.heap_bytes else "does NOT fit"
+    return [
+        f"input  {model.input.dtype} shape {tuple(model.input.shape)} "
+        f"scale {model.input.scale:.6g} zero_point {model.input.zero_point}",
+        f"output {model.output.dtype} shape {tuple(model.output.shape)} "
+        f"scale {model.output.scale:.6g} zero_point {model.output.zero_point}",
+        "",
+        *format_table(header, layer_rows(model)),
+        "",
+        f"container bytes:    {container_bytes}",
+        f"weight bytes:       {sum(layer.weight_bytes for layer in model.layers)}",
+        f"activation bytes:   {activation_bytes(model)} (two int8 buffers of the widest layer)",
+        f"estimated peak RAM: {peak} bytes (estimate: container + buffers + runtime; "
+        "`micronn simulate` measures it)",
+        f"board {board.name} heap:  {board.heap_bytes} bytes -> {verdict} "
+        f"({100 * peak / board.heap_bytes:.0f}% of the heap)",
+    ]

