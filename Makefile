@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 MPY_OUT := build/mpy
 
-.PHONY: venv demo test lint format mpy bench clean
+.PHONY: venv demo test test-long lint format mpy bench bench-serial clean
 
 venv: $(STAMP)
 
@@ -22,7 +22,11 @@ demo: venv
 test: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not long"
+
+# Long runs: 100 randomized faulty serial transfers (tests marked `long`).
+test-long: venv
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m long
 
 lint: venv
 	$(BIN)/ruff format --check .
@@ -42,9 +46,11 @@ mpy: venv
 	done
 	@echo "wrote $(MPY_OUT)/micronn/"
 
-bench:
-	@echo "make bench: not implemented yet; benchmarks arrive in a later issue." >&2
-	@exit 1
+# Benchmarks print figures; they are not timed tests. One target per section.
+bench: bench-serial
+
+bench-serial: venv
+	$(BIN)/python tools/bench_serial.py
 
 clean:
 	rm -rf build dist *.egg-info host_tools/*.egg-info

@@ -32,21 +32,38 @@ def test_roundtrip_preserves_every_field():
 
 def test_layout_is_aligned_and_crcs_cover_every_byte(model):
     data = container.write(model)
-    magic, version, flags, file_size, table_size, count = struct.unpack_from("<4sHHIIH", data)
+    magic, version, flags, file_size, table_size, layers, tensors = struct.unpack_from(
+        "<4sHHIIHH", data
+    )
     assert (magic, version, flags, file_size) == (b"\x89MNQ", 1, 0, len(data))
+    assert tensors == len(model.layers) + 1
     (table_crc,) = struct.unpack_from("<I", data, 20)
     assert table_crc == zlib.crc32(data[24:table_size], zlib.crc32(data[:20]))
-    position, covered_to = 72, table_size
-    for _ in range(count):
-        offset, size, crc = struct.unpack_from("<III", data, position + 4)
-        assert offset == covered_to and offset % 4 == 0 and size % 4 == 0
+    position, covered_to = 32 + 24 + 16 * tensors, table_size
+    for _ in range(layers):
+        op, _, n_params, n_tensors = struct.unpack_from("<BBBB", data, position)
+        offset, size, crc = struct.unpack_from("<III", data, position + 12)
+        assert op == 1 and offset == covered_to and offset % 4 == 0 and size % 4 == 0
         assert zlib.crc32(data[offset : offset + size]) == crc
-        for t in range(4):
-            _, t_offset, _ = struct.unpack_from("<B3xII", data, position + 16 + 24 + 12 * t)
+        descriptors = position + 24 + 4 * n_params
+        for t in range(n_tensors):
+            _, t_offset, _ = struct.unpack_from("<B3xII", data, descriptors + 12 * t)
             assert t_offset % 4 == 0
         covered_to = offset + size
-        position += 16 + 24 + 48
+        position = descriptors + 12 * n_tensors
     assert covered_to == len(data)
+
+
+def test_chain_arena_reuses_memory():
+    rng = np.random.default_rng(12)
+    model = random_dense_model(rng, max_width=40)
+    while len(model.layers) < 3:
+        model = random_dense_model(rng, max_width=40)
+    data = container.write(model)
+    (arena,) = struct.unpack_from("<I", data, 24)
+    assert arena < sum(model.activation_sizes) + 4 * len(model.shapes)
+    pairs = zip(model.activation_sizes, model.activation_sizes[1:], strict=False)
+    assert arena >= max(a + b for a, b in pairs)
 
 
 def test_every_truncation_is_rejected(model):

@@ -17,6 +17,7 @@ from vm import run
 
 from micronn import container, reference
 from micronn.fixedpoint import quantize_multiplier
+from micronn.ops import fully_connected
 
 COMBINATIONS = list(itertools.product((8, 4, 2), (False, True), ("none", "relu", "relu6")))
 BATCHES = 14
@@ -58,13 +59,14 @@ def _spread_outputs(rng, model, x):
         weights = layer.weights.astype(np.int64)
         dot = activations @ weights.T
         spread = np.abs(dot).max(axis=0) + 1
-        layer.bias = rng.integers(-spread, spread + 1).astype(np.int32)
+        layer.tensors["bias"] = rng.integers(-spread, spread + 1).astype(np.int32)
         if not layer.per_channel:
             spread = np.array([np.median(spread)])
         pairs = [quantize_multiplier(min(100.0 / float(s), 0.99)) for s in spread]
-        layer.multiplier = np.array([p[0] for p in pairs], np.int32)
-        layer.shift = np.array([p[1] for p in pairs], np.int32)
-        activations = reference.fully_connected(layer, activations).astype(np.int64)
+        layer.tensors["multiplier"] = np.array([p[0] for p in pairs], np.int32)
+        layer.tensors["shift"] = np.array([p[1] for p in pairs], np.int32)
+        out = fully_connected.evaluate(layer, [activations], (layer.out_features,))
+        activations = out.astype(np.int64)
     return model
 
 

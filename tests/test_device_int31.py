@@ -10,20 +10,19 @@ import ast
 import importlib
 import importlib.util
 import operator
-import sys
 from array import array
-from pathlib import Path
 
 import numpy as np
 import pytest
+from device_package import FIRMWARE, import_device_package
+from graph_factory import random_graph_model, random_residual_model, spread_outputs
 from model_factory import random_dense_model, random_inputs
 
 from micronn import container, reference
 from micronn.model import WEIGHT_LIMITS, FullyConnected, Model, TensorSpec
 
-FIRMWARE = Path(__file__).resolve().parents[1] / "firmware" / "micronn"
 LOW, HIGH = -(2**30), 2**30 - 1
-PREDICT_MODULES = ("fixedpoint.py", "kernels_python.py", "net.py")
+PREDICT_MODULES = ("fixedpoint.py", "kernels_dense.py", "net.py")
 
 
 class Int31Overflow(AssertionError):
@@ -89,24 +88,11 @@ def test_small_catches_what_a_board_would():
 # ------------------------------------------------------------------ the device package
 
 
-def import_device_package():
-    """firmware/micronn imported under CPython as `micronn_device` (it shares the host's name)."""
-    name = "micronn_device"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, FIRMWARE / "__init__.py", submodule_search_locations=[str(FIRMWARE)]
-    )
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[name] = package
-    spec.loader.exec_module(package)
-    return package
-
-
 def _small_copy(value, seen):
-    """Integers, int arrays and bytearrays as lists of Small; objects converted in place.
+    """Integers, int arrays, bytearrays and memoryviews as lists of Small; objects converted
+    in place.
 
-    `seen` maps id -> converted object, so a buffer shared by two layers stays shared.
+    `seen` maps id -> converted object, so a tensor view that two layers use stays one list.
     """
     if isinstance(value, bool) or callable(value) or isinstance(value, float | str | type(None)):
         return value
@@ -116,7 +102,7 @@ def _small_copy(value, seen):
         return seen[id(value)][1]
     if isinstance(value, array) and value.typecode in "fd":
         converted = value
-    elif isinstance(value, array | bytearray | bytes):
+    elif isinstance(value, array | bytearray | bytes | memoryview):
         converted = [Small(v) for v in value]
     elif isinstance(value, tuple):
         converted = tuple(_small_copy(v, seen) for v in value)
@@ -201,6 +187,20 @@ def test_random_stacks_stay_small():
             np.testing.assert_array_equal(_predict(net, x), reference.run(model, x))
 
 
+def test_random_graphs_with_adds_stay_small():
+    """Tensor views onto one arena, layers reading earlier tensors, ADD joining branches."""
+    rng = np.random.default_rng(32)
+    for index in range(40):
+        model = random_residual_model(rng) if index % 2 else random_graph_model(rng)
+        x = rng.integers(-128, 128, size=(3, *model.input.shape)).astype(np.int8)
+        if index % 4 < 2:
+            model = spread_outputs(rng, model, x)
+        net = checked_net(container.write(model))
+        for row in x:
+            expected = reference.run(model, row).reshape(-1)
+            np.testing.assert_array_equal(_predict(net, row.reshape(-1)), expected)
+
+
 def test_requantize_at_every_shift_and_extreme_multiplier():
     device = import_device_package()
     fixedpoint = importlib.import_module("micronn_device.fixedpoint")
@@ -267,8 +267,8 @@ def test_no_big_int_constants_in_predict_code(module):
 
 def test_the_checked_net_really_is_checked():
     net = checked_net(container.write(bound_model(4, 3, 2**30)))
-    params, source, target = net._plan[0]
-    assert source is net._x and target is net._y
+    run, plan, a, b, out = net._plan[0]
+    assert a is net._x and b is None and out is net._result
     assert all(isinstance(v, Small) for v in net._x)
-    requant = params[6]
+    requant = plan[6]
     assert isinstance(requant.q1, list) and all(isinstance(v, Small) for v in requant.q1)

@@ -239,7 +239,7 @@ from array import array
 gc.collect()
 start = gc.mem_alloc()
 import micronn
-from micronn import kernels_python
+from micronn import kernels_dense
 gc.collect()
 imported = gc.mem_alloc()
 net = micronn.load("m0.mnq")

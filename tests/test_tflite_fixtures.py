@@ -1,7 +1,7 @@
 """The committed .tflite fixtures are complete, and TensorFlow Lite Micro still gives their outputs.
 
 tools/make_tflite_fixtures.py writes tests/data/tflite/ (it needs TensorFlow). The oracle checks
-re-run the TFLM Python interpreter (PyPI tflite-micro, pinned in requirements-oracle.txt) on
+re-run the TFLM Python interpreter (PyPI tflite-micro, pinned in requirements.txt) on
 every fixture and require the stored .tflm.npy outputs exactly.
 """
 
@@ -16,7 +16,9 @@ MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
 ORACLE_FIXTURES = [entry for entry in MANIFEST["fixtures"] if "unsupported" not in entry]
 ORACLE_FILE_SUFFIXES = (".input.npy", ".tflm.npy", ".tflite_desktop.npy")
 SIZE_LIMIT_BYTES = 300_000
-NO_TFLM = "tflite-micro is not installed; `pip install -r requirements-oracle.txt` to run this"
+NO_TFLM = (
+    "tflite-micro is not installed; it is pinned in requirements.txt for Linux x86-64 (`make venv`)"
+)
 
 
 def by_name(entries):

@@ -17,12 +17,25 @@ def load(path, backend="auto"):
     """Read and check the model at `path` (or an open binary stream); return a Net.
 
     backend: "auto" (the fastest available) or a name from micronn.backends.AVAILABLE.
-    Raises ValueError naming the problem for a bad file or an unknown backend.
+    Raises ValueError naming the problem for a bad file, an operator this runtime cannot run
+    or an unknown backend.
     """
-    name, kernels = backends.select(backend)
+    name, kernel_for = backends.select(backend)
     if hasattr(path, "readinto"):
+        source = "model"
         model = container.read(path)
     else:
+        source = path
         with open(path, "rb") as stream:
             model = container.read(stream, path)
+    kernels = []
+    for index in range(len(model.layers)):
+        op = model.layers[index].name
+        kernel = kernel_for(op)
+        if kernel is None:
+            raise ValueError(
+                f"{source}: layer {index} uses operator {op} which this runtime does not "
+                f"support; {container.UPDATE}"
+            )
+        kernels.append(kernel)
     return Net(model, kernels, name)

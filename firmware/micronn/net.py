@@ -1,4 +1,4 @@
-"""A loaded network: buffers allocated once at load, an allocation-free predict."""
+"""A loaded network: the arena and every plan made once at load, an allocation-free predict."""
 
 from array import array
 
@@ -10,14 +10,15 @@ def _int8_buffer(count):
 
 
 class Net:
-    """Integer inference for a checked container.Model with one kernel backend.
+    """Integer inference for a checked container.Model, one kernel module per layer.
 
-    predict() copies the input into the net's own int8 buffer, runs the layers through two
-    ping-pong activation buffers and writes the result into `out` or the net's output buffer.
+    All activations live in one int8 arena, planned on the host; each tensor is a memoryview
+    onto it, made at load. predict() copies the input into its tensor, runs the prebuilt plan
+    of (run, plan, a, b, out) steps and copies the output tensor into `out` or the net's own
+    output buffer.
     """
 
     def __init__(self, model, kernels, backend):
-        layers = model.layers
         self.backend = backend
         self.input_shape = tuple(model.input.shape)
         self.output_shape = tuple(model.output.shape)
@@ -27,25 +28,21 @@ class Net:
         self.output_zero_point = model.output.zero_point
         self._input = Affine(model.input.scale, model.input.zero_point)
         self._output = Affine(model.output.scale, model.output.zero_point)
-        self._x = _int8_buffer(model.input.size)
+        self._arena = _int8_buffer(model.arena_size)
+        arena = memoryview(self._arena)
+        offsets, sizes = model.offsets, model.sizes
+        views = [arena[offsets[t] : offsets[t] + sizes[t]] for t in range(len(sizes))]
+        self._x = views[model.input.tensor]
+        self._result = views[model.output.tensor]
         self._y = _int8_buffer(model.output.size)
-        hidden = 0
-        unpacked_row = 0
-        for layer in layers:
-            if layer is not layers[-1] and layer.out_features > hidden:
-                hidden = layer.out_features
-            if layer.weight_bits != 8 and layer.in_features > unpacked_row:
-                unpacked_row = layer.in_features
-        ping_pong = (_int8_buffer(hidden), _int8_buffer(hidden))
-        row = _int8_buffer(unpacked_row)
-        self._run = kernels.fully_connected
         plan = []
-        source = self._x
-        for index, layer in enumerate(layers):
-            last = index == len(layers) - 1
-            target = self._y if last else ping_pong[index & 1]
-            plan.append((kernels.prepare(layer, row), source, target))
-            source = target
+        for index in range(len(model.layers)):
+            layer = model.layers[index]
+            kernel = kernels[index]
+            a = views[layer.inputs[0]]
+            b = views[layer.inputs[1]] if len(layer.inputs) > 1 else None
+            prepared = kernel.prepare(layer, layer.params, layer.tensors)
+            plan.append((kernel.run, prepared, a, b, views[layer.output]))
         self._plan = tuple(plan)
 
     def predict(self, x, out=None):
@@ -53,18 +50,17 @@ class Net:
         if out is not None:
             self._check_out(out, self._y, "out")
         self._load_input(x)
-        run = self._run
-        for params, source, target in self._plan:
-            run(params, source, target)
+        for run, plan, a, b, y in self._plan:
+            run(plan, a, b, y)
+        result = self._result
         if out is None:
-            return self._y
-        y = self._y
+            out = self._y
         if type(out) is bytearray:
-            for i in range(len(y)):
-                out[i] = y[i] & 0xFF
+            for i in range(len(result)):
+                out[i] = result[i] & 0xFF
         else:
-            for i in range(len(y)):
-                out[i] = y[i]
+            for i in range(len(result)):
+                out[i] = result[i]
         return out
 
     def quantize(self, x, out=None):
@@ -73,7 +69,7 @@ class Net:
             out = _int8_buffer(len(self._x))
         self._check_out(out, self._x, "out")
         self._check_length(x, len(self._x), "x")
-        return self._input.quantize(x, out)
+        return self._quantize(x, out)
 
     def dequantize(self, q, out=None):
         """int8 output codes to an array('f') of reals with the output's scale and zero point."""
@@ -90,7 +86,7 @@ class Net:
         count = len(dst)
         self._check_length(x, count, "x")
         if type(x[0]) is float:
-            self._input.quantize(x, dst)
+            self._quantize(x, dst)
             return
         # bytes, bytearray and memoryview may hold the bit patterns 128..255 of negative codes
         top = 255 if type(x) is bytes or type(x) is bytearray or type(x) is memoryview else 127
@@ -115,6 +111,12 @@ class Net:
             f"input item {i} ({item!r}) is not an int8 code; pass int8 codes (-128..127, or "
             "their bit patterns in bytes / bytearray) or floats to be quantized"
         )
+
+    def _quantize(self, x, out):
+        try:
+            return self._input.quantize(x, out)
+        except TypeError:
+            raise ValueError("float input must hold only numbers") from None
 
     def _check_length(self, buffer, count, what):
         try:

@@ -2,7 +2,14 @@
 
 __version__ = "0.1.0"
 
-from micronn.convert import convert  # noqa: E402
+from micronn.convert import convert, convert_graph, convert_sklearn  # noqa: E402
 from micronn.quantize import dequantize, quantize  # noqa: E402
 
-__all__ = ["convert", "dequantize", "quantize", "__version__"]
+__all__ = [
+    "convert",
+    "convert_graph",
+    "convert_sklearn",
+    "dequantize",
+    "quantize",
+    "__version__",
+]

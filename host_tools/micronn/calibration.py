@@ -19,3 +19,32 @@ def observed_range(values: np.ndarray, method: str = "minmax") -> tuple:
         low, high = np.percentile(flat, [100 - PERCENTILE, PERCENTILE])
         return float(low), float(high)
     return float(flat.min()), float(flat.max())
+
+
+def calibration_values(graph, calibration):
+    """Every tensor's float values over the calibration inputs (None without calibration)."""
+    if calibration is None:
+        return None
+    samples = np.asarray(calibration, dtype=np.float32)
+    if samples.size % graph.input_size or samples.size == 0:
+        raise ValueError(
+            f"calibration data of shape {samples.shape} does not hold whole inputs of shape "
+            f"{graph.input_shape}"
+        )
+    return graph.forward_all(samples)
+
+
+def calibrate(graph, values, needed, method: str = "minmax") -> dict:
+    """(min, max) of each tensor id in `needed`: ranges stored in the graph, else observed in
+    `values` (from calibration_values)."""
+    ranges = {t: graph.ranges[t] for t in needed if t in graph.ranges}
+    missing = sorted(set(needed) - set(ranges))
+    if missing and values is None:
+        raise ValueError(
+            "this float model needs calibration data to choose activation ranges: pass "
+            "--calibration X.npy (a few hundred representative inputs, float32, shaped like the "
+            "model's input with a leading batch axis)"
+        )
+    for t in missing:
+        ranges[t] = observed_range(values[t], method)
+    return ranges

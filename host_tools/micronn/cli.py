@@ -2,10 +2,12 @@
 
 import argparse
 import sys
+import time
 
 from micronn import __version__, commands
 from micronn.boards import DEFAULT_BOARD
 from micronn.simulate import BACKENDS, SimulationError
+from micronn.transport import TransportError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -45,11 +47,112 @@ def _add_boards(sub):
     sub.add_parser("boards", help="list the board profiles")
 
 
+def _add_port(parser, several=False):
+    if several:
+        parser.add_argument(
+            "--port",
+            action="append",
+            required=True,
+            help="serial port or socket:// / rfc2217:// URL; repeat to flash boards in parallel",
+        )
+    else:
+        parser.add_argument("--port", required=True, help="serial port or socket:// URL")
+    parser.add_argument("--baud", type=int, default=115200, help="baud rate (UART boards)")
+
+
+def _add_flash(sub):
+    parser = sub.add_parser("flash", help="install the runtime if needed and upload a model")
+    parser.add_argument("model", help=".mnq file")
+    _add_port(parser, several=True)
+    parser.add_argument("--name", help="name on the board (default: the file's name)")
+    parser.add_argument(
+        "--force-runtime", action="store_true", help="reinstall the runtime even if current"
+    )
+
+
+def _add_run(sub):
+    parser = sub.add_parser("run", help="run the board's model on inputs from a .npy file")
+    _add_port(parser)
+    parser.add_argument("--input", required=True, help=".npy of int8 codes or float inputs")
+    parser.add_argument("--output", help="write outputs to this .npy (default: print them)")
+    parser.add_argument("--model", help="model name on the board (default: the only one)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto")
+
+
+def _add_info(sub):
+    _add_port(sub.add_parser("info", help="board, firmware, memory, runtime and models"))
+
+
+def _add_ls(sub):
+    _add_port(sub.add_parser("ls", help="list the models on a board"))
+
+
+def _add_rm(sub):
+    parser = sub.add_parser("rm", help="remove models from a board")
+    parser.add_argument("names", nargs="+", help="model names (see micronn ls)")
+    _add_port(parser)
+
+
+def _add_virtual_board(sub):
+    parser = sub.add_parser(
+        "virtual-board", help="run the MicroPython VM on a pty as a board; prints the port"
+    )
+    parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile: heap size")
+    parser.add_argument("--folder", help="the board's files (default: a temporary folder)")
+    parser.add_argument("--baud", type=int, help="pace the line like a UART at this baud rate")
+
+
+class _Progress:
+    """Progress lines on stderr: one updating line per file, or one line per step for a fleet."""
+
+    STEP = 0.25  # a fleet board reports every quarter of a file
+
+    def __init__(self, fleet: bool):
+        self._fleet = fleet
+        self._started = {}
+        self._last_step = {}
+
+    def __call__(self, port, label, done, total):
+        key = (port, label)
+        start = self._started.setdefault(key, time.monotonic())
+        rate = done / max(time.monotonic() - start, 1e-6)
+        share = done / total if total else 1.0
+        if self._fleet:
+            step = int(share / self.STEP)
+            if self._last_step.get(key) == step:
+                return
+            self._last_step[key] = step
+            print(f"{port}: {label} {share:4.0%} {rate / 1024:7.1f} KiB/s", file=sys.stderr)
+            return
+        bar = "#" * int(share * 30)
+        end = "\n" if done >= total else ""
+        line = f"\r{label} [{bar:<30}] {share:4.0%} {done}/{total} B {rate / 1024:7.1f} KiB/s"
+        print(line, end=end, file=sys.stderr, flush=True)
+
+
+def _flash(args):
+    return commands.do_flash(args, progress=_Progress(fleet=len(args.port) > 1))
+
+
+def _virtual_board(args):
+    def announce(lines):
+        for line in lines:
+            print(line, flush=True)
+
+    return commands.do_virtual_board(args, announce)
+
+
 VERBS = {
     "convert": (_add_convert, commands.do_convert),
     "inspect": (_add_inspect, commands.do_inspect),
     "simulate": (_add_simulate, commands.do_simulate),
     "boards": (_add_boards, commands.do_boards),
+    "flash": (_add_flash, _flash),
+    "run": (_add_run, commands.do_run),
+    "info": (_add_info, commands.do_info),
+    "ls": (_add_ls, commands.do_ls),
+    "rm": (_add_rm, commands.do_rm),
+    "virtual-board": (_add_virtual_board, _virtual_board),
 }
 
 
@@ -75,7 +178,7 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    except (ValueError, OSError, SimulationError) as error:
+    except (ValueError, OSError, SimulationError, TransportError) as error:
         print(f"micronn {args.verb}: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
     for line in lines:

@@ -75,3 +75,117 @@ def do_boards(args) -> list:
         for board in boards
     ]
     return format_table(header, rows)
+
+
+# -- verbs that talk to a board over serial (see docs/flashing.md) -------------------------
+
+
+def _kib(count: int) -> str:
+    return f"{count / 1024:.1f} KiB"
+
+
+def do_flash(args, progress=None) -> list:
+    from micronn.flash import flash_fleet
+
+    results = flash_fleet(
+        args.port,
+        args.model,
+        name=args.name,
+        baudrate=args.baud,
+        progress=progress,
+        force_runtime=args.force_runtime,
+    )
+    lines = []
+    for result in results:
+        report = result.report
+        if report is None:
+            lines.append(f"{result.port}: FAILED: {result.error}")
+            continue
+        runtime = report.runtime
+        if runtime.installed:
+            what = f"runtime installed ({runtime.files} files, {runtime.mpy_files} as .mpy)"
+        else:
+            what = "runtime up to date"
+        resumed = f", resumed at {report.resumed_from} B" if report.resumed_from else ""
+        lines.append(
+            f"{result.port}: ok: {report.board_path} {report.size} B in {report.seconds:.1f} s; "
+            f"{what}; {report.bytes_written} B written to the port{resumed}"
+            f"{f', {report.retries} frames resent' if report.retries else ''}"
+        )
+    failed = [result.port for result in results if result.report is None]
+    if len(results) == 1 and failed:
+        raise ValueError(results[0].error)
+    if failed:
+        raise ValueError(
+            f"flash failed on {len(failed)} of {len(results)} boards:\n" + "\n".join(lines)
+        )
+    return lines
+
+
+def do_run(args) -> list:
+    from micronn.remote import run
+
+    x = _load_npy(args.input)
+    result = run(args.port, x, model=args.model, backend=args.backend, baudrate=args.baud)
+    lines = [f"ran {result.board_path} on {args.port} (backend {result.model.backend})"]
+    if args.output:
+        np.save(args.output, result.outputs)
+        lines.append(f"wrote {args.output}: {result.outputs.dtype} {result.outputs.shape}")
+    else:
+        lines.append(np.array2string(result.outputs, threshold=200))
+    return lines
+
+
+def do_info(args) -> list:
+    from micronn.remote import describe as describe_board
+
+    report = describe_board(args.port, baudrate=args.baud)
+    info = report.info
+    models = ", ".join(f"{m.name} ({m.size} B)" for m in report.models) or "none"
+    return [
+        f"board:        {info.machine} ({info.platform})",
+        f"firmware:     {info.implementation} {info.version}",
+        f"mpy:          {report.mpy_text}",
+        f"heap:         {_kib(info.heap_free)} free of {_kib(info.heap_total)}",
+        f"filesystem:   {_kib(info.fs_free)} free of {_kib(info.fs_total)}",
+        f"micronn:      {info.runtime_stamp or 'not installed'}",
+        f"backends:     {info.backends}",
+        f"models:       {models}",
+    ]
+
+
+def do_ls(args) -> list:
+    from micronn.remote import list_models
+
+    models = list_models(args.port, baudrate=args.baud)
+    if not models:
+        return ["no models on the board"]
+    return format_table(("model", "bytes"), [(m.name, str(m.size)) for m in models])
+
+
+def do_rm(args) -> list:
+    from micronn.remote import remove_model
+
+    return [f"removed {remove_model(args.port, name, baudrate=args.baud)}" for name in args.names]
+
+
+def do_virtual_board(args, announce) -> list:
+    import time
+
+    from micronn.virtual_board import Line, VirtualBoard
+
+    with VirtualBoard(args.board, folder=args.folder, line=Line(args.baud)) as board:
+        speed = f"{args.baud} baud" if args.baud else "unthrottled"
+        announce(
+            [
+                board.port,
+                f"virtual {board.profile.name} board ({board.profile.heap_bytes} B heap, "
+                f"{speed}); files in {board.folder}; Ctrl-C stops it",
+            ]
+        )
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return ["virtual board stopped"]

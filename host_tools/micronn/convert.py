@@ -5,25 +5,50 @@ from pathlib import Path
 import numpy as np
 
 from micronn import container
+from micronn.importers.keras import load_keras
 from micronn.importers.npz import load_npz
+from micronn.importers.onnx import load_onnx
+from micronn.importers.sklearn import graph_from_sklearn
+from micronn.importers.tflite import load_tflite
 from micronn.plan import quantize_network
 
-IMPORTERS = {".npz": load_npz}
+IMPORTERS = {".npz": load_npz, ".onnx": load_onnx, ".keras": load_keras, ".h5": load_keras}
+# already-quantized formats: path, weights -> Model (no calibration, granularity fixed by the file)
+QUANTIZED_IMPORTERS = {".tflite": load_tflite}
 
 
 def load_model_file(path):
     suffix = Path(path).suffix.lower()
     if suffix not in IMPORTERS:
-        raise ValueError(
-            f"{path}: cannot import '{suffix}' files yet; supported: {', '.join(IMPORTERS)}"
-        )
+        supported = ", ".join([*IMPORTERS, *QUANTIZED_IMPORTERS])
+        raise ValueError(f"{path}: cannot import '{suffix}' files yet; supported: {supported}")
     return IMPORTERS[suffix](path)
+
+
+def _load_quantized(path, calibration, weights, per_tensor):
+    model = QUANTIZED_IMPORTERS[Path(path).suffix.lower()](path, weights)  # float files fail here
+    if calibration is not None:
+        raise ValueError(
+            f"{path}: an int8 .tflite carries its own activation ranges, so --calibration does "
+            "not apply; drop it (calibration is for float models: .npz, .keras, .onnx)"
+        )
+    if per_tensor:
+        raise ValueError(
+            f"{path}: the .tflite fixes per-channel or per-tensor weights; drop --per-tensor "
+            "(or re-export the model with per-tensor quantization)"
+        )
+    return model
 
 
 def convert_to_model(
     model_path, calibration=None, weights="int8", per_tensor=False, method="minmax"
 ):
-    """Import and quantize; calibration is an array or a path to a .npy file."""
+    """Import and quantize; calibration is an array or a path to a .npy file.
+
+    A .tflite is already int8: it is imported as is (--weights int4/int2 re-quantize its
+    weights, see importers/tflite/weights.py)."""
+    if Path(model_path).suffix.lower() in QUANTIZED_IMPORTERS:
+        return _load_quantized(model_path, calibration, weights, per_tensor)
     if isinstance(calibration, (str, Path)):
         calibration = np.load(calibration, allow_pickle=False)
     network = load_model_file(model_path)
@@ -39,3 +64,27 @@ def convert(
     if output is not None:
         Path(output).write_bytes(data)
     return data
+
+
+def convert_graph(
+    graph, output=None, calibration=None, weights="int8", per_tensor=False, method="minmax"
+) -> bytes:
+    """Quantize a FloatGraph (micronn.graph) to .mnq bytes, written to `output` when given."""
+    if isinstance(calibration, (str, Path)):
+        calibration = np.load(calibration, allow_pickle=False)
+    data = container.write(quantize_network(graph, calibration, weights, per_tensor, method))
+    if output is not None:
+        Path(output).write_bytes(data)
+    return data
+
+
+def convert_sklearn(
+    estimator, calibration, output=None, weights="int8", per_tensor=False, method="minmax"
+) -> bytes:
+    """A fitted scikit-learn MLPClassifier or MLPRegressor to .mnq bytes.
+
+    calibration: representative inputs (e.g. the training set), as the estimator takes them.
+    The model's output is predict_proba's (classifier) or predict's (regressor), quantized.
+    """
+    graph = graph_from_sklearn(estimator)
+    return convert_graph(graph, output, calibration, weights, per_tensor, method)

@@ -1,4 +1,9 @@
-"""The in-memory form of a quantized network: what a .mnq container holds."""
+"""The in-memory form of a quantized network: what a .mnq container holds.
+
+A Model is a graph of int8 activation tensors and layers. Each Layer is one operator with its
+integer plan: int32 parameters and tensors (weights, biases, multipliers, tables). The
+operator table OPS names every parameter and tensor, in container order.
+"""
 
 from dataclasses import dataclass, field
 
@@ -9,6 +14,106 @@ from micronn.packing import packed_size
 ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 2}
 WEIGHT_LIMITS = {8: 127, 4: 7, 2: 1}
 SMALL_INT_LIMIT = 2**30
+NO_TENSOR = 0xFFFF
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    code: int
+    params: tuple  # names of the int32 parameters, in container order
+    tensors: tuple  # (name, kind): kind "weights" (int8/int4/int2), "int32" or "int8"
+    inputs: int = 1
+
+
+_CONV_GEOMETRY = (
+    "in_height",
+    "in_width",
+    "in_channels",
+    "out_height",
+    "out_width",
+    "out_channels",
+    "kernel_height",
+    "kernel_width",
+    "stride_height",
+    "stride_width",
+    "dilation_height",
+    "dilation_width",
+    "pad_top",
+    "pad_left",
+)
+_POOL_GEOMETRY = (
+    "in_height",
+    "in_width",
+    "channels",
+    "out_height",
+    "out_width",
+    "filter_height",
+    "filter_width",
+    "stride_height",
+    "stride_width",
+    "pad_top",
+    "pad_left",
+)
+_CLAMP = ("act_min", "act_max")
+_REQUANT = (("weights", "weights"), ("bias", "int32"), ("multiplier", "int32"), ("shift", "int32"))
+
+OPS = {
+    "FULLY_CONNECTED": OpSpec(
+        1,
+        ("in_features", "out_features", "input_zero_point", "output_zero_point", *_CLAMP),
+        _REQUANT,
+    ),
+    "CONV_2D": OpSpec(
+        2, (*_CONV_GEOMETRY, "input_zero_point", "output_zero_point", *_CLAMP), _REQUANT
+    ),
+    "DEPTHWISE_CONV_2D": OpSpec(
+        3,
+        (*_CONV_GEOMETRY, "depth_multiplier", "input_zero_point", "output_zero_point", *_CLAMP),
+        _REQUANT,
+    ),
+    "MAX_POOL_2D": OpSpec(4, (*_POOL_GEOMETRY, *_CLAMP), ()),
+    "AVERAGE_POOL_2D": OpSpec(5, (*_POOL_GEOMETRY, *_CLAMP), ()),
+    "MEAN": OpSpec(
+        6,
+        (
+            "in_height",
+            "in_width",
+            "channels",
+            "input_zero_point",
+            "output_zero_point",
+            "multiplier",
+            "shift",
+        ),
+        (),
+    ),
+    "ADD": OpSpec(
+        7,
+        (
+            "size",
+            "input1_offset",
+            "input2_offset",
+            "output_offset",
+            "left_shift",
+            "input1_multiplier",
+            "input1_shift",
+            "input2_multiplier",
+            "input2_shift",
+            "output_multiplier",
+            "output_shift",
+            *_CLAMP,
+        ),
+        (),
+        inputs=2,
+    ),
+    "LOGISTIC": OpSpec(8, ("size",), (("table", "int8"),)),
+    "TANH": OpSpec(9, ("size",), (("table", "int8"),)),
+    "SOFTMAX": OpSpec(
+        10,
+        ("rows", "depth", "input_multiplier", "input_left_shift", "diff_min"),
+        (("exp", "int32"),),
+    ),
+}
+OP_NAMES = {spec.code: name for name, spec in OPS.items()}
 
 
 @dataclass(frozen=True)
@@ -26,56 +131,142 @@ class TensorSpec:
 
 
 @dataclass
-class FullyConnected:
-    """int8 FULLY_CONNECTED with its integer plan (see docs/format.md)."""
+class Layer:
+    """One operator: its int32 params and tensors (see OPS), and the activations it links.
 
-    weights: np.ndarray  # int8 codes [out, in], unpacked
-    bias: np.ndarray  # int32 [out], input zero point already folded in
-    multiplier: np.ndarray  # int32 [1] or [out]
-    shift: np.ndarray  # int32, same size as multiplier
-    input_zero_point: int
-    output_zero_point: int
-    act_min: int
-    act_max: int
+    Parameters and tensors read as attributes: layer.in_features, layer.weights, ...
+    """
+
+    op: str
+    params: dict
+    tensors: dict = field(default_factory=dict)
+    inputs: tuple = (0,)
+    output: int = 1
     activation: str = "none"
     weight_bits: int = 8
-    op: str = field(default="FULLY_CONNECTED", init=False)
+
+    def __getattr__(self, name):
+        if name not in ("params", "tensors"):
+            for group in (self.params, self.tensors):
+                if name in group:
+                    return group[name]
+        raise AttributeError(name)
 
     @property
-    def in_features(self) -> int:
-        return int(self.weights.shape[1])
-
-    @property
-    def out_features(self) -> int:
-        return int(self.weights.shape[0])
+    def spec(self) -> OpSpec:
+        return OPS[self.op]
 
     @property
     def per_channel(self) -> bool:
-        return self.multiplier.size > 1
+        return "multiplier" in self.tensors and self.tensors["multiplier"].size > 1
 
     @property
     def weight_bytes(self) -> int:
-        return packed_size(self.weights.size, self.weight_bits)
+        weights = self.tensors.get("weights")
+        return 0 if weights is None else packed_size(weights.size, self.weight_bits)
 
     @property
     def parameter_bytes(self) -> int:
-        """Bytes of all tensors: weights, bias, multipliers and shifts."""
-        return self.weight_bytes + 4 * self.out_features + 8 * self.multiplier.size
+        """Bytes of all tensors as stored: weights packed, the rest at their width."""
+        total = self.weight_bytes
+        for name, kind in self.spec.tensors:
+            if kind != "weights":
+                total += self.tensors[name].size * (4 if kind == "int32" else 1)
+        return total
 
     def accumulator_bounds(self) -> np.ndarray:
-        """Worst-case |acc * 2**left| per output channel, as docs/format.md defines it."""
-        dot = self.in_features * 128 * WEIGHT_LIMITS[self.weight_bits]
-        left = np.maximum(np.asarray(self.shift, np.int64), 0)
-        bound = np.abs(self.bias.astype(np.int64)) + dot
+        """Worst-case |acc * 2**left| per output channel (docs/format.md, 31-bit bound)."""
+        if self.spec.tensors != _REQUANT:
+            return np.zeros(1, np.int64)
+        wmax = WEIGHT_LIMITS[self.weight_bits]
+        if self.op == "FULLY_CONNECTED":
+            dot = self.params["in_features"] * 128 * wmax
+        elif self.op == "CONV_2D":
+            p = self.params
+            dot = p["kernel_height"] * p["kernel_width"] * p["in_channels"] * 255 * wmax
+        else:
+            dot = self.params["kernel_height"] * self.params["kernel_width"] * 255 * wmax
+        left = np.maximum(np.asarray(self.tensors["shift"], np.int64), 0)
+        bound = np.abs(self.tensors["bias"].astype(np.int64)) + dot
         return bound << np.broadcast_to(left, bound.shape)
+
+
+def FullyConnected(  # noqa: N802 - reads like the class it used to be
+    weights,
+    bias,
+    multiplier,
+    shift,
+    input_zero_point,
+    output_zero_point,
+    act_min,
+    act_max,
+    activation="none",
+    weight_bits=8,
+    inputs=(0,),
+    output=1,
+) -> Layer:
+    """A FULLY_CONNECTED layer; `bias` has the input zero point folded in (docs/format.md)."""
+    weights = np.asarray(weights, np.int8)
+    return Layer(
+        "FULLY_CONNECTED",
+        {
+            "in_features": int(weights.shape[1]),
+            "out_features": int(weights.shape[0]),
+            "input_zero_point": int(input_zero_point),
+            "output_zero_point": int(output_zero_point),
+            "act_min": int(act_min),
+            "act_max": int(act_max),
+        },
+        {
+            "weights": weights,
+            "bias": np.asarray(bias, np.int32),
+            "multiplier": np.asarray(multiplier, np.int32).reshape(-1),
+            "shift": np.asarray(shift, np.int32).reshape(-1),
+        },
+        tuple(inputs),
+        output,
+        activation,
+        weight_bits,
+    )
 
 
 @dataclass
 class Model:
+    """input/output: the network's edges. shapes: every activation tensor's shape, by id;
+    None means a chain (tensor 0 is the input, tensor i + 1 is layer i's output)."""
+
     input: TensorSpec
     output: TensorSpec
     layers: list
+    shapes: list | None = None
+    input_tensor: int = 0
+    output_tensor: int | None = None
+
+    def __post_init__(self):
+        if self.shapes is None:
+            self.shapes = [tuple(self.input.shape)]
+            for index, layer in enumerate(self.layers):
+                layer.inputs, layer.output = (index,), index + 1
+                self.shapes.append(_chain_shape(layer))
+            self.shapes[-1] = tuple(self.output.shape) if self.layers else self.shapes[-1]
+        if self.output_tensor is None:
+            self.output_tensor = len(self.shapes) - 1
 
     @property
     def activation_sizes(self) -> list:
-        return [self.input.size] + [layer.out_features for layer in self.layers]
+        return [int(np.prod(shape)) for shape in self.shapes]
+
+
+def _chain_shape(layer: Layer) -> tuple:
+    p = layer.params
+    if layer.op == "FULLY_CONNECTED":
+        return (p["out_features"],)
+    if layer.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        return (p["out_height"], p["out_width"], p["out_channels"])
+    if layer.op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        return (p["out_height"], p["out_width"], p["channels"])
+    if layer.op == "MEAN":
+        return (p["channels"],)
+    if layer.op == "SOFTMAX":
+        return (p["rows"] * p["depth"],)
+    return (p["size"],)

@@ -1,114 +1,137 @@
-"""Post-training quantization: a FloatNetwork plus calibration data becomes an integer Model.
+"""Post-training quantization: a FloatGraph plus calibration data becomes an integer Model.
 
-Weights: symmetric per-channel (or per-tensor) int8, int4 or int2. Activations: asymmetric
-int8 from calibrated ranges. Biases: int32 with scale input_scale * weight_scale, then folded
-with the input zero point. Multipliers and clamps as TensorFlow Lite Micro derives them.
+Activations: asymmetric int8 per tensor, from calibrated (or stored) ranges; LOGISTIC and
+SOFTMAX outputs are fixed at (1/256, -128) and TANH at (1/128, 0) as TFLite requires; pools
+and reshapes keep their input's parameters. Weights: symmetric int8, int4 or int2, per output
+channel unless per_tensor. Each layer's integer plan comes from its op family's prepare helper.
 """
 
 import numpy as np
 
 from micronn import tflite_int8
-from micronn.calibration import observed_range
+from micronn.calibration import calibrate, calibration_values
 from micronn.container import validate
-from micronn.model import SMALL_INT_LIMIT, WEIGHT_LIMITS, FullyConnected, Model, TensorSpec
-from micronn.network import DenseLayer, FloatNetwork
+from micronn.graph import FloatGraph
+from micronn.model import Model, TensorSpec
+from micronn.plan_layers import LayerIO, quantize_node
 
+WEIGHT_BITS = {"int8": 8, "int4": 4, "int2": 2}
+FIXED_OUTPUT_PARAMS = {
+    "logistic": (1 / 256, -128),
+    "softmax": (1 / 256, -128),
+    "tanh": (1 / 128, 0),
+}
+SHARES_INPUT_PARAMS = ("max_pool", "avg_pool", "reshape")
+# ops whose integer form fixes the layout of a tensor they read or write (dense sees only sizes)
+FREE_LAYOUT = ("dense", "reshape")
 MIN_RANGE_WIDTH = 1e-6
 
 
-def _activation_params(value_range: tuple) -> tuple:
+def activation_params(value_range: tuple) -> tuple:
     low, high = value_range
     if high - low < MIN_RANGE_WIDTH:
         high = low + MIN_RANGE_WIDTH
     return tflite_int8.choose_quantization_params(low, high)
 
 
-def calibrate(network: FloatNetwork, calibration, method: str = "minmax") -> list:
-    """Ranges for [input, layer 0 output, ...], preferring ranges stored in the network."""
-    known = [network.input_range] + [layer.output_range for layer in network.layers]
-    if all(r is not None for r in known):
-        return known
-    if calibration is None:
-        raise ValueError(
-            "this float model needs calibration data to choose activation ranges: pass "
-            "--calibration X.npy (a few hundred representative inputs), or store input_range "
-            "and layer{i}_output_range in the .npz"
-        )
-    samples = np.asarray(calibration, dtype=np.float32)
-    if samples.size % network.input_size or samples.size == 0:
-        raise ValueError(
-            f"calibration data of shape {samples.shape} does not hold whole inputs of shape "
-            f"{network.input_shape}"
-        )
-    outputs = network.forward_all(samples)
-    return [
-        given if given is not None else observed_range(values, method)
-        for given, values in zip(known, outputs, strict=True)
+def calibrated_tensors(graph: FloatGraph) -> list:
+    """Tensors whose parameters come from a range: the input and most layer outputs."""
+    return [graph.input] + [
+        node.output
+        for node in graph.nodes
+        if node.op not in FIXED_OUTPUT_PARAMS and node.op not in SHARES_INPUT_PARAMS
     ]
 
 
-def _bias_safe_scales(layer: DenseLayer, input_scale: float, bits: int) -> np.ndarray:
-    """Smallest weight scale per channel that keeps the quantized bias inside the 31-bit bound.
+def tensor_params(graph: FloatGraph, values=None, method: str = "minmax") -> dict:
+    """(scale, zero_point) of every tensor id; values: calibration_values(graph, x) or None."""
+    ranges = calibrate(graph, values, calibrated_tensors(graph), method)
+    params = {t: activation_params(r) for t, r in ranges.items()}
+    for node in graph.nodes:
+        if node.op in FIXED_OUTPUT_PARAMS:
+            scale, zero_point = FIXED_OUTPUT_PARAMS[node.op]
+            params[node.output] = (float(np.float32(scale)), zero_point)
+        elif node.op in SHARES_INPUT_PARAMS:
+            params[node.output] = params[node.inputs[0]]
+    return params
 
-    A dead neuron (weights near 0, bias not) would otherwise get a tiny weight scale and a
-    bias too large for the boards' integers; widening its weight range costs it nothing.
+
+def integer_tensors(graph: FloatGraph) -> tuple:
+    """Fold reshapes away: a reshape's output is its input's bytes under another shape.
+
+    Returns (ids, shapes): ids maps each float tensor to an integer tensor; shapes are the
+    integer tensors' shapes, the one that the layers around each tensor need.
     """
-    dot = layer.weight.shape[1] * 128 * WEIGHT_LIMITS[bits]
-    bias_limit = (SMALL_INT_LIMIT - 1 - 2 * dot) / 2
-    if bias_limit <= 0:
-        raise ValueError(
-            f"a dense layer with {layer.weight.shape[1]} inputs cannot keep its accumulator "
-            "inside the boards' 31-bit integers; split it into smaller layers"
-        )
-    return np.abs(layer.bias.astype(np.float64)) / (np.float64(input_scale) * bias_limit)
-
-
-def quantize_dense(layer: DenseLayer, in_params, out_params, bits, per_channel, index):
-    in_scale, in_zp = in_params
-    out_scale, out_zp = out_params
-    codes, weight_scales = tflite_int8.quantize_weights(
-        layer.weight, bits, per_channel, _bias_safe_scales(layer, in_scale, bits)
-    )
-    bias = tflite_int8.quantize_bias(layer.bias, in_scale, weight_scales).astype(np.int64)
-    folded = bias - in_zp * codes.astype(np.int64).sum(axis=1)
-    if np.any(np.abs(folded) >= 2**31):
-        raise ValueError(f"layer {index}: bias does not fit int32 after quantization")
-    multipliers, shifts = tflite_int8.output_multipliers(in_scale, weight_scales, out_scale)
-    act_min, act_max = tflite_int8.activation_range(layer.activation, out_scale, out_zp)
-    return FullyConnected(
-        weights=codes,
-        bias=folded.astype(np.int32),
-        multiplier=multipliers.astype(np.int32),
-        shift=shifts.astype(np.int32),
-        input_zero_point=in_zp,
-        output_zero_point=out_zp,
-        act_min=act_min,
-        act_max=act_max,
-        activation=layer.activation,
-        weight_bits=bits,
-    )
+    root = {graph.input: graph.input}
+    for node in graph.nodes:
+        root[node.output] = root[node.inputs[0]] if node.op == "reshape" else node.output
+    order = list(dict.fromkeys(root[t] for t in [graph.input] + [n.output for n in graph.nodes]))
+    ids = {t: order.index(r) for t, r in root.items()}
+    demands = {i: {} for i in range(len(order))}
+    for node in graph.nodes:
+        if node.op in FREE_LAYOUT:
+            continue
+        demands[ids[node.output]][graph.shapes[node.output]] = node
+        for t in node.inputs:
+            demands[ids[t]].setdefault(graph.shapes[t], node)
+    shapes = []
+    for i, group_root in enumerate(order):
+        wanted = demands[i]
+        if len(wanted) > 1:
+            names = " and ".join(node.label for node in wanted.values())
+            raise ValueError(
+                f"{names} need one tensor in different layouts {list(wanted)}; micronn folds "
+                "reshapes only where the layers around them agree on the layout (a flatten "
+                "before a dense layer is fine)"
+            )
+        if wanted:
+            shapes.append(next(iter(wanted)))
+        elif ids[graph.output] == i:
+            shapes.append(graph.shapes[graph.output])
+        else:
+            shapes.append(graph.shapes[group_root])
+    return ids, shapes
 
 
 def quantize_network(
-    network: FloatNetwork,
+    graph: FloatGraph,
     calibration=None,
     weights: str = "int8",
     per_tensor: bool = False,
     method: str = "minmax",
 ) -> Model:
-    bits = {"int8": 8, "int4": 4, "int2": 2}.get(weights)
+    bits = WEIGHT_BITS.get(weights)
     if bits is None:
         raise ValueError(f"--weights must be int8, int4 or int2, got {weights!r}")
-    params = [_activation_params(r) for r in calibrate(network, calibration, method)]
-    layers = [
-        quantize_dense(layer, params[i], params[i + 1], bits, not per_tensor, i)
-        for i, layer in enumerate(network.layers)
-    ]
-    out_size = network.layers[-1].weight.shape[0]
+    values = calibration_values(graph, calibration)
+    params = tensor_params(graph, values, method)
+    ids, shapes = integer_tensors(graph)
+    layers = []
+    for node in graph.nodes:
+        if node.op == "reshape":
+            continue
+        io = LayerIO(
+            [shapes[ids[t]] for t in node.inputs],
+            [params[t] for t in node.inputs],
+            params[node.output],
+            bits,
+            not per_tensor,
+            None if values is None else values[node.inputs[0]],
+        )
+        layer = quantize_node(node, io)
+        layer.inputs = tuple(ids[t] for t in node.inputs)
+        layer.output = ids[node.output]
+        layers.append(layer)
+    if not layers:
+        raise ValueError("the model only reshapes its input; there is nothing to quantize")
+    input_id, output_id = ids[graph.input], ids[graph.output]
     model = Model(
-        TensorSpec(tuple(network.input_shape), *params[0]),
-        TensorSpec((out_size,), *params[-1]),
+        TensorSpec(tuple(shapes[input_id]), *params[graph.input]),
+        TensorSpec(tuple(shapes[output_id]), *params[graph.output]),
         layers,
+        shapes=[tuple(s) for s in shapes],
+        input_tensor=input_id,
+        output_tensor=output_id,
     )
     validate(model)
     return model

@@ -8,19 +8,8 @@ double-rounding requantization.
 import numpy as np
 
 from micronn import tflite_int8
-from micronn.fixedpoint import multiply_by_quantized_multiplier
-from micronn.model import FullyConnected, Model
-
-
-def fully_connected(layer: FullyConnected, x: np.ndarray) -> np.ndarray:
-    """int8 [batch, in] -> int8 [batch, out]."""
-    acc = x.astype(np.int64) @ layer.weights.astype(np.int64).T + layer.bias.astype(np.int64)
-    scaled = multiply_by_quantized_multiplier(acc, layer.multiplier, layer.shift)
-    out = scaled + layer.output_zero_point
-    return np.clip(out, layer.act_min, layer.act_max).astype(np.int8)
-
-
-KERNELS = {"FULLY_CONNECTED": fully_connected}
+from micronn.model import Model
+from micronn.ops import KERNELS
 
 
 def run(model: Model, x) -> np.ndarray:
@@ -28,16 +17,19 @@ def run(model: Model, x) -> np.ndarray:
     codes = np.asarray(x)
     if codes.dtype != np.int8:
         raise ValueError(f"reference.run takes int8 codes, got {codes.dtype}; quantize first")
-    single = codes.shape == tuple(model.input.shape)
-    if not single and codes.shape[1:] != tuple(model.input.shape):
+    in_shape = tuple(model.input.shape)
+    single = codes.shape == in_shape or (codes.size == model.input.size and codes.ndim == 1)
+    if not single and codes.shape[1:] != in_shape and codes.shape[1:] != (model.input.size,):
         raise ValueError(
-            f"input shape {codes.shape} does not match the model's {model.input.shape} "
+            f"input shape {codes.shape} does not match the model's {in_shape} "
             "(optionally with a leading batch axis)"
         )
-    activations = codes.reshape(1 if single else codes.shape[0], model.input.size)
+    batch = 1 if single else codes.shape[0]
+    values = {model.input_tensor: codes.reshape(batch, *model.shapes[model.input_tensor])}
     for layer in model.layers:
-        activations = KERNELS[layer.op](layer, activations)
-    out = activations.reshape((-1, *model.output.shape))
+        inputs = [values[t] for t in layer.inputs]
+        values[layer.output] = KERNELS[layer.op](layer, inputs, tuple(model.shapes[layer.output]))
+    out = values[model.output_tensor].reshape(batch, *model.output.shape)
     return out[0] if single else out
 
 

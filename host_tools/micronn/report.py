@@ -1,26 +1,29 @@
 """Describe a model for people: layer table and a simple RAM estimate against a board."""
 
+from micronn.arena import plan_arena
 from micronn.boards import Board
 
 # Rough heap costs, from the live heap measured on the 64-bit MicroPython unix VM (objects are
 # smaller on 32-bit boards): the imported device package, and per-layer objects around the
-# tensors. `micronn simulate` measures the real figure.
-RUNTIME_ESTIMATE_BYTES = 24 * 1024
-PER_LAYER_ESTIMATE_BYTES = 2 * 1024
+# tensors (fitted to dense stacks of 1-3 layers on the graph-container runtime: 44-45 KB).
+# `micronn simulate` measures the real figure.
+RUNTIME_ESTIMATE_BYTES = 42 * 1024
+PER_LAYER_ESTIMATE_BYTES = 1024
 INT32_BYTES = 4
 
 
 def activation_bytes(model) -> int:
-    """Two int8 activation buffers (input and output of a layer) sized for the largest layer."""
-    return 2 * max(model.activation_sizes)
+    """The int8 arena planned on the host: every activation tensor, sharing bytes where their
+    lifetimes allow (the board allocates exactly this)."""
+    return plan_arena(model)[1]
 
 
 def accumulator_bytes(model) -> int:
-    return INT32_BYTES * max(layer.out_features for layer in model.layers)
+    return INT32_BYTES * max(model.shapes[layer.output][-1] for layer in model.layers)
 
 
 def estimated_peak_ram(model, container_bytes: int) -> int:
-    """Container held in RAM + activation and accumulator buffers + runtime overhead."""
+    """Container held in RAM + activation arena and accumulators + runtime overhead."""
     return (
         RUNTIME_ESTIMATE_BYTES
         + PER_LAYER_ESTIMATE_BYTES * len(model.layers)
@@ -30,19 +33,34 @@ def estimated_peak_ram(model, container_bytes: int) -> int:
     )
 
 
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def _weights_text(layer) -> str:
+    if "weights" not in layer.tensors:
+        return "-"
+    granularity = "per-channel" if layer.per_channel else "per-tensor"
+    return f"int{layer.weight_bits} {granularity}"
+
+
 def layer_rows(model) -> list:
+    """Per layer: operator, fused activation, shapes in -> out, weights, weight bytes, all
+    parameter bytes, and the activation bytes it touches (its inputs and its output)."""
     rows = []
     for index, layer in enumerate(model.layers):
-        granularity = "per-channel" if layer.per_channel else "per-tensor"
+        inputs = " + ".join(_shape_text(model.shapes[t]) for t in layer.inputs)
+        touched = [*layer.inputs, layer.output]
         rows.append(
             (
                 str(index),
                 layer.op,
                 layer.activation,
-                f"{layer.in_features} -> {layer.out_features}",
-                f"int{layer.weight_bits} {granularity}",
+                f"{inputs} -> {_shape_text(model.shapes[layer.output])}",
+                _weights_text(layer),
                 str(layer.weight_bytes),
                 str(layer.parameter_bytes),
+                str(sum(model.activation_sizes[t] for t in touched)),
             )
         )
     return rows
@@ -60,7 +78,7 @@ def format_table(header: tuple, rows: list) -> list:
 
 def describe(model, container_bytes: int, board: Board) -> list:
     """Lines of text describing the model and whether it fits the board's heap."""
-    header = ("#", "op", "activation", "features", "weights", "weight B", "params B")
+    header = ("#", "op", "activation", "shapes", "weights", "weight B", "params B", "activations B")
     peak = estimated_peak_ram(model, container_bytes)
     verdict = "fits" if peak <= board.heap_bytes else "does NOT fit"
     return [
@@ -73,7 +91,8 @@ def describe(model, container_bytes: int, board: Board) -> list:
         "",
         f"container bytes:    {container_bytes}",
         f"weight bytes:       {sum(layer.weight_bytes for layer in model.layers)}",
-        f"activation bytes:   {activation_bytes(model)} (two int8 buffers of the widest layer)",
+        f"activation bytes:   {activation_bytes(model)} (the int8 arena: tensors share bytes "
+        "when their lifetimes do not meet)",
         f"estimated peak RAM: {peak} bytes (estimate: container + buffers + runtime; "
         "`micronn simulate` measures it)",
         f"board {board.name} heap:  {board.heap_bytes} bytes -> {verdict} "

@@ -1,1 +1,1 @@
-"""Importers turn a trained model file into a FloatNetwork (or a quantized Model)."""
+"""Importers turn a trained model into a FloatGraph (micronn.graph), or a quantized Model."""

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from micronn.network import DenseLayer, FloatNetwork
+from micronn.graph import FloatGraph
+from micronn.graph_builder import GraphBuilder
 
 
 def _range(archive, key):
@@ -14,7 +15,7 @@ def _range(archive, key):
     return float(values[0]), float(values[1])
 
 
-def load_npz(path) -> FloatNetwork:
+def load_npz(path) -> FloatGraph:
     """Read layer{i}_weight [out, in], layer{i}_bias, layer{i}_activation, input_shape."""
     try:
         archive = np.load(path, allow_pickle=False)
@@ -24,8 +25,8 @@ def load_npz(path) -> FloatNetwork:
         if "input_shape" not in archive:
             raise ValueError(f"{path}: missing 'input_shape' (see docs/npz.md)")
         input_shape = tuple(int(d) for d in np.asarray(archive["input_shape"]).reshape(-1))
-        network = FloatNetwork(input_shape, input_range=_range(archive, "input_range"))
-        index = 0
+        builder = GraphBuilder(input_shape, _range(archive, "input_range"))
+        tensor, index = builder.input, 0
         while f"layer{index}_weight" in archive:
             prefix = f"layer{index}_"
             if prefix + "bias" not in archive:
@@ -34,15 +35,18 @@ def load_npz(path) -> FloatNetwork:
             if prefix + "activation" in archive:
                 activation = str(np.asarray(archive[prefix + "activation"]).reshape(-1)[0])
             try:
-                layer = DenseLayer(
+                tensor = builder.dense(
+                    tensor,
                     archive[prefix + "weight"],
                     archive[prefix + "bias"],
                     activation,
-                    _range(archive, prefix + "output_range"),
+                    name=f"layer{index}",
                 )
             except ValueError as error:
                 raise ValueError(f"{path}: layer {index}: {error}") from None
-            network.layers.append(layer)
+            output_range = _range(archive, prefix + "output_range")
+            if output_range is not None:
+                builder.set_range(tensor, output_range)
             index += 1
         unknown = sorted(
             key
@@ -50,19 +54,8 @@ def load_npz(path) -> FloatNetwork:
             if key not in ("input_shape", "input_range")
             and not any(key.startswith(f"layer{i}_") for i in range(index))
         )
-    if not network.layers:
+    if index == 0:
         raise ValueError(f"{path}: no layers found (expected layer0_weight, layer0_bias, ...)")
     if unknown:
         raise ValueError(f"{path}: unexpected keys {unknown} (see docs/npz.md)")
-    _check_chain(path, network)
-    return network
-
-
-def _check_chain(path, network: FloatNetwork) -> None:
-    width = network.input_size
-    for index, layer in enumerate(network.layers):
-        if layer.weight.shape[1] != width:
-            raise ValueError(
-                f"{path}: layer {index} takes {layer.weight.shape[1]} inputs but receives {width}"
-            )
-        width = layer.weight.shape[0]
+    return builder.build(tensor)

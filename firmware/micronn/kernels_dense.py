@@ -4,6 +4,8 @@ Every product is int8 x int8 and every partial sum is bounded by the container's
 (|bias| + in_features * 128 * wmax) * 2**left < 2**30, so all values stay small ints.
 """
 
+from array import array
+
 from .fixedpoint import Requant, requantize
 
 
@@ -29,46 +31,47 @@ def _unpack_int2(packed, start, count, row):
 _UNPACK = {8: None, 4: _unpack_int4, 2: _unpack_int2}
 
 
-def prepare(layer, row):
-    """Load-time: the tuple fully_connected reads. `row` is int8 scratch for sub-byte weights."""
-    requant = Requant(layer.multiplier, layer.shift)
-    channel_step = 1 if len(layer.multiplier) > 1 else 0
-    zero_point = layer.output_zero_point
+def prepare(op, params, tensors):
+    """Load time: the tuple run() reads; sub-byte weights get an int8 row to unpack into."""
+    in_features, out_features, _, zero_point, act_min, act_max = params
+    weights, bias, multiplier, shift = tensors
+    unpack = _UNPACK[op.weight_bits]
+    row = None if unpack is None else array("b", bytes(in_features))
     return (
-        layer.in_features,
-        layer.out_features,
-        layer.weights,
-        _UNPACK[layer.weight_bits],
+        in_features,
+        out_features,
+        weights,
+        unpack,
         row,
-        layer.bias,
-        requant,
-        channel_step,
+        bias,
+        Requant(multiplier, shift),
+        1 if len(multiplier) > 1 else 0,  # channel step: per-channel or per-tensor
         zero_point,
-        layer.act_min,
-        layer.act_max,
-        layer.act_min - zero_point,  # v below this clamps to act_min (compared before adding
-        layer.act_max - zero_point,  # the zero point, so a large v never overflows)
+        act_min,
+        act_max,
+        act_min - zero_point,  # v below this clamps to act_min (compared before adding
+        act_max - zero_point,  # the zero point, so a large v never overflows)
     )
 
 
-def fully_connected(params, x, y):
-    """y[o] = clamp(requantize(bias[o] + sum_d W[o, d] * x[d]) + zero_point)."""
-    n, m, weights, unpack, row, bias, rq, step, zp, act_min, act_max, low, high = params
+def run(plan, a, b, out):
+    """out[o] = clamp(requantize(bias[o] + sum_d W[o, d] * a[d]) + zero_point)."""
+    n, m, weights, unpack, row, bias, rq, step, zp, act_min, act_max, low, high = plan
     base = 0
     for o in range(m):
         acc = bias[o]
         if unpack is None:
             for d in range(n):
-                acc += weights[base + d] * x[d]
+                acc += weights[base + d] * a[d]
         else:
             unpack(weights, base, n, row)
             for d in range(n):
-                acc += row[d] * x[d]
+                acc += row[d] * a[d]
         base += n
         v = requantize(acc, rq, o * step)
         if v < low:
-            y[o] = act_min
+            out[o] = act_min
         elif v > high:
-            y[o] = act_max
+            out[o] = act_max
         else:
-            y[o] = v + zp
+            out[o] = v + zp

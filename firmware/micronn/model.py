@@ -1,0 +1,42 @@
+"""A checked model as the reader returns it: edges, activation tensors, layers with tensors."""
+
+from .ops import ACTIVATIONS
+from .rules import size_of
+
+
+class Edge:
+    """The network's input or output: its tensor, shape and real = scale * (q - zero_point)."""
+
+    def __init__(self, tensor, shape, scale, zero_point):
+        self.tensor = tensor
+        self.shape = shape
+        self.scale = scale
+        self.zero_point = zero_point
+        self.size = size_of(shape)
+
+
+class Layer:
+    """One layer record. params: int32s in container order (host micronn.model.OPS); tensors:
+    array('b') int8 weights or tables, bytearray packed int4 / int2 weights, array('i') int32."""
+
+    def __init__(self, name, activation, params, kinds, inputs, output):
+        self.name = name
+        self.activation = ACTIVATIONS[activation]
+        self.params = params
+        self.kinds = kinds
+        self.inputs = inputs
+        self.output = output
+        self.weight_bits = 8
+        self.counts = []
+        self.tensors = []
+
+
+class Model:
+    def __init__(self, model_input, model_output, shapes, offsets, arena_size, layers):
+        self.input = model_input
+        self.output = model_output
+        self.shapes = shapes
+        self.sizes = [size_of(shape) for shape in shapes]
+        self.offsets = offsets
+        self.arena_size = arena_size
+        self.layers = layers

@@ -1,0 +1,25 @@
+"""Sliding windows: which kernel taps of each output position fall inside the input.
+
+Shared by the convolution and pooling kernels; used at load time only.
+"""
+
+from array import array
+
+
+def tap_ranges(out_size, stride, pad, kernel, dilation, in_size):
+    """Per output position, the first and past-the-last kernel tap inside the input."""
+    first = array("i", bytes(4 * out_size))
+    end = array("i", bytes(4 * out_size))
+    for o in range(out_size):
+        origin = o * stride - pad
+        lo = kernel
+        hi = 0
+        for k in range(kernel):
+            at = origin + k * dilation
+            if 0 <= at < in_size:
+                if k < lo:
+                    lo = k
+                hi = k + 1
+        first[o] = lo if lo < hi else 0
+        end[o] = hi
+    return first, end

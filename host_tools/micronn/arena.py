@@ -1,0 +1,60 @@
+"""Activation buffer planning: one int8 arena, tensors placed where their lifetimes allow."""
+
+
+def lifetimes(model) -> list:
+    """(first, last) layer index during which each tensor must hold its value.
+
+    The input is live from before layer 0 (-1); the output until after the last layer.
+    """
+    end = len(model.layers)
+    spans = [None] * len(model.shapes)
+    spans[model.input_tensor] = (-1, -1)
+    for index, layer in enumerate(model.layers):
+        spans[layer.output] = (index, index)
+        for tensor in layer.inputs:
+            first, _ = spans[tensor] if spans[tensor] is not None else (index, index)
+            spans[tensor] = (first, index)
+    first, _ = spans[model.output_tensor]
+    spans[model.output_tensor] = (first, end)
+    return spans
+
+
+def overlaps(a_start, a_size, b_start, b_size) -> bool:
+    return a_start < b_start + b_size and b_start < a_start + a_size
+
+
+def plan_arena(model) -> tuple:
+    """Greedy first-fit, largest tensors first. Returns (offsets, arena_size), 4-byte aligned."""
+    spans = lifetimes(model)
+    sizes = model.activation_sizes
+    order = sorted(range(len(sizes)), key=lambda t: (-sizes[t], t))
+    offsets, placed = [0] * len(sizes), []
+    for tensor in order:
+        first, last = spans[tensor]
+        busy = sorted(
+            (offsets[other], sizes[other])
+            for other in placed
+            if spans[other][0] <= last and first <= spans[other][1]
+        )
+        offset = 0
+        for start, size in busy:
+            if overlaps(offset, sizes[tensor], start, size):
+                offset = (start + size + 3) & ~3
+        offsets[tensor] = offset
+        placed.append(tensor)
+    arena = max((offsets[t] + sizes[t] for t in range(len(sizes))), default=0)
+    return offsets, (arena + 3) & ~3
+
+
+def check_arena(model, offsets, arena_size) -> str | None:
+    """A reason the placement is unsafe, or None."""
+    spans = lifetimes(model)
+    sizes = model.activation_sizes
+    for t, (offset, size) in enumerate(zip(offsets, sizes, strict=True)):
+        if offset % 4 or offset + size > arena_size:
+            return f"activation tensor {t} lies outside the arena"
+        for u in range(t):
+            live_together = spans[u][0] <= spans[t][1] and spans[t][0] <= spans[u][1]
+            if live_together and overlaps(offset, size, offsets[u], sizes[u]):
+                return f"activation tensors {u} and {t} share memory while both are live"
+    return None

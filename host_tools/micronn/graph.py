@@ -1,0 +1,168 @@
+"""The float graph: a trained model as importers produce it, before quantization.
+
+Tensors are numbered; tensor shapes are of one sample, images as (height, width, channels).
+Nodes are in evaluation order and each writes one tensor. Weight layouts follow TFLite's:
+dense [out, in], conv2d OHWI [out, kh, kw, in], depthwise_conv2d [kh, kw, in * multiplier].
+A 1-D convolution is a conv2d over a (1, width, channels) tensor.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from micronn import float_ops
+
+# op -> number of inputs. Fused activations: the ops in FUSES_ACTIVATION.
+FLOAT_OPS = {
+    "dense": 1,
+    "conv2d": 1,
+    "depthwise_conv2d": 1,
+    "max_pool": 1,
+    "avg_pool": 1,
+    "mean": 1,
+    "add": 2,
+    "logistic": 1,
+    "tanh": 1,
+    "softmax": 1,
+    "reshape": 1,
+    "relu": 1,
+    "relu6": 1,
+    "scale_shift": 1,
+}
+FUSES_ACTIVATION = ("dense", "conv2d", "depthwise_conv2d", "max_pool", "avg_pool", "add")
+WINDOW_OPS = ("conv2d", "depthwise_conv2d", "max_pool", "avg_pool")
+
+
+@dataclass
+class Node:
+    op: str
+    inputs: tuple
+    output: int
+    name: str = ""
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    activation: str = "none"
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.op} '{self.name}'" if self.name else self.op
+
+
+@dataclass
+class FloatGraph:
+    """shapes[t] is tensor t's shape; `ranges` holds known (min, max) of tensors by id."""
+
+    input_shape: tuple
+    nodes: list
+    shapes: list
+    output: int
+    input: int = 0
+    ranges: dict = field(default_factory=dict)
+
+    @property
+    def input_size(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    @property
+    def output_shape(self) -> tuple:
+        return tuple(self.shapes[self.output])
+
+    def forward_all(self, x) -> list:
+        """Every tensor's values for a batch of inputs: [tensor id] -> [batch, *shape]."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.size % self.input_size or x.size == 0:
+            raise ValueError(
+                f"inputs of shape {x.shape} do not hold whole samples of shape {self.input_shape}"
+            )
+        values = [None] * len(self.shapes)
+        values[self.input] = x.reshape(-1, *self.input_shape)
+        for node in self.nodes:
+            values[node.output] = run_node(node, [values[t] for t in node.inputs])
+        return values
+
+    def predict(self, x) -> np.ndarray:
+        return self.forward_all(x)[self.output]
+
+
+def run_node(node: Node, inputs: list) -> np.ndarray:
+    a = node.attrs
+    x = inputs[0]
+    if node.op == "dense":
+        y = float_ops.dense(x, node.weight, node.bias)
+    elif node.op == "conv2d":
+        y = float_ops.conv2d(x, node.weight, node.bias, a["stride"], a["dilation"], a["pads"])
+    elif node.op == "depthwise_conv2d":
+        y = float_ops.depthwise_conv2d(
+            x, node.weight, node.bias, a["depth_multiplier"], a["stride"], a["dilation"], a["pads"]
+        )
+    elif node.op == "max_pool":
+        y = float_ops.max_pool(x, a["size"], a["stride"], a["pads"])
+    elif node.op == "avg_pool":
+        y = float_ops.avg_pool(x, a["size"], a["stride"], a["pads"])
+    elif node.op == "mean":
+        y = float_ops.mean(x)
+    elif node.op == "add":
+        y = float_ops.add(x, inputs[1])
+    elif node.op == "reshape":
+        y = x.reshape(x.shape[0], *a["shape"])
+    elif node.op in ("relu", "relu6"):
+        y = float_ops.activation(x, node.op)
+    elif node.op == "scale_shift":
+        y = x * node.weight + node.bias
+    else:
+        y = getattr(float_ops, node.op)(x)
+    return float_ops.activation(y, node.activation)
+
+
+def infer_shape(node: Node, in_shapes: list) -> tuple:
+    """The output shape of one sample; ValueError naming the node if the inputs do not fit."""
+    shape = tuple(in_shapes[0])
+    a = node.attrs
+
+    def fail(message):
+        raise ValueError(f"{node.label}: {message}")
+
+    if node.op == "dense":
+        size = int(np.prod(shape))
+        if node.weight.shape[1] != size:
+            fail(f"takes {node.weight.shape[1]} inputs but receives {size} (shape {shape})")
+        return (node.weight.shape[0],)
+    if node.op in WINDOW_OPS:
+        if len(shape) != 3:
+            fail(f"needs a (height, width, channels) input, got shape {shape}")
+        if node.op == "conv2d":
+            kernel, channels = node.weight.shape[1:3], node.weight.shape[0]
+            if node.weight.shape[3] != shape[2]:
+                fail(f"weights take {node.weight.shape[3]} channels, input has {shape[2]}")
+        elif node.op == "depthwise_conv2d":
+            kernel, channels = node.weight.shape[:2], node.weight.shape[2]
+            if channels != shape[2] * a["depth_multiplier"]:
+                fail(f"{channels} output channels != {shape[2]} inputs x depth multiplier")
+        else:
+            kernel, channels = a["size"], shape[2]
+        dilation = a.get("dilation", (1, 1))
+        top, left, bottom, right = a["pads"]
+        out_h = float_ops.window_output(
+            shape[0], kernel[0], a["stride"][0], dilation[0], top, bottom
+        )
+        out_w = float_ops.window_output(
+            shape[1], kernel[1], a["stride"][1], dilation[1], left, right
+        )
+        if out_h < 1 or out_w < 1:
+            fail(f"the window {tuple(kernel)} does not fit the input {shape}")
+        return (out_h, out_w, channels)
+    if node.op == "mean":
+        if len(shape) < 2:
+            fail(f"global average pooling needs (..., channels) input, got shape {shape}")
+        return (shape[-1],)
+    if node.op == "add":
+        if tuple(in_shapes[1]) != shape:
+            fail(f"adds shapes {shape} and {tuple(in_shapes[1])}; broadcasting is not supported")
+        return shape
+    if node.op == "reshape":
+        target = tuple(int(d) for d in a["shape"])
+        if int(np.prod(target)) != int(np.prod(shape)) or min(target, default=1) < 1:
+            fail(f"cannot reshape {shape} to {target}")
+        return target
+    return shape

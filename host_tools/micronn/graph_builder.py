@@ -1,0 +1,242 @@
+"""GraphBuilder: how importers assemble a FloatGraph (micronn.graph), node by node.
+
+Each method adds one node in evaluation order and returns the id of the tensor it writes.
+build() folds standalone relu/relu6 and scale_shift (batch normalization) nodes into the
+layer before them where possible and numbers the tensors in evaluation order.
+"""
+
+import numpy as np
+
+from micronn.graph import FLOAT_OPS, FUSES_ACTIVATION, FloatGraph, Node, infer_shape
+from micronn.tflite_int8 import ACTIVATIONS
+
+
+class GraphBuilder:
+    """Importers add nodes in evaluation order; each method returns the new tensor's id."""
+
+    def __init__(self, input_shape, input_range=None):
+        self.input_shape = tuple(int(d) for d in input_shape)
+        if not self.input_shape or min(self.input_shape) < 1:
+            raise ValueError(f"the input shape {self.input_shape} must be static and non-empty")
+        self.shapes = [self.input_shape]
+        self.nodes = []
+        self.ranges = {} if input_range is None else {0: tuple(input_range)}
+
+    @property
+    def input(self) -> int:
+        return 0
+
+    def shape(self, tensor: int) -> tuple:
+        return self.shapes[tensor]
+
+    def add_node(self, op, inputs, name="", weight=None, bias=None, activation="none", **attrs):
+        if op not in FLOAT_OPS:
+            raise ValueError(f"unknown float op {op!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"{op} '{name}': activation {activation!r} is not one of {ACTIVATIONS}"
+            )
+        if activation != "none" and op not in FUSES_ACTIVATION:
+            raise ValueError(f"{op} '{name}' cannot carry a fused {activation}")
+        inputs = tuple(int(t) for t in inputs)
+        if len(inputs) != FLOAT_OPS[op]:
+            raise ValueError(f"{op} '{name}' takes {FLOAT_OPS[op]} input(s), got {len(inputs)}")
+        node = Node(op, inputs, len(self.shapes), name, _f32(weight), _f32(bias), activation, attrs)
+        _check_weights(node)
+        self.shapes.append(infer_shape(node, [self.shapes[t] for t in inputs]))
+        self.nodes.append(node)
+        return node.output
+
+    def dense(self, x, weight, bias=None, activation="none", name=""):
+        weight = _f32(weight)
+        bias = np.zeros(weight.shape[0], np.float32) if bias is None else bias
+        return self.add_node("dense", (x,), name, weight, bias, activation)
+
+    def conv2d(
+        self,
+        x,
+        weight,
+        bias=None,
+        stride=(1, 1),
+        dilation=(1, 1),
+        pads=(0, 0, 0, 0),
+        activation="none",
+        name="",
+    ):
+        weight = _f32(weight)
+        bias = np.zeros(weight.shape[0], np.float32) if bias is None else bias
+        attrs = {"stride": _pair(stride), "dilation": _pair(dilation), "pads": _pads(pads)}
+        return self.add_node("conv2d", (x,), name, weight, bias, activation, **attrs)
+
+    def depthwise_conv2d(
+        self,
+        x,
+        weight,
+        bias=None,
+        depth_multiplier=1,
+        stride=(1, 1),
+        dilation=(1, 1),
+        pads=(0, 0, 0, 0),
+        activation="none",
+        name="",
+    ):
+        weight = _f32(weight)
+        bias = np.zeros(weight.shape[2], np.float32) if bias is None else bias
+        attrs = {"stride": _pair(stride), "dilation": _pair(dilation), "pads": _pads(pads)}
+        attrs["depth_multiplier"] = int(depth_multiplier)
+        return self.add_node("depthwise_conv2d", (x,), name, weight, bias, activation, **attrs)
+
+    def pool(self, op, x, size, stride=None, pads=(0, 0, 0, 0), activation="none", name=""):
+        size = _pair(size)
+        attrs = {"size": size, "stride": _pair(stride or size), "pads": _pads(pads)}
+        return self.add_node(op, (x,), name, activation=activation, **attrs)
+
+    def mean(self, x, name=""):
+        return self.add_node("mean", (x,), name)
+
+    def add(self, a, b, activation="none", name=""):
+        return self.add_node("add", (a, b), name, activation=activation)
+
+    def unary(self, op, x, name=""):
+        return self.add_node(op, (x,), name)
+
+    def reshape(self, x, shape, name=""):
+        shape = tuple(int(d) for d in shape)
+        if shape == self.shapes[x]:
+            return x
+        return self.add_node("reshape", (x,), name, shape=shape)
+
+    def scale_shift(self, x, scale, shift, name=""):
+        """x * scale + shift per channel (last axis), e.g. batch normalization at inference.
+
+        build() folds it into the dense or convolution before it, or else makes it a 1x1
+        depthwise convolution (images) or a diagonal dense layer (vectors)."""
+        channels = self.shapes[x][-1]
+        scale, shift = _f32(scale).reshape(-1), _f32(shift).reshape(-1)
+        if scale.shape != (channels,) or shift.shape != (channels,):
+            raise ValueError(f"scale_shift '{name}': needs {channels} scales and shifts")
+        return self.add_node("scale_shift", (x,), name, scale, shift)
+
+    def activation(self, x, kind, name=""):
+        """relu / relu6 after tensor x; build() fuses it into x's producer."""
+        if kind == "none":
+            return x
+        if kind not in ACTIVATIONS:
+            raise ValueError(
+                f"activation '{name or kind}': {kind!r} is not supported; micronn supports "
+                f"{', '.join(ACTIVATIONS)}, logistic (sigmoid), tanh and softmax"
+            )
+        return self.add_node(kind, (x,), name)
+
+    def set_range(self, tensor: int, value_range) -> None:
+        self.ranges[tensor] = tuple(float(v) for v in value_range)
+
+    def build(self, output: int) -> FloatGraph:
+        """The graph with scale_shift and relu/relu6 folded, tensors numbered in node order."""
+        nodes, output = _fold(self.nodes, output, self.shapes)
+        if not nodes:
+            raise ValueError("the model has no layers")
+        ids = {0: 0}
+        for node in nodes:
+            ids[node.output] = len(ids)
+        shapes = [self.shapes[old] for old in ids]
+        for node in nodes:
+            node.inputs = tuple(ids[t] for t in node.inputs)
+            node.output = ids[node.output]
+        ranges = {ids[t]: r for t, r in self.ranges.items() if t in ids}
+        return FloatGraph(self.input_shape, nodes, shapes, ids[output], 0, ranges)
+
+
+def _fold(nodes: list, output: int, shapes: list) -> tuple:
+    """Fold relu/relu6 and scale_shift nodes into the node that writes their input."""
+    kept, alias, folded = [], {}, set()
+    for node in nodes:
+        node.inputs = tuple(alias.get(t, t) for t in node.inputs)
+        if node.op not in ("relu", "relu6", "scale_shift"):
+            kept.append(node)
+            continue
+        source = node.inputs[0]
+        producer = next((n for n in kept if n.output == source), None)
+        readers = [
+            n
+            for n in nodes
+            if n is not node
+            and id(n) not in folded
+            and source in (alias.get(t, t) for t in n.inputs)
+        ]
+        alone = alias.get(output, output) != source and not readers
+        folded.add(id(node))
+        if node.op == "scale_shift":
+            if alone and producer is not None and _fold_scale_shift(producer, node):
+                alias[node.output] = source
+            else:
+                folded.discard(id(node))
+                kept.append(_scale_shift_layer(node, shapes[source]))
+            continue
+        if not alone or producer is None or producer.op not in FUSES_ACTIVATION:
+            after = producer.label if producer else "the input"
+            raise ValueError(
+                f"{node.label} follows {after}, which cannot carry it; micronn fuses relu/relu6 "
+                "into a directly preceding dense, conv, depthwise conv, pooling or add layer "
+                "whose output nothing else reads"
+            )
+        producer.activation = "relu6" if "relu6" in (producer.activation, node.op) else "relu"
+        alias[node.output] = source
+    return kept, alias.get(output, output)
+
+
+def _fold_scale_shift(producer: Node, node: Node) -> bool:
+    if producer.activation != "none" or producer.op not in ("dense", "conv2d", "depthwise_conv2d"):
+        return False
+    scale = node.weight
+    if producer.op == "dense":
+        producer.weight = producer.weight * scale[:, None]
+    elif producer.op == "conv2d":
+        producer.weight = producer.weight * scale[:, None, None, None]
+    else:
+        producer.weight = producer.weight * scale
+    producer.bias = producer.bias * scale + node.bias
+    return True
+
+
+def _scale_shift_layer(node: Node, shape: tuple) -> Node:
+    if len(shape) == 1:
+        weight, op, attrs = np.diag(node.weight), "dense", {}
+    elif len(shape) == 3:
+        weight, op = node.weight.reshape(1, 1, -1), "depthwise_conv2d"
+        attrs = {"stride": (1, 1), "dilation": (1, 1), "pads": (0, 0, 0, 0), "depth_multiplier": 1}
+    else:
+        raise ValueError(f"{node.label}: cannot apply a per-channel scale to shape {shape}")
+    return Node(op, node.inputs, node.output, node.name, weight, node.bias, "none", attrs)
+
+
+def _f32(array):
+    return None if array is None else np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _pair(value) -> tuple:
+    if np.isscalar(value):
+        return (int(value), int(value))
+    return tuple(int(v) for v in value)
+
+
+def _pads(pads) -> tuple:
+    pads = tuple(int(p) for p in pads)
+    if len(pads) != 4 or min(pads) < 0:
+        raise ValueError(f"pads must be (top, left, bottom, right) >= 0, got {pads}")
+    return pads
+
+
+def _check_weights(node: Node) -> None:
+    expected = {"dense": 2, "conv2d": 4, "depthwise_conv2d": 3}.get(node.op)
+    if expected is None:
+        return
+    if node.weight is None or node.weight.ndim != expected:
+        shape = None if node.weight is None else node.weight.shape
+        raise ValueError(f"{node.label}: weights must have {expected} dims, got shape {shape}")
+    channels = node.weight.shape[2 if node.op == "depthwise_conv2d" else 0]
+    if node.bias.shape != (channels,):
+        raise ValueError(f"{node.label}: bias must have {channels} entries, got {node.bias.shape}")
+    for name, array in (("weights", node.weight), ("bias", node.bias)):
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{node.label}: {name} contain NaN or inf; fix the trained model")

@@ -1,0 +1,382 @@
+"""Keras layer configs + weights -> float graph nodes (micronn.graph).
+
+Keras tensors are channels-last like micronn's. 1-D layers (Conv1D, pooling 1D) run as their
+2-D forms over a (1, steps, channels) tensor.
+"""
+
+import numpy as np
+
+from micronn.float_ops import same_pads
+from micronn.graph_builder import GraphBuilder
+
+ACTIVATIONS = {
+    None: None,
+    "linear": None,
+    "relu": "relu",
+    "relu6": "relu6",
+    "sigmoid": "logistic",
+    "tanh": "tanh",
+    "softmax": "softmax",
+}
+IDENTITY_LAYERS = (
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+)
+SUPPORTED = (
+    "InputLayer, Dense, Conv1D, Conv2D, DepthwiseConv2D, MaxPooling1D/2D, AveragePooling1D/2D, "
+    "GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, Flatten, Reshape, Add, Activation, ReLU, "
+    "Softmax, BatchNormalization, Dropout"
+)
+
+
+def _history(value) -> list:
+    """Names of the layers feeding a Keras 3 inbound node's args (keras_history entries)."""
+    found = []
+    if isinstance(value, dict):
+        history = value.get("config", {}).get("keras_history")
+        if value.get("class_name") == "__keras_tensor__" and history:
+            found.append((history[0], history[1], history[2]))
+        else:
+            for item in value.values():
+                found += _history(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _history(item)
+    return found
+
+
+def _inbound(layer: dict) -> list:
+    """[(layer name, node index, tensor index)] feeding a Functional layer."""
+    nodes = layer.get("inbound_nodes", [])
+    if not nodes:
+        return []
+    if len(nodes) > 1:
+        raise ValueError(
+            f"layer '{layer['config'].get('name')}' is called {len(nodes)} times (a shared "
+            "layer); micronn imports graphs where each layer is used once"
+        )
+    node = nodes[0]
+    if isinstance(node, dict):
+        return _history(node.get("args", [])) + _history(node.get("kwargs", {}))
+    return [(entry[0], entry[1], entry[2]) for entry in node]
+
+
+def _endpoints(value) -> list:
+    if value and isinstance(value[0], str):
+        return [tuple(value)]
+    return [tuple(v) for v in value]
+
+
+def _static_shape(batch_shape, name) -> tuple:
+    dims = list(batch_shape)[1:]
+    if not dims or any(d is None for d in dims):
+        raise ValueError(
+            f"input '{name}' has shape {[None] + dims}: micronn needs a static input shape "
+            "apart from the batch axis; build the model with keras.Input(shape=(...)) fixed"
+        )
+    return tuple(int(d) for d in dims)
+
+
+def _input_shape(layer: dict) -> tuple:
+    config = layer["config"]
+    for key in ("batch_shape", "batch_input_shape"):
+        if config.get(key) is not None:
+            return _static_shape(config[key], config.get("name", "input"))
+    build = layer.get("build_config", {}).get("input_shape")
+    if build is not None:
+        return _static_shape(build, config.get("name", "input"))
+    raise ValueError(
+        "the model does not record its input shape; build it with keras.Input(shape=(...))"
+    )
+
+
+class KerasGraph:
+    def __init__(self, config: dict, weights: dict):
+        self.config = config
+        self.weights = weights
+        self.builder = None
+
+    def build(self):
+        kind = self.config.get("class_name")
+        config = self.config.get("config", {})
+        if kind == "Sequential":
+            return self._sequential(config)
+        if kind in ("Functional", "Model"):
+            return self._functional(config)
+        raise ValueError(
+            f"model class {kind!r} is not supported; save a Sequential or Functional model"
+        )
+
+    def _sequential(self, config):
+        layers = config["layers"] if isinstance(config, dict) else config
+        if not layers:
+            raise ValueError("the Sequential model has no layers")
+        first = layers[0]
+        self.builder = GraphBuilder(_input_shape(first))
+        tensor = self.builder.input
+        for layer in layers:
+            if layer["class_name"] != "InputLayer":
+                tensor = self._layer(layer, [tensor])
+        return self.builder.build(tensor)
+
+    def _functional(self, config):
+        inputs = _endpoints(config.get("input_layers", []))
+        outputs = _endpoints(config.get("output_layers", []))
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ValueError(
+                f"the model has {len(inputs)} inputs and {len(outputs)} outputs; micronn "
+                "imports models with one input and one output"
+            )
+        by_name = {layer["config"]["name"]: layer for layer in config["layers"]}
+        self.builder = GraphBuilder(_input_shape(by_name[inputs[0][0]]))
+        tensors = {inputs[0][0]: self.builder.input}
+        for layer in config["layers"]:
+            name = layer["config"]["name"]
+            if name in tensors:
+                continue
+            sources = _inbound(layer)
+            missing = [s[0] for s in sources if s[0] not in tensors]
+            if missing or not sources:
+                raise ValueError(
+                    f"layer '{name}' reads {missing or 'nothing'} before it is computed; "
+                    "micronn imports Functional graphs whose layers are listed in order"
+                )
+            tensors[name] = self._layer(layer, [tensors[s[0]] for s in sources])
+        return self.builder.build(tensors[outputs[0][0]])
+
+    # one Keras layer -------------------------------------------------------------------
+
+    def _layer(self, layer: dict, inputs: list) -> int:
+        kind, config = layer["class_name"], layer["config"]
+        name = config.get("name", kind)
+        if config.get("data_format", "channels_last") != "channels_last":
+            raise ValueError(f"layer '{name}' ({kind}) uses channels_first; use channels_last")
+        if kind in IDENTITY_LAYERS:
+            return inputs[0]
+        handler = getattr(self, f"_{kind}", None)
+        if handler is None:
+            raise ValueError(
+                f"layer '{name}' ({kind}) is not supported; micronn imports {SUPPORTED}. "
+                "Replace it, or convert the model to an int8 .tflite with TensorFlow's converter"
+            )
+        if kind != "Add" and len(inputs) != 1:
+            raise ValueError(f"layer '{name}' ({kind}) takes one input, got {len(inputs)}")
+        return handler(config, inputs, name, self.weights.get(name, []))
+
+    def _activate(self, tensor, activation, name):
+        if isinstance(activation, dict):
+            activation = activation.get("config", {}).get("name", activation.get("class_name"))
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"layer '{name}': activation {activation!r} is not supported; micronn supports "
+                "relu, relu6, sigmoid, tanh, softmax and linear"
+            )
+        kind = ACTIVATIONS[activation]
+        if kind in ("relu", "relu6"):
+            return self.builder.activation(tensor, kind, name)
+        if kind is not None:
+            return self.builder.unary(kind, tensor, name)
+        return tensor
+
+    def _row_image(self, tensor, name):
+        """A (steps, channels) tensor as the (1, steps, channels) image 1-D layers run on."""
+        shape = self.builder.shape(tensor)
+        if len(shape) == 2:
+            return self.builder.reshape(tensor, (1, *shape), name)
+        if len(shape) == 3 and shape[0] == 1:
+            return tensor
+        raise ValueError(f"layer '{name}' needs a (steps, channels) input, got shape {shape}")
+
+    def _pads(self, tensor, config, kernel, stride, dilation, name) -> tuple:
+        padding = config.get("padding", "valid")
+        height, width = self.builder.shape(tensor)[:2]
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            top, bottom = same_pads(height, kernel[0], stride[0], dilation[0])
+            left, right = same_pads(width, kernel[1], stride[1], dilation[1])
+            return (top, left, bottom, right)
+        if padding == "causal":
+            return (0, (kernel[1] - 1) * dilation[1], 0, 0)
+        raise ValueError(f"layer '{name}': padding {padding!r} is not supported")
+
+    @staticmethod
+    def _bias(config, weights, channels, name):
+        if config.get("use_bias", True):
+            if len(weights) < 2:
+                raise ValueError(f"layer '{name}': its bias is missing from the weights file")
+            return weights[1]
+        return np.zeros(channels, np.float32)
+
+    @staticmethod
+    def _kernel(weights, name):
+        if not weights:
+            raise ValueError(f"layer '{name}': its weights are missing from the weights file")
+        return np.asarray(weights[0], np.float32)
+
+    def _Dense(self, config, inputs, name, weights):  # noqa: N802 - Keras class names
+        shape = self.builder.shape(inputs[0])
+        if len(shape) != 1:
+            raise ValueError(
+                f"layer '{name}' (Dense) receives shape {shape}; Keras applies it per position, "
+                "micronn only to vectors: add a Flatten or a global pooling layer before it"
+            )
+        kernel = self._kernel(weights, name)
+        bias = self._bias(config, weights, kernel.shape[1], name)
+        out = self.builder.dense(inputs[0], kernel.T, bias, name=name)
+        return self._activate(out, config.get("activation"), name)
+
+    def _conv(self, config, tensor, kernel_ohwi, stride, dilation, name, weights):
+        if config.get("groups", 1) != 1:
+            raise ValueError(f"layer '{name}': grouped convolutions are not supported")
+        pads = self._pads(tensor, config, kernel_ohwi.shape[1:3], stride, dilation, name)
+        bias = self._bias(config, weights, kernel_ohwi.shape[0], name)
+        out = self.builder.conv2d(tensor, kernel_ohwi, bias, stride, dilation, pads, name=name)
+        return self._activate(out, config.get("activation"), name)
+
+    def _Conv2D(self, config, inputs, name, weights):  # noqa: N802
+        kernel = self._kernel(weights, name).transpose(3, 0, 1, 2)
+        stride, dilation = tuple(config["strides"]), tuple(config["dilation_rate"])
+        return self._conv(config, inputs[0], kernel, stride, dilation, name, weights)
+
+    def _Conv1D(self, config, inputs, name, weights):  # noqa: N802
+        tensor = self._row_image(inputs[0], name)
+        kernel = self._kernel(weights, name).transpose(2, 0, 1)[:, None]
+        stride, dilation = (1, config["strides"][0]), (1, config["dilation_rate"][0])
+        return self._conv(config, tensor, kernel, stride, dilation, name, weights)
+
+    def _DepthwiseConv2D(self, config, inputs, name, weights):  # noqa: N802
+        kernel = self._kernel(weights, name)
+        kh, kw, channels, multiplier = kernel.shape
+        stride, dilation = tuple(config["strides"]), tuple(config["dilation_rate"])
+        pads = self._pads(inputs[0], config, (kh, kw), stride, dilation, name)
+        bias = self._bias(config, weights, channels * multiplier, name)
+        out = self.builder.depthwise_conv2d(
+            inputs[0],
+            kernel.reshape(kh, kw, channels * multiplier),
+            bias,
+            multiplier,
+            stride,
+            dilation,
+            pads,
+            name=name,
+        )
+        return self._activate(out, config.get("activation"), name)
+
+    def _pool(self, op, config, tensor, size, stride, name):
+        pads = self._pads(tensor, config, size, stride, (1, 1), name)
+        return self.builder.pool(op, tensor, size, stride, pads, name=name)
+
+    def _pool2d(self, op, config, inputs, name):
+        size = tuple(config["pool_size"])
+        stride = tuple(config.get("strides") or size)
+        return self._pool(op, config, inputs[0], size, stride, name)
+
+    def _pool1d(self, op, config, inputs, name):
+        tensor = self._row_image(inputs[0], name)
+        size = (1, _first(config["pool_size"]))
+        stride = (1, _first(config.get("strides") or config["pool_size"]))
+        return self._pool(op, config, tensor, size, stride, name)
+
+    def _MaxPooling2D(self, config, inputs, name, weights):  # noqa: N802
+        return self._pool2d("max_pool", config, inputs, name)
+
+    def _AveragePooling2D(self, config, inputs, name, weights):  # noqa: N802
+        return self._pool2d("avg_pool", config, inputs, name)
+
+    def _MaxPooling1D(self, config, inputs, name, weights):  # noqa: N802
+        return self._pool1d("max_pool", config, inputs, name)
+
+    def _AveragePooling1D(self, config, inputs, name, weights):  # noqa: N802
+        return self._pool1d("avg_pool", config, inputs, name)
+
+    def _global(self, op, config, tensor, name):
+        channels = self.builder.shape(tensor)[-1]
+        if op == "mean":
+            out = self.builder.mean(tensor, name)
+        else:
+            size = self.builder.shape(tensor)[:2]
+            pooled = self.builder.pool("max_pool", tensor, size, size, name=name)
+            out = self.builder.reshape(pooled, (channels,), name)
+        if config.get("keepdims"):
+            rank = len(self.builder.shape(tensor))
+            out = self.builder.reshape(out, (1,) * (rank - 1) + (channels,), name)
+        return out
+
+    def _GlobalAveragePooling2D(self, config, inputs, name, weights):  # noqa: N802
+        return self._global("mean", config, inputs[0], name)
+
+    def _GlobalAveragePooling1D(self, config, inputs, name, weights):  # noqa: N802
+        return self._global("mean", config, self._row_image(inputs[0], name), name)
+
+    def _GlobalMaxPooling2D(self, config, inputs, name, weights):  # noqa: N802
+        return self._global("max", config, inputs[0], name)
+
+    def _GlobalMaxPooling1D(self, config, inputs, name, weights):  # noqa: N802
+        return self._global("max", config, self._row_image(inputs[0], name), name)
+
+    def _Flatten(self, config, inputs, name, weights):  # noqa: N802
+        size = int(np.prod(self.builder.shape(inputs[0])))
+        return self.builder.reshape(inputs[0], (size,), name)
+
+    def _Reshape(self, config, inputs, name, weights):  # noqa: N802
+        target = list(config["target_shape"])
+        if -1 in target:
+            known = int(np.prod([d for d in target if d != -1]))
+            target[target.index(-1)] = int(np.prod(self.builder.shape(inputs[0]))) // known
+        return self.builder.reshape(inputs[0], target, name)
+
+    def _Add(self, config, inputs, name, weights):  # noqa: N802
+        if len(inputs) < 2:
+            raise ValueError(f"layer '{name}' (Add) needs at least two inputs")
+        total = inputs[0]
+        for other in inputs[1:]:
+            total = self.builder.add(total, other, name=name)
+        return total
+
+    def _Activation(self, config, inputs, name, weights):  # noqa: N802
+        return self._activate(inputs[0], config.get("activation"), name)
+
+    def _ReLU(self, config, inputs, name, weights):  # noqa: N802
+        if config.get("negative_slope", 0) or config.get("threshold", 0):
+            raise ValueError(
+                f"layer '{name}' (ReLU) has a negative slope or threshold; micronn supports "
+                "plain relu and relu6 only"
+            )
+        max_value = config.get("max_value")
+        if max_value not in (None, 6, 6.0):
+            raise ValueError(f"layer '{name}' (ReLU): max_value {max_value} (only 6 or none)")
+        return self.builder.activation(inputs[0], "relu" if max_value is None else "relu6", name)
+
+    def _Softmax(self, config, inputs, name, weights):  # noqa: N802
+        rank = len(self.builder.shape(inputs[0]))
+        if config.get("axis", -1) not in (-1, rank):
+            raise ValueError(f"layer '{name}' (Softmax): only the last axis is supported")
+        return self.builder.unary("softmax", inputs[0], name)
+
+    def _BatchNormalization(self, config, inputs, name, weights):  # noqa: N802
+        rank = len(self.builder.shape(inputs[0]))
+        axis = config.get("axis", -1)
+        axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+        if axis not in (-1, rank):
+            raise ValueError(f"layer '{name}' (BatchNormalization): only the last axis")
+        arrays = list(weights)
+        gamma = arrays.pop(0) if config.get("scale", True) else 1.0
+        beta = arrays.pop(0) if config.get("center", True) else 0.0
+        if len(arrays) != 2:
+            raise ValueError(f"layer '{name}' (BatchNormalization): unexpected weights")
+        mean, variance = (np.asarray(a, np.float64) for a in arrays)
+        scale = np.asarray(gamma, np.float64) / np.sqrt(variance + config.get("epsilon", 1e-3))
+        shift = np.asarray(beta, np.float64) - mean * scale
+        channels = self.builder.shape(inputs[0])[-1]
+        scale, shift = np.broadcast_to(scale, channels), np.broadcast_to(shift, channels)
+        return self.builder.scale_shift(inputs[0], scale, shift, name)
+
+
+def _first(value) -> int:
+    return int(value[0] if isinstance(value, (list, tuple)) else value)

@@ -1,0 +1,403 @@
+"""ONNX nodes -> float graph nodes (micronn.graph), turning channels-first to channels-last."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from micronn.float_ops import same_pads
+from micronn.graph_builder import GraphBuilder
+
+SUPPORTED = (
+    "Gemm, MatMul (+ Add of a constant bias), Conv (group 1 or depthwise), Relu, Clip(0, 6), "
+    "Sigmoid, Tanh, Softmax, MaxPool, AveragePool, GlobalAveragePool, ReduceMean over space, "
+    "GlobalMaxPool, Flatten, Reshape, Add, BatchNormalization, Identity, Dropout, Constant"
+)
+CHANNELS_LAST = "channels_last"  # ONNX (C, H, W) / (C, L) held as (H, W, C) / (1, L, C)
+SAME = "same"  # held in ONNX's own layout
+FLAT_CHW = "flat_chw"  # ONNX's flatten of (C, H, W), held flattened in (H, W, C) order
+
+
+@dataclass
+class Value:
+    """An ONNX tensor in the builder: its id, ONNX shape of one sample, and layout."""
+
+    tensor: int
+    shape: tuple
+    layout: str = SAME
+    source: tuple = ()  # FLAT_CHW: the (C, H, W) that was flattened
+
+
+def channels_last(shape) -> tuple:
+    shape = tuple(int(d) for d in shape)
+    if len(shape) == 3:
+        return (shape[1], shape[2], shape[0])
+    return (1, shape[1], shape[0])
+
+
+def _attributes(node) -> dict:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+class OnnxGraph:
+    def __init__(self, graph, constants: dict, input_shape):
+        self.graph = graph
+        self.constants = dict(constants)
+        self.values = {}
+        self.readers = {}
+        for node in graph.node:
+            for name in node.input:
+                self.readers[name] = self.readers.get(name, 0) + 1
+        input_shape = tuple(int(d) for d in input_shape)
+        image = len(input_shape) in (2, 3)
+        layout = CHANNELS_LAST if image else SAME
+        self.builder = GraphBuilder(channels_last(input_shape) if image else input_shape)
+        first = next(i for i in graph.input if i.name not in constants)
+        self.values[first.name] = Value(self.builder.input, input_shape, layout)
+
+    def build(self):
+        for node in self.graph.node:
+            handler = getattr(self, f"_{node.op_type}", None)
+            if handler is None or node.domain not in ("", "ai.onnx"):
+                raise ValueError(
+                    f"node '{node.name}' ({node.op_type}) is not supported; micronn imports "
+                    f"{SUPPORTED}. Export the model without it (replace the layer in PyTorch), "
+                    "or convert it to an int8 .tflite"
+                )
+            result = handler(node, _attributes(node))
+            if result is not None:
+                self.values[node.output[0]] = result
+        out = self.value(self.graph.output[0].name, "the graph output")
+        if out.layout == FLAT_CHW:
+            raise ValueError(
+                "the model's output is a flattened image; micronn would return it in "
+                "(H, W, C) order, not ONNX's (C, H, W): end the model with a dense layer"
+            )
+        return self.builder.build(out.tensor)
+
+    # helpers ---------------------------------------------------------------------------
+
+    def value(self, name, where) -> Value:
+        if name not in self.values:
+            what = "a constant" if name in self.constants else "not computed"
+            raise ValueError(f"{where}: input '{name}' is {what}; micronn expects a tensor here")
+        return self.values[name]
+
+    def constant(self, node, index):
+        if index >= len(node.input) or not node.input[index]:
+            return None
+        name = node.input[index]
+        if name not in self.constants:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}): input '{name}' must be a constant "
+                "(weights computed at run time are not supported)"
+            )
+        return np.asarray(self.constants[name])
+
+    def _producer(self, value: Value):
+        return next((n for n in self.builder.nodes if n.output == value.tensor), None)
+
+    def _window(self, node, attrs, x: Value, kernel):
+        """stride, dilation and (top, left, bottom, right) pads of a Conv or pool node."""
+        spatial = len(x.shape) - 1
+        strides = list(attrs.get("strides", [1] * spatial))
+        dilations = list(attrs.get("dilations", [1] * spatial))
+        auto_pad = attrs.get("auto_pad", b"NOTSET")
+        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+        sizes = list(x.shape[1:])
+        if spatial == 1:
+            strides, dilations, sizes, kernel = (
+                [1, *strides],
+                [1, *dilations],
+                [1, *sizes],
+                [1, *kernel],
+            )
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            lower = auto_pad == "SAME_LOWER"
+            h = same_pads(sizes[0], kernel[0], strides[0], dilations[0], lower)
+            w = same_pads(sizes[1], kernel[1], strides[1], dilations[1], lower)
+            pads = (h[0], w[0], h[1], w[1])
+        elif auto_pad == "VALID":
+            pads = (0, 0, 0, 0)
+        else:
+            given = list(attrs.get("pads", [0] * 2 * spatial))
+            pads = (
+                (given[0], given[1], given[2], given[3])
+                if spatial == 2
+                else (0, given[0], 0, given[1])
+            )
+        return tuple(strides), tuple(dilations), pads, tuple(kernel)
+
+    def _image(self, node, x: Value):
+        if x.layout != CHANNELS_LAST:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}) needs an (N, C, H, W) or (N, C, L) input, "
+                f"got one of shape {x.shape}"
+            )
+
+    def _out_image(self, tensor, signal: bool) -> Value:
+        shape = self.builder.shape(tensor)
+        if signal:
+            return Value(tensor, (shape[2], shape[1]), CHANNELS_LAST)
+        return Value(tensor, (shape[2], shape[0], shape[1]), CHANNELS_LAST)
+
+    # nodes -----------------------------------------------------------------------------
+
+    def _Conv(self, node, attrs):  # noqa: N802 - ONNX op names
+        x = self.value(node.input[0], node.name)
+        self._image(node, x)
+        weight = self.constant(node, 1).astype(np.float32)
+        bias = self.constant(node, 2)
+        signal = len(x.shape) == 2
+        if signal:
+            weight = weight[:, :, None, :]
+        out_channels, group_inputs, kh, kw = weight.shape
+        stride, dilation, pads, _ = self._window(node, attrs, x, [kw] if signal else [kh, kw])
+        group = attrs.get("group", 1)
+        channels = x.shape[0]
+        if group == 1:
+            tensor = self.builder.conv2d(
+                x.tensor, weight.transpose(0, 2, 3, 1), bias, stride, dilation, pads, name=node.name
+            )
+        elif group == channels and group_inputs == 1 and out_channels % channels == 0:
+            tensor = self.builder.depthwise_conv2d(
+                x.tensor,
+                weight[:, 0].transpose(1, 2, 0),
+                bias,
+                out_channels // channels,
+                stride,
+                dilation,
+                pads,
+                name=node.name,
+            )
+        else:
+            raise ValueError(
+                f"node '{node.name}' (Conv) has group={group}; micronn supports group=1 and "
+                "depthwise (group = input channels)"
+            )
+        return self._out_image(tensor, signal)
+
+    def _pool(self, op, node, attrs):
+        x = self.value(node.input[0], node.name)
+        self._image(node, x)
+        if attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [])):
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}): ceil_mode and dilations are not supported"
+            )
+        kernel = list(attrs["kernel_shape"])
+        stride, _, pads, kernel = self._window(node, attrs, x, kernel)
+        if op == "avg_pool" and attrs.get("count_include_pad", 0) and any(pads):
+            raise ValueError(
+                f"node '{node.name}' (AveragePool): count_include_pad=1 with padding is not "
+                "supported (TFLite averages over the values inside the image)"
+            )
+        tensor = self.builder.pool(op, x.tensor, kernel, stride, pads, name=node.name)
+        return self._out_image(tensor, len(x.shape) == 2)
+
+    def _MaxPool(self, node, attrs):  # noqa: N802
+        if len(node.output) > 1 and node.output[1]:
+            raise ValueError(f"node '{node.name}' (MaxPool): the indices output is not supported")
+        return self._pool("max_pool", node, attrs)
+
+    def _AveragePool(self, node, attrs):  # noqa: N802
+        return self._pool("avg_pool", node, attrs)
+
+    def _global(self, node, x: Value, keepdims=True) -> Value:
+        self._image(node, x)
+        channels = x.shape[0]
+        tensor = self.builder.mean(x.tensor, node.name)
+        if not keepdims:
+            return Value(tensor, (channels,))
+        spatial = len(x.shape) - 1
+        tensor = self.builder.reshape(tensor, (1, 1, channels), node.name)
+        return Value(tensor, (channels,) + (1,) * spatial, CHANNELS_LAST)
+
+    def _GlobalAveragePool(self, node, attrs):  # noqa: N802
+        return self._global(node, self.value(node.input[0], node.name))
+
+    def _GlobalMaxPool(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        self._image(node, x)
+        size = self.builder.shape(x.tensor)[:2]
+        tensor = self.builder.pool("max_pool", x.tensor, size, size, name=node.name)
+        spatial = len(x.shape) - 1
+        return Value(tensor, (x.shape[0],) + (1,) * spatial, CHANNELS_LAST)
+
+    def _ReduceMean(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        axes = attrs.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.constant(node, 1).tolist()
+        rank = len(x.shape) + 1
+        axes = sorted(a % rank for a in (axes or []))
+        if x.layout != CHANNELS_LAST or axes != list(range(2, rank)):
+            raise ValueError(
+                f"node '{node.name}' (ReduceMean): only the mean over all spatial axes of an "
+                "(N, C, H, W) or (N, C, L) tensor (global average pooling) is supported"
+            )
+        return self._global(node, x, bool(attrs.get("keepdims", 1)))
+
+    def _dense(self, node, x: Value, weight, bias):
+        """weight [out, in] in ONNX's column order; undo a channels-last flatten."""
+        if len(x.shape) != 1:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}) needs an (N, features) input, got shape "
+                f"{x.shape}; flatten first"
+            )
+        if x.layout == FLAT_CHW:
+            c, h, w = x.source
+            weight = weight.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)
+        tensor = self.builder.dense(x.tensor, weight, bias, name=node.name)
+        return Value(tensor, (weight.shape[0],))
+
+    def _Gemm(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        if attrs.get("transA", 0):
+            raise ValueError(f"node '{node.name}' (Gemm): transA=1 is not supported")
+        weight = self.constant(node, 1).astype(np.float32) * np.float32(attrs.get("alpha", 1.0))
+        weight = weight if attrs.get("transB", 0) else weight.T
+        bias = self.constant(node, 2)
+        if bias is not None:
+            bias = np.broadcast_to(
+                bias.astype(np.float32) * attrs.get("beta", 1.0), weight.shape[:1]
+            )
+        return self._dense(node, x, weight, bias)
+
+    def _MatMul(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        weight = self.constant(node, 1)
+        if weight.ndim != 2:
+            raise ValueError(f"node '{node.name}' (MatMul): the weight must be 2-D")
+        return self._dense(node, x, weight.astype(np.float32).T, None)
+
+    def _Add(self, node, attrs):  # noqa: N802
+        names = list(node.input)
+        if all(name in self.values for name in names):
+            a, b = (self.values[name] for name in names)
+            if a.layout != b.layout or a.shape != b.shape:
+                raise ValueError(
+                    f"node '{node.name}' (Add): shapes {a.shape} and {b.shape} differ; "
+                    "broadcasting is not supported"
+                )
+            tensor = self.builder.add(a.tensor, b.tensor, name=node.name)
+            return Value(tensor, a.shape, a.layout, a.source)
+        tensor_name = next((n for n in names if n in self.values), None)
+        const_name = next((n for n in names if n in self.constants), None)
+        if tensor_name is None or const_name is None:
+            raise ValueError(f"node '{node.name}' (Add): inputs {names} are not computed")
+        x = self.values[tensor_name]
+        producer = self._producer(x)
+        bias = np.asarray(self.constants[const_name], np.float32)
+        if (
+            producer is None
+            or producer.op not in ("dense", "conv2d", "depthwise_conv2d")
+            or producer.activation != "none"
+            or self.readers.get(tensor_name, 0) != 1
+            or bias.size not in (1, producer.bias.size)
+        ):
+            raise ValueError(
+                f"node '{node.name}' (Add): adding a constant is supported only as the bias of "
+                "the MatMul/Gemm/Conv right before it"
+            )
+        producer.bias = producer.bias + bias.reshape(-1)
+        return x
+
+    def _activation(self, node, kind):
+        x = self.value(node.input[0], node.name)
+        tensor = self.builder.activation(x.tensor, kind, node.name)
+        return Value(tensor, x.shape, x.layout, x.source)
+
+    def _Relu(self, node, attrs):  # noqa: N802
+        return self._activation(node, "relu")
+
+    def _Clip(self, node, attrs):  # noqa: N802
+        low = attrs.get("min")
+        high = attrs.get("max")
+        if len(node.input) > 1 and node.input[1]:
+            low = float(self.constant(node, 1))
+        if len(node.input) > 2 and node.input[2]:
+            high = float(self.constant(node, 2))
+        if low == 0 and high in (None, 6):
+            return self._activation(node, "relu" if high is None else "relu6")
+        raise ValueError(
+            f"node '{node.name}' (Clip): only Clip(0, 6) (ReLU6) and Clip(0) (ReLU) are "
+            f"supported, got min={low} max={high}"
+        )
+
+    def _unary(self, node, op):
+        x = self.value(node.input[0], node.name)
+        return Value(self.builder.unary(op, x.tensor, node.name), x.shape, x.layout, x.source)
+
+    def _Sigmoid(self, node, attrs):  # noqa: N802
+        return self._unary(node, "logistic")
+
+    def _Tanh(self, node, attrs):  # noqa: N802
+        return self._unary(node, "tanh")
+
+    def _Softmax(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        rank = len(x.shape) + 1
+        axis = attrs.get("axis", -1) % rank
+        if x.layout != SAME or axis != rank - 1:
+            raise ValueError(
+                f"node '{node.name}' (Softmax): only the last axis of an (N, features) "
+                "tensor is supported"
+            )
+        return self._unary(node, "softmax")
+
+    def _flatten(self, node, x: Value) -> Value:
+        size = int(np.prod(x.shape))
+        tensor = self.builder.reshape(x.tensor, (size,), node.name)
+        spatial = int(np.prod(x.shape[1:])) if x.layout == CHANNELS_LAST else 1
+        if x.layout == CHANNELS_LAST and spatial > 1 and x.shape[0] > 1:
+            c, *rest = x.shape
+            source = (c, *rest) if len(rest) == 2 else (c, 1, rest[0])
+            return Value(tensor, (size,), FLAT_CHW, source)
+        return Value(tensor, (size,))
+
+    def _Flatten(self, node, attrs):  # noqa: N802
+        if attrs.get("axis", 1) != 1:
+            raise ValueError(f"node '{node.name}' (Flatten): only axis=1 is supported")
+        return self._flatten(node, self.value(node.input[0], node.name))
+
+    def _Reshape(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        target = [int(d) for d in self.constant(node, 1)][1:]
+        target = [x.shape[i] if d == 0 and i < len(x.shape) else d for i, d in enumerate(target)]
+        size = int(np.prod(x.shape))
+        if -1 in target:
+            known = int(np.prod([d for d in target if d != -1]))
+            target[target.index(-1)] = size // known
+        if len(target) == 1:
+            return self._flatten(node, x)
+        if x.layout != SAME:
+            raise ValueError(
+                f"node '{node.name}' (Reshape): reshaping an image to {target} is not supported; "
+                "only flattening it"
+            )
+        return Value(self.builder.reshape(x.tensor, target, node.name), tuple(target))
+
+    def _BatchNormalization(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        gamma, beta, mean, variance = (
+            self.constant(node, i).astype(np.float64) for i in range(1, 5)
+        )
+        scale = gamma / np.sqrt(variance + attrs.get("epsilon", 1e-5))
+        shift = beta - mean * scale
+        tensor = self.builder.scale_shift(x.tensor, scale, shift, node.name)
+        return Value(tensor, x.shape, x.layout, x.source)
+
+    def _Identity(self, node, attrs):  # noqa: N802
+        return self.value(node.input[0], node.name)
+
+    def _Dropout(self, node, attrs):  # noqa: N802
+        return self.value(node.input[0], node.name)
+
+    def _Constant(self, node, attrs):  # noqa: N802
+        from onnx import numpy_helper
+
+        if "value" not in attrs:
+            raise ValueError(f"node '{node.name}' (Constant): only tensor constants are supported")
+        self.constants[node.output[0]] = numpy_helper.to_array(attrs["value"])
+        return None

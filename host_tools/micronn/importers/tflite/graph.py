@@ -1,0 +1,255 @@
+"""Turn a read .tflite graph into a micronn Model: fold plumbing, find the edges, build layers.
+
+Operator builders live in the modules `ops_<family>.py` of this package and register with
+`@register("OP_NAME")`; see context.py for the builder API.
+"""
+
+import importlib
+import pkgutil
+
+import numpy as np
+
+from micronn.container_rules import ContainerError, validate
+from micronn.importers.tflite.context import BuildContext, describe
+from micronn.importers.tflite.plumbing import (
+    SHAPE_OPS,
+    VIEW_OPS,
+    evaluate_shape_op,
+    view_problem,
+)
+from micronn.importers.tflite.reader import NO_INPUT
+from micronn.model import Model, TensorSpec
+
+BUILDERS = {}
+EDGE_OPS = ("QUANTIZE", "DEQUANTIZE")
+
+FLOAT_ADVICE = (
+    "micronn imports int8 .tflite models only. Convert with full-integer quantization "
+    "(converter.optimizations = [tf.lite.Optimize.DEFAULT], a representative_dataset, "
+    "target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]), or convert the float "
+    "model itself (.keras, .onnx, .npz) with --calibration"
+)
+DILATION_ADVICE = (
+    "the converter writes a dilated convolution this way when the batch size is dynamic, and "
+    "TFLM gets it wrong; re-export with a fixed batch size of 1 "
+    "(e.g. keras.Input(shape=..., batch_size=1)) to get a dilated CONV_2D"
+)
+UNSUPPORTED_ADVICE = {
+    "SPACE_TO_BATCH_ND": DILATION_ADVICE,
+    "BATCH_TO_SPACE_ND": DILATION_ADVICE,
+    "RELU": "fuse the activation into the Conv2D/Dense/Add before it (activation='relu')",
+    "RELU6": "fuse the activation into the Conv2D/Dense/Add before it (activation='relu6')",
+}
+
+
+def register(op_name: str):
+    """Decorator: `@register("CONV_2D") def build(ctx, op) -> Layer | list[Layer]`."""
+
+    def decorate(builder):
+        if op_name in BUILDERS:
+            raise ValueError(f"a builder for {op_name} is already registered")
+        BUILDERS[op_name] = builder
+        return builder
+
+    return decorate
+
+
+def load_builders() -> None:
+    """Import every ops_<family> module of this package, so their builders register."""
+    package = importlib.import_module(__package__)
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("ops_"):
+            importlib.import_module(f"{__package__}.{module.name}")
+
+
+def supported_operators() -> set:
+    """TFLite operator names the importer handles (builders, folded plumbing, edges)."""
+    load_builders()
+    return set(BUILDERS) | set(SHAPE_OPS) | set(VIEW_OPS) | set(EDGE_OPS)
+
+
+def import_graph(graph, weight_bits: int = 8) -> Model:
+    """The quantized Model of a reader.TfliteGraph; ValueError naming anything unsupported."""
+    load_builders()
+    _check_one_edge(graph)
+    _check_integer_only(graph)
+    ctx = BuildContext(graph, weight_bits)
+    edge_in, edge_out, skipped = _edges(graph)
+    ctx.new_activation(edge_in)
+    values = ctx.static
+    layers = []
+    for op in graph.operators:
+        if op.index in skipped:
+            continue
+        if op.name in SHAPE_OPS and (value := _static_value(ctx, op, values)) is not None:
+            values[op.outputs[0]] = value
+        elif op.name in VIEW_OPS:
+            _fold_view(ctx, op, values)
+        elif op.name == "QUANTIZE":
+            _fold_requantize(ctx, op)
+        elif op.name in BUILDERS:
+            built = BUILDERS[op.name](ctx, op)
+            layers.extend(built if isinstance(built, list) else [built])
+        else:
+            raise _unsupported(graph, op)
+    return _model(ctx, graph, layers, edge_in, edge_out)
+
+
+def _static_value(ctx, op, values):
+    try:
+        return evaluate_shape_op(op, values, ctx.graph.tensors)
+    except (IndexError, ValueError, TypeError) as error:
+        raise ctx.error(op, f"cannot be computed from the static shapes ({error})") from None
+
+
+def _unsupported(graph, op) -> ValueError:
+    advice = UNSUPPORTED_ADVICE.get(op.name)
+    if advice is None:
+        names = ", ".join(sorted(BUILDERS))
+        advice = (
+            f"micronn supports {names} (plus reshapes, and QUANTIZE/DEQUANTIZE at the "
+            "edges); rebuild the model from those layers"
+        )
+    if op.name == "DEQUANTIZE":
+        advice = "float tensors inside the model are not supported; quantize it fully to int8"
+    return ValueError(f"{graph.name}: {describe(graph, op)} is not supported: {advice}")
+
+
+def _check_one_edge(graph) -> None:
+    for what, edges in (("inputs", graph.inputs), ("outputs", graph.outputs)):
+        if len(edges) != 1:
+            raise ValueError(
+                f"{graph.name}: the model has {len(edges)} {what}; micronn imports models "
+                "with exactly one input and one output"
+            )
+
+
+def _consumers(graph, index) -> list:
+    return [op for op in graph.operators if index in op.inputs]
+
+
+def _producer(graph, index):
+    return next((op for op in graph.operators if index in op.outputs), None)
+
+
+def _check_integer_only(graph) -> None:
+    input_index, output_index = graph.inputs[0], graph.outputs[0]
+    for op in graph.operators:
+        if op.name in (*VIEW_OPS, *EDGE_OPS) and op.input(0) == NO_INPUT:
+            raise ValueError(f"{graph.name}: {describe(graph, op)} has no input")
+        edge_quantize = op.name == "QUANTIZE" and op.input(0) == input_index
+        for position, index in enumerate(op.inputs):
+            tensor = graph.tensors[index] if index != NO_INPUT else None
+            if tensor is None or tensor.data is not None or tensor.dtype in ("INT8", "INT32"):
+                continue
+            if edge_quantize and position == 0 and tensor.dtype == "FLOAT32":
+                continue
+            raise _type_error(graph, op, tensor, "input")
+        for index in op.outputs:
+            tensor = graph.tensors[index]
+            edge_dequantize = op.name == "DEQUANTIZE" and index == output_index
+            allowed = ("FLOAT32",) if edge_dequantize else ("INT8",)
+            if op.name in (*SHAPE_OPS, *VIEW_OPS):
+                allowed = ("INT8", "INT32", "INT64")
+            if tensor.dtype not in allowed:
+                raise _type_error(graph, op, tensor, "output")
+
+
+def _type_error(graph, op, tensor, role) -> ValueError:
+    where = f"tensor '{tensor.name}' ({role} of {describe(graph, op)})"
+    if tensor.dtype == "FLOAT32":
+        return ValueError(f"{graph.name}: {where} is float32: {FLOAT_ADVICE}")
+    return ValueError(
+        f"{graph.name}: {where} is {tensor.dtype}; micronn supports int8 activations only "
+        "(convert with inference_input_type/inference_output_type tf.int8 or tf.float32, "
+        "not 16x8 or uint8 quantization)"
+    )
+
+
+def _edges(graph) -> tuple:
+    """(input tensor, output tensor, operator indices absorbed into the edges)."""
+    edge_in, edge_out, skipped = graph.inputs[0], graph.outputs[0], set()
+    if graph.tensors[edge_in].dtype == "FLOAT32":
+        consumers = _consumers(graph, edge_in)
+        if len(consumers) != 1 or consumers[0].name != "QUANTIZE":
+            names = ", ".join(op.name for op in consumers) or "nothing"
+            raise ValueError(
+                f"{graph.name}: the float32 input '{graph.tensors[edge_in].name}' feeds {names}, "
+                f"not one QUANTIZE: {FLOAT_ADVICE}"
+            )
+        edge_in = consumers[0].outputs[0]
+        skipped.add(consumers[0].index)
+    if graph.tensors[edge_out].dtype == "FLOAT32":
+        producer = _producer(graph, edge_out)
+        if producer is None or producer.name != "DEQUANTIZE":
+            raise ValueError(
+                f"{graph.name}: the float32 output '{graph.tensors[edge_out].name}' is not made "
+                f"by a DEQUANTIZE: {FLOAT_ADVICE}"
+            )
+        edge_out = producer.inputs[0]
+        skipped.add(producer.index)
+    return edge_in, edge_out, skipped
+
+
+def _same_quantization(a, b) -> bool:
+    return (
+        a.scale.size == b.scale.size == 1
+        and a.scale[0] == b.scale[0]
+        and a.zero_point[0] == b.zero_point[0]
+    )
+
+
+def _fold_view(ctx, op, values) -> None:
+    source, target = ctx.tensor(op.inputs[0]), ctx.tensor(op.outputs[0])
+    if source.index in values:
+        values[target.index] = np.reshape(values[source.index], target.shape)
+        return
+    if source.dtype != "INT8":
+        raise ctx.error(
+            op, f"reshapes a {source.dtype} tensor computed at run time; {FLOAT_ADVICE}"
+        )
+    problem = view_problem(op, source.shape, target.shape, values)
+    if problem is None and not _same_quantization(source, target):
+        problem = "changes the quantization parameters"
+    if problem:
+        raise ctx.error(op, f"is not a pure reshape: it {problem}; re-export the model")
+    ctx.alias(target.index, of=source.index)
+
+
+def _fold_requantize(ctx, op) -> None:
+    source, target = op.inputs[0], op.outputs[0]
+    (in_scale, in_zero_point), (out_scale, out_zero_point) = map(ctx.quantization, (source, target))
+    if (in_scale, in_zero_point) == (out_scale, out_zero_point):
+        ctx.alias(target, of=source)
+        return
+    raise ctx.error(
+        op,
+        f"requantizes int8 from scale {in_scale:.6g} zero point {in_zero_point} to scale "
+        f"{out_scale:.6g} zero point {out_zero_point}; micronn has no requantize layer. "
+        "Re-export so the layers around it share quantization parameters",
+    )
+
+
+def _model(ctx, graph, layers, edge_in, edge_out) -> Model:
+    if not layers:
+        raise ValueError(
+            f"{graph.name}: the model only reshapes its input; it has no operator that "
+            "computes anything, so there is nothing to convert"
+        )
+    specs = []
+    for index in (edge_in, edge_out):
+        scale, zero_point = ctx.quantization(index)
+        specs.append(TensorSpec(ctx.shapes[ctx.activation_id(index)], scale, zero_point))
+    model = Model(
+        specs[0],
+        specs[1],
+        layers,
+        shapes=ctx.shapes,
+        input_tensor=ctx.activation_id(edge_in),
+        output_tensor=ctx.activation_id(edge_out),
+    )
+    try:
+        validate(model)
+    except ContainerError as error:
+        raise ValueError(f"{graph.name}: the imported model breaks a rule: {error}") from None
+    return model

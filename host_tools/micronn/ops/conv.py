@@ -1,0 +1,188 @@
+"""int8 CONV_2D and DEPTHWISE_CONV_2D (TFLM integer_ops/conv.h, depthwise_conv.h).
+
+acc[o] = bias[o] + sum over in-image taps of W[o, ky, kx, i] * (x[y, x, i] - input_zero_point);
+taps outside the image are skipped, which is why the bias is stored unfolded.
+"""
+
+import numpy as np
+
+from micronn.model import Layer
+from micronn.ops.requant import clamp_range, convolution_multipliers, requantize_clamp
+from micronn.ops.window import PADDINGS, effective_size, geometry, windows
+
+
+def _patches(layer, x):
+    """Windows of x - input_zero_point: [batch, OH, OW, KH, KW, C], out-of-image taps 0."""
+    p = layer.params
+    centred = x.reshape(x.shape[0], p["in_height"], p["in_width"], p["in_channels"])
+    centred = centred.astype(np.int64) - p["input_zero_point"]
+    gathered, _ = windows(
+        centred,
+        0,
+        (p["out_height"], p["out_width"]),
+        (p["stride_height"], p["stride_width"]),
+        (p["pad_top"], p["pad_left"]),
+        (p["kernel_height"], p["kernel_width"]),
+        (p["dilation_height"], p["dilation_width"]),
+    )
+    return gathered
+
+
+def evaluate_conv2d(layer, inputs, out_shape):
+    patches = _patches(layer, inputs[0])
+    weights = np.asarray(layer.weights, np.int64)  # [OC, KH, KW, C]
+    acc = np.tensordot(patches, weights, axes=([3, 4, 5], [1, 2, 3]))
+    acc += layer.bias.astype(np.int64)
+    return requantize_clamp(acc, layer).reshape(acc.shape[0], *out_shape)
+
+
+def evaluate_depthwise(layer, inputs, out_shape):
+    p = layer.params
+    patches = _patches(layer, inputs[0])
+    kernel = (p["kernel_height"], p["kernel_width"], p["in_channels"], p["depth_multiplier"])
+    weights = np.asarray(layer.weights, np.int64).reshape(kernel)  # channel o = c * M + m
+    acc = np.einsum("bhwijc,ijcm->bhwcm", patches, weights)
+    acc = acc.reshape(*acc.shape[:3], p["out_channels"]) + layer.bias.astype(np.int64)
+    return requantize_clamp(acc, layer).reshape(acc.shape[0], *out_shape)
+
+
+def _window_params(input_shape, kernel_hw, stride, dilation, padding) -> dict:
+    """Geometry params from SAME/VALID, or from explicit (top, bottom, left, right) padding."""
+    height, width, channels = (int(d) for d in input_shape)
+    stride = (int(stride[0]), int(stride[1]))
+    dilation = (int(dilation[0]), int(dilation[1]))
+    if isinstance(padding, str):
+        if padding.lower() not in PADDINGS:
+            raise ValueError(f"padding must be 'same', 'valid' or 4 ints, got {padding!r}")
+        spots = geometry((height, width), kernel_hw, stride, dilation, padding.lower())
+    else:
+        top, bottom, left, right = (int(v) for v in padding)
+        if min(top, bottom, left, right) < 0:
+            raise ValueError(f"explicit padding must be >= 0, got {padding}")
+        eff = [effective_size(k, d) for k, d in zip(kernel_hw, dilation, strict=True)]
+        spots = {
+            "out_height": (height + top + bottom - eff[0]) // stride[0] + 1,
+            "out_width": (width + left + right - eff[1]) // stride[1] + 1,
+            "pad_top": top,
+            "pad_left": left,
+        }
+        if min(spots["out_height"], spots["out_width"]) < 1:
+            raise ValueError(f"a {eff[0]}x{eff[1]} window does not fit the padded input")
+    return {
+        "in_height": height,
+        "in_width": width,
+        "in_channels": channels,
+        "out_height": spots["out_height"],
+        "out_width": spots["out_width"],
+        "kernel_height": int(kernel_hw[0]),
+        "kernel_width": int(kernel_hw[1]),
+        "stride_height": stride[0],
+        "stride_width": stride[1],
+        "dilation_height": dilation[0],
+        "dilation_width": dilation[1],
+        "pad_top": spots["pad_top"],
+        "pad_left": spots["pad_left"],
+    }
+
+
+def _requant_tensors(weights, weight_scales, bias, channels, input_scale, output_scale):
+    multiplier, shift = convolution_multipliers(input_scale, weight_scales, output_scale)
+    if multiplier.size not in (1, channels):
+        raise ValueError(f"need 1 or {channels} weight scales, got {multiplier.size}")
+    bias = np.zeros(channels, np.int32) if bias is None else np.asarray(bias).reshape(-1)
+    if bias.shape != (channels,):
+        raise ValueError(f"bias must have {channels} entries, got {bias.size}")
+    if np.any(bias < -(2**31)) or np.any(bias >= 2**31):
+        raise ValueError("bias values must fit int32")
+    return {
+        "weights": np.asarray(weights).astype(np.int8),
+        "bias": bias.astype(np.int32),
+        "multiplier": multiplier,
+        "shift": shift,
+    }
+
+
+def prepare_conv2d(
+    weights,
+    weight_scales,
+    bias,
+    *,
+    input_shape,
+    input_scale,
+    input_zero_point,
+    output_scale,
+    output_zero_point,
+    stride=(1, 1),
+    dilation=(1, 1),
+    padding="valid",
+    activation="none",
+    weight_bits=8,
+) -> Layer:
+    """A CONV_2D layer from int weights [out, kh, kw, in] (zero point 0), their float scales
+    (1 or out), an int32 bias (scale input_scale * weight_scale) or None, and the activations'
+    (scale, zero_point). input_shape is (H, W, C); padding 'same', 'valid' or (top, bottom,
+    left, right)."""
+    weights = np.asarray(weights)
+    if weights.ndim != 4 or weights.shape[3] != int(input_shape[2]):
+        raise ValueError(
+            f"conv weights must be [out, kh, kw, {input_shape[2]}] for input {tuple(input_shape)}, "
+            f"got shape {weights.shape}"
+        )
+    out_channels = weights.shape[0]
+    params = _window_params(input_shape, weights.shape[1:3], stride, dilation, padding)
+    params["out_channels"] = out_channels
+    act_min, act_max = clamp_range(activation, output_scale, output_zero_point)
+    params |= {
+        "input_zero_point": int(input_zero_point),
+        "output_zero_point": int(output_zero_point),
+        "act_min": act_min,
+        "act_max": act_max,
+    }
+    tensors = _requant_tensors(
+        weights, weight_scales, bias, out_channels, input_scale, output_scale
+    )
+    return Layer("CONV_2D", params, tensors, activation=activation, weight_bits=weight_bits)
+
+
+def prepare_depthwise_conv2d(
+    weights,
+    weight_scales,
+    bias,
+    *,
+    input_shape,
+    input_scale,
+    input_zero_point,
+    output_scale,
+    output_zero_point,
+    stride=(1, 1),
+    dilation=(1, 1),
+    padding="valid",
+    activation="none",
+    weight_bits=8,
+) -> Layer:
+    """A DEPTHWISE_CONV_2D layer from int weights [kh, kw, out] (out = in x depth multiplier,
+    channel o reads input channel o // multiplier); other arguments as prepare_conv2d."""
+    weights = np.asarray(weights)
+    channels = int(input_shape[2])
+    if weights.ndim != 3 or weights.shape[2] % channels:
+        raise ValueError(
+            f"depthwise weights must be [kh, kw, {channels} x multiplier] for input "
+            f"{tuple(input_shape)}, got shape {weights.shape}"
+        )
+    out_channels = weights.shape[2]
+    params = _window_params(input_shape, weights.shape[:2], stride, dilation, padding)
+    params["out_channels"] = out_channels
+    act_min, act_max = clamp_range(activation, output_scale, output_zero_point)
+    params |= {
+        "depth_multiplier": out_channels // channels,
+        "input_zero_point": int(input_zero_point),
+        "output_zero_point": int(output_zero_point),
+        "act_min": act_min,
+        "act_max": act_max,
+    }
+    tensors = _requant_tensors(
+        weights, weight_scales, bias, out_channels, input_scale, output_scale
+    )
+    return Layer(
+        "DEPTHWISE_CONV_2D", params, tensors, activation=activation, weight_bits=weight_bits
+    )

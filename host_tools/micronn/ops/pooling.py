@@ -1,0 +1,84 @@
+"""int8 MAX_POOL_2D and AVERAGE_POOL_2D (TFLM reference_integer_ops MaxPool, AveragePool).
+
+Both work on the raw codes: input and output share scale and zero point. Only in-image taps
+count. The average rounds half away from zero: (sum ± count // 2) / count, truncated.
+"""
+
+import numpy as np
+
+from micronn.model import Layer
+from micronn.ops.requant import clamp_range
+from micronn.ops.window import geometry, windows
+
+INT8_MIN = -128
+
+
+def _windows(layer, x, fill):
+    p = layer.params
+    image = x.reshape(x.shape[0], p["in_height"], p["in_width"], p["channels"])
+    return windows(
+        image.astype(np.int64),
+        fill,
+        (p["out_height"], p["out_width"]),
+        (p["stride_height"], p["stride_width"]),
+        (p["pad_top"], p["pad_left"]),
+        (p["filter_height"], p["filter_width"]),
+        (1, 1),
+    )
+
+
+def _finish(layer, values, out_shape):
+    out = np.clip(values, layer.act_min, layer.act_max).astype(np.int8)
+    return out.reshape(out.shape[0], *out_shape)
+
+
+def evaluate_max(layer, inputs, out_shape):
+    gathered, _ = _windows(layer, inputs[0], INT8_MIN)
+    return _finish(layer, gathered.max(axis=(3, 4)), out_shape)
+
+
+def evaluate_average(layer, inputs, out_shape):
+    gathered, inside = _windows(layer, inputs[0], 0)
+    total = gathered.sum(axis=(3, 4))
+    count = inside.sum(axis=(2, 3)).astype(np.int64)[None, :, :, None]
+    half = count // 2
+    magnitude = (np.abs(total) + half) // count  # C's truncating division, both signs
+    return _finish(layer, np.where(total > 0, magnitude, -magnitude), out_shape)
+
+
+def prepare_pool(
+    op,
+    *,
+    input_shape,
+    filter_size,
+    stride,
+    padding,
+    scale,
+    zero_point,
+    activation="none",
+) -> Layer:
+    """A MAX_POOL_2D or AVERAGE_POOL_2D layer over an (H, W, C) input; `scale` and
+    `zero_point` are the input's, which the output must share."""
+    if op not in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        raise ValueError(f"op must be MAX_POOL_2D or AVERAGE_POOL_2D, got {op!r}")
+    height, width, channels = (int(d) for d in input_shape)
+    filter_hw = (int(filter_size[0]), int(filter_size[1]))
+    stride = (int(stride[0]), int(stride[1]))
+    spots = geometry((height, width), filter_hw, stride, (1, 1), str(padding).lower())
+    act_min, act_max = clamp_range(activation, scale, zero_point)
+    params = {
+        "in_height": height,
+        "in_width": width,
+        "channels": channels,
+        "out_height": spots["out_height"],
+        "out_width": spots["out_width"],
+        "filter_height": filter_hw[0],
+        "filter_width": filter_hw[1],
+        "stride_height": stride[0],
+        "stride_width": stride[1],
+        "pad_top": spots["pad_top"],
+        "pad_left": spots["pad_left"],
+        "act_min": act_min,
+        "act_max": act_max,
+    }
+    return Layer(op, params, {}, activation=activation)

@@ -1,0 +1,112 @@
+"""Operations on a connected board besides flashing: run a model, describe the board, list
+and remove models. Inputs and outputs travel as framed binary, never as printed text."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from micronn import tflite_int8
+from micronn.flash import MODEL_SUFFIX, MODELS_DIR, board_model_path
+from micronn.runtime import decode_mpy
+from micronn.session import BoardInfo, ModelInfo
+from micronn.transport_serial import DEFAULT_BAUD, SerialTransport
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outputs: np.ndarray  # int8 codes, [rows, *output_shape] (or output_shape for one sample)
+    model: ModelInfo
+    board_path: str
+
+
+@dataclass(frozen=True)
+class BoardReport:
+    info: BoardInfo
+    models: list  # session.Entry for each .mnq in models/
+
+    @property
+    def mpy_text(self) -> str:
+        target = decode_mpy(self.info.mpy)
+        if target is None:
+            return "unknown"
+        return f"v{target.version}.{target.sub_version} {target.arch or 'bytecode only'}"
+
+
+def _models(session) -> list:
+    entries = session.listdir(MODELS_DIR)
+    return [e for e in entries if not e.is_dir and e.name.endswith(MODEL_SUFFIX)]
+
+
+def _choose_model(session, name) -> str:
+    if name:
+        return board_model_path(name)
+    names = [entry.name for entry in _models(session)]
+    if len(names) == 1:
+        return f"{MODELS_DIR}/{names[0]}"
+    if not names:
+        raise ValueError("no model on the board; flash one with `micronn flash MODEL.mnq`")
+    raise ValueError(f"several models on the board ({', '.join(names)}); choose with --model")
+
+
+def _input_rows(model: ModelInfo, x) -> tuple:
+    """int8 rows [n, input_size] and whether x was one sample."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating):
+        x = tflite_int8.affine_quantize(x, float(model.input_scale), model.input_zero_point)
+    elif x.dtype != np.int8:
+        raise ValueError(
+            f"input must be int8 codes or float values, got {x.dtype}; "
+            "cast quantized data to int8 or pass floats to quantize on the host"
+        )
+    shape = tuple(model.input_shape)
+    single = x.shape == shape
+    if not single and x.shape[1:] != shape:
+        raise ValueError(
+            f"input shape {x.shape} does not match the model's {shape} "
+            "(optionally with a leading batch axis)"
+        )
+    size = int(np.prod(shape))
+    return np.ascontiguousarray(x, dtype=np.int8).reshape(-1, size), single
+
+
+def run(port, x, *, model=None, backend="auto", baudrate=DEFAULT_BAUD, open_transport=None):
+    """Run the board's model on x (int8 codes or floats); outputs as simulate() gives them."""
+    with (open_transport or SerialTransport)(port, baudrate=baudrate) as transport:
+        with transport.session() as session:
+            path = _choose_model(session, model)
+            info = session.load(path, backend)
+            rows, single = _input_rows(info, x)
+            in_size, out_size = rows.shape[1], int(np.prod(info.output_shape))
+            per_frame = min(
+                session.hello.frame_size // in_size, session.hello.frame_size // out_size
+            )
+            if per_frame < 1:
+                raise ValueError(
+                    f"one input row ({in_size} B) or output row ({out_size} B) exceeds the "
+                    f"board's frame of {session.hello.frame_size} B"
+                )
+            outputs = bytearray()
+            for start in range(0, len(rows), per_frame):
+                outputs += session.predict(rows[start : start + per_frame].tobytes())
+    result = np.frombuffer(bytes(outputs), dtype=np.int8).reshape((-1, *info.output_shape))
+    return RunResult(result[0].copy() if single else result.copy(), info, path)
+
+
+def describe(port, *, baudrate=DEFAULT_BAUD, open_transport=None) -> BoardReport:
+    with (open_transport or SerialTransport)(port, baudrate=baudrate) as transport:
+        with transport.session() as session:
+            return BoardReport(session.info(), _models(session))
+
+
+def list_models(port, *, baudrate=DEFAULT_BAUD, open_transport=None) -> list:
+    with (open_transport or SerialTransport)(port, baudrate=baudrate) as transport:
+        with transport.session() as session:
+            return _models(session)
+
+
+def remove_model(port, name, *, baudrate=DEFAULT_BAUD, open_transport=None) -> str:
+    path = board_model_path(name)
+    with (open_transport or SerialTransport)(port, baudrate=baudrate) as transport:
+        with transport.session() as session:
+            session.remove(path)
+    return path

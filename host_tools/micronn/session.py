@@ -1,0 +1,364 @@
+"""A conversation with the board agent: framed requests, each retried until its reply arrives.
+
+Every request carries a sequence number; the agent answers a repeated request with its stored
+reply instead of acting twice, so resending after a lost or damaged reply is always safe.
+Uploads write to PATH.part, are checked frame by frame (CRC-32) and as a whole (SHA-256, or
+CRC-32 where the board's hashlib lacks it), and replace PATH only once complete; an
+interrupted upload resumes from the part the board holds, once its CRC matches.
+"""
+
+import hashlib
+import re
+import struct
+import time
+from dataclasses import dataclass
+
+from micronn import framing
+from micronn.transport import (
+    AgentStopped,
+    BoardError,
+    LinkError,
+    TransportError,
+    agent_launcher,
+    agent_source,
+    installed_agent_launcher,
+    source_crc,
+)
+
+FRAME_PAYLOAD = 2048  # largest frame payload the host asks for (the agent may offer less)
+REPLY_TIMEOUT = 1.0  # seconds for a reply, on top of the time the frames take on the line
+HELLO_TIMEOUT = 3.0  # the board compiles the agent before it can answer
+REQUEST_ATTEMPTS = 8  # sends of one request before the link is declared broken
+HELLO_ATTEMPTS = 4
+INSTALLED_HELLO_ATTEMPTS = 2  # then the agent is pasted in full
+COMMIT_TIMEOUT = 5.0  # plus COMMIT_SECONDS_PER_BYTE for reading back and hashing the file
+COMMIT_SECONDS_PER_BYTE = 1 / 20_000
+LOAD_TIMEOUT = 60.0  # importing micronn and reading a model on a slow board
+PREDICT_TIMEOUT = 60.0
+BYE_TIMEOUT = 1.0
+TRAILER_TIMEOUT = 1.0  # seconds to collect the raw REPL's end-of-program markers
+TRAILER_POLL = 0.05
+
+ERRNO_ADVICE = {
+    30: "the board's filesystem is read-only: on CircuitPython the USB drive is mounted; "
+    "eject it and add `storage.remount('/', readonly=False)` to boot.py, or flash from a "
+    "MicroPython firmware",
+    28: "not enough space on the board: remove models with `micronn rm`, or use int4/int2 "
+    "weights for a smaller file",
+    2: "no such file on the board (see `micronn ls`)",
+    13: "the board refused access (EACCES); is the file open or the filesystem read-only?",
+}
+CTRL_C = b"\x03"
+RAW_REPL_END = re.compile(rb"\x04(.*)\x04>", re.S)
+
+
+@dataclass(frozen=True)
+class Hello:
+    mpy: int  # sys.implementation._mpy, 0 if the board does not tell
+    frame_size: int
+    kbd_intr_off: bool
+    sha256: bool
+    implementation: str
+    version: str
+    platform: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    size: int
+    is_dir: bool
+
+
+@dataclass(frozen=True)
+class BoardInfo:
+    implementation: str
+    version: str
+    platform: str
+    machine: str
+    mpy: int
+    heap_free: int
+    heap_total: int
+    fs_free: int
+    fs_total: int
+    runtime_stamp: str
+    backends: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    input_shape: tuple
+    output_shape: tuple
+    input_scale: float
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+    backend: str
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    path: str
+    size: int
+    resumed_from: int
+    retries: int
+
+
+def _strings(data: bytes) -> list:
+    return data.decode("utf-8", "replace").split("\0")
+
+
+def _board_error(payload: bytes, what: str) -> BoardError:
+    code = struct.unpack_from("<h", payload)[0] if len(payload) >= 2 else 0
+    message = payload[2:].decode("utf-8", "replace")
+    detail = f"{message} (errno {code})" if code else message
+    advice = ERRNO_ADVICE.get(code)
+    text = f"the board could not {what}: {detail}"
+    return BoardError(f"{text}; {advice}" if advice else text, code)
+
+
+class AgentSession:
+    """The board agent running on `transport`; open with `with transport.session() as s`."""
+
+    def __init__(self, transport, use_installed=True):
+        self.transport = transport
+        self.use_installed = use_installed
+        self.reader = framing.FrameReader()
+        self.hello = None
+        self.retries = 0
+        self._seq = 0
+        self._open = False
+
+    # -- start and stop ---------------------------------------------------------------------
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop(clean=exc_type is None)
+
+    def start(self) -> Hello:
+        """Run the agent installed with the runtime if it is this version, else paste it."""
+        source = agent_source()
+        expected = source_crc(source)
+        self.transport.enter_raw_repl()
+        try:
+            if self.use_installed:
+                self.transport.exec_start(installed_agent_launcher(expected))
+                self._open = True
+                try:
+                    return self._hello(expected, INSTALLED_HELLO_ATTEMPTS)
+                except AgentStopped:  # not installed, or another version: paste this one
+                    self.stop(clean=False)
+                    self.reader = framing.FrameReader()
+                    self.transport.enter_raw_repl()
+            self.transport.exec_start(agent_launcher(source))
+            self._open = True
+            return self._hello(expected, HELLO_ATTEMPTS)
+        except TransportError:
+            self.stop(clean=False)
+            raise
+
+    def _hello(self, expected_crc: int, attempts: int) -> Hello:
+        payload = self._request(framing.HELLO, b"", HELLO_TIMEOUT, attempts, "start")
+        crc, mpy, frame_size, flags = struct.unpack_from("<IIHB", payload)
+        if crc != expected_crc:
+            raise AgentStopped("the board agent's code arrived damaged; try again")
+        names = _strings(payload[11:]) + ["", "", ""]
+        self.hello = Hello(
+            mpy=mpy,
+            frame_size=min(frame_size, FRAME_PAYLOAD),
+            kbd_intr_off=bool(flags & framing.HELLO_KBD_INTR_OFF),
+            sha256=bool(flags & framing.HELLO_SHA256),
+            implementation=names[0],
+            version=names[1],
+            platform=names[2],
+        )
+        if not self.hello.kbd_intr_off:
+            raise BoardError(
+                "this firmware cannot switch off Ctrl-C (no micropython.kbd_intr), so binary "
+                "data would interrupt it; use a MicroPython firmware"
+            )
+        return self.hello
+
+    def stop(self, clean: bool = True) -> None:
+        """Tell the agent to finish and return the board to its normal REPL."""
+        if not self._open:
+            return
+        self._open = False
+        try:
+            if clean:
+                self._request(framing.BYE, b"", BYE_TIMEOUT, 2, "finish")
+            else:
+                self.transport.write(framing.encode(framing.ABORT, 0))
+            self._collect_trailer()
+            self.transport.leave_raw_repl()
+        except LinkError:
+            pass
+
+    def _collect_trailer(self) -> None:
+        deadline = time.monotonic() + TRAILER_TIMEOUT
+        while True:
+            while self.reader.next_frame() is not None:
+                pass  # late replies to requests already answered
+            left = deadline - time.monotonic()
+            if RAW_REPL_END.search(self.reader.text) or left <= 0:
+                return
+            self.reader.feed(self.transport.read_some(min(left, TRAILER_POLL)))
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _wire_time(self, count: int) -> float:
+        return count * 10 / self.transport.baudrate
+
+    def request(self, kind: int, payload=b"", timeout=None, what="do that") -> bytes:
+        """The reply's payload; sent again until it comes (BoardError if the board refuses)."""
+        wait = REPLY_TIMEOUT if timeout is None else timeout
+        return self._request(kind, payload, wait, REQUEST_ATTEMPTS, what)
+
+    def _next_frame(self, kind, payload) -> bytes:
+        while True:
+            self._seq = (self._seq + 1) & 0xFF
+            frame = framing.encode(kind, self._seq, payload)
+            # Until the agent has switched Ctrl-C off, a 0x03 byte would interrupt it.
+            if kind != framing.HELLO or CTRL_C not in frame:
+                return frame
+
+    def _request(self, kind, payload, timeout, attempts, what) -> bytes:
+        frame = self._next_frame(kind, payload)
+        wait = timeout + self._wire_time(len(frame) + framing.HEADER_SIZE + self._reply_room())
+        for attempt in range(attempts):
+            if attempt:
+                self.retries += 1
+            self.transport.write(frame)
+            reply = self._await(kind, self._seq, wait, what)
+            if reply is not None:
+                return reply
+        raise LinkError(
+            f"no intact reply from the board after {attempts} tries to {what}; check the "
+            "cable, try a lower baud rate, and run the command again (uploads resume)"
+        )
+
+    def _reply_room(self) -> int:
+        return self.hello.frame_size if self.hello else 64
+
+    def _await(self, kind, seq, wait, what):
+        """The reply payload, or None after a NAK or when `wait` seconds pass."""
+        deadline = time.monotonic() + wait
+        while True:
+            frame = self.reader.next_frame()
+            while frame is not None:
+                if frame.seq == seq:
+                    if frame.kind == framing.REPLY | kind:
+                        return frame.payload
+                    if frame.kind == framing.ERROR:
+                        raise _board_error(frame.payload, what)
+                    if frame.kind == framing.NAK:
+                        return None
+                frame = self.reader.next_frame()
+            ended = RAW_REPL_END.search(self.reader.text)
+            if ended:
+                text = ended.group(1).decode("utf-8", "replace").strip()
+                self._open = False
+                last = text.splitlines()[-1] if text else "no message"
+                raise AgentStopped(f"the board agent stopped ({last})", text)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.reader.feed(self.transport.read_some(left))
+
+    # -- files ------------------------------------------------------------------------------
+
+    def upload(self, path: str, data: bytes, progress=None, swap=False) -> UploadResult:
+        """Write `data` to `path` on the board: all of it, verified, or nothing changes."""
+        retries_before = self.retries
+        if self.hello.sha256:
+            hash_kind, digest = framing.HASH_SHA256, hashlib.sha256(data).digest()
+        else:
+            hash_kind, digest = framing.HASH_CRC32, struct.pack("<I", framing.crc32(data))
+        flags = framing.OPEN_SWAP if swap else 0
+        head = struct.pack("<IBB", len(data), flags, hash_kind) + digest
+        what = f"upload {path}"
+        have, have_crc, _ = struct.unpack(
+            "<IIq", self.request(framing.OPEN, head + path.encode("utf-8"), what=what)
+        )
+        start = have if have and framing.crc32(data[:have]) == have_crc else 0
+        done = struct.unpack("<I", self.request(framing.START, struct.pack("<I", start)))[0]
+        chunk = self.hello.frame_size - 4
+        total = len(data)
+        if progress:
+            progress(done, total)
+        while done < total:
+            piece = data[done : done + chunk]
+            reply = self.request(framing.DATA, struct.pack("<I", done) + piece, what=what)
+            done = struct.unpack("<I", reply)[0]
+            if done > total:
+                raise LinkError(f"the board claims {done} bytes of {total}; run flash again")
+            if progress:
+                progress(done, total)
+        commit_wait = COMMIT_TIMEOUT + total * COMMIT_SECONDS_PER_BYTE
+        self.request(framing.COMMIT, b"", commit_wait, what=what)
+        return UploadResult(path, total, start, self.retries - retries_before)
+
+    def remove(self, path: str) -> None:
+        self.request(framing.REMOVE, path.encode("utf-8"), what=f"remove {path}")
+
+    def mkdir(self, path: str) -> None:
+        self.request(framing.MKDIR, path.encode("utf-8"), what=f"create folder {path}")
+
+    def listdir(self, path: str) -> list:
+        payload = self.request(framing.LIST, path.encode("utf-8"), what=f"list {path}")
+        entries = []
+        position = 1
+        while position < len(payload):
+            size, is_dir = struct.unpack_from("<iB", payload, position)
+            end = payload.index(b"\0", position + 5)
+            name = payload[position + 5 : end].decode("utf-8", "replace")
+            entries.append(Entry(name, size, bool(is_dir)))
+            position = end + 1
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def read(self, path: str) -> bytes:
+        return self.request(framing.READ, path.encode("utf-8"), what=f"read {path}")
+
+    def info(self) -> BoardInfo:
+        payload = self.request(framing.INFO, what="report its state")
+        mpy, heap_free, heap_total, fs_free, fs_total = struct.unpack_from("<IIIQQ", payload)
+        names = _strings(payload[28:]) + [""] * 6
+        return BoardInfo(
+            implementation=names[0],
+            version=names[1],
+            platform=names[2],
+            machine=names[3],
+            runtime_stamp=names[4].strip(),
+            backends=names[5],
+            mpy=mpy,
+            heap_free=heap_free,
+            heap_total=heap_total,
+            fs_free=fs_free,
+            fs_total=fs_total,
+        )
+
+    # -- models -----------------------------------------------------------------------------
+
+    def load(self, path: str, backend: str = "auto") -> ModelInfo:
+        name = backend.encode("utf-8")
+        payload = bytes([len(name)]) + name + path.encode("utf-8")
+        reply = self.request(framing.LOAD, payload, LOAD_TIMEOUT, what=f"load {path}")
+        in_scale, in_zero, out_scale, out_zero, in_ndim, out_ndim = struct.unpack_from(
+            "<fifiBB", reply
+        )
+        dims = struct.unpack_from(f"<{in_ndim + out_ndim}H", reply, 18)
+        return ModelInfo(
+            input_shape=dims[:in_ndim],
+            output_shape=dims[in_ndim:],
+            input_scale=in_scale,
+            input_zero_point=in_zero,
+            output_scale=out_scale,
+            output_zero_point=out_zero,
+            backend=reply[18 + 2 * len(dims) :].decode("utf-8", "replace"),
+        )
+
+    def predict(self, rows: bytes) -> bytes:
+        return self.request(framing.PREDICT, rows, PREDICT_TIMEOUT, what="run the model")

@@ -1,0 +1,152 @@
+"""The device reader accepts exactly the files the host reader accepts, for every operator.
+
+One valid single-operator model per operator; then every parameter and the first and last
+value of every tensor is set to edge values (CRCs recomputed), and both readers judge the file:
+host_tools/micronn/container.read and firmware/micronn/container.read run under CPython.
+The device's op table must also be the host's OPS.
+"""
+
+import io
+import struct
+
+import numpy as np
+import pytest
+from conv_factory import layer_input_shape, one_layer_model, random_conv, random_mean, random_pool
+from device_package import FIRMWARE, device_module
+from mnq_patches import layout, with_crcs
+from model_factory import random_dense_layer
+
+from micronn import container
+from micronn.model import OPS, Model, TensorSpec
+from micronn.ops.add import prepare_add
+from micronn.ops.lookup import prepare_lookup
+from micronn.ops.softmax import prepare_softmax
+
+PARAM_VALUES = (0, 1, -1, 2, 127, 128, -128, -129, 255, 2**22, 2**30, 2**31 - 1, -(2**31))
+INT32_VALUES = (0, -1, 1, 2**30, 2**30 - 1, 2**31 - 1, -(2**31), -(2**30))
+BYTE_VALUES = (0x00, 0x80, 0xFF, 0x7F, 0x08, 0x88)
+KIND_CODES = {"weights": "w", "int32": "i", "int8": "b"}
+SHAPE = (2, 3)  # of the elementwise operators' tensors
+
+# A rule only the host checks (docs/format.md, "What a reader checks"): boards do not
+# re-derive SOFTMAX's exp table, they check its count, range and order.
+HOST_ONLY_REFUSAL = "the exp table is not TFLM's"
+
+
+def _model(op: str, rng) -> Model:
+    if op == "FULLY_CONNECTED":
+        layer = random_dense_layer(rng, 5, 3, 4, True, "relu")
+        return Model(TensorSpec((5,), 0.5, 0), TensorSpec((3,), 0.25, 0), [layer])
+    if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        layer, _ = random_conv(rng, depthwise=op == "DEPTHWISE_CONV_2D", bits=8, max_size=5)
+    elif op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        layer = random_pool(rng, op=op, max_size=5)
+    elif op == "MEAN":
+        layer, _ = random_mean(rng, max_size=5)
+    if op in ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN"):
+        return one_layer_model(layer, layer_input_shape(layer))
+    if op == "ADD":
+        layer = prepare_add(
+            SHAPE[0] * SHAPE[1], 0.1, 3, 0.2, -5, 0.3, 1, "relu", inputs=(0, 0), output=1
+        )
+    elif op in ("LOGISTIC", "TANH"):
+        zero_point = 0 if op == "TANH" else -128
+        layer = prepare_lookup(
+            op, SHAPE[0] * SHAPE[1], 0.05, 2, 1 / (128 if op == "TANH" else 256), zero_point
+        )
+    else:
+        layer = prepare_softmax(SHAPE, 1.0, 0.1, 1 / 256, -128)
+    edge = TensorSpec(SHAPE, 0.25, 0)
+    return Model(edge, edge, [layer], [SHAPE, SHAPE])
+
+
+def _verdict(read, data):
+    try:
+        read(data)
+    except ValueError as error:
+        return "refused", str(error)
+    return "accepted", ""
+
+
+def _host(data):
+    container.read(data)
+
+
+def _device(data):
+    device_module("container").read(io.BytesIO(data))
+
+
+def _mutations(data):
+    """(what, bytes) for every parameter and the first and last value of every tensor."""
+    data = bytearray(data)
+    record = layout(data)[0]
+    n_params = data[record["record"] + 2]
+    for i in range(n_params):
+        at = record["record"] + 24 + 4 * i
+        original = struct.unpack_from("<i", data, at)[0]
+        values = {original - 1, original + 1, *PARAM_VALUES} - {original}
+        for value in sorted(v for v in values if -(2**31) <= v < 2**31):
+            patched = bytearray(data)
+            struct.pack_into("<i", patched, at, value)
+            yield ("param", i, value), with_crcs(patched)
+    for t, tensor in enumerate(record["tensors"]):
+        dtype, _, count = struct.unpack_from("<B3xII", data, tensor["descriptor"])
+        itemsize = 4 if dtype == 2 else 1
+        nbytes = count * itemsize if dtype in (1, 2) else (count * {3: 4, 4: 2}[dtype] + 7) // 8
+        for index in {0, nbytes // itemsize - 1}:
+            at = tensor["at"] + index * itemsize
+            for value in INT32_VALUES if dtype == 2 else BYTE_VALUES:
+                patched = bytearray(data)
+                struct.pack_into("<i" if dtype == 2 else "<B", patched, at, value)
+                if patched != data:
+                    yield ("tensor", t, index, value), with_crcs(patched)
+
+
+def _host_ignores_a_difference(patched) -> bool:
+    """True if the host reader accepts bytes it would not write (e.g. unused packed bits)."""
+    try:
+        return container.write(container.read(patched)) != patched
+    except ValueError:
+        return False
+
+
+def test_the_device_op_table_is_the_hosts():
+    device_ops = device_module("ops").OPS
+    host = {
+        spec.code: (name, len(spec.params), "".join(KIND_CODES[k] for _, k in spec.tensors))
+        for name, spec in OPS.items()
+    }
+    host = {code: (*entry, OPS[entry[0]].inputs) for code, entry in host.items()}
+    assert device_ops == host
+
+
+def test_every_operator_has_a_kernel_module_name_and_present_modules_have_the_contract():
+    backends = device_module("backends")
+    names = {entry[0] for entry in device_module("ops").OPS.values()}
+    assert set(backends.KERNEL_MODULES) == names
+    for op, module_name in backends.KERNEL_MODULES.items():
+        present = (FIRMWARE / f"{module_name}.py").is_file()
+        kernel = backends.python_kernel(op)
+        assert (kernel is not None) == present, op
+        if present:
+            assert callable(kernel.prepare) and callable(kernel.run), module_name
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_the_device_reader_judges_every_file_as_the_host_does(op):
+    rng = np.random.default_rng(list(OPS).index(op))
+    model = _model(op, rng)
+    data = container.write(model)
+    assert _verdict(_device, data) == ("accepted", ""), op
+    disagreements = []
+    cases = 0
+    for what, patched in _mutations(data):
+        cases += 1
+        host, device = _verdict(_host, patched), _verdict(_device, patched)
+        if host[0] == device[0] or HOST_ONLY_REFUSAL in host[1]:
+            continue
+        if host[0] == "accepted" and _host_ignores_a_difference(patched):
+            continue  # a host reader gap: tests/test_device_container_rules.py HOST_READER_GAPS
+        disagreements.append((what, host, device))
+    assert cases >= 4 * len(OPS[op].params)
+    assert not disagreements, disagreements[:8]

@@ -1,0 +1,102 @@
+/* Status texts and the checks every kernel family shares. */
+#include "common.h"
+
+const char *mnk_status_text(mnk_status status) {
+    switch (status) {
+    case MNK_OK:
+        return "ok";
+    case MNK_BAD_PARAM_COUNT:
+        return "params: wrong number of parameters for this operator";
+    case MNK_BAD_PARAMS:
+        return "params: a parameter breaks its operator's rule (docs/format.md)";
+    case MNK_BAD_BOUND:
+        return "params: the 31-bit accumulator bound is broken (bias, sizes or shift too large)";
+    case MNK_BAD_INPUT_SIZE:
+        return "x: length does not match the params";
+    case MNK_BAD_OUTPUT_SIZE:
+        return "out: length does not match the params";
+    case MNK_BAD_WEIGHT_BITS:
+        return "bits: weights must be 8, 4 or 2 bits";
+    case MNK_BAD_WEIGHTS_SIZE:
+        return "weights: too short for the channel range";
+    case MNK_BAD_BIAS_SIZE:
+        return "bias: needs one entry per output channel";
+    case MNK_BAD_REQUANT_SIZE:
+        return "multiplier, shift: need 1 or one entry per output channel, the same count";
+    case MNK_BAD_REQUANT:
+        return "multiplier, shift: a multiplier below 0 or a shift outside -31..30";
+    case MNK_BAD_CHANNELS:
+        return "begin, end: need 0 <= begin <= end <= output channels";
+    case MNK_BAD_TABLE:
+        return "table: needs 256 entries (SOFTMAX: none negative)";
+    default:
+        return "unknown status";
+    }
+}
+
+int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift) {
+    return mnk_mbqm(acc, multiplier, shift);
+}
+
+int mnk_is_int8(int32_t v) {
+    return v >= -128 && v <= 127;
+}
+
+int mnk_is_clamp(int32_t act_min, int32_t act_max) {
+    return mnk_is_int8(act_min) && mnk_is_int8(act_max) && act_min <= act_max;
+}
+
+int mnk_requant_ok(int32_t multiplier, int32_t shift) {
+    return multiplier >= 0 && shift >= -31 && shift <= 30;
+}
+
+mnk_status mnk_check_filter(const mnk_filter *filter, int32_t channels, int32_t begin, int32_t end,
+                            uint64_t weight_elements, uint64_t dot_bound) {
+    size_t c;
+    uint64_t needed;
+    uint64_t per_byte;
+    int32_t wmax;
+    if (filter->weight_bits != 8 && filter->weight_bits != 4 && filter->weight_bits != 2) {
+        return MNK_BAD_WEIGHT_BITS;
+    }
+    if (begin < 0 || begin > end || end > channels) {
+        return MNK_BAD_CHANNELS;
+    }
+    if (filter->bias_count != (size_t)channels) {
+        return MNK_BAD_BIAS_SIZE;
+    }
+    if (filter->multiplier_count != filter->shift_count ||
+        (filter->multiplier_count != 1 && filter->multiplier_count != (size_t)channels)) {
+        return MNK_BAD_REQUANT_SIZE;
+    }
+    per_byte = (uint64_t)(8 / filter->weight_bits);
+    needed = (uint64_t)filter->weights_first + weight_elements;
+    if (weight_elements > 0 && filter->weights == NULL) {
+        return MNK_BAD_WEIGHTS_SIZE;
+    }
+    if (needed > (uint64_t)filter->weights_bytes * per_byte) {
+        return MNK_BAD_WEIGHTS_SIZE;
+    }
+    wmax = filter->weight_bits == 8 ? 127 : (filter->weight_bits == 4 ? 7 : 1);
+    for (c = 0; c < filter->multiplier_count; ++c) {
+        if (!mnk_requant_ok(filter->multiplier[c], filter->shift[c])) {
+            return MNK_BAD_REQUANT;
+        }
+    }
+    for (c = 0; c < (size_t)channels; ++c) {
+        size_t r = filter->multiplier_count == 1 ? 0 : c;
+        int32_t shift = filter->shift[r];
+        int64_t bias = filter->bias[c];
+        uint64_t bound = (uint64_t)(bias < 0 ? -bias : bias) + dot_bound * (uint64_t)wmax;
+        if (bound >= ((uint64_t)1 << 30)) {
+            return MNK_BAD_BOUND;
+        }
+        if (shift > 0) {
+            bound <<= shift; /* < 2^60 */
+        }
+        if (bound >= ((uint64_t)1 << 30)) {
+            return MNK_BAD_BOUND;
+        }
+    }
+    return MNK_OK;
+}

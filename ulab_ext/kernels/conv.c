@@ -1,0 +1,170 @@
+/* CONV_2D and DEPTHWISE_CONV_2D (docs/format-ops/conv-pool.md): taps outside the image skipped. */
+#include "common.h"
+
+enum {
+    IN_H,
+    IN_W,
+    IN_C,
+    OUT_H,
+    OUT_W,
+    OUT_C,
+    K_H,
+    K_W,
+    S_H,
+    S_W,
+    D_H,
+    D_W,
+    PAD_T,
+    PAD_L,
+    GEOMETRY_COUNT
+};
+
+#define MAX_DIM 65535
+#define SPAN ((int64_t)1 << 30)
+
+typedef struct {
+    int32_t g[GEOMETRY_COUNT];
+    int32_t multiplier; /* depthwise only */
+    int32_t input_zp, output_zp, act_min, act_max;
+    int depthwise;
+} conv_plan;
+
+static mnk_status read_params(const int32_t *params, size_t param_count, int depthwise,
+                              conv_plan *p) {
+    int i;
+    size_t tail = depthwise ? 15 : 14;
+    if (param_count != (depthwise ? MNK_DEPTHWISE_CONV_2D_PARAMS : MNK_CONV_2D_PARAMS)) {
+        return MNK_BAD_PARAM_COUNT;
+    }
+    for (i = 0; i < GEOMETRY_COUNT; ++i) {
+        p->g[i] = params[i];
+        if (p->g[i] < (i >= PAD_T ? 0 : 1) || p->g[i] > MAX_DIM) {
+            return MNK_BAD_PARAMS;
+        }
+    }
+    p->depthwise = depthwise;
+    p->multiplier = depthwise ? params[14] : 1;
+    p->input_zp = params[tail];
+    p->output_zp = params[tail + 1];
+    p->act_min = params[tail + 2];
+    p->act_max = params[tail + 3];
+    if (!mnk_is_int8(p->input_zp) || !mnk_is_int8(p->output_zp) ||
+        !mnk_is_clamp(p->act_min, p->act_max)) {
+        return MNK_BAD_PARAMS;
+    }
+    if (p->g[PAD_T] >= (p->g[K_H] - 1) * p->g[D_H] + 1 ||
+        p->g[PAD_L] >= (p->g[K_W] - 1) * p->g[D_W] + 1) {
+        return MNK_BAD_PARAMS;
+    }
+    /* every window coordinate, in or out of the image, fits easily in an int32 */
+    if ((int64_t)(p->g[OUT_H] - 1) * p->g[S_H] + (int64_t)(p->g[K_H] - 1) * p->g[D_H] > SPAN ||
+        (int64_t)(p->g[OUT_W] - 1) * p->g[S_W] + (int64_t)(p->g[K_W] - 1) * p->g[D_W] > SPAN) {
+        return MNK_BAD_PARAMS;
+    }
+    if (depthwise && (p->multiplier < 1 || (int64_t)p->g[IN_C] * p->multiplier != p->g[OUT_C])) {
+        return MNK_BAD_PARAMS;
+    }
+    return MNK_OK;
+}
+
+static int32_t accumulate(const conv_plan *p, const mnk_filter *f, const int8_t *x, size_t w0,
+                          int32_t o, int32_t oy, int32_t ox, int32_t acc) {
+    const int32_t *g = p->g;
+    int32_t ky, kx, i;
+    int32_t y0 = oy * g[S_H] - g[PAD_T];
+    int32_t x0 = ox * g[S_W] - g[PAD_L];
+    int32_t channel = p->depthwise ? o / p->multiplier : 0;
+    for (ky = 0; ky < g[K_H]; ++ky) {
+        int32_t iy = y0 + ky * g[D_H];
+        if (iy < 0 || iy >= g[IN_H]) {
+            continue;
+        }
+        for (kx = 0; kx < g[K_W]; ++kx) {
+            int32_t ix = x0 + kx * g[D_W];
+            const int8_t *pixel;
+            size_t tap = (size_t)ky * (size_t)g[K_W] + (size_t)kx;
+            if (ix < 0 || ix >= g[IN_W]) {
+                continue;
+            }
+            pixel = x + ((size_t)iy * (size_t)g[IN_W] + (size_t)ix) * (size_t)g[IN_C];
+            if (p->depthwise) {
+                size_t k = w0 + tap * (size_t)g[OUT_C];
+                acc += mnk_weight(f->weights, f->weight_bits, k) * (pixel[channel] - p->input_zp);
+            } else if (f->weight_bits == 8) {
+                const int8_t *w = (const int8_t *)f->weights + w0 + tap * (size_t)g[IN_C];
+                for (i = 0; i < g[IN_C]; ++i) {
+                    acc += (int32_t)w[i] * (pixel[i] - p->input_zp);
+                }
+            } else {
+                size_t k = w0 + tap * (size_t)g[IN_C];
+                for (i = 0; i < g[IN_C]; ++i) {
+                    acc += mnk_weight(f->weights, f->weight_bits, k + (size_t)i) *
+                           (pixel[i] - p->input_zp);
+                }
+            }
+        }
+    }
+    return acc;
+}
+
+static mnk_status convolve(const int32_t *params, size_t param_count, int depthwise,
+                           const mnk_filter *f, const int8_t *x, size_t x_len, int8_t *out,
+                           size_t out_len, int32_t begin, int32_t end) {
+    conv_plan p;
+    const int32_t *g = p.g;
+    uint64_t taps, dot, elements;
+    int32_t o, oy, ox;
+    mnk_status status = read_params(params, param_count, depthwise, &p);
+    if (status != MNK_OK) {
+        return status;
+    }
+    if (x_len != (uint64_t)g[IN_H] * (uint64_t)g[IN_W] * (uint64_t)g[IN_C]) {
+        return MNK_BAD_INPUT_SIZE;
+    }
+    if (out_len != (uint64_t)g[OUT_H] * (uint64_t)g[OUT_W] * (uint64_t)g[OUT_C]) {
+        return MNK_BAD_OUTPUT_SIZE;
+    }
+    if (begin < 0 || begin > end || end > g[OUT_C]) {
+        return MNK_BAD_CHANNELS;
+    }
+    taps = (uint64_t)g[K_H] * (uint64_t)g[K_W];
+    dot = taps * (depthwise ? 1 : (uint64_t)g[IN_C]);
+    if (dot * 255 >= MNK_DOT_LIMIT) {
+        return MNK_BAD_BOUND;
+    }
+    if (depthwise) {
+        elements = begin == end ? 0 : (taps - 1) * (uint64_t)g[OUT_C] + (uint64_t)(end - begin);
+    } else {
+        elements = dot * (uint64_t)(end - begin);
+    }
+    status = mnk_check_filter(f, g[OUT_C], begin, end, elements, dot * 255);
+    if (status != MNK_OK) {
+        return status;
+    }
+    for (o = begin; o < end; ++o) {
+        size_t r = f->multiplier_count == 1 ? 0 : (size_t)o;
+        size_t w0 = f->weights_first + (size_t)(o - begin) * (depthwise ? 1 : (size_t)dot);
+        int8_t *y = out + o;
+        for (oy = 0; oy < g[OUT_H]; ++oy) {
+            for (ox = 0; ox < g[OUT_W]; ++ox) {
+                int32_t acc = accumulate(&p, f, x, w0, o, oy, ox, f->bias[o]);
+                int32_t v = mnk_mbqm(acc, f->multiplier[r], f->shift[r]);
+                *y = mnk_clamp_offset(v, p.output_zp, p.act_min, p.act_max);
+                y += g[OUT_C];
+            }
+        }
+    }
+    return MNK_OK;
+}
+
+mnk_status mnk_conv_2d(const int32_t *params, size_t param_count, const mnk_filter *filter,
+                       const int8_t *x, size_t x_len, int8_t *out, size_t out_len, int32_t begin,
+                       int32_t end) {
+    return convolve(params, param_count, 0, filter, x, x_len, out, out_len, begin, end);
+}
+
+mnk_status mnk_depthwise_conv_2d(const int32_t *params, size_t param_count,
+                                 const mnk_filter *filter, const int8_t *x, size_t x_len,
+                                 int8_t *out, size_t out_len, int32_t begin, int32_t end) {
+    return convolve(params, param_count, 1, filter, x, x_len, out, out_len, begin, end);
+}
