@@ -150,3 +150,18 @@ def test_padding_taps_are_skipped_not_zero_codes():
     x = np.full((1, 3, 3, 1), -9, np.int8)  # every value is 1 above the zero point
     taps = reference.run(one_layer_model(layer, (3, 3, 1)), x)[0, :, :, 0]
     np.testing.assert_array_equal(taps, [[4, 6, 4], [6, 9, 6], [4, 6, 4]])
+
+
+def test_large_batches_are_evaluated_in_chunks_with_the_same_result(monkeypatch):
+    from micronn.ops import window
+
+    rng = np.random.default_rng(8)
+    models = []
+    for depthwise in (False, True):
+        layer, _ = random_conv(rng, depthwise=depthwise)
+        models.append(one_layer_model(layer, layer_input_shape(layer)))
+    xs = [random_inputs(rng, model.input.shape, 7) for model in models]
+    whole = [reference.run(model, x) for model, x in zip(models, xs, strict=True)]
+    monkeypatch.setattr(window, "GATHER_BUDGET", 1)  # one sample per chunk
+    for model, x, expected in zip(models, xs, whole, strict=True):
+        np.testing.assert_array_equal(reference.run(model, x), expected)

@@ -93,3 +93,16 @@ def test_a_mean_too_large_for_31_bits_is_refused():
     )
     with pytest.raises(container.ContainerError, match="31-bit"):
         container.write(one_layer_model(layer, (64, 64, 1)))
+
+
+def test_large_batches_are_pooled_in_chunks_with_the_same_result(monkeypatch):
+    from micronn.ops import window
+
+    rng = np.random.default_rng(9)
+    layers = [random_pool(rng, "MAX_POOL_2D"), random_pool(rng, "AVERAGE_POOL_2D")]
+    models = [one_layer_model(layer, layer_input_shape(layer)) for layer in layers]
+    xs = [random_inputs(rng, model.input.shape, 7) for model in models]
+    whole = [reference.run(model, x) for model, x in zip(models, xs, strict=True)]
+    monkeypatch.setattr(window, "GATHER_BUDGET", 1)
+    for model, x, expected in zip(models, xs, whole, strict=True):
+        np.testing.assert_array_equal(reference.run(model, x), expected)

@@ -50,8 +50,8 @@ int mnk_requant_ok(int32_t multiplier, int32_t shift) {
     return multiplier >= 0 && shift >= -31 && shift <= 30;
 }
 
-mnk_status mnk_check_filter(const mnk_filter *filter, int32_t channels, int32_t begin, int32_t end,
-                            uint64_t weight_elements, uint64_t dot_bound) {
+mnk_status mnk_check_filter(const mnk_filter *filter, size_t first, int32_t channels, int32_t begin,
+                            int32_t end, uint64_t weight_elements, uint64_t dot_bound) {
     size_t c;
     uint64_t needed;
     uint64_t per_byte;
@@ -70,7 +70,7 @@ mnk_status mnk_check_filter(const mnk_filter *filter, int32_t channels, int32_t 
         return MNK_BAD_REQUANT_SIZE;
     }
     per_byte = (uint64_t)(8 / filter->weight_bits);
-    needed = (uint64_t)filter->weights_first + weight_elements;
+    needed = (uint64_t)first + weight_elements;
     if (weight_elements > 0 && filter->weights == NULL) {
         return MNK_BAD_WEIGHTS_SIZE;
     }

@@ -108,9 +108,11 @@ static int32_t accumulate(const conv_plan *p, const mnk_filter *f, const int8_t 
 }
 
 static mnk_status convolve(const int32_t *params, size_t param_count, int depthwise,
-                           const mnk_filter *f, const int8_t *x, size_t x_len, int8_t *out,
+                           const mnk_filter *filter, const int8_t *x, size_t x_len, int8_t *out,
                            size_t out_len, int32_t begin, int32_t end) {
     conv_plan p;
+    const mnk_filter *f = filter;
+    size_t first = filter->weights_first;
     const int32_t *g = p.g;
     uint64_t taps, dot, elements;
     int32_t o, oy, ox;
@@ -132,18 +134,21 @@ static mnk_status convolve(const int32_t *params, size_t param_count, int depthw
     if (dot * 255 >= MNK_DOT_LIMIT) {
         return MNK_BAD_BOUND;
     }
+    if (first == MNK_WHOLE_TENSOR) {
+        first = depthwise ? (size_t)begin : (size_t)begin * (size_t)dot;
+    }
     if (depthwise) {
         elements = begin == end ? 0 : (taps - 1) * (uint64_t)g[OUT_C] + (uint64_t)(end - begin);
     } else {
         elements = dot * (uint64_t)(end - begin);
     }
-    status = mnk_check_filter(f, g[OUT_C], begin, end, elements, dot * 255);
+    status = mnk_check_filter(f, first, g[OUT_C], begin, end, elements, dot * 255);
     if (status != MNK_OK) {
         return status;
     }
     for (o = begin; o < end; ++o) {
         size_t r = f->multiplier_count == 1 ? 0 : (size_t)o;
-        size_t w0 = f->weights_first + (size_t)(o - begin) * (depthwise ? 1 : (size_t)dot);
+        size_t w0 = first + (size_t)(o - begin) * (depthwise ? 1 : (size_t)dot);
         int8_t *y = out + o;
         for (oy = 0; oy < g[OUT_H]; ++oy) {
             for (ox = 0; ox < g[OUT_W]; ++ox) {

@@ -57,12 +57,15 @@ mnk_status mnk_fully_connected(const int32_t *params, size_t param_count, const 
     if ((uint64_t)in * 128 >= MNK_DOT_LIMIT) {
         return MNK_BAD_BOUND;
     }
-    status = mnk_check_filter(filter, channels, begin, end, (uint64_t)in * (uint64_t)(end - begin),
-                              (uint64_t)in * 128);
+    k = filter->weights_first;
+    if (k == MNK_WHOLE_TENSOR) {
+        k = (size_t)begin * (size_t)in;
+    }
+    status = mnk_check_filter(filter, k, channels, begin, end,
+                              (uint64_t)in * (uint64_t)(end - begin), (uint64_t)in * 128);
     if (status != MNK_OK) {
         return status;
     }
-    k = filter->weights_first;
     for (o = begin; o < end; ++o) {
         size_t r = filter->multiplier_count == 1 ? 0 : (size_t)o;
         int32_t acc = dot(filter->weights, filter->weight_bits, k, x, in, filter->bias[o]);

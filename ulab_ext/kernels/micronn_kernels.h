@@ -41,9 +41,13 @@ const char *mnk_status_text(mnk_status status);
  * (int8: byte k; int4: nibble k, low nibble first; int2: bit pair k, low bits first).
  * `weights_first` is the element index, at `weights`, of the first weight of channel `begin`:
  * pass the whole tensor with weights_first = begin x (weights per channel), or a streamed chunk
- * with the element index inside the chunk. bias, multiplier and shift are indexed by absolute
- * channel; multiplier and shift hold 1 (per-tensor) or one entry per channel.
+ * with the element index inside the chunk (or MNK_WHOLE_TENSOR with the whole tensor). bias,
+ * multiplier and shift are indexed by absolute channel; multiplier and shift hold 1 (per-tensor) or
+ * one entry per channel.
  */
+/* weights_first value meaning "weights holds the whole tensor": the kernel finds channel begin. */
+#define MNK_WHOLE_TENSOR ((size_t)-1)
+
 typedef struct {
     const uint8_t *weights;
     size_t weights_bytes;

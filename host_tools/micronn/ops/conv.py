@@ -8,7 +8,7 @@ import numpy as np
 
 from micronn.model import Layer
 from micronn.ops.requant import clamp_range, convolution_multipliers, requantize_clamp
-from micronn.ops.window import PADDINGS, effective_size, geometry, windows
+from micronn.ops.window import PADDINGS, effective_size, geometry, in_chunks, windows
 
 
 def _patches(layer, x):
@@ -28,22 +28,38 @@ def _patches(layer, x):
     return gathered
 
 
+def _chunked(layer, x, accumulate, out_shape):
+    p = layer.params
+
+    def evaluate(chunk):
+        acc = accumulate(_patches(layer, chunk)) + layer.bias.astype(np.int64)
+        return requantize_clamp(acc, layer)
+
+    out_hw = (p["out_height"], p["out_width"])
+    kernel_hw = (p["kernel_height"], p["kernel_width"])
+    out = in_chunks(evaluate, x, out_hw, kernel_hw, p["in_channels"])
+    return out.reshape(x.shape[0], *out_shape)
+
+
 def evaluate_conv2d(layer, inputs, out_shape):
-    patches = _patches(layer, inputs[0])
     weights = np.asarray(layer.weights, np.int64)  # [OC, KH, KW, C]
-    acc = np.tensordot(patches, weights, axes=([3, 4, 5], [1, 2, 3]))
-    acc += layer.bias.astype(np.int64)
-    return requantize_clamp(acc, layer).reshape(acc.shape[0], *out_shape)
+
+    def accumulate(patches):
+        return np.tensordot(patches, weights, axes=([3, 4, 5], [1, 2, 3]))
+
+    return _chunked(layer, inputs[0], accumulate, out_shape)
 
 
 def evaluate_depthwise(layer, inputs, out_shape):
     p = layer.params
-    patches = _patches(layer, inputs[0])
     kernel = (p["kernel_height"], p["kernel_width"], p["in_channels"], p["depth_multiplier"])
     weights = np.asarray(layer.weights, np.int64).reshape(kernel)  # channel o = c * M + m
-    acc = np.einsum("bhwijc,ijcm->bhwcm", patches, weights)
-    acc = acc.reshape(*acc.shape[:3], p["out_channels"]) + layer.bias.astype(np.int64)
-    return requantize_clamp(acc, layer).reshape(acc.shape[0], *out_shape)
+
+    def accumulate(patches):
+        acc = np.einsum("bhwijc,ijcm->bhwcm", patches, weights)
+        return acc.reshape(*acc.shape[:3], p["out_channels"])
+
+    return _chunked(layer, inputs[0], accumulate, out_shape)
 
 
 def _window_params(input_shape, kernel_hw, stride, dilation, padding) -> dict:

@@ -8,7 +8,7 @@ import numpy as np
 
 from micronn.model import Layer
 from micronn.ops.requant import clamp_range
-from micronn.ops.window import geometry, windows
+from micronn.ops.window import geometry, in_chunks, windows
 
 INT8_MIN = -128
 
@@ -27,23 +27,35 @@ def _windows(layer, x, fill):
     )
 
 
-def _finish(layer, values, out_shape):
-    out = np.clip(values, layer.act_min, layer.act_max).astype(np.int8)
-    return out.reshape(out.shape[0], *out_shape)
+def _pooled(layer, x, pool, out_shape):
+    p = layer.params
+
+    def evaluate(chunk):
+        return np.clip(pool(chunk), layer.act_min, layer.act_max).astype(np.int8)
+
+    out_hw = (p["out_height"], p["out_width"])
+    kernel_hw = (p["filter_height"], p["filter_width"])
+    out = in_chunks(evaluate, x, out_hw, kernel_hw, p["channels"])
+    return out.reshape(x.shape[0], *out_shape)
 
 
 def evaluate_max(layer, inputs, out_shape):
-    gathered, _ = _windows(layer, inputs[0], INT8_MIN)
-    return _finish(layer, gathered.max(axis=(3, 4)), out_shape)
+    def pool(x):
+        gathered, _ = _windows(layer, x, INT8_MIN)
+        return gathered.max(axis=(3, 4))
+
+    return _pooled(layer, inputs[0], pool, out_shape)
 
 
 def evaluate_average(layer, inputs, out_shape):
-    gathered, inside = _windows(layer, inputs[0], 0)
-    total = gathered.sum(axis=(3, 4))
-    count = inside.sum(axis=(2, 3)).astype(np.int64)[None, :, :, None]
-    half = count // 2
-    magnitude = (np.abs(total) + half) // count  # C's truncating division, both signs
-    return _finish(layer, np.where(total > 0, magnitude, -magnitude), out_shape)
+    def pool(x):
+        gathered, inside = _windows(layer, x, 0)
+        total = gathered.sum(axis=(3, 4))
+        count = inside.sum(axis=(2, 3)).astype(np.int64)[None, :, :, None]
+        magnitude = (np.abs(total) + count // 2) // count  # C's truncating division
+        return np.where(total > 0, magnitude, -magnitude)
+
+    return _pooled(layer, inputs[0], pool, out_shape)
 
 
 def prepare_pool(

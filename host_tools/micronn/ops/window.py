@@ -9,6 +9,7 @@ before the image matters to the kernels: taps outside the image are skipped.
 import numpy as np
 
 PADDINGS = ("same", "valid")
+GATHER_BUDGET = 2**23  # int64 elements of gathered windows per chunk (64 MB)
 
 
 def effective_size(kernel: int, dilation: int) -> int:
@@ -76,3 +77,12 @@ def windows(x, fill, out_hw, stride_hw, pad_hw, kernel_hw, dilation_hw):
     gathered = padded[:, r, c, :]
     inside = row_ok[:, None, :, None] & col_ok[None, :, None, :]
     return gathered, inside
+
+
+def in_chunks(evaluate, x, out_hw, kernel_hw, channels):
+    """evaluate(x[chunk]) over batch chunks whose gathered windows fit GATHER_BUDGET."""
+    per_sample = out_hw[0] * out_hw[1] * kernel_hw[0] * kernel_hw[1] * channels
+    step = max(1, GATHER_BUDGET // max(per_sample, 1))
+    if x.shape[0] <= step:
+        return evaluate(x)
+    return np.concatenate([evaluate(x[i : i + step]) for i in range(0, x.shape[0], step)])

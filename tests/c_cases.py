@@ -1,0 +1,147 @@
+"""Random layers of every operator family with inputs and the reference's outputs: the golden
+vectors for the C kernels (host ctypes tests and the Cortex-M0+ run under QEMU)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from conv_factory import bound_conv, random_conv, random_mean, random_pool, zero_point
+from model_factory import random_dense_layer
+
+from micronn.ops import KERNELS
+from micronn.ops.add import prepare_add
+from micronn.ops.lookup import prepare_lookup
+from micronn.ops.softmax import prepare_softmax
+
+FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax")
+FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+@dataclass
+class Case:
+    layer: object
+    inputs: list  # per input tensor: int8 [samples, size]
+    expected: np.ndarray  # int8 [samples, out_size]
+    chunks: list | None = None  # channel boundaries for a tiled run (filter ops)
+
+
+def _in_shapes(layer):
+    p = layer.params
+    if layer.op == "FULLY_CONNECTED":
+        return [(p["in_features"],)]
+    if layer.op in FILTER_OPS:
+        return [(p["in_height"], p["in_width"], p["in_channels"])]
+    if layer.op in ("MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN"):
+        return [(p["in_height"], p["in_width"], p["channels"])]
+    if layer.op == "SOFTMAX":
+        return [(p["rows"], p["depth"])]
+    if layer.op == "ADD":
+        return [(p["size"],), (p["size"],)]
+    return [(p["size"],)]
+
+
+def _out_shape(layer):
+    p = layer.params
+    if layer.op == "FULLY_CONNECTED":
+        return (p["out_features"],)
+    if layer.op in FILTER_OPS:
+        return (p["out_height"], p["out_width"], p["out_channels"])
+    if layer.op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        return (p["out_height"], p["out_width"], p["channels"])
+    if layer.op == "MEAN":
+        return (p["channels"],)
+    return _in_shapes(layer)[0]
+
+
+def _samples(rng, shape, count):
+    x = rng.integers(-128, 128, size=(count, *shape))
+    x[0] = rng.choice([-128, 127], size=shape)
+    if rng.random() < 0.3:  # near-constant rows make softmax and pools hit ties
+        x[-1] = int(rng.integers(-128, 128)) + rng.integers(0, 2, size=shape)
+    return np.clip(x, -128, 127).astype(np.int8)
+
+
+def _chunks(rng, channels):
+    cuts = sorted({int(c) for c in rng.integers(0, channels + 1, size=int(rng.integers(1, 4)))})
+    return sorted({0, channels, *cuts})
+
+
+def make_case(rng, layer, samples=3) -> Case:
+    inputs = [_samples(rng, shape, samples) for shape in _in_shapes(layer)]
+    expected = KERNELS[layer.op](layer, inputs, _out_shape(layer)).reshape(samples, -1)
+    flat = [x.reshape(samples, -1) for x in inputs]
+    chunks = None
+    if layer.op in FILTER_OPS and rng.random() < 0.5:
+        chunks = _chunks(rng, int(np.asarray(layer.bias).size))
+    return Case(layer, flat, expected, chunks)
+
+
+def _dense(rng):
+    return random_dense_layer(
+        rng,
+        int(rng.integers(1, 70)),
+        int(rng.integers(1, 24)),
+        int(rng.choice([8, 4, 2])),
+        bool(rng.integers(2)),
+        str(rng.choice(["none", "relu", "relu6"])),
+    )
+
+
+def _conv(rng):
+    if rng.random() < 0.15:
+        multiplier = int(rng.choice([1 << 30, (1 << 31) - 1, int(rng.integers(1 << 30, 1 << 31))]))
+        return bound_conv(rng, bool(rng.integers(2)), int(rng.choice([8, 4, 2])), multiplier)
+    return random_conv(rng)[0]
+
+
+def _pool(rng):
+    return random_pool(rng)
+
+
+def _mean(rng):
+    return random_mean(rng)[0]
+
+
+def _add(rng):
+    scales = [float(10.0 ** rng.uniform(-3, 0)) for _ in range(2)]
+    scales.append(sum(scales) * float(rng.uniform(0.3, 3.0)))
+    return prepare_add(
+        int(rng.integers(1, 50)),
+        scales[0],
+        zero_point(rng),
+        scales[1],
+        zero_point(rng),
+        scales[2],
+        zero_point(rng),
+        str(rng.choice(["none", "relu", "relu6"])),
+    )
+
+
+def _lookup(rng):
+    op = str(rng.choice(["LOGISTIC", "TANH"]))
+    out = {"LOGISTIC": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}[op]
+    scale = float(10.0 ** rng.uniform(-3, 0))
+    return prepare_lookup(op, int(rng.integers(1, 60)), scale, zero_point(rng), *out)
+
+
+def _softmax(rng):
+    depth = int(rng.choice([1, 2, 5, 10, int(rng.integers(1, 40)), 600]))
+    rows = int(rng.integers(1, 4))
+    beta = float(rng.choice([1.0, 10.0 ** rng.uniform(-1, 1)]))
+    scale = float(10.0 ** rng.uniform(-2, 0.5))
+    return prepare_softmax((rows, depth), beta, scale, 1.0 / 256, -128)
+
+
+MAKERS = {
+    "dense": _dense,
+    "conv": _conv,
+    "pool": _pool,
+    "mean": _mean,
+    "add": _add,
+    "lookup": _lookup,
+    "softmax": _softmax,
+}
+
+
+def random_cases(family: str, seed: int, count: int, samples: int = 3) -> list:
+    rng = np.random.default_rng(seed)
+    return [make_case(rng, MAKERS[family](rng), samples) for _ in range(count)]

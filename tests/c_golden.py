@@ -1,0 +1,94 @@
+"""Golden cases (tests/c_cases.py) written as a C header for the bare-metal runner
+tests/armv6m/runner.c: every array the kernels read, the reference's outputs, and a table of
+cases."""
+
+import numpy as np
+from c_cases import FILTER_OPS
+from c_kernels import packed_weights, params_of
+
+from micronn.model import OPS
+
+STRUCT = """typedef struct {
+    int op;
+    const int32_t *params;
+    size_t param_count;
+    const uint8_t *weights;
+    size_t weights_bytes;
+    int32_t bits;
+    size_t per_channel;
+    const int32_t *bias;
+    size_t bias_count;
+    const int32_t *multiplier;
+    size_t multiplier_count;
+    const int32_t *shift;
+    const int8_t *table;
+    const int32_t *exp;
+    const int32_t *chunks;
+    size_t chunk_count;
+    const int8_t *a;
+    const int8_t *b;
+    size_t in_len;
+    const int8_t *expected;
+    size_t out_len;
+    int samples;
+} golden_case;
+"""
+
+
+def _array(ctype, name, values) -> str:
+    values = [int(v) for v in np.asarray(values).reshape(-1)] or [0]
+    body = ",".join(str(v) for v in values)
+    return f"static const {ctype} {name}[{len(values)}] = {{{body}}};\n"
+
+
+def header(cases) -> str:
+    parts = ["#include <stddef.h>\n#include <stdint.h>\n", STRUCT]
+    rows = []
+    max_out = 1
+    for i, case in enumerate(cases):
+        layer = case.layer
+        name = f"c{i}"
+        fields = {"op": OPS[layer.op].code}
+        parts.append(_array("int32_t", f"{name}_params", params_of(layer)))
+        fields |= {"params": f"{name}_params", "param_count": len(OPS[layer.op].params)}
+        samples, in_len = case.inputs[0].shape
+        out_len = case.expected.shape[1]
+        max_out = max(max_out, out_len)
+        parts.append(_array("int8_t", f"{name}_a", case.inputs[0]))
+        parts.append(_array("int8_t", f"{name}_expected", case.expected))
+        fields |= {"a": f"{name}_a", "in_len": in_len, "expected": f"{name}_expected"}
+        fields |= {"out_len": out_len, "samples": samples}
+        if len(case.inputs) > 1:
+            parts.append(_array("int8_t", f"{name}_b", case.inputs[1]))
+            fields["b"] = f"{name}_b"
+        if layer.op in FILTER_OPS:
+            channels = int(np.asarray(layer.bias).size)
+            weights = packed_weights(layer)
+            chunks = case.chunks or [0, channels]
+            for tensor in ("bias", "multiplier", "shift"):
+                parts.append(_array("int32_t", f"{name}_{tensor}", getattr(layer, tensor)))
+            parts.append(_array("uint8_t", f"{name}_weights", weights))
+            parts.append(_array("int32_t", f"{name}_chunks", chunks))
+            fields |= {
+                "weights": f"{name}_weights",
+                "weights_bytes": weights.size,
+                "bits": layer.weight_bits,
+                "per_channel": int(np.asarray(layer.weights).size) // channels,
+                "bias": f"{name}_bias",
+                "bias_count": channels,
+                "multiplier": f"{name}_multiplier",
+                "multiplier_count": int(np.asarray(layer.multiplier).size),
+                "shift": f"{name}_shift",
+                "chunks": f"{name}_chunks",
+                "chunk_count": len(chunks),
+            }
+        if layer.op in ("LOGISTIC", "TANH"):
+            parts.append(_array("int8_t", f"{name}_table", layer.table))
+            fields["table"] = f"{name}_table"
+        if layer.op == "SOFTMAX":
+            parts.append(_array("int32_t", f"{name}_exp", layer.exp))
+            fields["exp"] = f"{name}_exp"
+        rows.append("{" + ", ".join(f".{k} = {v}" for k, v in fields.items()) + "}")
+    parts.append(f"#define GOLDEN_CASE_COUNT {len(cases)}u\n#define GOLDEN_MAX_OUT {max_out}\n")
+    parts.append("static const golden_case golden_cases[] = {\n" + ",\n".join(rows) + "};\n")
+    return "".join(parts)
