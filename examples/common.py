@@ -1,6 +1,7 @@
 """What the examples share: accuracy of a float model and of its quantized forms, a check on
 the MicroPython VM, and the printed table."""
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,23 @@ def accuracies(results) -> dict:
     return {kind: acc for kind, (acc, _) in results.items()}
 
 
+def float_graph_rows(label, graph, x_train, x_test, y_test, tflite=None):
+    """Table rows for a float graph quantized by micronn (calibrated on x_train) and, when given,
+    for TensorFlow's own int8 .tflite of the same model; also the int8 .mnq bytes."""
+    float_accuracy = accuracy(graph.predict(x_test), y_test)
+    ptq = quantized_accuracies(graph, x_train, x_test, y_test)
+    rows = [
+        (
+            f"{label}, micronn post-training quantization",
+            {"float": float_accuracy} | accuracies(ptq),
+        )
+    ]
+    if tflite is not None:
+        imported = quantized_accuracies(tflite, None, x_test, y_test)
+        rows.append((".tflite from TensorFlow's converter, imported", accuracies(imported)))
+    return rows, ptq["int8"][1]
+
+
 def vm_check(data: bytes, x, samples: int) -> str:
     """Run the first `samples` inputs on the MicroPython VM; compare with the reference."""
     model = container.read(data)
@@ -68,6 +86,28 @@ def table(rows, columns=("float", "int8", "int4")) -> str:
         cells = [f"{values[c]:.2f} %" if values.get(c) is not None else "—" for c in columns]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def vm_samples_argument(doc: str) -> int:
+    """The examples' one option, --vm-samples (0 skips the VM run)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--vm-samples", type=int, default=100, help="0 skips the VM run")
+    return parser.parse_args().vm_samples
+
+
+def saved_split(name: str, split):
+    """split (x_train, x_test, y_train, y_test), also written under build/examples/<name>/."""
+    x_train, x_test, _, y_test = split
+    save_arrays(BUILD / name, x_train=x_train, x_test=x_test, y_test=y_test)
+    return split
+
+
+def report(heading: str, rows, int8_data: bytes, x_test, vm_samples: int) -> None:
+    """Print the accuracy table and, unless vm_samples is 0, the MicroPython VM check."""
+    print(heading)
+    print(table(rows))
+    if vm_samples:
+        print(vm_check(int8_data, x_test, vm_samples))
 
 
 def save_arrays(folder: Path, **arrays) -> None:

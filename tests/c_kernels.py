@@ -20,6 +20,7 @@ SOURCES = sorted(KERNELS.glob("*.c"))
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZERS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 STATUS_OK = 0
+WHOLE_TENSOR = ctypes.c_size_t(-1).value
 
 
 class KernelError(RuntimeError):
@@ -186,7 +187,10 @@ class CKernels:
         bounds = [0, channels] if chunks is None else chunks
         weights = packed_weights(layer)
         for begin, end in zip(bounds, bounds[1:], strict=False):
-            chunk, first = weight_chunk(layer, weights, begin, end)
+            if chunks is None:  # the whole tensor: the kernel finds channel 0 itself
+                chunk, first = weights, WHOLE_TENSOR
+            else:
+                chunk, first = weight_chunk(layer, weights, begin, end)
             keep = []
             filt = self.filter_of(layer, chunk, first, keep)
             status = function(

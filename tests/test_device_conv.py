@@ -17,9 +17,9 @@ from conv_factory import (
     random_mean,
     random_pool,
 )
-from vm import run
+from vm import run_models
 
-from micronn import container, reference
+from micronn import reference
 from micronn.importers.tflite import load_tflite
 
 FIXTURES = Path(__file__).parent / "data" / "tflite"
@@ -34,48 +34,6 @@ OWN_FIXTURES = [
     and set(entry["ops"]) <= OWN_OPS | PLUMBING | {"FULLY_CONNECTED"}
 ]
 SAMPLES = 3
-
-VM_SCRIPT = """
-import micropython
-from array import array
-import micronn
-
-for index in range({count}):
-    net = micronn.load("m%d.mnq" % index)
-    n = len(net._x)
-    with open("x%d.bin" % index, "rb") as f:
-        rows = f.read()
-    y = array("b", bytes(len(net._y)))
-    outputs = bytearray()
-    for r in range(len(rows) // n):
-        net.predict(rows[r * n:(r + 1) * n], y)
-        outputs.extend(bytes(y))
-    x = array("b", rows[:n])
-    micropython.heap_lock()
-    try:
-        net.predict(x, y)
-        locked = True
-    except MemoryError:
-        locked = False
-    micropython.heap_unlock()
-    with open("y%d.bin" % index, "wb") as f:
-        f.write(outputs)
-    print(index, locked)
-"""
-
-
-def _run_on_vm(models, inputs, folder):
-    for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
-        (folder / f"m{index}.mnq").write_bytes(container.write(model))
-        (folder / f"x{index}.bin").write_bytes(x.tobytes())
-    lines = run(VM_SCRIPT.format(count=len(models)), cwd=folder).splitlines()
-    assert lines == [f"{index} True" for index in range(len(models))], "predict allocated"
-    for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
-        got = np.frombuffer((folder / f"y{index}.bin").read_bytes(), np.int8)
-        expected = reference.run(model, x)
-        np.testing.assert_array_equal(
-            got.reshape(expected.shape), expected, err_msg=f"model {index}"
-        )
 
 
 def _random_models(seed):
@@ -100,7 +58,7 @@ def _random_models(seed):
 
 @pytest.mark.parametrize("seed", [11, 12])
 def test_random_layers_on_the_device_match_the_reference(seed, tmp_path):
-    _run_on_vm(*_random_models(seed), tmp_path)
+    run_models(*_random_models(seed), tmp_path)
 
 
 def test_layers_on_the_31_bit_bound_match_the_reference(tmp_path):
@@ -114,7 +72,7 @@ def test_layers_on_the_31_bit_bound_match_the_reference(tmp_path):
                 models.append(one_layer_model(layer, shape))
                 extremes = [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)]
                 inputs.append(np.stack([*extremes, *random_inputs(rng, shape, 2)]))
-    _run_on_vm(models, inputs, tmp_path)
+    run_models(models, inputs, tmp_path)
 
 
 def test_fixtures_of_these_operators_match_tflm_on_the_device(tmp_path):
@@ -125,7 +83,7 @@ def test_fixtures_of_these_operators_match_tflm_on_the_device(tmp_path):
         samples = np.load(FIXTURES / f"{name}.input.npy")
         models.append(model)
         inputs.append(samples.reshape(len(samples), *model.input.shape))
-    _run_on_vm(models, inputs, tmp_path)
+    run_models(models, inputs, tmp_path)
     for name, model, x in zip(OWN_FIXTURES, models, inputs, strict=True):
         expected = np.load(FIXTURES / f"{name}.tflm.npy")
         got = reference.run(model, x)

@@ -8,8 +8,6 @@ views onto it must keep every live value intact. Half the batches rescale the de
 that their outputs spread over the int8 range instead of saturating.
 """
 
-import json
-
 import numpy as np
 import pytest
 from graph_factory import (
@@ -18,9 +16,9 @@ from graph_factory import (
     spread_outputs,
     two_heads_model,
 )
-from vm import run
+from vm import run_models
 
-from micronn import container, reference
+from micronn import reference
 from micronn.arena import lifetimes, overlaps, plan_arena
 
 BATCHES = 6
@@ -28,33 +26,6 @@ MODELS_PER_BATCH = 20
 RESIDUAL_BATCHES = (3, 4, 5)
 SPREAD_BATCHES = (1, 2, 4, 5)
 ROWS = 6
-
-VM_SCRIPT = """
-import json
-import micropython
-from array import array
-import micronn
-
-for index in range({count}):
-    net = micronn.load("m%d.mnq" % index)
-    n = len(net._x)
-    with open("x%d.bin" % index, "rb") as f:
-        rows = f.read()
-    outputs = bytearray()
-    for r in range(len(rows) // n):
-        outputs.extend(bytes(array("b", net.predict(rows[r * n:(r + 1) * n]))))
-    first = rows[:n]
-    micropython.heap_lock()
-    try:
-        net.predict(first)
-        locked = True
-    except MemoryError:
-        locked = False
-    micropython.heap_unlock()
-    with open("y%d.bin" % index, "wb") as f:
-        f.write(outputs)
-    print(json.dumps([index, len(net._arena), locked]))
-"""
 
 
 def _batch(batch: int):
@@ -84,21 +55,9 @@ def _shares_bytes_between_tensors(model) -> bool:
 @pytest.mark.parametrize("batch", range(BATCHES))
 def test_graphs_on_the_device_match_the_reference(batch, tmp_path):
     models, inputs = _batch(batch)
-    for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
-        (tmp_path / f"m{index}.mnq").write_bytes(container.write(model))
-        (tmp_path / f"x{index}.bin").write_bytes(x.tobytes())
-    lines = run(VM_SCRIPT.format(count=len(models)), cwd=tmp_path).splitlines()
-    assert len(lines) == len(models)
-    for (index, arena_bytes, locked), model, x in zip(
-        map(json.loads, lines), models, inputs, strict=True
-    ):
+    arenas = run_models(models, inputs, tmp_path, f" of batch {batch}")
+    for index, (model, arena_bytes) in enumerate(zip(models, arenas, strict=True)):
         assert arena_bytes == plan_arena(model)[1], f"model {index}"
-        assert locked, f"model {index}: predict allocated under heap_lock"
-        got = np.frombuffer((tmp_path / f"y{index}.bin").read_bytes(), np.int8)
-        expected = reference.run(model, x)
-        np.testing.assert_array_equal(
-            got.reshape(expected.shape), expected, err_msg=f"model {index} of batch {batch}"
-        )
 
 
 def test_the_graphs_cover_what_a_chain_cannot():

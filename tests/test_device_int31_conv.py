@@ -7,9 +7,6 @@ bounds: (|bias| + taps * 255 * wmax) * 2**left = 2**30 - 1 for the convolutions,
 count * 255 * 2**left just below 2**30 for MEAN.
 """
 
-import ast
-import importlib
-
 import numpy as np
 import pytest
 from conv_factory import (
@@ -21,16 +18,8 @@ from conv_factory import (
     random_mean,
     random_pool,
 )
-from test_device_int31 import (
-    FIRMWARE,
-    HIGH,
-    LOW,
-    Int31Overflow,
-    Small,
-    _constant,
-    _small_copy,
-    import_device_package,
-)
+from device_package import device_module
+from test_device_int31 import Int31Overflow, Small, _small_copy, assert_small_constants
 
 from micronn import container, reference
 from micronn.model import Layer
@@ -68,8 +57,7 @@ def _device_tensors(layer: Layer):
 
 def checked_run(layer: Layer, x: np.ndarray) -> np.ndarray:
     """prepare() with plain ints (load time may use long ints), run() with Small everywhere."""
-    import_device_package()
-    kernel = importlib.import_module(f"micronn_device.{KERNEL_MODULES[layer.op]}")
+    kernel = device_module(KERNEL_MODULES[layer.op])
     params = [int(layer.params[name]) for name in layer.spec.params]
     plan = _small_copy(kernel.prepare(DeviceOp(layer), params, _device_tensors(layer)), {})
     source = [Small(int(v)) for v in x.reshape(-1)]
@@ -145,9 +133,4 @@ def test_the_checker_catches_an_accumulator_past_the_bound():
 
 @pytest.mark.parametrize("module", ["kernels_conv.py", "kernels_pool.py"])
 def test_no_big_int_constants_in_these_kernels(module):
-    tree = ast.parse((FIRMWARE / module).read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant | ast.BinOp | ast.UnaryOp):
-            value = _constant(node)
-            if value is not None:
-                assert LOW <= value <= HIGH, f"{module}:{node.lineno}: constant {value}"
+    assert_small_constants(module)

@@ -8,13 +8,10 @@ largest multipliers, SOFTMAX rows of 2047 equal values (a Q12.19 sum of 2047 * 2
 that reach 2**31 - 1, every reachable reciprocal operand.
 """
 
-import ast
-import importlib
-
 import numpy as np
 import pytest
-from device_package import import_device_package
-from test_device_int31 import FIRMWARE, HIGH, LOW, Small, _constant, _small_copy
+from device_package import device_module
+from test_device_int31 import Small, _small_copy, assert_small_constants
 
 from micronn import gemmlowp
 from micronn.model import Layer
@@ -33,14 +30,9 @@ class DeviceOp:
         self.activation = layer.activation
 
 
-def _device(module):
-    import_device_package()
-    return importlib.import_module(f"micronn_device.{module}")
-
-
 def checked_run(layer: Layer, *inputs) -> np.ndarray:
     """prepare() with plain ints (load time may use long ints), run() with Small everywhere."""
-    kernel = _device(MODULES[layer.op])
+    kernel = device_module(MODULES[layer.op])
     params = [int(layer.params[name]) for name in layer.spec.params]
     tensors = [
         [int(v) for v in np.asarray(layer.tensors[name]).reshape(-1)]
@@ -128,7 +120,7 @@ def test_softmax_rows_stay_small(depth):
 
 def test_reciprocal_of_every_kind_of_sum():
     """reciprocal_half against gemmlowp's one_over_one_plus_x_for_x_in_0_1 at a = 2h."""
-    reciprocal = _device("reciprocal")
+    reciprocal = device_module("reciprocal")
     rng = np.random.default_rng(3)
     h = np.concatenate(
         [
@@ -146,7 +138,7 @@ def test_reciprocal_of_every_kind_of_sum():
 
 
 def test_reciprocal_saturates_for_a_power_of_two_sum():
-    reciprocal = _device("reciprocal")
+    reciprocal = device_module("reciprocal")
     assert reciprocal.reciprocal_half(Small(0)) == reciprocal.SATURATED
     assert gemmlowp.one_over_one_plus_x_for_x_in_0_1(0) == 2**31 - 1
 
@@ -155,9 +147,4 @@ def test_reciprocal_saturates_for_a_power_of_two_sum():
     "module", ["kernels_add.py", "kernels_lut.py", "kernels_softmax.py", "reciprocal.py"]
 )
 def test_no_big_int_constants_in_these_kernels(module):
-    tree = ast.parse((FIRMWARE / module).read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant | ast.BinOp | ast.UnaryOp):
-            value = _constant(node)
-            if value is not None:
-                assert LOW <= value <= HIGH, f"{module}:{node.lineno}: constant {value}"
+    assert_small_constants(module)

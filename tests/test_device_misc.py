@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vm import run
+from vm import run_models
 
-from micronn import container, reference
+from micronn import reference
 from micronn.importers.tflite import load_tflite
 from micronn.model import FullyConnected, Model, TensorSpec
 from micronn.ops import add, lookup, softmax
@@ -22,46 +22,6 @@ OWN_FIXTURES = [
     for entry in MANIFEST["fixtures"]
     if "unsupported" not in entry and set(entry["ops"]) & OWN_OPS
 ]
-
-VM_SCRIPT = """
-import micropython
-from array import array
-import micronn
-
-for index in range({count}):
-    net = micronn.load("m%d.mnq" % index)
-    n = len(net._x)
-    with open("x%d.bin" % index, "rb") as f:
-        rows = f.read()
-    y = array("b", bytes(len(net._y)))
-    outputs = bytearray()
-    for r in range(len(rows) // n):
-        net.predict(rows[r * n:(r + 1) * n], y)
-        outputs.extend(bytes(y))
-    x = array("b", rows[:n])
-    micropython.heap_lock()
-    try:
-        net.predict(x, y)
-        locked = True
-    except MemoryError:
-        locked = False
-    micropython.heap_unlock()
-    with open("y%d.bin" % index, "wb") as f:
-        f.write(outputs)
-    print(index, locked)
-"""
-
-
-def _run_on_vm(models, inputs, folder):
-    for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
-        (folder / f"m{index}.mnq").write_bytes(container.write(model))
-        (folder / f"x{index}.bin").write_bytes(x.tobytes())
-    lines = run(VM_SCRIPT.format(count=len(models)), cwd=folder).splitlines()
-    assert lines == [f"{index} True" for index in range(len(models))], "predict allocated"
-    for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
-        got = np.frombuffer((folder / f"y{index}.bin").read_bytes(), np.int8)
-        expected = reference.run(model, x)
-        np.testing.assert_array_equal(got.reshape(expected.shape), expected, err_msg=str(index))
 
 
 def _scale(rng, low=-3, high=0.5):
@@ -134,7 +94,7 @@ def test_random_layers_and_graphs_match_the_reference(tmp_path):
     for _ in range(8):
         models += [_lookup_model(rng, "LOGISTIC"), _lookup_model(rng, "TANH")]
         models += [_softmax_model(rng), _residual_model(rng)]
-    _run_on_vm(models, [_inputs(rng, model) for model in models], tmp_path)
+    run_models(models, [_inputs(rng, model) for model in models], tmp_path)
 
 
 def test_the_fixtures_of_these_operators_match_tflm(tmp_path):
@@ -148,7 +108,7 @@ def test_the_fixtures_of_these_operators_match_tflm(tmp_path):
         inputs.append(x.reshape(len(x), *model.input.shape).astype(np.int8))
         expected.append(np.load(FIXTURES / f"{name}.tflm.npy"))
     assert len(models) >= 10
-    _run_on_vm(models, inputs, tmp_path)  # device == reference, allocation-free
+    run_models(models, inputs, tmp_path)  # device == reference, allocation-free
     for name, model, x, tflm in zip(OWN_FIXTURES, models, inputs, expected, strict=True):
         got = reference.run(model, x)
         if tflm.dtype != np.int8:

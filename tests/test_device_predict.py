@@ -150,6 +150,7 @@ def test_float_edges_match_the_reference(tmp_path):
     reals = np.frombuffer((tmp_path / "reals.bin").read_bytes(), np.float32)
     expected_reals = reference.dequantize_output(model, expected_outputs).astype(np.float32)
     np.testing.assert_array_equal(reals.view(np.uint32), expected_reals.reshape(-1).view(np.uint32))
+    assert info["backend"] in ("c", "viper", "python")
     assert info == {
         "input_shape": list(model.input.shape),
         "output_shape": list(model.output.shape),
@@ -157,7 +158,7 @@ def test_float_edges_match_the_reference(tmp_path):
         "input_zero_point": model.input.zero_point,
         "output_scale": model.output.scale,
         "output_zero_point": model.output.zero_point,
-        "backend": "python",
+        "backend": info["backend"],
         "version": "0.1.0",
         "tuples": True,
         "dequantize_type": True,
@@ -224,7 +225,7 @@ def test_bad_arguments_raise_value_errors_that_say_what_is_expected(tmp_path):
         "short out": f"{model.output.size} items",
         "list out": "array('b') or a bytearray",
         "short dequantize out": f"{model.output.size} items",
-        "unknown backend": "available on this board: auto, python",
+        "unknown backend": "available on this board: auto, ",
     }
     assert set(results) == set(expected_words)
     for name, words in expected_words.items():

@@ -1,11 +1,16 @@
 """reference.py against a scalar transcription of TFLM's int8 FULLY_CONNECTED loop."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from model_factory import random_dense_model, random_inputs
 from test_fixedpoint import mbqm_scalar
 
 from micronn import reference
+from micronn.importers.tflite import load_tflite
+
+CONV1D = Path(__file__).parent / "data" / "tflite" / "conv1d_s1_same_relu_d1"
 
 
 def tflm_fully_connected(layer, x_row):
@@ -47,6 +52,23 @@ def test_reference_accepts_single_sample_and_checks_input():
         reference.run(model, x.astype(np.int16))
     with pytest.raises(ValueError, match="shape"):
         reference.run(model, np.zeros((2, model.input.size + 1), np.int8))
+
+
+def test_conv1d_inputs_may_leave_out_the_leading_height_of_one():
+    model = load_tflite(f"{CONV1D}.tflite")
+    x = np.load(f"{CONV1D}.input.npy")
+    tflm = np.load(f"{CONV1D}.tflm.npy")
+    assert model.input.shape == (1, 12, 2) and x.shape == (8, 12, 2)
+    assert reference.sample_shapes(model) == [(1, 12, 2), (12, 2), (24,)]
+    got = reference.run(model, x)
+    assert got.shape == (8, *model.output.shape)
+    np.testing.assert_array_equal(got.reshape(tflm.shape), tflm)
+    np.testing.assert_array_equal(reference.run(model, x.reshape(8, 1, 12, 2)), got)
+    np.testing.assert_array_equal(reference.run(model, x.reshape(8, 24)), got)
+    assert reference.run(model, x[0]).shape == tuple(model.output.shape)
+    np.testing.assert_array_equal(reference.run(model, x[0]), got[0])
+    with pytest.raises(ValueError, match=r"does not match the model's input \(1, 12, 2\) or"):
+        reference.run(model, x[:, :6])
 
 
 def test_edges_quantize_and_dequantize():

@@ -1,11 +1,14 @@
 """micronn.simulate on the real MicroPython VM: same integers as the reference, clear errors."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from small_models import calibration_inputs, small_container
 
 from micronn import container, reference
 from micronn.boards import load_board
+from micronn.importers.tflite import load_tflite
 from micronn.report import estimated_peak_ram
 from micronn.simulate import SimulationError, find_micropython, simulate
 
@@ -47,6 +50,19 @@ def test_single_sample_keeps_the_model_shape(small):
     result = simulate(data, sample)
     assert result.outputs.shape == tuple(model.output.shape)
     np.testing.assert_array_equal(result.outputs, reference.run(model, sample))
+
+
+def test_conv1d_inputs_may_leave_out_the_leading_height_of_one():
+    fixture = Path(__file__).parent / "data" / "tflite" / "conv1d_s1_same_relu_d1"
+    model = load_tflite(f"{fixture}.tflite")
+    data = container.write(model)
+    x = np.load(f"{fixture}.input.npy")[:3]  # (3, 12, 2) for the model's (1, 12, 2)
+    result = simulate(data, x)
+    assert result.outputs.shape == (3, *model.output.shape)
+    np.testing.assert_array_equal(result.outputs, reference.run(model, x))
+    single = simulate(data, x[0])
+    assert single.outputs.shape == tuple(model.output.shape)
+    np.testing.assert_array_equal(single.outputs, result.outputs[0])
 
 
 def test_python_backend_by_name(small):

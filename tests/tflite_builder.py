@@ -157,6 +157,7 @@ def dense_int8(
     weight_scale=(0.01,),
     fused_activation=0,
     batch=1,
+    output=(0.05, 4),
 ) -> bytes:
     """x[batch, in] -> FULLY_CONNECTED -> y[1, out], all int8. extra_op appends an operator (e.g.
     "MUL") reading tensors `extra_inputs` (3 is y) and writing an output with scale and zero
@@ -169,7 +170,7 @@ def dense_int8(
         T("x", (batch, in_features), scale=(0.02,), zero_point=(-3,), signature=input_signature),
         T("w", weights.shape, data=weights, scale=weight_scale),
         T("b", bias.shape, "INT32", bias, scale=bias_scale),
-        T("dense/y", (batch, out_features), scale=(0.05,), zero_point=(4,)),
+        T("dense/y", (batch, out_features), scale=output[:1], zero_point=output[1:]),
     ]
     operators = [
         Op("FULLY_CONNECTED", (0, 1, 2), (3,), {"fused_activation": fused_activation}),

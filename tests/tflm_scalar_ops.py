@@ -11,32 +11,16 @@ micronn.gemmlowp and micronn.ops code under test.
 import math
 
 import numpy as np
-
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-
-
-def wrap(x: int) -> int:
-    return ((x + 2**31) & 0xFFFFFFFF) - 2**31
-
-
-def c_div(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def srdhm(a: int, b: int) -> int:
-    if a == b == INT32_MIN:
-        return INT32_MAX
-    ab = a * b
-    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
-    return c_div(ab + nudge, 1 << 31)
-
-
-def rdbpot(x: int, exponent: int) -> int:
-    mask = (1 << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if remainder > threshold else 0)
+from tflm_scalar_common import (
+    INT32_MAX,
+    INT32_MIN,
+    c_div,
+    mbqm,
+    quantize_multiplier,
+    rdbpot,
+    srdhm,
+    wrap,
+)
 
 
 def srmpot(x: int, exponent: int) -> int:
@@ -55,24 +39,6 @@ def srmpot(x: int, exponent: int) -> int:
 
 def rescale(x: int, src_bits: int, dst_bits: int) -> int:
     return srmpot(x, src_bits - dst_bits)
-
-
-def mbqm(x: int, multiplier: int, shift: int) -> int:
-    left, right = max(shift, 0), max(-shift, 0)
-    return rdbpot(srdhm(wrap(x * (1 << left)), multiplier), right)
-
-
-def quantize_multiplier(real: float):
-    if real == 0.0:
-        return 0, 0
-    fraction, shift = math.frexp(real)
-    q = math.floor(fraction * 2**31 + 0.5)
-    if q == 2**31:
-        q //= 2
-        shift += 1
-    if shift < -31:
-        return 0, 0
-    return q, shift
 
 
 # ------------------------------------------------------------------ gemmlowp
@@ -162,26 +128,24 @@ def lookup_prepare(input_scale: float):
     return multiplier, left_shift, radius
 
 
-def logistic_int8(q: int, input_scale: float, input_zero_point: int) -> int:
+def _lookup_int8(function, q, input_scale, input_zero_point, output_shift, output_offset):
+    """reference_integer_ops::Logistic / Tanh for one int8 code (Q4.27 input, Q0.31 result)."""
     multiplier, left_shift, radius = lookup_prepare(input_scale)
     x = q - input_zero_point
     if x <= -radius:
         return -128
     if x >= radius:
         return 127
-    y = logistic(mbqm(x, multiplier, left_shift), 4)
-    return min(max(rdbpot(y, 23) - 128, -128), 127)
+    y = function(mbqm(x, multiplier, left_shift), 4)
+    return min(max(rdbpot(y, output_shift) + output_offset, -128), 127)
+
+
+def logistic_int8(q: int, input_scale: float, input_zero_point: int) -> int:
+    return _lookup_int8(logistic, q, input_scale, input_zero_point, 23, -128)
 
 
 def tanh_int8(q: int, input_scale: float, input_zero_point: int) -> int:
-    multiplier, left_shift, radius = lookup_prepare(input_scale)
-    x = q - input_zero_point
-    if x <= -radius:
-        return -128
-    if x >= radius:
-        return 127
-    y = tanh(mbqm(x, multiplier, left_shift), 4)
-    return min(max(rdbpot(y, 24), -128), 127)
+    return _lookup_int8(tanh, q, input_scale, input_zero_point, 24, 0)
 
 
 def softmax_prepare(beta: float, input_scale: float):

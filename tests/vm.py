@@ -3,11 +3,15 @@
 Device tests batch many cases into one script so that the suite launches few VM processes.
 """
 
+import json
 import os
 import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from micronn import container, reference
 from micronn.simulate import find_micropython
 
 FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
@@ -39,3 +43,79 @@ def run(script: str, *, cwd=None, heapsize: str = DEFAULT_HEAP, timeout=TIMEOUT_
             f"--- stdout (tail) ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}"
         )
     return done.stdout
+
+
+# MicroPython helpers: predict through each kind of buffer it takes; is predict allocation-free?
+PREDICT_HELPERS = """
+import json
+import micropython
+from array import array
+import micronn
+
+
+def predict(net, raw, kind):
+    if kind == 0:
+        return net.predict(raw)
+    if kind == 1:
+        return net.predict(array("b", raw), array("b", bytes(len(net._y))))
+    if kind == 2:
+        return net.predict(memoryview(raw), bytearray(len(net._y)))
+    return net.predict([v - 256 if v > 127 else v for v in raw])
+
+
+def allocation_free(net, first):
+    x, y = array("b", first), array("b", bytes(len(net._y)))
+    micropython.heap_lock()
+    try:
+        net.predict(x, y)
+        net.predict(first)
+        return True
+    except MemoryError:
+        return False
+    finally:
+        micropython.heap_unlock()
+"""
+
+MODELS_SCRIPT = (
+    PREDICT_HELPERS
+    + """
+for index in range({count}):
+    net = micronn.load("m%d.mnq" % index)
+    n = len(net._x)
+    with open("x%d.bin" % index, "rb") as f:
+        rows = f.read()
+    outputs = bytearray()
+    for r in range(len(rows) // n):
+        y = predict(net, rows[r * n:(r + 1) * n], r % 4)
+        outputs.extend(bytes(y) if type(y) is bytearray else bytes(array("b", y)))
+    with open("y%d.bin" % index, "wb") as f:
+        f.write(outputs)
+    locked = allocation_free(net, rows[:n])
+    print(json.dumps([index, len(net._arena), locked]))
+"""
+)
+
+
+def run_models(models, inputs, folder, label: str = "") -> list[int]:
+    """Run each model on its int8 input rows in one VM process and check it against the reference.
+
+    Rows go through every kind of buffer predict takes (bytes, array, memoryview, list; with and
+    without `out`); the outputs must equal reference.run's and predict must allocate nothing under
+    heap_lock. Returns the bytes of each loaded model's arena."""
+    for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
+        (folder / f"m{index}.mnq").write_bytes(container.write(model))
+        (folder / f"x{index}.bin").write_bytes(x.tobytes())
+    lines = run(MODELS_SCRIPT.format(count=len(models)), cwd=folder).splitlines()
+    assert len(lines) == len(models), lines
+    arenas = []
+    for (index, arena_bytes, locked), model, x in zip(
+        map(json.loads, lines), models, inputs, strict=True
+    ):
+        assert locked, f"model {index}{label}: predict allocated under heap_lock"
+        got = np.frombuffer((folder / f"y{index}.bin").read_bytes(), np.int8)
+        expected = reference.run(model, x)
+        np.testing.assert_array_equal(
+            got.reshape(expected.shape), expected, err_msg=f"model {index}{label}"
+        )
+        arenas.append(arena_bytes)
+    return arenas

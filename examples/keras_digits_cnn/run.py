@@ -5,22 +5,13 @@ runs the int8 model on the MicroPython VM.
     python examples/keras_digits_cnn/run.py [--vm-samples 100]
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from common import (  # noqa: E402
-    BUILD,
-    accuracies,
-    accuracy,
-    quantized_accuracies,
-    save_arrays,
-    table,
-    vm_check,
-)
+from common import float_graph_rows, report, saved_split, vm_samples_argument  # noqa: E402
 from datasets import digits_split  # noqa: E402
 
 from micronn.importers.keras import load_keras  # noqa: E402
@@ -30,24 +21,10 @@ TFLITE = HERE / "digits_cnn_int8.tflite"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vm-samples", type=int, default=100, help="0 skips the VM run")
-    args = parser.parse_args()
-
-    x_train, x_test, y_train, y_test = digits_split((8, 8, 1))
-    save_arrays(BUILD / "digits_cnn", x_train=x_train, x_test=x_test, y_test=y_test)
-    graph = load_keras(KERAS)
-    float_accuracy = accuracy(graph.predict(x_test), y_test)
-    ptq = quantized_accuracies(graph, x_train, x_test, y_test)
-    tflite = quantized_accuracies(TFLITE, None, x_test, y_test)
-    rows = [
-        (".keras, micronn post-training quantization", {"float": float_accuracy} | accuracies(ptq)),
-        (".tflite from TensorFlow's converter, imported", accuracies(tflite)),
-    ]
-    print(f"Keras digits CNN, {len(y_test)} test digits: accuracy")
-    print(table(rows))
-    if args.vm_samples:
-        print(vm_check(ptq["int8"][1], x_test, args.vm_samples))
+    vm_samples = vm_samples_argument(__doc__)
+    x_train, x_test, _, y_test = saved_split("digits_cnn", digits_split((8, 8, 1)))
+    rows, int8 = float_graph_rows(".keras", load_keras(KERAS), x_train, x_test, y_test, TFLITE)
+    report(f"Keras digits CNN, {len(y_test)} test digits: accuracy", rows, int8, x_test, vm_samples)
     return 0
 
 

@@ -5,7 +5,6 @@ the MicroPython VM.
     python examples/sklearn_mlp/run.py [--vm-samples 100]
 """
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -16,7 +15,14 @@ from sklearn.neural_network import MLPClassifier
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from common import BUILD, accuracies, quantized_accuracies, save_arrays, table, vm_check  # noqa: E402
+from common import (  # noqa: E402
+    BUILD,
+    accuracies,
+    quantized_accuracies,
+    report,
+    saved_split,
+    vm_samples_argument,
+)
 from datasets import SEED, digits_split  # noqa: E402
 
 import micronn  # noqa: E402
@@ -33,22 +39,16 @@ def train(x, y) -> MLPClassifier:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vm-samples", type=int, default=100, help="0 skips the VM run")
-    args = parser.parse_args()
-
-    x_train, x_test, y_train, y_test = digits_split()
-    save_arrays(BUILD / "sklearn_mlp", x_train=x_train, x_test=x_test, y_test=y_test)
+    vm_samples = vm_samples_argument(__doc__)
+    x_train, x_test, y_train, y_test = saved_split("sklearn_mlp", digits_split())
     mlp = train(x_train, y_train)
     float_accuracy = 100 * mlp.score(x_test, y_test)
     ptq = quantized_accuracies(graph_from_sklearn(mlp), x_train, x_test, y_test)
     out = BUILD / "sklearn_mlp" / "digits_mlp.mnq"
     micronn.convert_sklearn(mlp, x_train, output=out)
     rows = [("MLPClassifier, micronn.convert_sklearn", {"float": float_accuracy} | accuracies(ptq))]
-    print(f"scikit-learn MLP {HIDDEN}, {len(y_test)} test digits: accuracy (wrote {out})")
-    print(table(rows))
-    if args.vm_samples:
-        print(vm_check(ptq["int8"][1], x_test, args.vm_samples))
+    heading = f"scikit-learn MLP {HIDDEN}, {len(y_test)} test digits: accuracy (wrote {out})"
+    report(heading, rows, ptq["int8"][1], x_test, vm_samples)
     return 0
 
 

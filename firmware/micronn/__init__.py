@@ -7,35 +7,124 @@
 See docs/device-api.md.
 """
 
-from . import backends, container
-from .net import Net
+import gc
+import sys
+
+# The reader and its checks: about half of the package's heap, needed only while a model loads.
+# Precompiled (.mpy files), load() imports them when it needs them and forgets the table's
+# checks once the table is read, the rest once the data blocks are read, before it builds the
+# network; the next load imports them again, which costs no compiler heap. From .py sources
+# they are compiled once, first, while the heap is still in one piece, and kept
+# (docs/memory.md).
+TABLE_MODULES = ("rules", "arena")
+READER_MODULES = ("container", "values", "model", "crc32")
+FROM_SOURCE = __file__.endswith(".py")
+LOAD_MODULES = ("placement",)  # dropped once the network is built
+if FROM_SOURCE:
+    from . import arena, container, placement, rules  # noqa: F401
+
+from . import backends  # noqa: E402
+from .infile import CHUNK_BYTES  # noqa: E402
+from .net import Net  # noqa: E402
+from .ops import OPS  # noqa: E402
 
 __version__ = "0.1.0"
 
 
-def load(path, backend="auto"):
+def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=None):
     """Read and check the model at `path` (or an open binary stream); return a Net.
 
     backend: "auto" (the fastest available) or a name from micronn.backends.AVAILABLE.
+    weights: where the big weight tensors live (placement.py): "ram" (heap arrays),
+    "stream" (read from the open file into one scratch buffer of about chunk_bytes, every
+    predict), "rom" (straight from a file on a ROMFS mount) or "auto" (ram if it fits the
+    free heap, else rom if possible, else stream). For stream and rom the file stays open
+    until net.close(); a stream you pass in must stay open as long as the net is used.
+    probe: None, or a function called with the name of each stage as it ends ("reader",
+    "table", "blocks", "network"), e.g. to print gc.mem_free(); the first three come while the
+    reader's modules are in the heap, when it is fullest.
     Raises ValueError naming the problem for a bad file, an operator this runtime cannot run
-    or an unknown backend.
+    or an unknown backend or placement.
     """
     name, kernel_for = backends.select(backend)
-    if hasattr(path, "readinto"):
-        source = "model"
-        model = container.read(path)
-    else:
-        source = path
-        with open(path, "rb") as stream:
-            model = container.read(stream, path)
-    kernels = []
-    for index in range(len(model.layers)):
-        op = model.layers[index].name
-        kernel = kernel_for(op)
-        if kernel is None:
-            raise ValueError(
-                f"{source}: layer {index} uses operator {op} which this runtime does not "
-                f"support; {container.UPDATE}"
-            )
-        kernels.append(kernel)
-    return Net(model, kernels, name)
+    own = not hasattr(path, "readinto")
+    source = path if own else "model"
+    stream = open(path, "rb") if own else path
+    try:
+        if not FROM_SOURCE:
+            _make_room(stream, weights, kernel_for)
+        from . import container
+
+        _stage(probe, "reader")
+        _release_room()
+        reader, model, records = container.read_table(stream, source)
+        _stage(probe, "table")
+        _forget(TABLE_MODULES)
+        kernels = []
+        for index in range(len(model.layers)):
+            op = model.layers[index].name
+            kernel = kernel_for(op)
+            if kernel is None:
+                raise ValueError(
+                    f"{source}: layer {index} uses operator {op} which this runtime does not "
+                    f"support; {container.UPDATE}"
+                )
+            kernels.append(kernel)
+        from . import placement
+
+        placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
+        container.read_blocks(reader, model, records, placed.flags, memoryview(placed.check))
+        reader = records = container = None
+        _stage(probe, "blocks")
+        _forget(READER_MODULES)
+        placed.loaded()
+        keep = own and placed.name != "ram"
+        net = Net(model, kernels, name, placed, stream if keep else None)
+        placement = placed = model = None
+        _forget(LOAD_MODULES)
+    except BaseException:
+        if own:
+            stream.close()
+        _forget(TABLE_MODULES + READER_MODULES + LOAD_MODULES + ("reserve",))
+        raise
+    if own and not keep:
+        stream.close()
+    _stage(probe, "network")
+    return net
+
+
+def _make_room(stream, weights, kernel_for):
+    """Before the reader is imported: the kernels, and a hold on room for the tensors."""
+    from . import reserve
+
+    for code in reserve.hold(stream, weights):
+        if code in OPS:
+            kernel_for(OPS[code][0])
+
+
+def _release_room():
+    """The table's checks borrow the room held for the tensors; dropped, they give it back."""
+    if not FROM_SOURCE:
+        from . import reserve
+
+        reserve.release()
+        reserve = None
+        _forget(("reserve",))
+
+
+def _stage(probe, name):
+    """A stage of load() is over: free its garbage before the next one allocates."""
+    gc.collect()
+    if probe is not None:
+        probe(name)
+
+
+def _forget(modules):
+    """Drop precompiled modules from sys.modules and this package, and let the GC take them."""
+    if FROM_SOURCE:
+        return
+    package = globals()
+    for module in modules:
+        sys.modules.pop(__name__ + "." + module, None)
+        package.pop(module, None)
+    gc.collect()

@@ -10,10 +10,8 @@ onto the arena; b is None for one-input operators. Every backend gives exactly t
 integers; "auto" takes the fastest one this board can run.
 """
 
-# In order of preference for "auto".
-AVAILABLE = ("python",)
-
-# Operator name -> module of this package that runs it with the "python" backend.
+# Operator name -> module of this package that runs it with the "python" backend. The viper
+# backend's module for the same family is named viper_<family> (kernels_dense -> viper_dense).
 KERNEL_MODULES = {
     "FULLY_CONNECTED": "kernels_dense",
     "CONV_2D": "kernels_conv",
@@ -30,11 +28,8 @@ KERNEL_MODULES = {
 _PACKAGE = __name__.split(".")[0]
 
 
-def python_kernel(op_name):
-    """The module that runs op_name, or None if this board's micronn has none."""
-    module_name = KERNEL_MODULES.get(op_name)
-    if module_name is None:
-        return None
+def _module(module_name):
+    """The package's module module_name, or None when this board's micronn lacks it."""
     try:
         package = __import__(_PACKAGE + "." + module_name)
     except ImportError as error:
@@ -44,12 +39,107 @@ def python_kernel(op_name):
     return getattr(package, module_name)
 
 
+def python_kernel(op_name):
+    """The module that runs op_name, or None if this board's micronn has none."""
+    module_name = KERNEL_MODULES.get(op_name)
+    if module_name is None:
+        return None
+    return _module(module_name)
+
+
+def viper_kernel(op_name):
+    """The viper module of op_name's family; the python module where there is none."""
+    module_name = KERNEL_MODULES.get(op_name)
+    if module_name is None:
+        return None
+    kernel = _module("viper_" + module_name[module_name.index("_") + 1 :])
+    return kernel if kernel is not None else python_kernel(op_name)
+
+
+def _viper_present():
+    """True when this firmware runs viper code (see viper_probe.py): a tiny module, so that
+    `import micronn` stays cheap; the kernels are compiled by load() when a model needs them."""
+    try:
+        probe = __import__(_PACKAGE + ".viper_probe").viper_probe
+    except (SyntaxError, ImportError, ValueError):
+        return False
+    return probe.works() == 1
+
+
+def _ulab_present():
+    """True when ulab's numpy (with dot) imports: the ulab backend runs FULLY_CONNECTED with it."""
+    try:
+        from ulab import numpy
+    except ImportError:
+        return False
+    return hasattr(numpy, "dot") and hasattr(numpy, "frombuffer")
+
+
+def ulab_kernel(op_name):
+    """ulab_dense for FULLY_CONNECTED; every other operator runs with its python module."""
+    kernel = _module("ulab_dense") if op_name == "FULLY_CONNECTED" else None
+    return kernel if kernel is not None else python_kernel(op_name)
+
+
+def _c_module_present():
+    """True when the _micronn C module (ulab_ext/) imports and speaks kernels_c's convention."""
+    try:
+        kernels_c = __import__(_PACKAGE + ".kernels_c").kernels_c
+    except ImportError:
+        return False
+    return kernels_c.compatible()
+
+
+def c_kernel(op_name):
+    """The kernels_c object (prepare / run) that runs op_name through _micronn, or None."""
+    return __import__(_PACKAGE + ".kernels_c").kernels_c.KERNELS.get(op_name)
+
+
+def _always():
+    return True
+
+
+# name, probe, kernel finder, what to do when the probe fails; in order of preference for "auto"
+BACKENDS = (
+    (
+        "c",
+        _c_module_present,
+        c_kernel,
+        "backend 'c' needs the _micronn C module: build it into the firmware or copy "
+        "_micronn.mpy to the board (docs/building.md)",
+    ),
+    (
+        "viper",
+        _viper_present,
+        viper_kernel,
+        "backend 'viper' needs MicroPython's native emitter, which this firmware lacks "
+        "(CircuitPython has none); use 'auto' or 'python'",
+    ),
+    (
+        "ulab",
+        _ulab_present,
+        ulab_kernel,
+        "backend 'ulab' needs firmware with ulab (CircuitPython, OpenMV or a custom build); "
+        "use 'auto' or 'python'",
+    ),
+    ("python", _always, python_kernel, ""),
+)
+
+# The backends this board can run, fastest first.
+AVAILABLE = tuple(entry[0] for entry in BACKENDS if entry[1]())
+
+
 def select(name):
     """Return (backend name, kernel finder) for a name from AVAILABLE, or "auto".
 
     The finder maps an operator name to its kernel module, or to None when it has none.
     """
-    if name == "auto" or name == "python":
-        return "python", python_kernel
+    if name == "auto":
+        name = AVAILABLE[0]
+    for backend, _, finder, advice in BACKENDS:
+        if backend == name:
+            if name not in AVAILABLE:
+                raise ValueError(advice)
+            return name, finder
     choices = ", ".join(AVAILABLE)
     raise ValueError(f"unknown backend {name!r}; available on this board: auto, {choices}")

@@ -5,12 +5,17 @@ each layer's data block, every tensor read straight into the array it will live 
 raises ValueError naming it and what to do; a model is returned only when every check of
 "What a reader checks" has passed. Operator rules live in rules.py, value rules in values.py,
 the arena check in arena.py.
+
+read() keeps every tensor in RAM. read_table() + read_blocks() let the loader leave the weights
+of chosen layers in the file (placement.py): those are checked through a scratch buffer and
+become InFile records of where they lie.
 """
 
 import struct
-from array import array
 
-from . import arena, rules, values
+from . import values
+from .buffers import unfilled
+from .infile import InFile
 from .model import Edge, Layer, Model
 from .ops import ACTIVATIONS, OPS
 
@@ -69,6 +74,17 @@ class _Reader:
 
 def read(stream, name="model"):
     """Parse and check a whole .mnq file from a binary stream; return a Model."""
+    reader, model, records = read_table(stream, name)
+    read_blocks(reader, model, records)
+    return model
+
+
+def read_table(stream, name="model"):
+    """Parse and check the table; return (reader, model without tensor data, layer records).
+
+    Each layer's tensors are still (dtype, offset in block, nbytes) triples; model.file_size and
+    model.table_size tell how the bytes divide. Finish with read_blocks().
+    """
     reader = _Reader(stream, name)
     size = stream.seek(0, 2)
     stream.seek(0)
@@ -97,12 +113,32 @@ def read(stream, name="model"):
     edges = (_edge(reader, head, 32, "input", shapes), _edge(reader, head, 44, "output", shapes))
     layers = _layers(reader, records, shapes, table_size, file_size, *edges)
     model = Model(edges[0], edges[1], shapes, offsets, arena_size, layers)
+    model.file_size = file_size
+    model.table_size = table_size
+    from . import arena  # the table's checks are imported here, so that load() can drop them
+
     problem = arena.problem(model)
     if problem:
         reader.fail(problem)
-    for index in range(layer_count):
-        _read_block(reader, index, layers[index], records[index][0])
-    return model
+    return reader, model, records
+
+
+def read_blocks(reader, model, records, in_file=None, scratch=None):
+    """Read and check every data block, in order, into the model's layers.
+
+    in_file: None, or a sequence of flags by layer index: a flagged layer's tensor 0 (its
+    weights) is not kept; it is read through `scratch` (a memoryview, at least 4 bytes) to
+    check its CRC and values and becomes an InFile giving its place in the file.
+    """
+    for index in range(len(model.layers)):
+        outside = in_file is not None and in_file[index]
+        _read_block(reader, index, model.layers[index], records[index][0], outside, scratch)
+
+
+def _rules():
+    from . import rules
+
+    return rules
 
 
 def _header(reader, head, size):
@@ -198,7 +234,7 @@ def _layers(reader, records, shapes, block_start, file_size, model_input, model_
             reader.fail(f"{where} writes tensor {layer.output}, which is invalid or written twice")
         written[layer.output] = 1
         in_shapes = [shapes[t] for t in layer.inputs]
-        problem = rules.check(
+        problem = _rules().check(
             layer.name, layer.params, in_shapes, shapes[layer.output], layer.counts
         )
         if problem:
@@ -267,15 +303,15 @@ def _layer(reader, index, head, body, block_start, file_size):
 
 def _new_tensor(dtype, count, nbytes):
     if dtype == INT8:
-        return array("b", bytes(count))
+        return unfilled("b", count)
     if dtype == INT32:
-        return array("i", bytes(nbytes))
+        return unfilled("i", count)
     return bytearray(nbytes)
 
 
-def _read_block(reader, index, layer, head):
+def _read_block(reader, index, layer, head, outside=False, scratch=None):
     """Stream one data block into the layer's arrays; check its CRC, padding and values."""
-    size, crc = struct.unpack_from("<II", head, 16)
+    block_at, size, crc = struct.unpack_from("<III", head, 12)
     reader.crc = 0
     clean = True
     position = 0
@@ -283,8 +319,13 @@ def _read_block(reader, index, layer, head):
     for t in range(len(layer.tensors)):
         dtype, offset, nbytes = layer.tensors[t]
         clean = reader.zeros(offset - position) and clean
-        tensor = _new_tensor(dtype, layer.counts[t], nbytes)
-        reader.fill(tensor, nbytes)
+        if t == 0 and outside:
+            if not _pass_weights(reader, nbytes, layer.counts[0], layer.weight_bits, scratch):
+                reader.fail(f"layer {index} ({layer.name}) {values.WEIGHTS_PROBLEM}")
+            tensor = InFile(block_at + offset, nbytes, layer.counts[0])
+        else:
+            tensor = _new_tensor(dtype, layer.counts[t], nbytes)
+            reader.fill(tensor, nbytes)
         tensors.append(tensor)
         position = offset + nbytes
     clean = reader.zeros(size - position) and clean
@@ -296,3 +337,19 @@ def _read_block(reader, index, layer, head):
     problem = values.check(layer)
     if problem:
         reader.fail(f"layer {index} ({layer.name}) {problem}")
+
+
+def _pass_weights(reader, nbytes, count, bits, scratch):
+    """Read a weight tensor chunk by chunk through scratch; True if every value is in range."""
+    good = True
+    view = scratch
+    left = nbytes
+    while left > 0:
+        if left < len(view):
+            view = scratch[:left]  # the last chunk: the only new object
+        reader.fill(view, len(view))
+        good = values.weights_in_range(view, bits) and good
+        left -= len(view)
+    if bits != 8:
+        good = values.tail_is_clean(view[len(view) - 1], count, nbytes, bits) and good
+    return good

@@ -56,11 +56,18 @@ def prepare(op, params, tensors):
 
 
 def run(plan, a, b, out):
-    depthwise, shape, tables, weights, bits, row, taps, multiplier, zp, bias, rq, step, clamp = plan
+    run_rows(plan, a, out, plan[3], 0, plan[1][4])
+
+
+def run_rows(plan, a, out, weights, first, count):
+    """Output channels first .. first+count-1 only. CONV_2D: weights[0] is the first weight of
+    channel `first` (the weight placement API: a streamed chunk of the file, starting on a
+    byte boundary). DEPTHWISE_CONV_2D: weights is always the whole tensor."""
+    depthwise, shape, tables, _, bits, row, taps, multiplier, zp, bias, rq, step, clamp = plan
     in_w, in_c, out_h, out_w, out_c, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = shape
     ky_first, ky_end, kx_first, kx_end = tables
     output_zp, act_min, act_max, low, high = clamp
-    for o in range(out_c):
+    for o in range(first, first + count):
         # w[base + (ky * k_w + kx) * w_step + i] is the weight of tap (ky, kx), input i
         if depthwise:
             channel = o // multiplier
@@ -72,7 +79,7 @@ def run(plan, a, b, out):
                 base = 0
         else:
             w_step = in_c
-            base = o * taps
+            base = (o - first) * taps
             if row is not None:
                 _unpack(weights, bits, base, 1, taps, row)
                 base = 0

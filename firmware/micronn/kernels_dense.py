@@ -56,9 +56,15 @@ def prepare(op, params, tensors):
 
 def run(plan, a, b, out):
     """out[o] = clamp(requantize(bias[o] + sum_d W[o, d] * a[d]) + zero_point)."""
-    n, m, weights, unpack, row, bias, rq, step, zp, act_min, act_max, low, high = plan
+    run_rows(plan, a, out, plan[2], 0, plan[1])
+
+
+def run_rows(plan, a, out, weights, first, count):
+    """Outputs first .. first+count-1 only; weights[0] is W[first, 0] (the weight placement API:
+    the rows may come from a streamed chunk of the file, starting on a byte boundary)."""
+    n, m, _, unpack, row, bias, rq, step, zp, act_min, act_max, low, high = plan
     base = 0
-    for o in range(m):
+    for o in range(first, first + count):
         acc = bias[o]
         if unpack is None:
             for d in range(n):

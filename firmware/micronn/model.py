@@ -1,7 +1,13 @@
 """A checked model as the reader returns it: edges, activation tensors, layers with tensors."""
 
 from .ops import ACTIVATIONS
-from .rules import size_of
+
+
+def size_of(shape):
+    size = 1
+    for dim in shape:
+        size *= dim
+    return size
 
 
 class Edge:

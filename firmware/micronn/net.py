@@ -2,11 +2,17 @@
 
 from array import array
 
-from .affine import Affine
+from .buffers import unfilled
+
+
+def _affine(scale, zero_point):
+    from .affine import Affine  # only for float edges: int8 users never pay for it
+
+    return Affine(scale, zero_point)
 
 
 def _int8_buffer(count):
-    return array("b", bytes(count))
+    return unfilled("b", count)
 
 
 class Net:
@@ -18,16 +24,18 @@ class Net:
     output buffer.
     """
 
-    def __init__(self, model, kernels, backend):
+    def __init__(self, model, kernels, backend, placement=None, file=None):
         self.backend = backend
+        self.weights = "ram" if placement is None else placement.name
+        self._file = file  # the model file the net opened and reads its weights from
         self.input_shape = tuple(model.input.shape)
         self.output_shape = tuple(model.output.shape)
         self.input_scale = model.input.scale
         self.input_zero_point = model.input.zero_point
         self.output_scale = model.output.scale
         self.output_zero_point = model.output.zero_point
-        self._input = Affine(model.input.scale, model.input.zero_point)
-        self._output = Affine(model.output.scale, model.output.zero_point)
+        self._input = None  # Affine, made when floats first come in or go out (affine.py)
+        self._output = None
         self._arena = _int8_buffer(model.arena_size)
         arena = memoryview(self._arena)
         offsets, sizes = model.offsets, model.sizes
@@ -42,8 +50,17 @@ class Net:
             a = views[layer.inputs[0]]
             b = views[layer.inputs[1]] if len(layer.inputs) > 1 else None
             prepared = kernel.prepare(layer, layer.params, layer.tensors)
-            plan.append((kernel.run, prepared, a, b, views[layer.output]))
+            run = kernel.run
+            if placement is not None:
+                run, prepared = placement.step(index, layer, kernel, prepared)
+            plan.append((run, prepared, a, b, views[layer.output]))
         self._plan = tuple(plan)
+
+    def close(self):
+        """Close the model file the net reads its weights from (weights "stream" or "rom")."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def predict(self, x, out=None):
         """Run the network on x (int8 codes, or floats to quantize); return out or own buffer."""
@@ -78,6 +95,8 @@ class Net:
             out = array("f", bytes(4 * count))
         self._check_length(q, count, "q")
         self._check_length(out, count, "out")
+        if self._output is None:
+            self._output = _affine(self.output_scale, self.output_zero_point)
         return self._output.dequantize(q, out)
 
     def _load_input(self, x):
@@ -114,6 +133,8 @@ class Net:
 
     def _quantize(self, x, out):
         try:
+            if self._input is None:
+                self._input = _affine(self.input_scale, self.input_zero_point)
             return self._input.quantize(x, out)
         except TypeError:
             raise ValueError("float input must hold only numbers") from None

@@ -5,19 +5,15 @@ the record's int32 parameters in container order, counts the element count of ea
 The rules are those of host_tools/micronn/container_rules.py (docs/format.md, "Operators").
 """
 
+from .model import size_of
+from .values import multiplier_problem
+
 SMALL_INT_MAX = 0x3FFFFFFF  # 2**30 - 1, the largest small int on a board
 SOFTMAX_MAX_DEPTH = 2047  # depth * 2**19, the Q12.19 sum of exps, stays a small int
 WEIGHT_COUNT = 0  # tensor indices of the requantizing operators: weights, bias, multiplier, shift
 BIAS_COUNT = 1
 MULTIPLIER_COUNT = 2
 SHIFT_COUNT = 3
-
-
-def size_of(shape):
-    size = 1
-    for dim in shape:
-        size *= dim
-    return size
 
 
 def _int8_range(*labelled):
@@ -33,15 +29,6 @@ def _clamp(act_min, act_max):
     if problem is None and act_min > act_max:
         problem = f"act_min {act_min} > act_max {act_max}"
     return problem
-
-
-def multiplier_problem(multiplier, shift):
-    """A quantized multiplier is 0 or in [2^30, 2^31), its shift in [-31, 30]."""
-    if multiplier != 0 and multiplier >> 30 != 1:
-        return f"multiplier {multiplier} is not 0 or in [2^30, 2^31)"
-    if not -31 <= shift <= 30:
-        return f"shift {shift} is outside -31..30"
-    return None
 
 
 def _requantization(counts, weights, channels):

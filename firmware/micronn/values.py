@@ -6,10 +6,20 @@ last packed one, multipliers and shifts in range, and the 31-bit bound of docs/f
 SOFTMAX, the range and order of its exp table.
 """
 
-from .rules import multiplier_problem
+from .infile import InFile
 
 SMALL_INT_MAX = 0x3FFFFFFF  # 2**30 - 1, the largest small int on a board
 WEIGHT_LIMIT = {8: 127, 4: 7, 2: 1}
+WEIGHTS_PROBLEM = "has weights outside +-wmax (-128, -8, -2) or stray bits after the last one"
+
+
+def multiplier_problem(multiplier, shift):
+    """A quantized multiplier is 0 or in [2^30, 2^31), its shift in [-31, 30]."""
+    if multiplier != 0 and multiplier >> 30 != 1:
+        return f"multiplier {multiplier} is not 0 or in [2^30, 2^31)"
+    if not -31 <= shift <= 30:
+        return f"shift {shift} is outside -31..30"
+    return None
 
 
 def _largest_dot(name, p, wmax):
@@ -28,7 +38,8 @@ def check(layer):
         return None
     weights, bias, multipliers, shifts = layer.tensors
     bits = layer.weight_bits
-    if not _weights_in_range(weights, layer.counts[0], bits):
+    # weights left in the file were checked chunk by chunk as the reader passed them
+    if type(weights) is not InFile and not _weights_in_range(weights, layer.counts[0], bits):
         return (
             f"has int{bits} weights outside +-{WEIGHT_LIMIT[bits]} or stray bits after the last one"
         )
@@ -60,14 +71,27 @@ def _exp_table_problem(exp):
 
 def _weights_in_range(weights, count, bits):
     """int8 weights lie in +-127, int4 in +-7, int2 in +-1; unused trailing bits are zero."""
+    if not weights_in_range(weights, bits):
+        return False
+    return bits == 8 or tail_is_clean(weights[-1], count, len(weights), bits)
+
+
+def weights_in_range(chunk, bits):
+    """No int8 -128, int4 -8 or int2 -2 in chunk: any run of whole bytes of the tensor, int8
+    read as signed ('b'), packed bytes signed or unsigned."""
     if bits == 8:
-        return min(weights) >= -127
+        return min(chunk) >= -127
     bad = _bytes_with_code(bits, 1 << (bits - 1))  # the most negative code, -8 or -2
-    for byte in weights:
-        if bad[byte]:
+    for byte in chunk:
+        if bad[byte & 0xFF]:
             return False
-    used = count - (len(weights) - 1) * (8 // bits)
-    return weights[-1] >> (used * bits) == 0
+    return True
+
+
+def tail_is_clean(last_byte, count, nbytes, bits):
+    """The bits after the last of count packed values in the tensor's last byte are zero."""
+    used = count - (nbytes - 1) * (8 // bits)
+    return (last_byte & 0xFF) >> (used * bits) == 0
 
 
 def _bytes_with_code(bits, code):

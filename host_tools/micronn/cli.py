@@ -6,7 +6,8 @@ import time
 
 from micronn import __version__, commands
 from micronn.boards import DEFAULT_BOARD
-from micronn.simulate import BACKENDS, SimulationError
+from micronn.memory_plan import RUNTIMES
+from micronn.simulate import BACKENDS, WEIGHTS, SimulationError
 from micronn.transport import TransportError
 
 EXIT_FAILURE = 1
@@ -30,6 +31,13 @@ def _add_inspect(sub):
     parser = sub.add_parser("inspect", help="layers, sizes and estimated RAM of a .mnq file")
     parser.add_argument("model", help=".mnq file")
     parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile to compare against")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="mpy",
+        help="the device package as micronn flash installs it (mpy) or as .py source",
+    )
+    parser.add_argument("--backend", choices=("python", "viper"), default="python")
 
 
 def _add_simulate(sub):
@@ -39,6 +47,12 @@ def _add_simulate(sub):
     parser.add_argument("--output", help="write outputs to this .npy (default: print them)")
     parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile: heap size")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument(
+        "--weights", choices=WEIGHTS, default="auto", help="where the weights live (docs/memory.md)"
+    )
+    parser.add_argument(
+        "--mpy", action="store_true", help="run the device package precompiled, as flashed"
+    )
     parser.add_argument("--dequantize", action="store_true", help="write float outputs")
     parser.add_argument("--micropython", help="path of the MicroPython unix executable")
 
@@ -67,6 +81,12 @@ def _add_flash(sub):
     parser.add_argument("--name", help="name on the board (default: the file's name)")
     parser.add_argument(
         "--force-runtime", action="store_true", help="reinstall the runtime even if current"
+    )
+    parser.add_argument(
+        "--board", help="board profile: refuse the model before connecting if it cannot fit"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="flash even if the model cannot fit the heap"
     )
 
 
@@ -100,6 +120,7 @@ def _add_virtual_board(sub):
     parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile: heap size")
     parser.add_argument("--folder", help="the board's files (default: a temporary folder)")
     parser.add_argument("--baud", type=int, help="pace the line like a UART at this baud rate")
+    parser.add_argument("--micropython", help="path of the MicroPython unix executable")
 
 
 class _Progress:

@@ -5,8 +5,10 @@ from pathlib import Path
 import numpy as np
 
 from micronn import container, reference
-from micronn.boards import list_boards, load_board
+from micronn.boards import DEFAULT_BOARD, list_boards, load_board
 from micronn.convert import convert
+from micronn.memory_plan import plan_container
+from micronn.memory_report import describe_memory
 from micronn.report import describe, format_table
 from micronn.simulate import simulate
 
@@ -37,20 +39,31 @@ def do_convert(args) -> list:
 
 def do_inspect(args) -> list:
     data, model = _read_container(args.model)
-    return [f"{args.model}", *describe(model, len(data), load_board(args.board))]
+    board = load_board(args.board)
+    plan = plan_container(data, board, backend=args.backend, runtime=args.runtime)
+    return [f"{args.model}", *describe(model, len(data), board), "", *describe_memory(plan)]
 
 
 def do_simulate(args) -> list:
     data, model = _read_container(args.model)
     x = _load_npy(args.input)
-    result = simulate(data, x, board=args.board, backend=args.backend, micropython=args.micropython)
+    result = simulate(
+        data,
+        x,
+        board=args.board,
+        backend=args.backend,
+        micropython=args.micropython,
+        weights=args.weights,
+        precompiled=args.mpy,
+    )
     board = load_board(args.board)
     outputs = result.outputs
     if args.dequantize:
         outputs = reference.dequantize_output(model, outputs)
     lines = [
         f"ran {args.model} on the MicroPython VM as {board.name} "
-        f"(backend {result.backend}); peak heap {result.peak_heap} of {board.heap_bytes} bytes"
+        f"(backend {result.backend}, weights {result.weights}); "
+        f"peak heap {result.peak_heap} of {board.heap_bytes} bytes"
     ]
     if args.output:
         np.save(args.output, outputs)
@@ -84,9 +97,41 @@ def _kib(count: int) -> str:
     return f"{count / 1024:.1f} KiB"
 
 
-def do_flash(args, progress=None) -> list:
-    from micronn.flash import flash_fleet
+def _heap_check(data: bytes, model_name: str, profile: str):
+    """flash's check(session): refuse a board whose reported heap the model cannot fit."""
+    from micronn.fit import fit_problem, reported_board
+    from micronn.runtime import decode_mpy, plan_runtime
 
+    def check(session):
+        info = session.info()
+        if info.heap_total <= 0:
+            return  # the board does not say; the profile check (--board) is all there is
+        runtime = plan_runtime(decode_mpy(session.hello.mpy)).format
+        board = reported_board(profile, info.heap_total, f"this {info.machine or 'board'}")
+        problem = fit_problem(data, board, runtime, name=model_name)
+        if problem:
+            raise ValueError(problem)
+
+    return check
+
+
+def do_flash(args, progress=None) -> list:
+    from micronn.fit import fit_problem, placement_note
+    from micronn.flash import flash_fleet, read_model
+
+    data = read_model(args.model)
+    lines = []
+    check = None
+    if not args.force:
+        profile = args.board or DEFAULT_BOARD
+        if args.board:
+            problem = fit_problem(data, args.board, name=args.model)
+            if problem:
+                raise ValueError(problem)
+            note = placement_note(data, args.board)
+            if note:
+                lines.append(note)
+        check = _heap_check(data, args.model, profile)
     results = flash_fleet(
         args.port,
         args.model,
@@ -94,8 +139,8 @@ def do_flash(args, progress=None) -> list:
         baudrate=args.baud,
         progress=progress,
         force_runtime=args.force_runtime,
+        check=check,
     )
-    lines = []
     for result in results:
         report = result.report
         if report is None:
@@ -174,7 +219,10 @@ def do_virtual_board(args, announce) -> list:
 
     from micronn.virtual_board import Line, VirtualBoard
 
-    with VirtualBoard(args.board, folder=args.folder, line=Line(args.baud)) as board:
+    board_vm = VirtualBoard(
+        args.board, folder=args.folder, line=Line(args.baud), micropython=args.micropython
+    )
+    with board_vm as board:
         speed = f"{args.baud} baud" if args.baud else "unthrottled"
         announce(
             [

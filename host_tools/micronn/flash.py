@@ -58,10 +58,13 @@ def flash(
     progress=None,
     open_transport=SerialTransport,
     force_runtime=False,
+    check=None,
 ) -> FlashReport:
     """Install the runtime if needed and upload the model to models/NAME.mnq on `port`.
 
-    progress(label, done, total) is called as bytes are confirmed by the board.
+    progress(label, done, total) is called as bytes are confirmed by the board. check(session),
+    if given, runs first in each session and raises (ValueError) to refuse the board, e.g.
+    fit.py's heap check, before anything is written to it.
     """
     data = read_model(model_path)
     board_path = board_model_path(name or Path(model_path).name)
@@ -73,6 +76,8 @@ def flash(
             try:
                 with transport.session() as session:
                     try:
+                        if check is not None:
+                            check(session)
                         runtime = ensure_runtime(session, progress, force_runtime)
                         session.mkdir(MODELS_DIR)
                         result = session.upload(

@@ -48,8 +48,7 @@ class GraphBuilder:
         return node.output
 
     def dense(self, x, weight, bias=None, activation="none", name=""):
-        weight = _f32(weight)
-        bias = np.zeros(weight.shape[0], np.float32) if bias is None else bias
+        weight, bias = _weight_and_bias(weight, bias, channel_axis=0)
         return self.add_node("dense", (x,), name, weight, bias, activation)
 
     def conv2d(
@@ -63,9 +62,8 @@ class GraphBuilder:
         activation="none",
         name="",
     ):
-        weight = _f32(weight)
-        bias = np.zeros(weight.shape[0], np.float32) if bias is None else bias
-        attrs = {"stride": _pair(stride), "dilation": _pair(dilation), "pads": _pads(pads)}
+        weight, bias = _weight_and_bias(weight, bias, channel_axis=0)
+        attrs = _window_attrs(stride, dilation, pads)
         return self.add_node("conv2d", (x,), name, weight, bias, activation, **attrs)
 
     def depthwise_conv2d(
@@ -80,10 +78,8 @@ class GraphBuilder:
         activation="none",
         name="",
     ):
-        weight = _f32(weight)
-        bias = np.zeros(weight.shape[2], np.float32) if bias is None else bias
-        attrs = {"stride": _pair(stride), "dilation": _pair(dilation), "pads": _pads(pads)}
-        attrs["depth_multiplier"] = int(depth_multiplier)
+        weight, bias = _weight_and_bias(weight, bias, channel_axis=2)
+        attrs = _window_attrs(stride, dilation, pads, depth_multiplier=int(depth_multiplier))
         return self.add_node("depthwise_conv2d", (x,), name, weight, bias, activation, **attrs)
 
     def pool(self, op, x, size, stride=None, pads=(0, 0, 0, 0), activation="none", name=""):
@@ -212,6 +208,16 @@ def _scale_shift_layer(node: Node, shape: tuple) -> Node:
 
 def _f32(array):
     return None if array is None else np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _weight_and_bias(weight, bias, channel_axis: int):
+    """float32 weights and the bias, zeros (one per output channel) when bias is None."""
+    weight = _f32(weight)
+    return weight, np.zeros(weight.shape[channel_axis], np.float32) if bias is None else bias
+
+
+def _window_attrs(stride, dilation, pads, **more) -> dict:
+    return {"stride": _pair(stride), "dilation": _pair(dilation), "pads": _pads(pads), **more}
 
 
 def _pair(value) -> tuple:

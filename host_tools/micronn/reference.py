@@ -12,19 +12,39 @@ from micronn.model import Model
 from micronn.ops import KERNELS
 
 
+def sample_shapes(model: Model) -> list[tuple]:
+    """The shapes one input sample may take: the model's input shape, that shape without its
+    leading 1s ((W, C) for a Conv1D model's (1, W, C)), and flat (input size,)."""
+    shape = tuple(model.input.shape)
+    squeezed = shape
+    while len(squeezed) > 1 and squeezed[0] == 1:
+        squeezed = squeezed[1:]
+    return list(dict.fromkeys([shape, squeezed, (model.input.size,)]))
+
+
+def input_rows(model: Model, shape) -> tuple[int, bool]:
+    """(rows, single) for inputs shaped `shape`: one sample (see sample_shapes) or a batch of
+    them along a leading axis."""
+    shape = tuple(shape)
+    samples = sample_shapes(model)
+    if shape in samples:
+        return 1, True
+    if len(shape) > 1 and shape[1:] in samples:
+        return shape[0], False
+    accepted = " or ".join(str(s) for s in samples)
+    raise ValueError(
+        f"input shape {shape} does not match the model's input {accepted} "
+        "(optionally with a leading batch axis)"
+    )
+
+
 def run(model: Model, x) -> np.ndarray:
-    """Evaluate int8 input codes shaped [batch, *input_shape] or input_shape."""
+    """Evaluate int8 input codes: one sample or a batch (see input_rows). The result is shaped
+    [batch, *output_shape], or output_shape for one sample."""
     codes = np.asarray(x)
     if codes.dtype != np.int8:
         raise ValueError(f"reference.run takes int8 codes, got {codes.dtype}; quantize first")
-    in_shape = tuple(model.input.shape)
-    single = codes.shape == in_shape or (codes.size == model.input.size and codes.ndim == 1)
-    if not single and codes.shape[1:] != in_shape and codes.shape[1:] != (model.input.size,):
-        raise ValueError(
-            f"input shape {codes.shape} does not match the model's {in_shape} "
-            "(optionally with a leading batch axis)"
-        )
-    batch = 1 if single else codes.shape[0]
+    batch, single = input_rows(model, codes.shape)
     values = {model.input_tensor: codes.reshape(batch, *model.shapes[model.input_tensor])}
     for layer in model.layers:
         inputs = [values[t] for t in layer.inputs]

@@ -77,10 +77,9 @@ def format_table(header: tuple, rows: list) -> list:
 
 
 def describe(model, container_bytes: int, board: Board) -> list:
-    """Lines of text describing the model and whether it fits the board's heap."""
+    """Lines of text describing the model (memory_report.describe_memory adds the board's
+    memory table)."""
     header = ("#", "op", "activation", "shapes", "weights", "weight B", "params B", "activations B")
-    peak = estimated_peak_ram(model, container_bytes)
-    verdict = "fits" if peak <= board.heap_bytes else "does NOT fit"
     return [
         f"input  {model.input.dtype} shape {tuple(model.input.shape)} "
         f"scale {model.input.scale:.6g} zero_point {model.input.zero_point}",
@@ -93,8 +92,4 @@ def describe(model, container_bytes: int, board: Board) -> list:
         f"weight bytes:       {sum(layer.weight_bytes for layer in model.layers)}",
         f"activation bytes:   {activation_bytes(model)} (the int8 arena: tensors share bytes "
         "when their lifetimes do not meet)",
-        f"estimated peak RAM: {peak} bytes (estimate: container + buffers + runtime; "
-        "`micronn simulate` measures it)",
-        f"board {board.name} heap:  {board.heap_bytes} bytes -> {verdict} "
-        f"({100 * peak / board.heap_bytes:.0f}% of the heap)",
     ]

@@ -10,16 +10,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from micronn import container, reference
 from micronn.boards import load_board
+from micronn.precompiled import precompiled_package
 from micronn.resources import device_package_dir, device_script
 
 BACKENDS = ("auto", "python", "viper", "ulab", "c")
+WEIGHTS = ("auto", "ram", "stream", "rom")
 MICROPYTHON_ENV = "MICRONN_MICROPYTHON"
 RUNNER_SCRIPT = "simulate_runner.py"
 RESULT_TAG = "MICRONN-RESULT "
@@ -38,8 +40,10 @@ class SimulationError(RuntimeError):
 @dataclass(frozen=True)
 class SimulationResult:
     outputs: np.ndarray  # int8 codes, [rows, *output_shape] (or output_shape for one sample)
-    peak_heap: int  # largest live heap after load and predictions (gc.mem_alloc() after collect)
+    peak_heap: int  # the largest live heap of heap_stages (docs/memory.md, "Peak")
     backend: str  # the kernel backend the device package chose
+    weights: str = "ram"  # where the weights lived: ram, stream or rom (micronn.load weights=)
+    heap_stages: dict = field(default_factory=dict)  # stage -> live heap bytes (the runner's)
 
 
 def find_micropython(explicit=None) -> str:
@@ -82,13 +86,7 @@ def _input_codes(model, x) -> tuple:
             f"input must be int8 codes or float values, got {x.dtype}; "
             "cast quantized data to int8 or pass floats to quantize on the host"
         )
-    shape = tuple(model.input.shape)
-    single = x.shape == shape
-    if not single and x.shape[1:] != shape:
-        raise ValueError(
-            f"input shape {x.shape} does not match the model's {shape} "
-            "(optionally with a leading batch axis)"
-        )
+    _, single = reference.input_rows(model, x.shape)
     return np.ascontiguousarray(x, dtype=np.int8).reshape(-1, model.input.size), single
 
 
@@ -120,12 +118,30 @@ def _parse_result(stdout: str) -> dict:
 
 
 def simulate(
-    model_path_or_bytes, x, board="rp2040", backend="auto", micropython=None
+    model_path_or_bytes,
+    x,
+    board="rp2040",
+    backend="auto",
+    micropython=None,
+    weights="auto",
+    precompiled=False,
+    heap_bytes=None,
 ) -> SimulationResult:
-    """Run the model on the MicroPython VM with `board`'s heap; x is int8 codes or floats."""
+    """Run the model on the MicroPython VM with `board`'s heap; x is int8 codes or floats, one
+    sample or a batch (reference.input_rows); outputs have the model's output shape.
+
+    weights: micronn.load's placement (auto, ram, stream, rom). precompiled: run the device
+    package as .mpy files, as `micronn flash` installs it, instead of compiling its .py files on
+    the VM (which costs heap). heap_bytes: another heap size than the board's.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if weights not in WEIGHTS:
+        raise ValueError(
+            f"unknown weights placement {weights!r}; choose one of: {', '.join(WEIGHTS)}"
+        )
     profile = load_board(board)
+    heap = profile.heap_bytes if heap_bytes is None else int(heap_bytes)
     data, model = _load_model(model_path_or_bytes)
     rows, single = _input_codes(model, x)
     executable = find_micropython(micropython)
@@ -136,15 +152,18 @@ def simulate(
         command = [
             executable,
             "-X",
-            f"heapsize={profile.heap_bytes}",
+            f"heapsize={heap}",
             str(device_script(RUNNER_SCRIPT)),
             "model.mnq",
             "input.bin",
             "output.bin",
             str(len(rows)),
             backend,
+            weights,
         ]
-        env = dict(os.environ, MICROPYPATH=str(device_package_dir().parent))
+        # precompiled: the package as .mpy files, as `micronn flash` installs it on a board
+        package = precompiled_package(executable) if precompiled else device_package_dir().parent
+        env = dict(os.environ, MICROPYPATH=str(package))
         try:
             done = subprocess.run(
                 command, cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
@@ -154,7 +173,7 @@ def simulate(
                 f"the VM did not finish within {TIMEOUT_SECONDS} s; try fewer input rows"
             ) from None
         if done.returncode != 0:
-            raise _vm_failure(done.stdout, done.stderr, profile.name, profile.heap_bytes)
+            raise _vm_failure(done.stdout, done.stderr, profile.name, heap)
         result = _parse_result(done.stdout)
         raw = (work / "output.bin").read_bytes()
     outputs = np.frombuffer(raw, dtype=np.int8).reshape((-1, *model.output.shape))
@@ -162,6 +181,8 @@ def simulate(
         raise SimulationError(f"the VM wrote {len(outputs)} output rows for {len(rows)} inputs")
     return SimulationResult(
         outputs=outputs[0].copy() if single else outputs.copy(),
-        peak_heap=int(result["peak_heap"]),
+        peak_heap=max(result["stages"].values()),
         backend=str(result["backend"]),
+        weights=str(result["weights"]),
+        heap_stages={str(k): int(v) for k, v in result["stages"].items()},
     )

@@ -115,6 +115,12 @@ def activation_range(activation: str, scale: float, zero_point: int) -> tuple[in
     if activation in ("relu", "relu6"):
         act_min = max(INT8_MIN, zero_point)
     if activation == "relu6":
-        six = round_half_away(np.float32(6.0) / np.float32(scale))
-        act_max = int(min(INT8_MAX, zero_point + six))
+        with np.errstate(over="ignore", divide="ignore"):  # inf is refused below
+            six = np.float32(6.0) / np.float32(scale)
+        if not six < 2.0**31:
+            raise ValueError(
+                f"RELU6 with output scale {scale!r}: 6 / scale does not fit int32 and TFLM "
+                f"refuses the layer; the output scale must exceed {6.0 / 2**31:.3g}"
+            )
+        act_max = int(min(INT8_MAX, zero_point + round_half_away(six)))
     return act_min, act_max

@@ -5,6 +5,7 @@ editor or type checker at stubs/ when writing code that runs on the board.
 """
 
 from array import array
+from collections.abc import Callable
 from typing import Protocol
 
 __version__: str
@@ -36,6 +37,11 @@ class Net:
     input_zero_point: int
     output_scale: float
     output_zero_point: int
+    weights: str
+    """Where the big weight tensors live: "ram", "stream" or "rom" (docs/memory.md)."""
+
+    def close(self) -> None:
+        """Close the model file a "stream" / "rom" net opened and reads its weights from."""
 
     def predict(self, x: _IntItems | _FloatItems, out: Int8Out | None = None) -> Int8Out:
         """Run the network on one input of prod(input_shape) items.
@@ -53,11 +59,22 @@ class Net:
     def dequantize(self, q: _IntItems, out: array | None = None) -> array:
         """int8 output codes to an array('f') of reals: output_scale * (q - output_zero_point)."""
 
-def load(path: str | _BinaryStream, backend: str = "auto") -> Net:
+def load(
+    path: str | _BinaryStream,
+    backend: str = "auto",
+    weights: str = "auto",
+    chunk_bytes: int = 4096,
+    probe: Callable[[str], None] | None = None,
+) -> Net:
     """Read and check a .mnq file (a path or an open binary stream) and prepare it to run.
 
-    backend: "auto" or a name from micronn.backends.AVAILABLE. Raises ValueError naming the
-    problem and what to do for a damaged or invalid file, an operator this board's micronn
-    cannot run, or an unknown backend; OSError when
-    the file cannot be opened; MemoryError when the model does not fit the heap.
+    backend: "auto" or a name from micronn.backends.AVAILABLE. weights: "ram" (every weight
+    tensor in the heap), "stream" (read from the open file into one scratch buffer of about
+    chunk_bytes, at every predict), "rom" (read in place from a file on a ROMFS mount) or
+    "auto" (ram if it fits the free heap, else rom if possible, else stream); see
+    docs/memory.md. probe(stage) is called as each load stage ends ("reader", "table",
+    "blocks", "network"). Raises ValueError naming the problem and what to do for a damaged or
+    invalid file, an operator this board's micronn cannot run, or an unknown backend or
+    placement; OSError when the file cannot be opened; MemoryError when the model does not fit
+    the heap.
     """

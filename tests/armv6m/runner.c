@@ -54,8 +54,7 @@ static mnk_status run_case(const golden_case *c, int sample) {
     case 4:
         return mnk_max_pool_2d(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 5:
-        return mnk_average_pool_2d(c->params, c->param_count, x, c->in_len, out_buffer,
-                                   c->out_len);
+        return mnk_average_pool_2d(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 6:
         return mnk_mean(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 7:

@@ -36,8 +36,11 @@ mnk_status mnk_add(const int32_t *params, size_t param_count, const int8_t *a, s
         !mnk_is_clamp(p[ACT_MIN], p[ACT_MAX])) {
         return MNK_BAD_PARAMS;
     }
-    if (a_len != (size_t)p[SIZE] || b_len != (size_t)p[SIZE]) {
+    if (a_len != (size_t)p[SIZE]) {
         return MNK_BAD_INPUT_SIZE;
+    }
+    if (b_len != (size_t)p[SIZE]) {
+        return MNK_BAD_INPUT2_SIZE;
     }
     if (out_len != (size_t)p[SIZE]) {
         return MNK_BAD_OUTPUT_SIZE;

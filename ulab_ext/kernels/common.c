@@ -12,7 +12,9 @@ const char *mnk_status_text(mnk_status status) {
     case MNK_BAD_BOUND:
         return "params: the 31-bit accumulator bound is broken (bias, sizes or shift too large)";
     case MNK_BAD_INPUT_SIZE:
-        return "x: length does not match the params";
+        return "x (ADD: a): length does not match the params";
+    case MNK_BAD_INPUT2_SIZE:
+        return "b: length does not match the params";
     case MNK_BAD_OUTPUT_SIZE:
         return "out: length does not match the params";
     case MNK_BAD_WEIGHT_BITS:
@@ -28,7 +30,7 @@ const char *mnk_status_text(mnk_status status) {
     case MNK_BAD_CHANNELS:
         return "begin, end: need 0 <= begin <= end <= output channels";
     case MNK_BAD_TABLE:
-        return "table: needs 256 entries (SOFTMAX: none negative)";
+        return "table, exp: need 256 entries; SOFTMAX's exp none negative";
     default:
         return "unknown status";
     }

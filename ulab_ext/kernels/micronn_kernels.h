@@ -21,7 +21,8 @@ typedef enum {
     MNK_BAD_PARAM_COUNT,  /* params does not hold the operator's parameter count */
     MNK_BAD_PARAMS,       /* a parameter breaks its rule (docs/format.md) */
     MNK_BAD_BOUND,        /* the 31-bit accumulator bound is broken */
-    MNK_BAD_INPUT_SIZE,   /* x (or a, b) length does not match the params */
+    MNK_BAD_INPUT_SIZE,   /* x (ADD: a) length does not match the params */
+    MNK_BAD_INPUT2_SIZE,  /* ADD: b length does not match the params */
     MNK_BAD_OUTPUT_SIZE,  /* out length does not match the params */
     MNK_BAD_WEIGHT_BITS,  /* weight bits not 8, 4 or 2 */
     MNK_BAD_WEIGHTS_SIZE, /* weights too short for the channel range */

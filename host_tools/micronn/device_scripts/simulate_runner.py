@@ -1,11 +1,14 @@
 # Runs on the MicroPython VM only (started by micronn.simulate), never under CPython.
-# argv: MODEL INPUT OUTPUT ROWS BACKEND. Reads ROWS int8 input rows from INPUT, writes the
-# int8 output rows to OUTPUT, and ends with one line the host parses, either
-#   MICRONN-RESULT {"peak_heap": N, "backend": "..."}
+# argv: MODEL INPUT OUTPUT ROWS BACKEND WEIGHTS. Reads ROWS int8 input rows from INPUT, writes
+# the int8 output rows to OUTPUT, and ends with one line the host parses, either
+#   MICRONN-RESULT {"backend": "...", "weights": "...", "stages": {"import": N, ...}}
 #   MICRONN-ERROR {"type": "ValueError", "message": "..."}
-# peak_heap is the largest live heap (gc.mem_alloc() right after gc.collect()) seen after
-# loading and after the first predictions: micropython.mem_peak() is no use here, because it
-# never subtracts objects the GC reclaims.
+# stages: the live heap (gc.mem_alloc() right after gc.collect()) after `import micronn`, at the
+# end of each stage of micronn.load ("table", "blocks": the reader's modules still loaded;
+# "network"), once load has returned ("loaded") and the largest after the first predictions
+# ("predict"); the host's peak is the largest of them (docs/memory.md). micropython.mem_peak()
+# is no use here: it never subtracts objects the GC reclaims (it is the running total of every
+# m_malloc minus the explicit m_free calls).
 import gc
 import json
 import sys
@@ -27,16 +30,19 @@ def live_heap():
     return gc.mem_alloc()
 
 
-def run(model_path, input_path, output_path, rows, backend):
+def run(model_path, input_path, output_path, rows, backend, weights):
     import micronn
 
-    if backend == "auto":
-        net = micronn.load(model_path)
-    else:
-        net = micronn.load(model_path, backend=backend)
+    stages = {"import": live_heap()}
+
+    def probe(stage):
+        stages[stage] = live_heap()
+
+    net = micronn.load(model_path, backend=backend, weights=weights, probe=probe)
     x = array("b", bytes(element_count(net.input_shape)))
     out = array("b", bytes(element_count(net.output_shape)))
-    peak = live_heap()
+    stages["loaded"] = live_heap()
+    predicted = 0
     with open(input_path, "rb") as source, open(output_path, "wb") as sink:
         for row in range(rows):
             if source.readinto(x) != len(x):
@@ -44,20 +50,22 @@ def run(model_path, input_path, output_path, rows, backend):
             net.predict(x, out)
             sink.write(out)
             if row < WATCHED_ROWS:
-                peak = max(peak, live_heap())
-        peak = max(peak, live_heap())
-    return net.backend, peak
+                predicted = max(predicted, live_heap())
+        stages["predict"] = max(predicted, live_heap())
+    return net.backend, net.weights, stages
 
 
 def main():
     model_path, input_path, output_path, rows, backend = sys.argv[1:6]
+    weights = sys.argv[6]
     try:
-        used, peak = run(model_path, input_path, output_path, int(rows), backend)
+        used, placed, stages = run(model_path, input_path, output_path, int(rows), backend, weights)
     except Exception as error:  # every VM error is reported to the host
         report = {"type": type(error).__name__, "message": str(error)}
         print("MICRONN-ERROR " + json.dumps(report))
         sys.exit(1)
-    print("MICRONN-RESULT " + json.dumps({"peak_heap": peak, "backend": used}))
+    result = {"backend": used, "weights": placed, "stages": stages}
+    print("MICRONN-RESULT " + json.dumps(result))
 
 
 main()

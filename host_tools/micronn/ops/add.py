@@ -26,7 +26,8 @@ def _smaller_than_one(real: float, what: str) -> tuple[int, int]:
     return quantize_multiplier(real)
 
 
-def add_params(
+def prepare_add(
+    size: int,
     input1_scale: float,
     input1_zero_point: int,
     input2_scale: float,
@@ -34,8 +35,11 @@ def add_params(
     output_scale: float,
     output_zero_point: int,
     activation: str = "none",
-) -> dict:
-    """The ADD parameters (model.OPS order) as TFLM's Prepare derives them from float32 scales."""
+    inputs=(0, 1),
+    output=2,
+) -> Layer:
+    """An ADD layer of two tensors of `size` values each, its parameters (model.OPS order) as
+    TFLM's Prepare derives them from float32 scales."""
     for name, zero_point in (
         ("input1", input1_zero_point),
         ("input2", input2_zero_point),
@@ -53,13 +57,9 @@ def add_params(
     multiplier2, shift2 = _smaller_than_one(scale2 / twice_max_input_scale, "input2")
     out_real = twice_max_input_scale / (float(1 << LEFT_SHIFT) * out_scale)
     out_multiplier, out_shift = _smaller_than_one(out_real, "output")
-    if activation == "relu6" and np.float32(6.0) / np.float32(out_scale) >= 2.0**31:
-        raise ValueError(
-            f"ADD output scale {output_scale!r} is too small for RELU6: 6 / scale overflows "
-            "int32 and TFLM refuses the layer"
-        )
     act_min, act_max = activation_range(activation, output_scale, output_zero_point)
-    return {
+    params = {
+        "size": int(size),
         "input1_offset": -int(input1_zero_point),
         "input2_offset": -int(input2_zero_point),
         "output_offset": int(output_zero_point),
@@ -73,31 +73,7 @@ def add_params(
         "act_min": act_min,
         "act_max": act_max,
     }
-
-
-def prepare_add(
-    size: int,
-    input1_scale: float,
-    input1_zero_point: int,
-    input2_scale: float,
-    input2_zero_point: int,
-    output_scale: float,
-    output_zero_point: int,
-    activation: str = "none",
-    inputs=(0, 1),
-    output=2,
-) -> Layer:
-    """An ADD layer of two tensors of `size` values each."""
-    params = add_params(
-        input1_scale,
-        input1_zero_point,
-        input2_scale,
-        input2_zero_point,
-        output_scale,
-        output_zero_point,
-        activation,
-    )
-    return Layer("ADD", {"size": int(size), **params}, {}, tuple(inputs), output, activation)
+    return Layer("ADD", params, {}, tuple(inputs), output, activation)
 
 
 def evaluate(layer, inputs, out_shape):

@@ -118,10 +118,13 @@ def _requant_tensors(weights, weight_scales, bias, channels, input_scale, output
     }
 
 
-def prepare_conv2d(
+def _conv_layer(
+    op,
     weights,
     weight_scales,
     bias,
+    kernel_hw,
+    channel_params: dict,
     *,
     input_shape,
     input_scale,
@@ -134,20 +137,10 @@ def prepare_conv2d(
     activation="none",
     weight_bits=8,
 ) -> Layer:
-    """A CONV_2D layer from int weights [out, kh, kw, in] (zero point 0), their float scales
-    (1 or out), an int32 bias (scale input_scale * weight_scale) or None, and the activations'
-    (scale, zero_point). input_shape is (H, W, C); padding 'same', 'valid' or (top, bottom,
-    left, right)."""
-    weights = np.asarray(weights)
-    if weights.ndim != 4 or weights.shape[3] != int(input_shape[2]):
-        raise ValueError(
-            f"conv weights must be [out, kh, kw, {input_shape[2]}] for input {tuple(input_shape)}, "
-            f"got shape {weights.shape}"
-        )
-    out_channels = weights.shape[0]
-    params = _window_params(input_shape, weights.shape[1:3], stride, dilation, padding)
-    params["out_channels"] = out_channels
+    """The layer both convolutions build; channel_params: out_channels (and depth_multiplier)."""
+    params = _window_params(input_shape, kernel_hw, stride, dilation, padding) | channel_params
     act_min, act_max = clamp_range(activation, output_scale, output_zero_point)
+    out_channels = channel_params["out_channels"]
     params |= {
         "input_zero_point": int(input_zero_point),
         "output_zero_point": int(output_zero_point),
@@ -157,25 +150,35 @@ def prepare_conv2d(
     tensors = _requant_tensors(
         weights, weight_scales, bias, out_channels, input_scale, output_scale
     )
-    return Layer("CONV_2D", params, tensors, activation=activation, weight_bits=weight_bits)
+    return Layer(op, params, tensors, activation=activation, weight_bits=weight_bits)
 
 
-def prepare_depthwise_conv2d(
-    weights,
-    weight_scales,
-    bias,
-    *,
-    input_shape,
-    input_scale,
-    input_zero_point,
-    output_scale,
-    output_zero_point,
-    stride=(1, 1),
-    dilation=(1, 1),
-    padding="valid",
-    activation="none",
-    weight_bits=8,
-) -> Layer:
+def prepare_conv2d(weights, weight_scales, bias, *, input_shape, **options) -> Layer:
+    """A CONV_2D layer from int weights [out, kh, kw, in] (zero point 0), their float scales
+    (1 or out), an int32 bias (scale input_scale * weight_scale) or None, input_shape (H, W, C)
+    and keyword options: input_scale, input_zero_point, output_scale, output_zero_point, and
+    optionally stride, dilation, padding ('same', 'valid' or (top, bottom, left, right);
+    default 'valid'), activation and weight_bits."""
+    weights = np.asarray(weights)
+    if weights.ndim != 4 or weights.shape[3] != int(input_shape[2]):
+        raise ValueError(
+            f"conv weights must be [out, kh, kw, {input_shape[2]}] for input {tuple(input_shape)}, "
+            f"got shape {weights.shape}"
+        )
+    channel_params = {"out_channels": weights.shape[0]}
+    return _conv_layer(
+        "CONV_2D",
+        weights,
+        weight_scales,
+        bias,
+        weights.shape[1:3],
+        channel_params,
+        input_shape=input_shape,
+        **options,
+    )
+
+
+def prepare_depthwise_conv2d(weights, weight_scales, bias, *, input_shape, **options) -> Layer:
     """A DEPTHWISE_CONV_2D layer from int weights [kh, kw, out] (out = in x depth multiplier,
     channel o reads input channel o // multiplier); other arguments as prepare_conv2d."""
     weights = np.asarray(weights)
@@ -186,19 +189,14 @@ def prepare_depthwise_conv2d(
             f"{tuple(input_shape)}, got shape {weights.shape}"
         )
     out_channels = weights.shape[2]
-    params = _window_params(input_shape, weights.shape[:2], stride, dilation, padding)
-    params["out_channels"] = out_channels
-    act_min, act_max = clamp_range(activation, output_scale, output_zero_point)
-    params |= {
-        "depth_multiplier": out_channels // channels,
-        "input_zero_point": int(input_zero_point),
-        "output_zero_point": int(output_zero_point),
-        "act_min": act_min,
-        "act_max": act_max,
-    }
-    tensors = _requant_tensors(
-        weights, weight_scales, bias, out_channels, input_scale, output_scale
-    )
-    return Layer(
-        "DEPTHWISE_CONV_2D", params, tensors, activation=activation, weight_bits=weight_bits
+    channel_params = {"out_channels": out_channels, "depth_multiplier": out_channels // channels}
+    return _conv_layer(
+        "DEPTHWISE_CONV_2D",
+        weights,
+        weight_scales,
+        bias,
+        weights.shape[:2],
+        channel_params,
+        input_shape=input_shape,
+        **options,
     )

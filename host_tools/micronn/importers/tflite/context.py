@@ -91,7 +91,10 @@ class BuildContext:
             )
         activation = FUSED_ACTIVATIONS[fused]
         scale, zero_point = self.quantization(op.outputs[0])
-        return (activation, *tflite_int8.activation_range(activation, scale, zero_point))
+        try:
+            return (activation, *tflite_int8.activation_range(activation, scale, zero_point))
+        except ValueError as error:
+            raise self.error(op, f"has a fused {error}") from None
 
     def weights(
         self, op: OperatorInfo, filter_position: int = 1, bias_position: int = 2, axis: int = 0

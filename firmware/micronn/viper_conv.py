@@ -1,0 +1,179 @@
+"""CONV_2D and DEPTHWISE_CONV_2D with the viper backend: same integers as kernels_conv.
+
+The output is computed a block of pixels of one output row at a time: the accumulators of
+every channel of the block go into a small int32 scratch, then through
+viper_requant.requantize. Each partial sum bias + sum of w * (x - input_zero_point) stays
+inside the container's bound (|bias| + taps * 255 * wmax) * 2**left < 2**30, as in
+kernels_conv, so a 32-bit word never overflows. int4 / int2 weights are decoded where they are
+read. Strides, dilations and padding use kernels_conv's tap tables (window.tap_ranges).
+"""
+
+# ruff: noqa: F821 - ptr8, ptr16, ptr32 and uint are the viper emitter's own types
+
+from array import array
+
+import micropython
+from micropython import const
+
+from .viper_requant import requantize, table
+from .window import tap_ranges
+
+ACC_WORDS = 128  # accumulator scratch: 512 bytes, at least one pixel's channels
+
+# geometry words (all non-negative)
+_IN_W = const(0)
+_IN_C = const(1)
+_OUT_C = const(2)
+_K_W = const(3)
+_S_H = const(4)
+_S_W = const(5)
+_D_H = const(6)
+_D_W = const(7)
+_PAD_T = const(8)
+_PAD_L = const(9)
+_OFFSET = const(10)  # input zero point + 128: x - zero point = (x ^ 0x80) - offset
+_TAPS = const(11)  # weights per output channel
+_MULTIPLIER = const(12)  # depth multiplier, 0 for CONV_2D
+_BITS = const(13)
+_KX_AT = const(14)  # where kx_first starts in the tap table (ky_first is at 0)
+
+
+def prepare(op, params, tensors):
+    in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = params[:14]
+    input_zp, output_zp, act_min, act_max = params[-4:]
+    depthwise = op.name == "DEPTHWISE_CONV_2D"
+    weights, bias, multipliers, shifts = tensors
+    ky_first, ky_end = tap_ranges(out_h, s_h, pad_t, k_h, d_h, in_h)
+    kx_first, kx_end = tap_ranges(out_w, s_w, pad_l, k_w, d_w, in_w)
+    taps = array("i", bytes(4 * 2 * (out_h + out_w)))
+    for oy in range(out_h):
+        taps[2 * oy] = ky_first[oy]
+        taps[2 * oy + 1] = ky_end[oy]
+    for ox in range(out_w):
+        taps[2 * (out_h + ox)] = kx_first[ox]
+        taps[2 * (out_h + ox) + 1] = kx_end[ox]
+    geometry = array("i", bytes(4 * 15))
+    geometry[_IN_W] = in_w
+    geometry[_IN_C] = in_c
+    geometry[_OUT_C] = out_c
+    geometry[_K_W] = k_w
+    geometry[_S_H] = s_h
+    geometry[_S_W] = s_w
+    geometry[_D_H] = d_h
+    geometry[_D_W] = d_w
+    geometry[_PAD_T] = pad_t
+    geometry[_PAD_L] = pad_l
+    geometry[_OFFSET] = input_zp + 128
+    geometry[_TAPS] = k_h * k_w if depthwise else k_h * k_w * in_c
+    geometry[_MULTIPLIER] = params[14] if depthwise else 0
+    geometry[_BITS] = op.weight_bits
+    geometry[_KX_AT] = 2 * out_h
+    words = table(multipliers, shifts, out_c, output_zp, act_min, act_max)
+    scratch = array("i", bytes(4 * (out_c if out_c > ACC_WORDS else ACC_WORDS)))
+    return (out_h, out_w, out_c, weights, bias, geometry, taps, words, scratch)
+
+
+def run(plan, a, b, out):
+    run_rows(plan, a, out, plan[3], 0, plan[2])
+
+
+def run_rows(plan, a, out, weights, first, count):
+    """Output channels first .. first+count-1. CONV_2D: weights[0] is the first weight of
+    channel `first` (the weight placement API: a streamed chunk of the file, starting on a
+    byte boundary). DEPTHWISE_CONV_2D: weights is always the whole tensor."""
+    out_h, out_w, out_c, _, bias, geometry, taps, words, acc = plan
+    if count < 1:
+        return
+    block = len(acc) // count
+    if block > out_w:
+        block = out_w
+    for oy in range(out_h):
+        ox = 0
+        while ox < out_w:
+            pixels = out_w - ox if out_w - ox < block else block
+            _accumulate(a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count)
+            at = (oy * out_w + ox) * out_c + first
+            requantize(acc, out, at, pixels, first, count, words)
+            ox += pixels
+
+
+@micropython.viper
+def _accumulate(
+    x: ptr8,
+    w: ptr8,
+    bias: ptr32,
+    acc: ptr32,
+    geometry: ptr32,
+    taps: ptr32,
+    oy: int,
+    ox0: int,
+    pixels: int,
+    first: int,
+    width: int,
+):
+    """acc[p * width + j]: the accumulator of output (oy, ox0 + p), channel first + j."""
+    in_w = geometry[_IN_W]
+    in_c = geometry[_IN_C]
+    out_c = geometry[_OUT_C]
+    k_w = geometry[_K_W]
+    d_h = geometry[_D_H]
+    d_w = geometry[_D_W]
+    row = geometry[_TAPS]  # weights per output channel
+    multiplier = geometry[_MULTIPLIER]
+    bits = geometry[_BITS]
+    kx_at = geometry[_KX_AT]
+    offset = geometry[_OFFSET]
+    contiguous = bits == 8 and multiplier == 0 and d_w == 1
+    strided = bits == 8 and multiplier != 0
+    step = d_w * in_c
+    y0 = oy * geometry[_S_H] - geometry[_PAD_T]
+    ky0 = taps[2 * oy]
+    ky1 = taps[2 * oy + 1]
+    k = 0
+    for p in range(pixels):
+        ox = ox0 + p
+        x0 = ox * geometry[_S_W] - geometry[_PAD_L]
+        kx0 = taps[kx_at + 2 * ox]
+        kx1 = taps[kx_at + 2 * ox + 1]
+        for j in range(width):
+            o = first + j
+            s = bias[o]
+            s = (s & 0xFFFF) | ((((s >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
+            for ky in range(ky0, ky1):
+                line = (y0 + ky * d_h) * in_w + x0
+                if contiguous:  # int8 CONV_2D, dilation_width 1: the taps of this kernel row and
+                    # their weights are two runs of bytes
+                    image = ptr8(uint(x) + (line + kx0) * in_c)
+                    kernel = ptr8(uint(w) + j * row + (ky * k_w + kx0) * in_c)
+                    for i in range((kx1 - kx0) * in_c):
+                        s += ((kernel[i] ^ 0x80) - 0x80) * ((image[i] ^ 0x80) - offset)
+                    continue
+                if strided:  # int8 DEPTHWISE_CONV_2D: one channel, strided in x and in w
+                    pixel = (line + kx0 * d_w) * in_c + o // multiplier
+                    t = (ky * k_w + kx0) * out_c + o
+                    for _ in range(kx0, kx1):
+                        s += ((w[t] ^ 0x80) - 0x80) * ((x[pixel] ^ 0x80) - offset)
+                        t += out_c
+                        pixel += step
+                    continue
+                for kx in range(kx0, kx1):
+                    pixel = (line + kx * d_w) * in_c
+                    if multiplier:  # depthwise: W[ky, kx, o] times input channel o // multiplier
+                        t = (ky * k_w + kx) * out_c + o
+                        pixel += o // multiplier
+                        count = 1
+                    else:  # W[o, ky, kx, i] for every input channel i, o counted from first
+                        t = j * row + (ky * k_w + kx) * in_c
+                        count = in_c
+                    for _ in range(count):
+                        if bits == 8:
+                            weight = (w[t] ^ 0x80) - 0x80
+                        elif bits == 4:
+                            weight = (((w[t >> 1] >> ((t & 1) << 2)) & 0xF) ^ 8) - 8
+                        else:
+                            weight = (((w[t >> 2] >> ((t & 3) << 1)) & 3) ^ 2) - 2
+                        s += weight * ((x[pixel] ^ 0x80) - offset)
+                        t += 1
+                        pixel += 1
+            acc[k] = s
+            k += 1

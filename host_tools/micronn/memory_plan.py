@@ -1,0 +1,293 @@
+"""Predict the peak heap a model needs on a board, for each weight placement (docs/memory.md).
+
+The device package loads a model in stages (micronn.load's probe names them) and the heap is
+fullest at one of them:
+
+    import   the package                              IMPORT
+    reader   + kernel modules and room held for the tensors while the reader is imported (.mpy)
+    table    + kernel modules (.mpy) + reader + table MODULES + READER + TABLE
+    blocks   + the tensors kept in RAM (reader without the table's checks)
+    network  the reader and the table gone (.mpy), the network built: arena, plans, views, scratch
+    loaded   what stays while predict runs
+
+Each stage gets a small measured correction (STAGE_OFFSETS: the mean error over calibration
+models), so that what remains is the model-dependent error.
+
+Exact byte counts come from the container (tensors, arena, chunk sizes) rounded to the VM's GC
+blocks; the runtime's own objects come from constants measured once per runtime version on the
+MicroPython VM (memory_constants.py, written by tools/measure_memory.py). The figures are the
+64-bit unix VM's, as `micronn simulate` measures them; a 32-bit board's objects are smaller, so
+they over-estimate a real board a little.
+"""
+
+from dataclasses import dataclass
+
+from micronn import memory_constants as measured
+from micronn.boards import Board, load_board
+from micronn.packing import packed_size
+
+PLACEMENTS = ("ram", "rom", "stream")  # fastest first
+STAGES = ("import", "reader", "table", "blocks", "network", "loaded")
+# the device's reserve.py: bytes per array object, table objects, per layer, the table's checks
+RESERVE = {"object": 32, "table": 2048, "layer": 1024, "checks": 12288}
+RUNTIMES = ("py", "mpy")
+CHUNK_BYTES = 4096  # the device's micronn.placement.CHUNK_BYTES
+CHECK_BYTES = 256  # micronn.placement.CHECK_BYTES
+MOVABLE = ("FULLY_CONNECTED", "CONV_2D")
+BACKENDS_WITH_RUN_ROWS = ("python", "viper")
+GC_BLOCK = measured.GC_BLOCK
+WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+
+
+def heap_bytes(nbytes: int) -> int:
+    """An array / bytearray of nbytes items on the heap: its object and its items, in blocks."""
+    return GC_BLOCK + -(-nbytes // GC_BLOCK) * GC_BLOCK
+
+
+@dataclass(frozen=True)
+class LayerMemory:
+    index: int
+    op: str
+    weight_bytes: int  # the weight tensor as stored (packed)
+    other_bytes: int  # bias, multipliers, shifts, tables: always in RAM
+    activation_bytes: int  # the layer's input(s) and output in the arena
+    plan_bytes: int  # what the kernel's prepare keeps (limbs, tap tables, unpack rows)
+    chunk_bytes: int  # stream: the scratch this layer needs (0 when it cannot stream)
+    movable: bool  # its weights may stay in the file (stream / rom)
+
+
+@dataclass(frozen=True)
+class PlacementMemory:
+    placement: str
+    stages: dict  # stage -> predicted live heap bytes
+    peak: int  # the largest stage: what `micronn simulate` reports as peak heap
+    needed: int  # the heap to ask for: peak + transients and fragmentation (see heap_needed)
+    fits: bool  # needed <= the board's heap
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    board: Board
+    runtime: str  # "py" (compiled on the board) or "mpy" (precompiled, as micronn flash installs)
+    backend: str
+    layers: list
+    placements: dict  # placement -> PlacementMemory
+    arena_bytes: int
+
+    @property
+    def best(self):
+        """The fastest placement whose needed heap fits the board's (rom excluded: it needs the
+        file on a ROMFS mount, which micronn flash does not make), or None."""
+        for name in ("ram", "stream"):
+            if self.placements[name].fits:
+                return name
+        return None
+
+
+def _tensor_bytes(layer) -> tuple:
+    """(weight bytes as stored, bytes of every other tensor)."""
+    weight = 0
+    other = 0
+    for name, kind in layer.spec.tensors:
+        tensor = layer.tensors[name]
+        if kind == "weights":
+            weight = packed_size(tensor.size, layer.weight_bits)
+        else:
+            other += tensor.size * (4 if kind == "int32" else 1)
+    return weight, other
+
+
+def _kept_arrays(layer, keep_weights: bool) -> int:
+    """Heap bytes of the layer's tensors kept in RAM (each one array)."""
+    total = 0
+    for name, kind in layer.spec.tensors:
+        tensor = layer.tensors[name]
+        if kind == "weights":
+            if keep_weights:
+                total += heap_bytes(packed_size(tensor.size, layer.weight_bits))
+        else:
+            total += heap_bytes(tensor.size * (4 if kind == "int32" else 1))
+    return total
+
+
+def _row_and_channels(layer) -> tuple:
+    p = layer.params
+    if layer.op == "FULLY_CONNECTED":
+        return p["in_features"], p["out_features"]
+    return p["kernel_height"] * p["kernel_width"] * p["in_channels"], p["out_channels"]
+
+
+def stream_chunk_bytes(layer, budget: int = CHUNK_BYTES) -> int:
+    """The device's placement.scratch_nbytes: whole output channels, at least one, ending on a
+    byte boundary, as many as fit the budget."""
+    row, channels = _row_and_channels(layer)
+    row_bits = row * layer.weight_bits
+    align = 1
+    while (align * row_bits) % 8:
+        align += 1
+    count = max((budget * 8 // row_bits) // align * align, align)
+    return packed_size(min(count, channels) * row, layer.weight_bits)
+
+
+def _channels(layer) -> int:
+    """Requantization channels: one set of multiplier limbs each (1 when per-tensor)."""
+    multiplier = layer.tensors.get("multiplier")
+    return 0 if multiplier is None else int(multiplier.size)
+
+
+def exact_plan_bytes(layer) -> int:
+    """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into."""
+    p = layer.params
+    total = 0
+    if layer.op in WINDOW_OPS:  # first / end tap per output row and per output column
+        total += 2 * heap_bytes(4 * p["out_height"]) + 2 * heap_bytes(4 * p["out_width"])
+    if "weights" in layer.tensors and layer.weight_bits != 8:
+        if layer.op == "FULLY_CONNECTED":
+            row = p["in_features"]
+        elif layer.op == "CONV_2D":
+            row = p["kernel_height"] * p["kernel_width"] * p["in_channels"]
+        else:
+            row = p["kernel_height"] * p["kernel_width"]
+        total += heap_bytes(row)
+    return total
+
+
+def _plan_bytes(layer, backend: str) -> int:
+    """What the kernel's prepare keeps for this layer, with its step in the net's plan."""
+    key = (backend, layer.op) if (backend, layer.op) in measured.PLANS else ("python", layer.op)
+    base, per_channel = measured.PLANS.get(key, (0, 0))  # (0, 0): not measured yet
+    return base + per_channel * _channels(layer) + exact_plan_bytes(layer)
+
+
+def _kernel_modules(model, backend: str, runtime: str) -> int:
+    modules = {measured.OP_MODULES[backend].get(layer.op) for layer in model.layers}
+    return sum(measured.MODULES.get((backend, runtime, module), 0) for module in modules)
+
+
+def layer_memory(model, backend: str = "python", chunk_bytes: int = CHUNK_BYTES) -> list:
+    rows = []
+    for index, layer in enumerate(model.layers):
+        weight, other = _tensor_bytes(layer)
+        movable = layer.op in MOVABLE and backend in BACKENDS_WITH_RUN_ROWS
+        touched = [*layer.inputs, layer.output]
+        rows.append(
+            LayerMemory(
+                index=index,
+                op=layer.op,
+                weight_bytes=weight,
+                other_bytes=other,
+                activation_bytes=sum(model.activation_sizes[t] for t in touched),
+                plan_bytes=_plan_bytes(layer, backend),
+                chunk_bytes=stream_chunk_bytes(layer, chunk_bytes) if movable else 0,
+                movable=movable,
+            )
+        )
+    return rows
+
+
+def _room_bytes(model, keep) -> int:
+    """The device's reserve.skim: the kept tensors, the check buffer and an allowance."""
+    kept = 0
+    for layer, keep_weights in zip(model.layers, keep, strict=True):
+        for name, kind in layer.spec.tensors:
+            if kind == "weights" and not keep_weights:
+                continue
+            bits = layer.weight_bits if kind == "weights" else 32 if kind == "int32" else 8
+            kept += packed_size(layer.tensors[name].size, bits) + RESERVE["object"]
+    allowance = RESERVE["table"] + RESERVE["layer"] * len(model.layers)
+    if kept > 4 * RESERVE["checks"]:
+        allowance += RESERVE["checks"]
+    return kept + CHECK_BYTES + RESERVE["object"] + allowance
+
+
+def _stages(model, layers, arena_bytes, placement, backend, runtime) -> dict:
+    keep = [placement == "ram" or not row.movable for row in layers]
+    kept = sum(_kept_arrays(layer, k) for layer, k in zip(model.layers, keep, strict=True))
+    streamed = sum(not k for k in keep)
+    table = measured.TABLE[0] + measured.TABLE[1] * len(model.layers)
+    net = (
+        measured.NET
+        + heap_bytes(arena_bytes)
+        + heap_bytes(model.output.size)
+        + sum(row.plan_bytes for row in layers)
+        + measured.PLACED_LAYER * streamed
+    )
+    if placement == "stream" and streamed:
+        net += heap_bytes(
+            max(row.chunk_bytes for row, k in zip(layers, keep, strict=True) if not k)
+        )
+    base = measured.IMPORT[runtime]
+    modules = _kernel_modules(model, backend, runtime)
+    reader = measured.READER[runtime]
+    # precompiled, load() imports the kernels before the reader and holds room for the tensors
+    # while it imports the reader (reserve.py); from source, the reader came with the package
+    early = modules if runtime == "mpy" else 0
+    room = heap_bytes(_room_bytes(model, keep)) if runtime == "mpy" else 0
+    stages = {
+        "import": base,
+        "reader": base + early + room + reader["reader"],
+        "table": base + early + reader["table"] + table,
+        "blocks": base + modules + reader["blocks"] + table + kept + heap_bytes(CHECK_BYTES),
+        "network": base + modules + reader["residue"] + kept + net,
+        "loaded": base + modules + reader["residue"] + kept + net,
+    }
+    offsets = measured.STAGE_OFFSETS[runtime]
+    return {stage: value + offsets.get(stage, 0) for stage, value in stages.items()}
+
+
+def heap_needed(model, layers, arena_bytes, placement, runtime, peak) -> int:
+    """The heap a load needs beyond its live peak: the compiler's parse trees when the package
+    comes as .py, a share for fragmentation, and one free run of bytes for each big buffer made
+    after the reader has cut up the heap (the arena, the stream scratch; precompiled, also the
+    largest tensor when the room held for the tensors was lent to the table's checks)."""
+    late = heap_bytes(arena_bytes)
+    movable = [row for row in layers if row.movable]
+    if placement == "stream" and movable:
+        late += heap_bytes(max(row.chunk_bytes for row in movable))
+    keep = [placement == "ram" or not row.movable for row in layers]
+    kept = _room_bytes(model, keep)
+    if runtime == "mpy" and kept <= 4 * RESERVE["checks"]:
+        late += max(
+            (
+                heap_bytes(packed_size(layer.tensors["weights"].size, layer.weight_bits))
+                for layer, k in zip(model.layers, keep, strict=True)
+                if k and "weights" in layer.tensors
+            ),
+            default=0,
+        )
+    return peak + measured.SLACK[runtime] + round(measured.FRAGMENTATION * peak) + late
+
+
+def plan_memory(
+    model,
+    arena_bytes: int,
+    board="rp2040",
+    backend: str = "python",
+    runtime: str = "mpy",
+    chunk_bytes: int = CHUNK_BYTES,
+) -> MemoryPlan:
+    """The predicted stages and peak of every placement of `model` (a host micronn Model with
+    the container's `arena_bytes`) on `board` (a name or a Board)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime form {runtime!r}; use one of: {', '.join(RUNTIMES)}")
+    if backend not in measured.OP_MODULES:
+        known = ", ".join(measured.OP_MODULES)
+        raise ValueError(f"no memory figures for backend {backend!r}; measured: {known}")
+    profile = board if isinstance(board, Board) else load_board(board)
+    layers = layer_memory(model, backend, chunk_bytes)
+    placements = {}
+    for name in PLACEMENTS:
+        stages = _stages(model, layers, arena_bytes, name, backend, runtime)
+        peak = max(stages.values())
+        needed = heap_needed(model, layers, arena_bytes, name, runtime, peak)
+        placements[name] = PlacementMemory(name, stages, peak, needed, needed <= profile.heap_bytes)
+    return MemoryPlan(profile, runtime, backend, layers, placements, arena_bytes)
+
+
+def plan_container(data: bytes, board="rp2040", **options) -> MemoryPlan:
+    """plan_memory for the bytes of a .mnq file."""
+    from micronn import container
+
+    model = container.read(data)
+    arena_bytes = int.from_bytes(data[24:28], "little")
+    return plan_memory(model, arena_bytes, board, **options)

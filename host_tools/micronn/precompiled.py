@@ -1,0 +1,47 @@
+"""The device package precompiled to .mpy for the MicroPython VM, as `micronn flash` puts it on
+a board: importing .mpy files needs no compiler heap, and their code is smaller than a parse.
+
+The files are built once per process (runtime.build_runtime, for the VM's own .mpy version and
+native arch) into a temporary folder that is removed when the process ends.
+"""
+
+import atexit
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from micronn.runtime import RUNTIME_DIR, build_runtime, decode_mpy, plan_runtime
+
+_FOLDERS = {}  # (executable, stamp) -> folder holding micronn/*.mpy
+PROBE_TIMEOUT = 30
+
+
+def vm_mpy_target(executable: str):
+    """The MpyTarget of a MicroPython executable (its sys.implementation._mpy)."""
+    done = subprocess.run(
+        [executable, "-c", "import sys; print(sys.implementation._mpy)"],
+        capture_output=True,
+        text=True,
+        timeout=PROBE_TIMEOUT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{executable} did not say its .mpy version: {done.stderr.strip()}")
+    return decode_mpy(int(done.stdout.strip()))
+
+
+def precompiled_package(executable: str) -> Path:
+    """A folder to put on MICROPYPATH: micronn/ with every module compiled for the VM (a module
+    mpy-cross cannot compile stays .py, as on a board)."""
+    plan = plan_runtime(vm_mpy_target(executable))
+    key = (executable, plan.stamp)
+    if key not in _FOLDERS:
+        folder = Path(tempfile.mkdtemp(prefix="micronn-mpy-"))
+        atexit.register(shutil.rmtree, folder, True)
+        package = folder / "micronn"
+        package.mkdir()
+        for path, data in build_runtime(plan).items():
+            if path.startswith(RUNTIME_DIR + "/"):
+                (package / path[len(RUNTIME_DIR) + 1 :]).write_bytes(data)
+        _FOLDERS[key] = folder
+    return _FOLDERS[key]

@@ -1,0 +1,119 @@
+"""Run models on the MicroPython VM with chosen kernel backends and check every one exactly.
+
+One VM process per call: each model is loaded once per backend, its rows go through predict
+(bytes, array, memoryview, list; with and without `out`), the outputs must equal
+reference.run's, and two more predicts after warm-up must allocate nothing under
+micropython.heap_lock(). The VM also reports which module runs each layer.
+"""
+
+import json
+
+import numpy as np
+import vm
+
+from micronn import container, reference
+
+BACKENDS_SCRIPT = """
+import json
+import micropython
+from array import array
+import micronn
+from micronn import backends
+
+
+def predict(net, raw, kind):
+    if kind == 0:
+        return net.predict(raw)
+    if kind == 1:
+        return net.predict(array("b", raw), array("b", bytes(len(net._y))))
+    if kind == 2:
+        return net.predict(memoryview(raw), bytearray(len(net._y)))
+    return net.predict([v - 256 if v > 127 else v for v in raw])
+
+
+def allocation_free(net, first):
+    x, y = array("b", first), array("b", bytes(len(net._y)))
+    micropython.heap_lock()
+    try:
+        net.predict(x, y)
+        net.predict(first)
+        return True
+    except MemoryError:
+        return False
+    finally:
+        micropython.heap_unlock()
+
+
+def modules(net, finder):
+    names = []
+    for step in net._plan:
+        for module in set(finder(op) for op in backends.KERNEL_MODULES):
+            if module is not None and step[0] is module.run:
+                names.append(module.__name__.split(".")[-1])
+                break
+        else:
+            names.append("?")
+    return names
+
+
+wanted = {backends!r}
+print(json.dumps(["available", list(backends.AVAILABLE)]))
+for index in range({count}):
+    with open("x%d.bin" % index, "rb") as f:
+        rows = f.read()
+    for backend in wanted:
+        if backend not in backends.AVAILABLE:
+            continue
+        net = micronn.load("m%d.mnq" % index, backend=backend, **{options!r})
+        n = len(net._x)
+        outputs = bytearray()
+        for r in range(len(rows) // n):
+            y = predict(net, rows[r * n:(r + 1) * n], r % 4)
+            outputs.extend(bytes(y) if type(y) is bytearray else bytes(array("b", y)))
+        with open("y%d-%s.bin" % (index, backend), "wb") as f:
+            f.write(outputs)
+        locked = allocation_free(net, rows[:n])
+        finder = backends.select(backend)[1]
+        placed = getattr(net, "weights", "ram")
+        print(json.dumps([index, backend, net.backend, locked, modules(net, finder), placed]))
+        net = None
+"""
+
+
+def run_backends(
+    models, inputs, folder, backends=("viper",), runner=None, heapsize="2M", options=None
+):
+    """Check every model with every backend of `backends` that the VM offers; `options` are
+    more keyword arguments of micronn.load (e.g. the weight placement).
+
+    Returns (available backends on the VM, {(index, backend): [module per layer]}, {(index,
+    backend): the net's weight placement}).
+    """
+    for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
+        (folder / f"m{index}.mnq").write_bytes(container.write(model))
+        (folder / f"x{index}.bin").write_bytes(np.ascontiguousarray(x, np.int8).tobytes())
+    script = BACKENDS_SCRIPT.format(
+        backends=tuple(backends), count=len(models), options=dict(options or {})
+    )
+    lines = [
+        json.loads(line)
+        for line in (runner or vm.run)(script, cwd=folder, heapsize=heapsize).splitlines()
+    ]
+    assert lines[0][0] == "available", lines[0]
+    available = lines[0][1]
+    modules, placements = {}, {}
+    for index, backend, used, locked, names, placed in lines[1:]:
+        placements[(index, backend)] = placed
+        assert used == backend, (index, backend, used)
+        assert locked, f"model {index}, backend {backend}: predict allocated under heap_lock"
+        modules[(index, backend)] = names
+        model, x = models[index], inputs[index]
+        got = np.frombuffer((folder / f"y{index}-{backend}.bin").read_bytes(), np.int8)
+        expected = reference.run(model, x)
+        np.testing.assert_array_equal(
+            got.reshape(expected.shape), expected, err_msg=f"model {index}, backend {backend}"
+        )
+    ran = {backend for _, backend in modules}
+    assert ran == set(backends) & set(available), (ran, available)
+    assert len(modules) == len(models) * len(ran)
+    return available, modules, placements

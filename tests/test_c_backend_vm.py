@@ -1,0 +1,251 @@
+"""The device package with backend "c" (the _micronn module) on real MicroPython VMs.
+
+- Always: asking for backend "c" where _micronn is absent (the PyPI VM) is a ValueError that
+  says how to install it.
+- With MPY_DIR (a MicroPython checkout; pyelftools and ar importable here): the x64 native
+  module built with `make natmod` loads into the PyPI VM and runs models of every operator
+  family bit-exactly, allocation-free, and its argument checks survive a fuzzer.
+- With MICRONN_MICROPYTHON (a unix port built with ulab and _micronn, docs/building.md): the
+  same on that VM, plus ulab ndarrays (dense ones accepted, views refused). The whole device
+  suite also runs on it, with "auto" picking "c" (tests/vm.py uses that VM).
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from c_vm_models import ROWS, VM_SCRIPT, check_outputs, write_cases
+from vm import run
+
+from micronn import container, reference
+from micronn.cli import build_parser, main
+from micronn.flash import flash
+from micronn.remote import run as run_on_board
+from micronn.simulate import find_micropython
+from micronn.virtual_board import VirtualBoard
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "firmware"
+MPY_DIR = os.environ.get("MPY_DIR")
+CUSTOM_VM = os.environ.get("MICRONN_MICROPYTHON")
+FUZZ_ROUNDS = 3000
+
+FUZZ_SCRIPT = """
+import _micronn
+from array import array
+
+rng_state = [12345]
+def rand(n):
+    rng_state[0] = (rng_state[0] * 1103515245 + 12345) & 0x7FFFFFFF
+    return rng_state[0] % n
+
+# Every bad argument of this list must raise ValueError, naming the argument.
+p = array("i", [4, 2, 0, 0, -128, 127])
+w = array("b", [1, 2, 3, 4, -1, -2, -3, -4])
+one = array("i", [1 << 30])
+zero = array("i", [0])
+bias = array("i", [0, 0])
+x = array("b", [1, 1, 1, 1])
+out = array("b", [0, 0])
+f = _micronn.fully_connected
+bad = [
+    ("x", lambda: f(p, 8, w, bias, one, zero, array("h", [1, 1, 1, 1]), out)),
+    ("x", lambda: f(p, 8, w, bias, one, zero, array("f", [1, 1, 1, 1]), out)),
+    ("x", lambda: f(p, 8, w, bias, one, zero, bytearray(3), out)),
+    ("x", lambda: f(p, 8, w, bias, one, zero, None, out)),
+    ("out", lambda: f(p, 8, w, bias, one, zero, x, b"12")),
+    ("out", lambda: f(p, 8, w, bias, one, zero, x, bytearray(3))),
+    ("params", lambda: f(array("b", [4, 2, 0, 0, 0, 0]), 8, w, bias, one, zero, x, out)),
+    ("params", lambda: f(array("i", [4, 2, 0, 0, 5, 1]), 8, w, bias, one, zero, x, out)),
+    ("params", lambda: f(array("i", [4, 2, 0, 0, 0]), 8, w, bias, one, zero, x, out)),
+    ("bits", lambda: f(p, 3, w, bias, one, zero, x, out)),
+    ("weights", lambda: f(p, 8, w[:7], bias, one, zero, x, out)),
+    ("weights", lambda: f(p, 8, array("i", [1, 2]), bias, one, zero, x, out)),
+    ("bias", lambda: f(p, 8, w, array("i", [0]), one, zero, x, out)),
+    ("multiplier", lambda: f(p, 8, w, bias, array("i", [-1]), zero, x, out)),
+    ("multiplier", lambda: f(p, 8, w, bias, one, array("i", [0, 0]), x, out)),
+    ("begin", lambda: f(p, 8, w, bias, one, zero, x, out, 1, 3)),
+    ("first", lambda: f(p, 8, w, bias, one, zero, x, out, 0, 2, -1)),
+    ("weights", lambda: f(p, 8, w, bias, one, zero, x, out, 0, 2, 1)),
+    ("params", lambda: f(array("i", [4, 2, 0, 0, -128, 127]), 8, w,
+                         array("i", [1 << 30, 0]), one, zero, x, out)),
+    ("table", lambda: _micronn.lookup(array("i", [4]), bytearray(255), x, x)),
+    ("exp", lambda: _micronn.softmax(array("i", [1, 4, 0, 0, 0]), bytearray(1024), x, x)),
+    ("table", lambda: _micronn.softmax(array("i", [1, 4, 0, 0, 0]), array("i", [-1] * 256), x, x)),
+    ("x", lambda: _micronn.mean(array("i", [2, 2, 1, 0, 0, 1 << 30, 0]), x[:3], out[:1])),
+    ("b", lambda: _micronn.add(array("i", [4] + [0] * 12), x, x[:3], x)),
+]
+for name, call in bad:
+    try:
+        call()
+    except ValueError as e:
+        assert str(e).startswith(name) or name in str(e), (name, str(e))
+    else:
+        raise AssertionError("no ValueError for " + name)
+
+# Random arguments: only ValueError or TypeError, never a crash.
+pool = [None, 0, 8, 4, 2, -1, 1 << 40, p, w, bias, one, zero, x, out, bytearray(0), b"",
+        bytearray(300), array("i", [0] * 19), array("i", [65535] * 19), array("i", [-1] * 13),
+        array("i", [1] * 13), array("b", [0] * 256), array("i", [0] * 256), memoryview(w)[1:],
+        array("h", [0] * 8), "text", 3.5]
+functions = [_micronn.fully_connected, _micronn.conv_2d, _micronn.depthwise_conv_2d,
+             _micronn.max_pool_2d, _micronn.average_pool_2d, _micronn.mean, _micronn.add,
+             _micronn.lookup, _micronn.softmax]
+arity = [8, 8, 8, 3, 3, 3, 4, 4, 4]
+raised = 0
+for _ in range({rounds}):
+    k = rand(len(functions))
+    n = arity[k] + (rand(4) if k < 3 else 0)
+    args = [pool[rand(len(pool))] for _ in range(n)]
+    try:
+        functions[k](*args)
+    except (ValueError, TypeError, OverflowError):
+        raised += 1
+print("fuzz ok", len(bad), "named checks,", raised, "of", {rounds}, "random calls refused")
+"""
+
+HEAP_SCRIPT = """
+import micronn, micropython
+from array import array
+
+
+def steady(net, x, out):
+    net.predict(x, out)
+    micropython.heap_lock()
+    try:
+        for _ in range(3):
+            net.predict(x, out)
+    finally:
+        micropython.heap_unlock()
+
+
+for index in range({count}):
+    net = micronn.load("m%d.mnq" % index, backend="c")
+    steady(net, array("b", bytes(len(net._x))), array("b", bytes(len(net._y))))
+print("predict allocated nothing")
+"""
+
+
+def _vm(executable, script, folder, micropypath):
+    (folder / "_script.py").write_text(script)
+    done = subprocess.run(
+        [executable, "-X", "heapsize=4M", "_script.py"],
+        cwd=folder,
+        env=dict(os.environ, MICROPYPATH=micropypath),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _check_vm(executable, folder, micropypath):
+    count, expected = write_cases(folder)
+    out = _vm(executable, VM_SCRIPT.format(count=count, backend="c"), folder, micropypath)
+    assert f"ran {count} models with backend c" in out
+    check_outputs(folder, expected)
+    heap_script = HEAP_SCRIPT.replace("{count}", str(count))
+    assert "predict allocated nothing" in _vm(executable, heap_script, folder, micropypath)
+    out = _vm(executable, FUZZ_SCRIPT.replace("{rounds}", str(FUZZ_ROUNDS)), folder, micropypath)
+    assert "fuzz ok" in out
+
+
+def test_backend_c_without_the_module_says_how_to_install_it(tmp_path):
+    script = """
+import micronn
+try:
+    micronn.load("missing.mnq", backend="c")
+except ValueError as e:
+    print("ValueError:", e)
+"""
+    if "'c'" in run("import micronn.backends as b\nprint(b.AVAILABLE)"):
+        pytest.skip("this VM has _micronn built in")
+    out = run(script, cwd=tmp_path)
+    assert "backend 'c' needs the _micronn C module" in out
+
+
+def build_natmod(folder: Path, arch: str = "x64") -> Path:
+    """`make natmod` into a tmp folder (it builds on a copy of ulab_ext); returns the .mpy."""
+    command = ["make", "-C", str(ROOT), "natmod", f"ARCH={arch}", f"MPY_DIR={MPY_DIR}"]
+    command += [f"NATMOD_PYTHON={sys.executable}", f"NATMOD_OUT={folder / 'natmod'}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return folder / "natmod" / "_micronn.mpy"
+
+
+@pytest.mark.skipif(not MPY_DIR, reason="set MPY_DIR to a MicroPython checkout to build the natmod")
+def test_natmod_x64_loads_into_the_pypi_vm_and_matches_the_reference(tmp_path):
+    for module in ("elftools", "ar"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"natmod linking needs `pip install pyelftools ar` ({module} missing)")
+    mpy = build_natmod(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(mpy, work / "_micronn.mpy")
+    pypi_vm = find_micropython(str(Path(sys.executable).parent / "micropython"))
+    _check_vm(pypi_vm, work, f"{FIRMWARE}:{work}")
+
+
+ULAB_SCRIPT = """
+import micronn
+from ulab import numpy as np
+net = micronn.load("m0.mnq", backend="c")
+n = len(net._x)
+x = np.array([((i * 37) % 256) - 128 for i in range(2 * n)], dtype=np.int8)
+dense = x[:n]
+out = np.zeros(len(net._y), dtype=np.int8)
+net._plan[0][0](net._plan[0][1], dense, None, out)
+import _micronn
+try:
+    _micronn.lookup(__import__("array").array("i", [n]), bytearray(256), x[::2], out)
+except ValueError as e:
+    print("non-dense refused:", e)
+print("ulab ok")
+"""
+
+
+@pytest.mark.skipif(not CUSTOM_VM, reason="set MICRONN_MICROPYTHON to a VM built with _micronn")
+def test_custom_vm_with_micronn_built_in(tmp_path):
+    _check_vm(find_micropython(CUSTOM_VM), tmp_path, str(FIRMWARE))
+    probe = _vm(
+        CUSTOM_VM, "import micronn.backends as b\nprint(b.AVAILABLE)", tmp_path, str(FIRMWARE)
+    )
+    assert probe.strip().startswith("('c'"), probe
+    has_ulab = "yes" in _vm(
+        CUSTOM_VM, "try:\n import ulab\n print('yes')\nexcept ImportError:\n print('no')",
+        tmp_path, str(FIRMWARE),
+    )  # fmt: skip
+    if has_ulab:
+        out = _vm(CUSTOM_VM, ULAB_SCRIPT, tmp_path, str(FIRMWARE))
+        assert "non-dense refused: x: must be a buffer" in out and "ulab ok" in out
+
+
+def test_virtual_board_takes_a_custom_micropython():
+    args = build_parser().parse_args(["virtual-board", "--micropython", "/opt/mp/micropython"])
+    assert args.micropython == "/opt/mp/micropython"
+
+
+@pytest.mark.skipif(not CUSTOM_VM, reason="set MICRONN_MICROPYTHON to a VM built with _micronn")
+def test_simulate_and_a_virtual_board_run_on_the_custom_vm(tmp_path):
+    count, expected = write_cases(tmp_path)
+    rng = np.random.default_rng(5)
+    model = tmp_path / "m0.mnq"
+    size = len((tmp_path / "x0.bin").read_bytes()) // ROWS
+    x = rng.integers(-128, 128, size=(3, size)).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    argv = ["simulate", str(model), "--input", str(tmp_path / "x.npy"), "--backend", "c"]
+    argv += ["--micropython", CUSTOM_VM, "--output", str(tmp_path / "y.npy")]
+    assert main(argv) == 0
+    want = reference.run(container.read(model.read_bytes()), x)
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), want)
+    with VirtualBoard("rp2040", micropython=CUSTOM_VM) as board:
+        flash(board.port, model)
+        result = run_on_board(board.port, x, backend="c")
+    assert result.model.backend == "c"
+    np.testing.assert_array_equal(result.outputs, want)
