@@ -221,7 +221,7 @@ from micronn import backends
 
 backends.KERNEL_MODULES["FULLY_CONNECTED"] = "kernels_not_on_this_board"
 try:
-    micronn.load("small.mnq")
+    micronn.load("small.mnq", backend="python")
     print("loaded")
 except ValueError as error:
     print(error)
