@@ -104,3 +104,11 @@ bench: bench-ulab
 
 bench-ulab: venv
 	$(BIN)/python tools/bench_ulab.py
+
+# Per reference model: peak heap (ram / stream weights) vs weight bytes, container vs .tflite
+# bytes, and µs per backend; writes build/bench/bench.md and a speed-up chart build/bench/bench.png.
+.PHONY: bench-models
+bench: bench-models
+
+bench-models: venv
+	$(BIN)/python tools/bench_models.py
