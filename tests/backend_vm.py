@@ -13,35 +13,10 @@ import vm
 
 from micronn import container, reference
 
-BACKENDS_SCRIPT = """
-import json
-import micropython
-from array import array
-import micronn
+BACKENDS_SCRIPT = (
+    vm.PREDICT_HELPERS
+    + """
 from micronn import backends
-
-
-def predict(net, raw, kind):
-    if kind == 0:
-        return net.predict(raw)
-    if kind == 1:
-        return net.predict(array("b", raw), array("b", bytes(len(net._y))))
-    if kind == 2:
-        return net.predict(memoryview(raw), bytearray(len(net._y)))
-    return net.predict([v - 256 if v > 127 else v for v in raw])
-
-
-def allocation_free(net, first):
-    x, y = array("b", first), array("b", bytes(len(net._y)))
-    micropython.heap_lock()
-    try:
-        net.predict(x, y)
-        net.predict(first)
-        return True
-    except MemoryError:
-        return False
-    finally:
-        micropython.heap_unlock()
 
 
 def modules(net, finder):
@@ -78,6 +53,7 @@ for index in range({count}):
         print(json.dumps([index, backend, net.backend, locked, modules(net, finder), placed]))
         net = None
 """
+)
 
 
 def run_backends(
