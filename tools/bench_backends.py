@@ -12,8 +12,6 @@ markdown table: model, backend, µs/inference, ratio to the python backend.
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -24,8 +22,7 @@ import numpy as np
 from micronn import container, reference
 from micronn.convert import convert_graph
 from micronn.graph_builder import GraphBuilder
-from micronn.resources import device_package_dir
-from micronn.simulate import find_micropython
+from micronn.simulate import find_micropython, run_device_script
 
 SEED = 0
 SAMPLES = 4  # input rows each backend runs (and must match the reference on)
@@ -138,14 +135,7 @@ def time_backends(path: Path, micropython: str, seconds: float) -> dict:
         (work / "x.bin").write_bytes(x.tobytes())
         script = TIMING_SCRIPT % {"backends": BACKENDS, "budget_us": int(seconds * 1e6)}
         (work / "bench.py").write_text(script)
-        done = subprocess.run(
-            [micropython, "-X", f"heapsize={HEAP}", "bench.py"],
-            cwd=work,
-            env=dict(os.environ, MICROPYPATH=str(device_package_dir().parent)),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = run_device_script(micropython, "bench.py", work, HEAP)
         if done.returncode != 0:
             raise RuntimeError(f"the VM failed on {path.name}:\n{done.stdout}\n{done.stderr}")
         result = json.loads(done.stdout.splitlines()[-1])

@@ -12,7 +12,6 @@ Prints µs per inference and the ratios. Without a VM that has ulab it says so a
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from micronn import container, reference
-from micronn.resources import device_package_dir
-from micronn.simulate import SimulationError, find_micropython
+from micronn.simulate import SimulationError, find_micropython, run_device_script
 
 SEED = 0
 SAMPLES = 8
@@ -115,8 +113,7 @@ def measure(micropython: str, seconds: float) -> dict:
         work = Path(scratch)
         convert_sklearn(mlp, x, output=work / "model.mnq")
         model = container.read((work / "model.mnq").read_bytes())
-        spec = model.input
-        codes = np.clip(np.round(rows / spec.scale) + spec.zero_point, -128, 127).astype(np.int8)
+        codes = reference.quantize_input(model, rows)
         (work / "x.bin").write_bytes(codes.tobytes())
         layers = [
             [w.T.tolist(), b.tolist()] for w, b in zip(mlp.coefs_, mlp.intercepts_, strict=True)
@@ -124,14 +121,7 @@ def measure(micropython: str, seconds: float) -> dict:
         (work / "float.json").write_text(json.dumps({"layers": layers, "x": rows.tolist()}))
         script = SCRIPT.replace("{budget_us}", str(int(seconds * 1e6)))
         (work / "bench.py").write_text(script)
-        done = subprocess.run(
-            [micropython, "-X", f"heapsize={HEAP}", "bench.py"],
-            cwd=work,
-            env=dict(os.environ, MICROPYPATH=str(device_package_dir().parent)),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = run_device_script(micropython, "bench.py", work, HEAP)
         if done.returncode != 0:
             raise RuntimeError(f"the VM failed:\n{done.stdout}\n{done.stderr}")
         result = json.loads(done.stdout.splitlines()[-1])

@@ -117,6 +117,22 @@ def _parse_result(stdout: str) -> dict:
     raise SimulationError(f"the VM ended without a result line; its output was:\n{stdout}")
 
 
+def run_device_script(executable, script, cwd, heap, timeout=TIMEOUT_SECONDS):
+    """Run `script` (a file in cwd) on the VM with the device package importable.
+
+    Returns the finished process; the caller reads its stdout and files in cwd.
+    """
+    return subprocess.run(
+        [executable, "-X", f"heapsize={heap}", str(script)],
+        cwd=cwd,
+        env=dict(os.environ, MICROPYPATH=str(device_package_dir().parent)),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def simulate(
     model_path_or_bytes,
     x,
