@@ -17,7 +17,7 @@ import vm
 from model_factory import random_dense_model, random_inputs
 
 from micronn import container, reference
-from micronn.model import FullyConnected, Model, TensorSpec
+from micronn.model import WEIGHT_LIMITS, FullyConnected, Model, TensorSpec
 
 CUSTOM_VM = os.environ.get("MICRONN_MICROPYTHON")
 
@@ -164,3 +164,108 @@ def test_largest_single_chunk_is_exact(tmp_path):
     x = np.stack([np.full(n, 127), np.full(n, -128)]).astype(np.int8)
     chunks = _run_ulab([model], [x], tmp_path)
     assert chunks == {0: [1]}
+
+
+ROUNDING_SCRIPT = """
+import json
+from array import array
+import micronn
+from micronn import ulab_dense
+
+exact_output = ulab_dense._exact_output
+calls = [0]
+
+
+def counted(*args):
+    calls[0] += 1
+    exact_output(*args)
+
+
+def skipped(*args):
+    pass
+
+
+with open("x.bin", "rb") as f:
+    rows = f.read()
+net = micronn.load("m.mnq", backend="ulab", weights="ram")
+vectorized = [step[1][13] is not None for step in net._plan]
+n = len(net._x)
+y = array("b", bytes(len(net._y)))
+for name, hook in (("y.bin", counted), ("unchecked.bin", skipped)):
+    ulab_dense._exact_output = hook
+    outputs = bytearray()
+    for r in range(len(rows) // n):
+        net.predict(rows[r * n:(r + 1) * n], y)
+        outputs.extend(bytes(y))
+    with open(name, "wb") as f:
+        f.write(outputs)
+print(json.dumps([vectorized, calls[0]]))
+"""
+
+
+def _run_rounding(model, x, folder):
+    """(layers that took the vectorized path, exact recomputations, outputs without them)."""
+    (folder / "m.mnq").write_bytes(container.write(model))
+    (folder / "x.bin").write_bytes(np.ascontiguousarray(x, np.int8).tobytes())
+    vectorized, calls = json.loads(vm.run(ROUNDING_SCRIPT, cwd=folder, heapsize="8M"))
+    expected = reference.run(model, x)
+    got = np.frombuffer((folder / "y.bin").read_bytes(), np.int8).reshape(expected.shape)
+    np.testing.assert_array_equal(got, expected)
+    unchecked = np.frombuffer((folder / "unchecked.bin").read_bytes(), np.int8)
+    return vectorized, calls, unchecked.reshape(expected.shape), expected
+
+
+def _tie_layer(rng, in_features, shifts, bits=8):
+    """Per-channel layer with power-of-two scales 2**(shift - 1): t = acc / 2**(1 - shift) hits
+    half-integers (ties) and TFLite's double-rounding zones often."""
+    out_features = len(shifts)
+    limit = WEIGHT_LIMITS[bits]
+    weights = rng.integers(-limit, limit + 1, size=(out_features, in_features))
+    reach = 128 * limit * in_features
+    bias = [int(rng.integers(-reach, reach + 1)) for _ in range(out_features)]
+    return FullyConnected(
+        weights=weights.astype(np.int8),
+        bias=np.array(bias, np.int32),
+        multiplier=np.full(out_features, 2**30, np.int32),
+        shift=np.array(shifts, np.int32),
+        input_zero_point=0,
+        output_zero_point=int(rng.integers(-128, 128)),
+        act_min=-128,
+        act_max=127,
+        weight_bits=bits,
+    )
+
+
+def test_ties_and_double_rounding_are_exact(tmp_path):
+    """Scales of 2**-k put t on half-integers, where round-half-away differs from TFLite for
+    negative ties (right shift 0) and double rounding differs from one rounding (right >= 1).
+    Without the exact recomputation the outputs are wrong; with it they match the reference."""
+    rng = np.random.default_rng(7)
+    shifts = [1, 0, -1, -2, -3, -4, -6, -8, -12, -16, -30, -31] * 2
+    layer = _tie_layer(rng, 3, shifts)
+    spec = TensorSpec((3,), 0.5, 0)
+    model = Model(spec, TensorSpec((len(shifts),), 0.5, 0), [layer])
+    x = rng.integers(-128, 128, size=(300, 3)).astype(np.int8)
+    vectorized, calls, unchecked, expected = _run_rounding(model, x, tmp_path)
+    assert vectorized == [True]
+    assert calls > 0
+    wrong = np.argwhere(unchecked != expected)
+    assert len(wrong) > 0, "no output needed the exact path: the test has no teeth"
+    assert {shifts[c] for c in wrong[:, 1]} & {0, -1, -2}, "ties and double rounding"
+
+
+def test_large_accumulators_across_chunks_are_exact(tmp_path):
+    """Three chunks of int8 columns and biases near 2**29: the float sums round, the limits
+    widen by the accumulated error, and the results stay exact."""
+    rng = np.random.default_rng(8)
+    n = 2500
+    shifts = [-14, -16, -18, -20, -24] * 4
+    layer = _tie_layer(rng, n, shifts)
+    layer.bias[:] = rng.choice([-1, 1], size=len(shifts)) * (2**29 - 128 * 127 * n)
+    layer.multiplier[::2] = rng.integers(2**30, 2**31, size=len(shifts[::2]))
+    spec = TensorSpec((n,), 0.5, 0)
+    model = Model(spec, TensorSpec((len(shifts),), 0.5, 0), [layer])
+    x = rng.integers(-128, 128, size=(40, n)).astype(np.int8)
+    x[0], x[1] = 127, -128
+    vectorized, _, _, _ = _run_rounding(model, x, tmp_path)
+    assert vectorized == [True]

@@ -4,7 +4,8 @@ The digits MLP (scikit-learn, 64-64-32-10, as in tools/bench_backends.py) runs t
 MicroPython VM named by --micropython / $MICRONN_MICROPYTHON:
 - micronn with backend "python" and backend "ulab" (int8 codes in, int8 codes out; outputs
   checked against the numpy reference first);
-- ulab-float: what a ulab user writes by hand — float weights, np.dot, + bias, relu, argmax.
+- ulab-float: what a ulab user writes by hand — float weights, np.dot, + bias, relu, softmax
+  (the same function as the int8 network, whose last layer is SOFTMAX).
 Prints µs per inference and the ratios. Without a VM that has ulab it says so and exits 0.
 
     python tools/bench_ulab.py [--micropython PATH] [--seconds 1.0]
@@ -50,18 +51,19 @@ layers = [(np.array(w), np.array(b)) for w, b in spec["layers"]]
 
 
 def forward(x):
-    # the float network as a ulab user writes it: dot, bias, relu, argmax
+    # the float network as a ulab user writes it: dot, bias, relu, softmax
     last = len(layers) - 1
     for i in range(len(layers)):
         w, b = layers[i]
         x = np.dot(w, x) + b
         if i < last:
             x = np.maximum(x, 0.0)
-    return np.argmax(x)
+    x = np.exp(x - np.max(x))
+    return x / np.sum(x)
 
 
 floats = [np.array(row) for row in spec["x"]]
-result = {"times": {}, "float_labels": [int(forward(x)) for x in floats]}
+result = {"times": {}, "float_labels": [int(np.argmax(forward(x))) for x in floats]}
 codes = open("x.bin", "rb").read()
 for backend in ("python", "ulab"):
     net = micronn.load("model.mnq", backend=backend, weights="ram")
