@@ -75,9 +75,18 @@ def _ulab_present():
     return hasattr(numpy, "dot") and hasattr(numpy, "frombuffer")
 
 
+ULAB_MODULES = {
+    "FULLY_CONNECTED": "ulab_dense",
+    "CONV_2D": "ulab_conv",
+    "DEPTHWISE_CONV_2D": "ulab_conv",
+}
+
+
 def ulab_kernel(op_name):
-    """ulab_dense for FULLY_CONNECTED; every other operator runs with its python module."""
-    kernel = _module("ulab_dense") if op_name == "FULLY_CONNECTED" else None
+    """The ulab module of op_name (ULAB_MODULES); every other operator runs with its python
+    module."""
+    module_name = ULAB_MODULES.get(op_name)
+    kernel = _module(module_name) if module_name else None
     return kernel if kernel is not None else python_kernel(op_name)
 
 
