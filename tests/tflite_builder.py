@@ -1,7 +1,8 @@
-"""Write small .tflite flatbuffers for importer error tests (no TensorFlow needed).
+"""Write small .tflite flatbuffers for importer tests and the bench (no TensorFlow needed).
 
 Builds with the `flatbuffers` runtime and the schema builders of the `tflite` package, so the
-bytes are a real TFLite model that the TFLM interpreter could load.
+bytes are a real TFLite model that the TFLM interpreter loads (tests/test_tflite_builder_ops.py
+runs every operator below through it). Operator options use the schema's field names.
 """
 
 from dataclasses import dataclass, field
@@ -13,6 +14,18 @@ from tflite.utils import BUILTIN_OPCODE2NAME
 
 OPCODES = {name: code for code, name in BUILTIN_OPCODE2NAME.items()}
 TYPES = {"FLOAT32": 0, "INT32": 2, "INT8": 9, "INT16": 7}
+# The builtin options table of each operator the builder writes options for (schema.fbs).
+OPTIONS = {
+    "FULLY_CONNECTED": "FullyConnectedOptions",
+    "CONV_2D": "Conv2DOptions",
+    "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions",
+    "MAX_POOL_2D": "Pool2DOptions",
+    "SOFTMAX": "SoftmaxOptions",
+    "RESHAPE": "ReshapeOptions",
+    "MEAN": "ReducerOptions",
+}
+ENUMS = {"padding": tflite.Padding, "fused_activation_function": tflite.ActivationFunctionType}
 
 
 @dataclass
@@ -26,14 +39,18 @@ class T:
     scale: tuple = ()
     zero_point: tuple = ()
     signature: tuple | None = None
+    axis: int = 0  # quantized_dimension of per-channel scales
 
 
 @dataclass
 class Op:
+    """An operator; options: schema fields in snake_case, e.g. {"stride_w": 2, "padding":
+    "SAME", "fused_activation_function": "RELU", "beta": 1.0} (enums by name or number)."""
+
     name: str
     inputs: tuple
     outputs: tuple
-    options: dict = field(default_factory=dict)  # for FULLY_CONNECTED: fused_activation
+    options: dict = field(default_factory=dict)
 
 
 def _vector(builder, values, dtype):
@@ -55,6 +72,7 @@ def _quantization(builder, tensor):
     tflite.QuantizationParametersStart(builder)
     tflite.QuantizationParametersAddScale(builder, scale)
     tflite.QuantizationParametersAddZeroPoint(builder, zero_point)
+    tflite.QuantizationParametersAddQuantizedDimension(builder, tensor.axis)
     return tflite.QuantizationParametersEnd(builder)
 
 
@@ -75,21 +93,39 @@ def _tensor(builder, tensor, buffer_index):
     return tflite.TensorEnd(builder)
 
 
+def _options(builder, op):
+    """(BuiltinOptions type, table offset) of op's options, or (None, None) for an operator
+    without an options table here."""
+    table = OPTIONS.get(op.name)
+    if table is None:
+        if op.options:
+            raise ValueError(f"tests/tflite_builder.py writes no options for {op.name}")
+        return None, None
+    adders = []
+    for name, value in op.options.items():
+        camel = "".join(part.capitalize() for part in name.split("_"))
+        add = getattr(tflite, f"{table}Add{camel}", None)
+        if add is None:
+            raise ValueError(f"{table} has no field {name!r}")
+        if isinstance(value, str):
+            value = getattr(ENUMS[name], value)
+        adders.append((add, value))
+    getattr(tflite, f"{table}Start")(builder)
+    for add, value in adders:
+        add(builder, value)
+    return getattr(tflite.BuiltinOptions, table), getattr(tflite, f"{table}End")(builder)
+
+
 def _operator(builder, op, opcode_index):
     inputs = _vector(builder, op.inputs, np.int32)
     outputs = _vector(builder, op.outputs, np.int32)
-    options = None
-    if op.name == "FULLY_CONNECTED":
-        tflite.FullyConnectedOptionsStart(builder)
-        activation = op.options.get("fused_activation", 0)
-        tflite.FullyConnectedOptionsAddFusedActivationFunction(builder, activation)
-        options = tflite.FullyConnectedOptionsEnd(builder)
+    options_type, options = _options(builder, op)
     tflite.OperatorStart(builder)
     tflite.OperatorAddOpcodeIndex(builder, opcode_index)
     tflite.OperatorAddInputs(builder, inputs)
     tflite.OperatorAddOutputs(builder, outputs)
     if options is not None:
-        tflite.OperatorAddBuiltinOptionsType(builder, tflite.BuiltinOptions.FullyConnectedOptions)
+        tflite.OperatorAddBuiltinOptionsType(builder, options_type)
         tflite.OperatorAddBuiltinOptions(builder, options)
     return tflite.OperatorEnd(builder)
 
@@ -173,7 +209,7 @@ def dense_int8(
         T("dense/y", (batch, out_features), scale=output[:1], zero_point=output[1:]),
     ]
     operators = [
-        Op("FULLY_CONNECTED", (0, 1, 2), (3,), {"fused_activation": fused_activation}),
+        Op("FULLY_CONNECTED", (0, 1, 2), (3,), {"fused_activation_function": fused_activation}),
     ]
     if extra_op is not None:
         scale, zero_point = extra_output

@@ -3,9 +3,10 @@
 For the models of tools/bench_backends.py (digits MLP, micro_speech-sized CNN, ~200 KB wide MLP):
 µs per inference per backend (ratio to python), the peak heap `micronn.simulate` measures on
 the VM for the `ram` and `stream` weight placements against the weight bytes, and the container
-bytes against the `.tflite` bytes of the same network (written by tests/tflite_builder.py, no
-TensorFlow; a model it cannot express says so). Writes build/bench/bench.md and a bar chart of
-the speed ratios, build/bench/bench.png.
+bytes against the `.tflite` bytes of the same network: the int8 file TFLite would store, written
+from the container's integer plan by model_tflite (tests/tflite_builder.py, no TensorFlow) and
+checked to import as that same plan. Writes build/bench/bench.md and a bar chart of the speed
+ratios, build/bench/bench.png.
 
     python tools/bench_models.py [--micropython PATH] [--seconds 0.3] [--out build/bench]
 """
@@ -22,85 +23,20 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import bench_backends  # noqa: E402
+from model_tflite import tflite_bytes  # noqa: E402
 from png_chart import bar_chart_png  # noqa: E402
 
 from micronn import container, reference  # noqa: E402
-from micronn.importers.tflite import import_tflite  # noqa: E402
 from micronn.simulate import find_micropython, simulate  # noqa: E402
 
 HEAP_BYTES = 4 * 1024 * 1024  # room for every placement: the figure is the peak, not the limit
 PLACEMENTS = ("ram", "stream")
-RELU = 1  # TFLite ActivationFunctionType.RELU
 
 
 def weight_bytes(model) -> int:
     return sum(
         layer.tensors["weights"].nbytes for layer in model.layers if "weights" in layer.tensors
     )
-
-
-def dense_tflite(model) -> bytes:
-    """The same dense stack as a .tflite: per-channel int8 weights, int32 bias (zero point
-    unfolded) and scales whose ratio gives each layer's multiplier and shift. Raises ValueError
-    for other operators, which tests/tflite_builder.py cannot write options for."""
-    from tflite_builder import Op, T, build_tflite
-
-    ops = [layer.op for layer in model.layers]
-    if any(op != "FULLY_CONNECTED" for op in ops):
-        other = sorted({op for op in ops if op != "FULLY_CONNECTED"})
-        raise ValueError(f"tests/tflite_builder.py writes no options for {', '.join(other)}")
-    tensors = [
-        T(
-            "x",
-            (1, model.input.size),
-            scale=(model.input.scale,),
-            zero_point=(model.input.zero_point,),
-        )
-    ]
-    operators = []
-    in_scale = model.input.scale
-    for i, layer in enumerate(model.layers):
-        last = i == len(model.layers) - 1
-        out_scale = model.output.scale if last else 1.0
-        weights = layer.tensors["weights"]
-        real = layer.multiplier.astype(np.float64) * 2.0 ** (layer.shift.astype(np.float64) - 31)
-        weight_scale = real * out_scale / in_scale
-        row_sums = weights.astype(np.int64).sum(axis=1)
-        bias = (layer.bias.astype(np.int64) + layer.input_zero_point * row_sums).astype(np.int32)
-        base = len(tensors)
-        tensors += [
-            T(f"w{i}", weights.shape, data=weights, scale=tuple(weight_scale)),
-            T(f"b{i}", bias.shape, "INT32", bias, scale=tuple(weight_scale * in_scale)),
-            T(
-                f"y{i}",
-                (1, layer.out_features),
-                scale=(out_scale,),
-                zero_point=(layer.output_zero_point,),
-            ),
-        ]
-        fused = RELU if layer.activation == "relu" else 0
-        operators.append(
-            Op(
-                "FULLY_CONNECTED",
-                (base - 1 if i else 0, base, base + 1),
-                (base + 2,),
-                {"fused_activation": fused},
-            )
-        )
-        in_scale = out_scale
-    return build_tflite(tensors, operators, (0,), (len(tensors) - 1,))
-
-
-def tflite_bytes(model, x) -> str:
-    """Size of the model's .tflite, checked to compute what the container computes."""
-    try:
-        data = dense_tflite(model)
-    except ValueError as problem:
-        return f"n/a: {problem}"
-    again = import_tflite(data, "bench.tflite")
-    if not np.array_equal(reference.run(again, x), reference.run(model, x)):
-        return f"{len(data):,} (outputs differ by a rounding step)"
-    return f"{len(data):,}"
 
 
 def measure(path: Path, micropython: str, seconds: float) -> dict:
