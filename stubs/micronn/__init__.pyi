@@ -30,7 +30,7 @@ Int8Out = array | bytearray  # array('b') or bytearray
 
 class Net:
     backend: str
-    """Kernel backend in use: "python" (later also "viper", "ulab", "c")."""
+    """Kernel backend in use: "c", "viper", "ulab" or "python" (docs/device-api.md)."""
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     input_scale: float
