@@ -18,6 +18,7 @@ from conv_factory import (
     random_conv,
     random_inputs,
 )
+from model_factory import random_dense_model
 from test_ulab_backend import ULAB_SKIP
 
 from micronn import container, reference
@@ -168,3 +169,48 @@ def test_wide_channels_and_large_accumulators_are_exact(tmp_path):
     x = random_inputs(rng, in_shape, 12)
     ((ulab, calls, _, _),) = _run([model], [x], tmp_path).values()
     assert ulab == [True] and calls == 12
+
+
+OLD_ULAB_SCRIPT = """
+from array import array
+import micronn
+from micronn import ulab_conv, ulab_dense, ulab_requant
+
+ulab_conv.HAS_TAKE = False  # as on ulab < 6.6
+ulab_requant.SUPPORTED = False  # as on a ulab without around / clip / nonzero
+for index in range(2):
+    net = micronn.load("m%d.mnq" % index, backend="ulab", weights="ram")
+    conv = [step[1][0] is None for step in net._plan if step[0] is ulab_conv.run]
+    dense = [step[1][13] is None for step in net._plan if step[0] is ulab_dense.run]
+    print(conv + dense)
+    with open("x%d.bin" % index, "rb") as f:
+        rows = f.read()
+    n = len(net._x)
+    y = array("b", bytes(len(net._y)))
+    outputs = bytearray()
+    for r in range(len(rows) // n):
+        net.predict(rows[r * n:(r + 1) * n], y)
+        outputs.extend(bytes(y))
+    with open("y%d.bin" % index, "wb") as f:
+        f.write(outputs)
+"""
+
+
+def test_older_ulab_falls_back_exactly(tmp_path):
+    """Without np.take the convolutions run with kernels_conv; without around / clip / nonzero
+    the dense layers requantize per output with integers: still exact."""
+    rng = np.random.default_rng(70)
+    conv, _ = random_conv(rng, depthwise=False, bits=8, max_size=6)
+    models = [one_layer_model(conv, layer_input_shape(conv)), random_dense_model(rng)]
+    inputs = []
+    for index, model in enumerate(models):
+        x = random_inputs(rng, model.input.shape, 4)
+        inputs.append(x)
+        (tmp_path / f"m{index}.mnq").write_bytes(container.write(model))
+        (tmp_path / f"x{index}.bin").write_bytes(x.tobytes())
+    flags = vm.run(OLD_ULAB_SCRIPT, cwd=tmp_path).splitlines()
+    assert flags == ["[True]", str([True] * len(models[1].layers))]
+    for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
+        got = np.frombuffer((tmp_path / f"y{index}.bin").read_bytes(), np.int8)
+        expected = reference.run(model, x)
+        np.testing.assert_array_equal(got.reshape(expected.shape), expected)

@@ -10,8 +10,9 @@ np.take gathers the input pixel of every output position into G (positions, chan
 Every product is at most 255 * wmax, and the channels of a dot are cut into chunks whose sum
 stays within 2**24, so every term is exact in float32; ulab_requant bounds the rest.
 
-Layers this module cannot take (depth multiplier > 1, more than 65536 padded pixels) run with
-kernels_conv. No run_rows: the weights stay in RAM under every placement.
+Layers this module cannot take (depth multiplier > 1, more than 65536 padded pixels, a ulab
+older than 6.6 without np.take) run with kernels_conv. No run_rows: the weights stay in RAM
+under every placement.
 """
 
 from ulab import numpy as np
@@ -22,6 +23,7 @@ from .ulab_dense import WEIGHT_LIMITS, int8_values
 
 MAX_PIXELS = 65536  # np.take indices are uint16
 FEW_CHANNELS = 4  # up to this many input channels, broadcast products beat dots
+HAS_TAKE = hasattr(np, "take")  # ulab >= 6.6
 
 
 def prepare(op, params, tensors):
@@ -30,7 +32,7 @@ def prepare(op, params, tensors):
     depthwise = op.name == "DEPTHWISE_CONV_2D"
     rows = max(pad_t + in_h, (out_h - 1) * s_h + (k_h - 1) * d_h + 1)
     columns = max(pad_l + in_w, (out_w - 1) * s_w + (k_w - 1) * d_w + 1)
-    if (depthwise and params[14] != 1) or rows * columns > MAX_PIXELS:
+    if not HAS_TAKE or (depthwise and params[14] != 1) or rows * columns > MAX_PIXELS:
         return (None, kernels_conv.prepare(op, params, tensors))
     weights, bias, multipliers, shifts = tensors
     wmax = WEIGHT_LIMITS[op.weight_bits]

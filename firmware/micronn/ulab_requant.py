@@ -11,6 +11,7 @@ CHUNK_LIMIT = 1 << 24  # float32 holds every integer of magnitude up to this
 UNIT_ROUNDOFF = 2.0**-24  # float32's relative rounding error (float64 boards do better)
 ROUNDING_SLACK = 2.0**-13  # > float error of t wherever the output does not saturate
 WIDEST_MARGIN = 0.25  # wider margins would send too many outputs to the exact path
+SUPPORTED = hasattr(np, "around") and hasattr(np, "clip") and hasattr(np, "nonzero")
 
 
 def scale_of(multiplier, shift):
@@ -51,7 +52,9 @@ def limits(bias, reach, additions, multipliers, shifts):
 
 def prepare(bias, reach, additions, multipliers, shifts, zero_point):
     """(float bias, scale, zero point, limits, sums are exact) for requantize(), or None when
-    no output could take the vectorized path."""
+    no output could take the vectorized path or this ulab lacks around / clip / nonzero."""
+    if not SUPPORTED:
+        return None
     count = len(bias)
     trust = limits(bias, reach, additions, multipliers, shifts)
     if max(trust) <= 0:
