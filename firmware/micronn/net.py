@@ -15,6 +15,50 @@ def _int8_buffer(count):
     return unfilled("b", count)
 
 
+class _Slices:
+    def __getitem__(self, index):
+        return index
+
+
+# slice(None, None, None), made once: `a[:] = b` builds its slice on the heap (MicroPython before
+# 1.26, CircuitPython, native code, an array('b') target), a[_WHOLE] = b allocates nothing. It
+# copies the bytes when a and b both have one-byte items, else raises ValueError (TypeError on
+# CPython, which runs this module in host tests).
+_WHOLE = _Slices()[:]
+_ITEM_SIZES_DIFFER = (ValueError, TypeError)  # a tuple built in an except clause allocates
+
+
+def _slice_store_works():
+    """False on firmware without slice assignment (MICROPY_PY_ARRAY_SLICE_ASSIGN)."""
+    try:
+        memoryview(bytearray(1))[_WHOLE] = b"\x01"
+    except (TypeError, NotImplementedError):
+        return False
+    return True
+
+
+_BYTE_COPIES = _slice_store_works()
+
+
+def _above_127(x, copied, count):
+    """True when the array x holds an item above 127 (an array('B') of non-int8 codes)."""
+    return max(x) > 127
+
+
+def _above_127_finder(backend):
+    """_above_127, or its viper twin (viper_input.py) for the fast backends where viper runs."""
+    if backend != "python":
+        from . import backends
+
+        if "viper" in backends.AVAILABLE:
+            try:
+                from . import viper_input
+            except ImportError:  # a runtime installed without it
+                return _above_127
+            return viper_input.above_127
+    return _above_127
+
+
 class Net:
     """Integer inference for a checked container.Model, one kernel module per layer.
 
@@ -36,6 +80,9 @@ class Net:
         self.output_zero_point = model.output.zero_point
         self._input = None  # Affine, made when floats first come in or go out (affine.py)
         self._output = None
+        self._above_127 = _above_127_finder(backend)
+        self._wide_in = None  # the last input, and output, whose items are wider than a byte
+        self._wide_out = None
         self._arena = _int8_buffer(model.arena_size)
         arena = memoryview(self._arena)
         offsets, sizes = model.offsets, model.sizes
@@ -72,6 +119,12 @@ class Net:
         result = self._result
         if out is None:
             out = self._y
+        if _BYTE_COPIES and out is not self._wide_out:
+            try:
+                out[_WHOLE] = result  # the bytes that storing each code gives
+                return out
+            except _ITEM_SIZES_DIFFER:  # an array of wider items
+                self._wide_out = out  # code by code, now and next time
         if type(out) is bytearray:
             for i in range(len(result)):
                 out[i] = result[i] & 0xFF
@@ -107,8 +160,21 @@ class Net:
         if type(x[0]) is float:
             self._quantize(x, dst)
             return
+        kind = type(x)
+        if (
+            _BYTE_COPIES
+            and x is not self._wide_in
+            and (kind is bytes or kind is bytearray or kind is memoryview or kind is array)
+        ):
+            try:
+                dst[_WHOLE] = x  # one-byte items: each bit pattern is an int8 code
+            except _ITEM_SIZES_DIFFER:  # wider items (array('h'), ...): checked below
+                self._wide_in = x  # and next time straight away: a raise allocates
+            else:
+                if kind is not array or not self._above_127(x, dst, count):
+                    return
         # bytes, bytearray and memoryview may hold the bit patterns 128..255 of negative codes
-        top = 255 if type(x) is bytes or type(x) is bytearray or type(x) is memoryview else 127
+        top = 255 if kind is bytes or kind is bytearray or kind is memoryview else 127
         i = 0
         item = None
         try:
