@@ -15,7 +15,7 @@ from micropython import const
 from .viper_requant import table
 
 _HEAD = const(8)  # viper_requant's table layout: channel c at _HEAD + _STRIDE * c
-_STRIDE = const(8)
+_STRIDE = const(3)
 
 
 def prepare(op, params, tensors):
@@ -37,7 +37,7 @@ def run(plan, a, b, out):
 
 @micropython.viper
 def _add(
-    a: ptr8, b: ptr8, out: ptr8, size: int, offset1: int, offset2: int, shift: int, words: ptr32
+    a: ptr8, b: ptr8, out: ptr8, size: int, offset1: int, offset2: int, shift: int, words: ptr16
 ):
     """out[i] = clamp(MBQM(MBQM(x1, m1) + MBQM(x2, m2), m3) + zero_point), with
     x1 = (a[i] + offset1) << shift and x2 = (b[i] + offset2) << shift."""
@@ -55,9 +55,10 @@ def _add(
                 x = (((b[i] ^ 0x80) - 0x80) + offset2) << shift
             else:
                 x = total
-            q2 = words[e + 3]
-            q1 = words[e + 4]
-            q0 = words[e + 5]
+            shifts = words[e]
+            q2 = shifts >> 10
+            q1 = words[e + 1]
+            q0 = words[e + 2]
             # SaturatingRoundingDoublingHighMul(x, q2 * 2**30 + q1 * 2**15 + q0): fixedpoint.srdhm
             if x >= 0:
                 u = x
@@ -80,11 +81,12 @@ def _add(
             if x < 0:
                 v = 0 - v
             # RoundingDivideByPOT(v, right): ties away from zero
-            mask = words[e + 2]
+            right = (shifts >> 5) & 31
+            mask = 0x3FFFFFFF >> (30 - right)  # 2**right - 1, never forming 2**30
             threshold = mask >> 1
             if v < 0:
                 threshold += 1
-            rounded = v >> words[e + 1]
+            rounded = v >> right
             if (v & mask) > threshold:
                 rounded += 1
             if stage < 2:

@@ -5,28 +5,27 @@ silently. So the arithmetic is fixedpoint.srdhm's, line for line: base-2**15 lim
 product and every sum below 2**30 (the bounds are argued in fixedpoint.py). Values that viper
 reads from memory follow two rules that hold for any word size:
 - ptr8 and ptr16 loads are unsigned: an int8 is (v ^ 0x80) - 0x80;
-- a ptr32 load is signed on a 32-bit board but unsigned on the 64-bit VM, so the tables below
-  hold only values in [0, 2**30), and a signed int32 v (bias, accumulator; |v| < 2**30) is
-  rebuilt from its two 16-bit halves, (v & 0xFFFF) | ((((v >> 16) & 0xFFFF) ^ 0x8000) - 0x8000)
-  << 16: the high half is in [-2**14, 2**14) and every step stays below 2**30 in magnitude.
+- a ptr32 load is signed on a 32-bit board but unsigned on the 64-bit VM, so a signed int32 v
+  (bias, accumulator; |v| < 2**30) is rebuilt from its two 16-bit halves,
+  (v & 0xFFFF) | ((((v >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16: the high half is in
+  [-2**14, 2**14) and every step stays below 2**30 in magnitude.
 Constants are at most 2**30 - 1: a larger literal is not a small int on a board.
 """
 
 # ruff: noqa: F821 - ptr8, ptr16, ptr32 and uint are the viper emitter's own types
 
-from array import array
-
 import micropython
 from micropython import const
 
+from .buffers import unfilled
 from .fixedpoint import Requant
 
 _HEAD = const(8)  # table words before the first channel's entry
-_STRIDE = const(8)  # words per channel: left, right, mask, q2, q1, q0, 0, 0
+_STRIDE = const(3)  # halfwords per channel: left | right << 5 | q2 << 10, q1, q0
 
 
 def table(multipliers, shifts, period, zero_point, act_min, act_max):
-    """Load time: one array('i') of non-negative words that requantize() reads.
+    """Load time: the array('H') of halfwords that requantize() reads (6 bytes a channel).
 
     period: output channels per position (the distance between two pixels of an NHWC tensor;
     out_features for FULLY_CONNECTED). One multiplier means per-tensor: every channel uses it.
@@ -34,7 +33,7 @@ def table(multipliers, shifts, period, zero_point, act_min, act_max):
     """
     rq = Requant(multipliers, shifts)
     count = len(multipliers)
-    words = array("i", bytes(4 * (_HEAD + _STRIDE * count)))
+    words = unfilled("H", _HEAD + _STRIDE * count)  # the unused words keep small values
     words[0] = count
     words[1] = period
     words[2] = zero_point + 128
@@ -42,17 +41,14 @@ def table(multipliers, shifts, period, zero_point, act_min, act_max):
     words[4] = act_max + 128
     for c in range(count):
         at = _HEAD + _STRIDE * c
-        words[at] = rq.left[c]
-        words[at + 1] = rq.right[c]
-        words[at + 2] = rq.mask[c]
-        words[at + 3] = rq.q2[c]
-        words[at + 4] = rq.q1[c]
-        words[at + 5] = rq.q0[c]
+        words[at] = rq.left[c] | (rq.right[c] << 5) | (rq.q2[c] << 10)
+        words[at + 1] = rq.q1[c]
+        words[at + 2] = rq.q0[c]
     return words
 
 
 @micropython.viper
-def requantize(acc: ptr32, out: ptr8, at: int, pixels: int, first: int, width: int, words: ptr32):
+def requantize(acc: ptr32, out: ptr8, at: int, pixels: int, first: int, width: int, words: ptr16):
     """Channels first .. first+width-1 of `pixels` consecutive output positions:
     out[at + p * period + j] = clamp(MBQM(acc[p * width + j], channel first + j) + zero_point).
 
@@ -74,10 +70,11 @@ def requantize(acc: ptr32, out: ptr8, at: int, pixels: int, first: int, width: i
             x = acc[k]
             k += 1
             x = (x & 0xFFFF) | ((((x >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
-            x = x << words[e]
-            q2 = words[e + 3]
-            q1 = words[e + 4]
-            q0 = words[e + 5]
+            shifts = words[e]
+            x = x << (shifts & 31)
+            q2 = shifts >> 10
+            q1 = words[e + 1]
+            q0 = words[e + 2]
             # SaturatingRoundingDoublingHighMul(x, q2 * 2**30 + q1 * 2**15 + q0): fixedpoint.srdhm
             if x >= 0:
                 u = x
@@ -100,11 +97,12 @@ def requantize(acc: ptr32, out: ptr8, at: int, pixels: int, first: int, width: i
             if x < 0:
                 v = 0 - v
             # RoundingDivideByPOT(v, right): ties away from zero
-            mask = words[e + 2]
+            right = (shifts >> 5) & 31
+            mask = 0x3FFFFFFF >> (30 - right)  # 2**right - 1, never forming 2**30
             threshold = mask >> 1
             if v < 0:
                 threshold += 1
-            rounded = v >> words[e + 1]
+            rounded = v >> right
             if (v & mask) > threshold:
                 rounded += 1
             if rounded < low:
