@@ -214,3 +214,34 @@ def test_older_ulab_falls_back_exactly(tmp_path):
         got = np.frombuffer((tmp_path / f"y{index}.bin").read_bytes(), np.int8)
         expected = reference.run(model, x)
         np.testing.assert_array_equal(got.reshape(expected.shape), expected)
+
+
+HEAP_SCRIPT = """
+from array import array
+import micronn
+from micronn import ulab_conv
+
+net = micronn.load("m.mnq", backend="ulab", weights="ram")
+print([step[1][0] is not None for step in net._plan if step[0] is ulab_conv.run])
+y = array("b", bytes(len(net._y)))
+with open("x.bin", "rb") as f:
+    net.predict(f.read(), y)
+with open("y.bin", "wb") as f:
+    f.write(y)
+"""
+
+
+@pytest.mark.parametrize(("heapsize", "ulab"), [("512K", False), ("16M", True)])
+def test_a_working_set_beyond_half_the_heap_uses_kernels_conv(tmp_path, heapsize, ulab):
+    """A 64x64x4 image, 8 filters: about 160 K floats of working set. On a small heap the
+    layer falls back to kernels_conv instead of failing to load; both are exact."""
+    rng = np.random.default_rng(80)
+    in_shape = (64, 64, 4)
+    layer = _conv(rng, in_shape, 8, (3, 3))
+    model = one_layer_model(layer, in_shape)
+    x = random_inputs(rng, in_shape, 1)
+    (tmp_path / "m.mnq").write_bytes(container.write(model))
+    (tmp_path / "x.bin").write_bytes(x.tobytes())
+    assert vm.run(HEAP_SCRIPT, cwd=tmp_path, heapsize=heapsize).strip() == str([ulab])
+    got = np.frombuffer((tmp_path / "y.bin").read_bytes(), np.int8)
+    np.testing.assert_array_equal(got.reshape(1, -1), reference.run(model, x).reshape(1, -1))

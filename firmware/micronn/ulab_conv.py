@@ -11,9 +11,12 @@ Every product is at most 255 * wmax, and the channels of a dot are cut into chun
 stays within 2**24, so every term is exact in float32; ulab_requant bounds the rest.
 
 Layers this module cannot take (depth multiplier > 1, more than 65536 padded pixels, a ulab
-older than 6.6 without np.take) run with kernels_conv. No run_rows: the weights stay in RAM
+older than 6.6 without np.take, a float working set above half the free heap) run with
+kernels_conv. No run_rows: the weights stay in RAM
 under every placement.
 """
+
+import gc
 
 from ulab import numpy as np
 
@@ -24,6 +27,14 @@ from .ulab_dense import WEIGHT_LIMITS, int8_values
 MAX_PIXELS = 65536  # np.take indices are uint16
 FEW_CHANNELS = 4  # up to this many input channels, broadcast products beat dots
 HAS_TAKE = hasattr(np, "take")  # ulab >= 6.6
+TEMPORARIES = 4  # output-sized float arrays alive at once in a predict: acc, a term, t, rounded
+HEAP_SHARE = 2  # the float working set may take at most 1 / HEAP_SHARE of the free heap
+
+
+def _fits(floats):
+    """True when `floats` ulab floats take at most 1 / HEAP_SHARE of the free heap."""
+    gc.collect()
+    return floats * np.zeros(1).itemsize <= gc.mem_free() // HEAP_SHARE
 
 
 def prepare(op, params, tensors):
@@ -32,13 +43,18 @@ def prepare(op, params, tensors):
     depthwise = op.name == "DEPTHWISE_CONV_2D"
     rows = max(pad_t + in_h, (out_h - 1) * s_h + (k_h - 1) * d_h + 1)
     columns = max(pad_l + in_w, (out_w - 1) * s_w + (k_w - 1) * d_w + 1)
-    if not HAS_TAKE or (depthwise and params[14] != 1) or rows * columns > MAX_PIXELS:
+    positions = out_h * out_w
+    if (
+        not HAS_TAKE
+        or (depthwise and params[14] != 1)
+        or rows * columns > MAX_PIXELS
+        or not _fits(rows * columns * in_c + positions * in_c + TEMPORARIES * positions * out_c)
+    ):
         return (None, kernels_conv.prepare(op, params, tensors))
     weights, bias, multipliers, shifts = tensors
     wmax = WEIGHT_LIMITS[op.weight_bits]
     taps = k_h * k_w
     values = int8_values(weights, op.weight_bits, out_c * taps * (1 if depthwise else in_c))
-    positions = out_h * out_w
     gathered = np.zeros((positions, in_c))
     if depthwise:
         values = values.reshape((taps, out_c))
