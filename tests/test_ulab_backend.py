@@ -57,7 +57,7 @@ for index in range({count}):
         outputs.extend(bytes(y))
     with open("y%d.bin" % index, "wb") as f:
         f.write(outputs)
-    chunks = [len(step[1][2]) for step in net._plan if step[0] is ulab_dense.run]
+    chunks = [len(step[1].bounds) for step in net._plan if step[0] is ulab_dense.run]
     print(json.dumps([index, net.backend, chunks]))
     net = None
 """

@@ -55,7 +55,7 @@ for index in range({count}):
     net = micronn.load("m%d.mnq" % index, backend="ulab", weights="ram")
     n = len(net._x)
     y = array("b", bytes(len(net._y)))
-    ulab = [step[1][0] is not None for step in net._plan if step[0] is ulab_conv.run]
+    ulab = [type(step[1]) is not tuple for step in net._plan if step[0] is ulab_conv.run]
     for name, hook in (("y", counted), ("u", unchecked)):
         ulab_requant.requantize = hook
         outputs = bytearray()
@@ -180,8 +180,8 @@ ulab_conv.HAS_TAKE = False  # as on ulab < 6.6
 ulab_requant.SUPPORTED = False  # as on a ulab without around / clip / nonzero
 for index in range(2):
     net = micronn.load("m%d.mnq" % index, backend="ulab", weights="ram")
-    conv = [step[1][0] is None for step in net._plan if step[0] is ulab_conv.run]
-    dense = [step[1][13] is None for step in net._plan if step[0] is ulab_dense.run]
+    conv = [type(step[1]) is tuple for step in net._plan if step[0] is ulab_conv.run]
+    dense = [not step[1].requantizer.vectorized for step in net._plan if step[0] is ulab_dense.run]
     print(conv + dense)
     with open("x%d.bin" % index, "rb") as f:
         rows = f.read()
@@ -222,7 +222,7 @@ import micronn
 from micronn import ulab_conv
 
 net = micronn.load("m.mnq", backend="ulab", weights="ram")
-print([step[1][0] is not None for step in net._plan if step[0] is ulab_conv.run])
+print([type(step[1]) is not tuple for step in net._plan if step[0] is ulab_conv.run])
 y = array("b", bytes(len(net._y)))
 with open("x.bin", "rb") as f:
     net.predict(f.read(), y)

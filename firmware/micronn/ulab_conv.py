@@ -21,7 +21,6 @@ import gc
 from ulab import numpy as np
 
 from . import kernels_conv, ulab_requant
-from .fixedpoint import Requant, requantize
 from .ulab_dense import WEIGHT_LIMITS, int8_values
 
 MAX_PIXELS = 65536  # np.take indices are uint16
@@ -37,71 +36,124 @@ def _fits(floats):
     return floats * np.zeros(1).itemsize <= gc.mem_free() // HEAP_SHARE
 
 
+class Plan:
+    """A convolution prepared at load for ulab (see the module docstring)."""
+
+    def __init__(self, op, params, tensors, rows, columns):
+        in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = params[
+            :14
+        ]
+        input_zp, output_zp, act_min, act_max = params[-4:]
+        weights, bias, multipliers, shifts = tensors
+        self.depthwise = op.name == "DEPTHWISE_CONV_2D"
+        self.geometry = (in_h, in_w, in_c, out_w, out_c, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l)
+        self.input_zero_point = input_zp
+        wmax = WEIGHT_LIMITS[op.weight_bits]
+        taps = k_h * k_w
+        self.taps = taps
+        count = out_c * taps * (1 if self.depthwise else in_c)
+        values = int8_values(weights, op.weight_bits, count)
+        positions = out_h * out_w
+        self.gathered = np.zeros((positions, in_c))
+        if self.depthwise:
+            self.values = values.reshape((taps, out_c))
+            self.terms = tuple(
+                ((self.gathered, np.array(self.values[t], dtype=np.float)),) for t in range(taps)
+            )
+            reach = taps * 255 * wmax
+        else:
+            self.values = values.reshape((out_c, taps * in_c))
+            self.terms = tuple(self._conv_terms(t, in_c, wmax) for t in range(taps))
+            reach = taps * in_c * 255 * wmax
+        self.products = self.depthwise or in_c <= FEW_CHANNELS  # terms: products, not dots
+        self.image = np.zeros((rows * columns, in_c))
+        self.interior = _interior(self.image, in_h, in_w, pad_t, pad_l, columns)
+        self.origins = np.array(
+            [oy * s_h * columns + ox * s_w for oy in range(out_h) for ox in range(out_w)],
+            dtype=np.uint16,
+        )
+        self.offsets = tuple(
+            ky * d_h * columns + kx * d_w for ky in range(k_h) for kx in range(k_w)
+        )
+        self.requantizer = ulab_requant.Requantizer(
+            bias, reach, taps * len(self.terms[0]), multipliers, shifts, output_zp, act_min, act_max
+        )
+        self.input = None  # the input buffer last seen, and its row views
+        self.sources = None
+        self.output = None  # the output buffer last seen, and its (positions, channels) view
+        self.outputs = None
+
+    def _conv_terms(self, t, in_c, wmax):
+        """Tap t of a CONV_2D as (gathered columns, weights) pairs. Few channels: one broadcast
+        product per channel, (positions, 1) x (out_channels,); else dots of channel chunks
+        whose sums stay within 2**24."""
+        first = t * in_c
+        gathered, values = self.gathered, self.values
+        if in_c <= FEW_CHANNELS:
+            return tuple(
+                (gathered[:, i : i + 1], np.array(values[:, first + i], dtype=np.float))
+                for i in range(in_c)
+            )
+        length = ulab_requant.CHUNK_LIMIT // (255 * wmax)
+        return tuple(
+            (
+                gathered[:, s : min(s + length, in_c)],
+                values[:, first + s : first + min(s + length, in_c)].transpose(),
+            )
+            for s in range(0, in_c, length)
+        )
+
+    def views(self, a, out):
+        """The input's views matching self.interior and the output's view, once per buffer."""
+        in_h, in_w, in_c, _, out_c = self.geometry[:5]
+        if self.input is not a:
+            x = np.frombuffer(a, dtype=np.int8).reshape((in_h * in_w, in_c))
+            if len(self.interior) == 1:
+                self.sources = (x,)
+            else:
+                self.sources = tuple(x[y * in_w : (y + 1) * in_w, :] for y in range(in_h))
+            self.input = a
+        if self.output is not out:
+            view = np.frombuffer(out, dtype=np.int8).reshape((len(self.origins), out_c))
+            self.output, self.outputs = out, view
+        return self.sources, self.outputs
+
+    def exact_sum(self, a, p, o):
+        """bias[o] + sum of w * (x - input_zero_point) over the in-image taps of output (p, o),
+        with integers."""
+        in_h, in_w, in_c, out_w, _, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = self.geometry
+        zp, values = self.input_zero_point, self.values
+        oy, ox = divmod(p, out_w)
+        total = self.requantizer.bias[o]
+        for t in range(self.taps):
+            ky, kx = divmod(t, k_w)
+            y = oy * s_h - pad_t + ky * d_h
+            x = ox * s_w - pad_l + kx * d_w
+            if 0 <= y < in_h and 0 <= x < in_w:
+                pixel = (y * in_w + x) * in_c
+                if self.depthwise:
+                    total += int(values[t][o]) * (a[pixel + o] - zp)
+                else:
+                    row = values[o]
+                    for i in range(in_c):
+                        total += int(row[t * in_c + i]) * (a[pixel + i] - zp)
+        return total
+
+
 def prepare(op, params, tensors):
+    """A Plan, or ("kernels_conv", its plan) for the layers this module cannot take."""
     in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = params[:14]
-    input_zp, output_zp, act_min, act_max = params[-4:]
-    depthwise = op.name == "DEPTHWISE_CONV_2D"
     rows = max(pad_t + in_h, (out_h - 1) * s_h + (k_h - 1) * d_h + 1)
     columns = max(pad_l + in_w, (out_w - 1) * s_w + (k_w - 1) * d_w + 1)
     positions = out_h * out_w
     if (
         not HAS_TAKE
-        or (depthwise and params[14] != 1)
+        or (op.name == "DEPTHWISE_CONV_2D" and params[14] != 1)
         or rows * columns > MAX_PIXELS
         or not _fits(rows * columns * in_c + positions * in_c + TEMPORARIES * positions * out_c)
     ):
-        return (None, kernels_conv.prepare(op, params, tensors))
-    weights, bias, multipliers, shifts = tensors
-    wmax = WEIGHT_LIMITS[op.weight_bits]
-    taps = k_h * k_w
-    values = int8_values(weights, op.weight_bits, out_c * taps * (1 if depthwise else in_c))
-    gathered = np.zeros((positions, in_c))
-    if depthwise:
-        values = values.reshape((taps, out_c))
-        terms = tuple(((gathered, np.array(values[t], dtype=np.float)),) for t in range(taps))
-        reach = taps * 255 * wmax
-    else:
-        values = values.reshape((out_c, taps * in_c))
-        terms = tuple(_conv_terms(values, t, in_c, gathered, wmax) for t in range(taps))
-        reach = taps * in_c * 255 * wmax
-    image = np.zeros((rows * columns, in_c))
-    origins = [oy * s_h * columns + ox * s_w for oy in range(out_h) for ox in range(out_w)]
-    return (
-        depthwise,
-        (in_h, in_w, in_c, out_w, out_c, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l, columns),
-        terms,
-        tuple(ky * d_h * columns + kx * d_w for ky in range(k_h) for kx in range(k_w)),
-        np.array(origins, dtype=np.uint16),
-        image,
-        _interior(image, in_h, in_w, pad_t, pad_l, columns),
-        gathered,
-        depthwise or in_c <= FEW_CHANNELS,  # terms are products, not dots
-        float(input_zp),
-        [None, None, None, None],  # input buffer and its rows; output buffer and its view
-        ulab_requant.prepare(bias, reach, taps * len(terms[0]), multipliers, shifts, output_zp),
-        (values, bias, Requant(multipliers, shifts), 1 if len(multipliers) > 1 else 0, taps),
-        (input_zp, output_zp, act_min, act_max, act_min - output_zp, act_max - output_zp),
-    )
-
-
-def _conv_terms(values, t, in_c, gathered, wmax):
-    """Tap t of a CONV_2D as (gathered columns, weights) pairs. Few channels: one broadcast
-    product per channel, (positions, 1) x (out_channels,); else dots of channel chunks whose
-    sums stay within 2**24."""
-    first = t * in_c
-    if in_c <= FEW_CHANNELS:
-        return tuple(
-            (gathered[:, i : i + 1], np.array(values[:, first + i], dtype=np.float))
-            for i in range(in_c)
-        )
-    length = ulab_requant.CHUNK_LIMIT // (255 * wmax)
-    return tuple(
-        (
-            gathered[:, s : min(s + length, in_c)],
-            values[:, first + s : first + min(s + length, in_c)].transpose(),
-        )
-        for s in range(0, in_c, length)
-    )
+        return ("kernels_conv", kernels_conv.prepare(op, params, tensors))
+    return Plan(op, params, tensors, rows, columns)
 
 
 def _interior(image, in_h, in_w, pad_t, pad_l, columns):
@@ -115,79 +167,41 @@ def _interior(image, in_h, in_w, pad_t, pad_l, columns):
 
 
 def run(plan, a, b, out):
-    depthwise = plan[0]
-    if depthwise is None:
+    if type(plan) is tuple:
         kernels_conv.run(plan[1], a, b, out)
         return
-    shape, terms, offsets, origins, image, interior, gathered, products, input_zp, seen = plan[1:11]
-    constants = plan[11]
-    in_h, in_w, in_c, out_w, out_c = shape[:5]
-    if seen[0] is not a:
-        x = np.frombuffer(a, dtype=np.int8).reshape((in_h * in_w, in_c))
-        rows = (
-            (x,) if len(interior) == 1 else (x[y * in_w : (y + 1) * in_w, :] for y in range(in_h))
-        )
-        seen[0], seen[1] = a, tuple(rows)
-    if seen[2] is not out:
-        view = np.frombuffer(out, dtype=np.int8).reshape((len(origins), out_c))
-        seen[2], seen[3] = out, view
-    source = seen[1]
+    sources, outputs = plan.views(a, out)
+    interior, input_zp = plan.interior, plan.input_zero_point
     for y in range(len(interior)):
         row = interior[y]
-        row[:] = source[y]
+        row[:] = sources[y]
         row -= input_zp
+    image, origins, gathered, terms, products = (
+        plan.image,
+        plan.origins,
+        plan.gathered,
+        plan.terms,
+        plan.products,
+    )
     acc = None
-    for t in range(len(offsets)):
-        np.take(image, origins + offsets[t], axis=0, out=gathered)
+    for t in range(len(plan.offsets)):
+        np.take(image, origins + plan.offsets[t], axis=0, out=gathered)
         for left, right in terms[t]:
             term = left * right if products else np.dot(left, right)
             if acc is None:
                 acc = term
             else:
                 acc += term
-    if constants is None:
+    q = plan.requantizer
+    if q.vectorized:
+        redo = ulab_requant.requantize(acc, q, outputs)
+    else:
         redo = np.nonzero(acc == acc)  # every output, with integers
-    else:
-        clamp = plan[13]
-        redo = ulab_requant.requantize(acc, constants, clamp[2], clamp[3], seen[3])
-    if redo is not None:
-        exact = constants is not None and constants[4]
-        for k in range(len(redo[0])):
-            p, o = int(redo[0][k]), int(redo[1][k])
-            total = int(acc[p, o]) if exact else _accumulator(plan, a, p, o)
-            _store(plan, p * out_c + o, o, total, out)
-
-
-def _accumulator(plan, a, p, o):
-    """bias[o] + sum of w * (x - input_zero_point) over the in-image taps of output (p, o)."""
-    depthwise, shape = plan[0], plan[1]
-    in_h, in_w, in_c, out_w, out_c, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = shape[:12]
-    values, bias, _, _, taps = plan[12]
-    zp = plan[13][0]
-    oy, ox = divmod(p, out_w)
-    total = bias[o]
-    for t in range(taps):
-        ky, kx = divmod(t, k_w)
-        y = oy * s_h - pad_t + ky * d_h
-        x = ox * s_w - pad_l + kx * d_w
-        if 0 <= y < in_h and 0 <= x < in_w:
-            pixel = (y * in_w + x) * in_c
-            if depthwise:
-                total += int(values[t][o]) * (a[pixel + o] - zp)
-            else:
-                row = values[o]
-                for i in range(in_c):
-                    total += int(row[t * in_c + i]) * (a[pixel + i] - zp)
-    return total
-
-
-def _store(plan, at, o, total, out):
-    _, bias, rq, step, _ = plan[12]
-    _, output_zp, act_min, act_max, low, high = plan[13]
-    v = requantize(total, rq, o * step)
-    if v < low:
-        out[at] = act_min
-    elif v > high:
-        out[at] = act_max
-    else:
-        out[at] = v + output_zp
+    if redo is None:
+        return
+    out_c = plan.geometry[4]
+    sums_exact = q.vectorized and q.sums_exact
+    for k in range(len(redo[0])):
+        p, o = int(redo[0][k]), int(redo[1][k])
+        total = int(acc[p, o]) if sums_exact else plan.exact_sum(a, p, o)
+        q.store(out, p * out_c + o, o, total)

@@ -22,7 +22,6 @@ from array import array
 from ulab import numpy as np
 
 from . import ulab_requant
-from .fixedpoint import Requant, requantize
 
 WEIGHT_LIMITS = {8: 127, 4: 7, 2: 1}  # |w| of each width (as the container rules check)
 
@@ -46,79 +45,73 @@ def int8_values(weights, bits, count):
     return np.frombuffer(values, dtype=np.int8)
 
 
+class Plan:
+    """A layer prepared at load: the weight matrix as ulab views, one per chunk of columns."""
+
+    def __init__(self, op, params, tensors):
+        in_features, out_features, _, zero_point, act_min, act_max = params
+        weights, bias, multipliers, shifts = tensors
+        matrix = int8_values(weights, op.weight_bits, in_features * out_features)
+        matrix = matrix.reshape((out_features, in_features))
+        length = chunk_length(in_features, op.weight_bits)
+        self.bounds = tuple(
+            (s, min(s + length, in_features)) for s in range(0, in_features, length)
+        )
+        self.columns = tuple(matrix[:, s:e] for s, e in self.bounds)
+        self.requantizer = ulab_requant.Requantizer(
+            bias,
+            128 * WEIGHT_LIMITS[op.weight_bits] * in_features,
+            len(self.bounds),
+            multipliers,
+            shifts,
+            zero_point,
+            act_min,
+            act_max,
+        )
+        self.input = None  # the input buffer last seen, and its ulab views, one per chunk
+        self.inputs = None
+        self.output = None  # the output buffer last seen, and its ulab view
+        self.outputs = None
+
+    def views(self, a, out):
+        """The input's chunk views and the output's view, made once per buffer."""
+        if self.input is not a:
+            x = np.frombuffer(a, dtype=np.int8)
+            self.input, self.inputs = a, tuple(x[s:e] for s, e in self.bounds)
+        if self.output is not out:
+            self.output, self.outputs = out, np.frombuffer(out, dtype=np.int8)
+        return self.inputs, self.outputs
+
+    def exact_sum(self, inputs, o):
+        """bias[o] + the row's dot, as an integer: each chunk's dot is exact."""
+        total = self.requantizer.bias[o]
+        for c in range(len(self.columns)):
+            total += int(np.dot(self.columns[c][o], inputs[c]))
+        return total
+
+
 def prepare(op, params, tensors):
-    """Load time: the weight matrix as ulab views, one per chunk of columns, and the constants
-    of the vectorized requantization (None: the exact integer path for every output)."""
-    in_features, out_features, _, zero_point, act_min, act_max = params
-    weights, bias, multiplier, shift = tensors
-    matrix = int8_values(weights, op.weight_bits, in_features * out_features)
-    matrix = matrix.reshape((out_features, in_features))
-    length = chunk_length(in_features, op.weight_bits)
-    bounds = tuple((s, min(s + length, in_features)) for s in range(0, in_features, length))
-    reach = 128 * WEIGHT_LIMITS[op.weight_bits] * in_features
-    return (
-        out_features,
-        tuple(matrix[:, s:e] for s, e in bounds),
-        bounds,
-        [None, None, None, None],  # input buffer and its chunk views; output buffer and view
-        bias,
-        array("i", bytes(4 * out_features)),  # accumulators of the exact path
-        Requant(multiplier, shift),
-        1 if len(multiplier) > 1 else 0,
-        zero_point,
-        act_min,
-        act_max,
-        act_min - zero_point,
-        act_max - zero_point,
-        ulab_requant.prepare(bias, reach, len(bounds), multiplier, shift, zero_point),
-    )
+    return Plan(op, params, tensors)
 
 
 def run(plan, a, b, out):
     """out[o] = clamp(requantize(bias[o] + sum_d W[o, d] * a[d]) + zero_point)."""
-    columns, seen, constants = plan[1], plan[3], plan[13]
-    if seen[0] is not a:
-        x = np.frombuffer(a, dtype=np.int8)
-        seen[0], seen[1] = a, tuple(x[s:e] for s, e in plan[2])
-    inputs = seen[1]
-    if constants is None:
-        _run_exact(plan, columns, inputs, out)
+    inputs, outputs = plan.views(a, out)
+    columns, q = plan.columns, plan.requantizer
+    if not q.vectorized:  # every output with integers, from exact chunk dots
+        totals = list(q.bias)
+        for c in range(len(columns)):
+            sums = np.dot(columns[c], inputs[c])
+            for o in range(len(totals)):
+                totals[o] += int(sums[o])
+        for o in range(len(totals)):
+            q.store(out, o, o, totals[o])
         return
-    if seen[2] is not out:
-        seen[2], seen[3] = out, np.frombuffer(out, dtype=np.int8)
     acc = np.dot(columns[0], inputs[0])
     for c in range(1, len(columns)):
         acc += np.dot(columns[c], inputs[c])
-    redo = ulab_requant.requantize(acc, constants, plan[9], plan[10], seen[3])
+    redo = ulab_requant.requantize(acc, q, outputs)
     if redo is not None:
         for o in redo[0]:
             o = int(o)
-            if constants[4]:
-                total = int(acc[o])  # exact: every partial sum was an integer <= 2**24
-            else:
-                total = plan[4][o]
-                for c in range(len(columns)):
-                    total += int(np.dot(columns[c][o], inputs[c]))
-            _store(plan, o, requantize(total, plan[6], o * plan[7]), out)
-
-
-def _store(plan, o, v, out):
-    if v < plan[11]:
-        out[o] = plan[9]
-    elif v > plan[12]:
-        out[o] = plan[10]
-    else:
-        out[o] = v + plan[8]
-
-
-def _run_exact(plan, columns, inputs, out):
-    m, acc, rq, step = plan[0], plan[5], plan[6], plan[7]
-    sums = np.dot(columns[0], inputs[0])
-    for o in range(m):
-        acc[o] = plan[4][o] + int(sums[o])
-    for c in range(1, len(columns)):
-        sums = np.dot(columns[c], inputs[c])
-        for o in range(m):
-            acc[o] += int(sums[o])
-    for o in range(m):
-        _store(plan, o, requantize(acc[o], rq, o * step), out)
+            q.store(out, o, o, int(acc[o]) if q.sums_exact else plan.exact_sum(inputs, o))

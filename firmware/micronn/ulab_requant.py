@@ -2,10 +2,13 @@
 
 t = acc * scale + zero_point is rounded with ulab; an output is recomputed with fixedpoint.py's
 integers only where t lies so near a half-integer that float error or TFLite's double rounding
-could decide the result. `limits` holds, per output channel, how far from round(t) t may be.
+could decide the result. `trust` holds, per output channel, how far from round(t) t may be.
 """
 
 from ulab import numpy as np
+
+from .fixedpoint import Requant
+from .fixedpoint import requantize as requantize_exactly
 
 CHUNK_LIMIT = 1 << 24  # float32 holds every integer of magnitude up to this
 UNIT_ROUNDOFF = 2.0**-24  # float32's relative rounding error (float64 boards do better)
@@ -50,40 +53,54 @@ def limits(bias, reach, additions, multipliers, shifts):
     return values
 
 
-def prepare(bias, reach, additions, multipliers, shifts, zero_point):
-    """(float bias, scale, zero point, limits, sums are exact) for requantize(), or None when
-    no output could take the vectorized path or this ulab lacks around / clip / nonzero."""
-    if not SUPPORTED:
-        return None
-    count = len(bias)
-    trust = limits(bias, reach, additions, multipliers, shifts)
-    if max(trust) <= 0:
-        return None
-    step = 1 if len(multipliers) > 1 else 0
-    scales = [scale_of(multipliers[o * step], shifts[o * step]) for o in range(count)]
-    exact = max(abs(v) for v in bias) + reach <= CHUNK_LIMIT
-    return (
-        np.array([float(v) for v in bias]),
-        np.array(scales),
-        float(zero_point),
-        np.array(trust),
-        exact,
-    )
+class Requantizer:
+    """One layer's requantization, prepared at load: the integer one (store) and, when some
+    output can take it, the vectorized one (`vectorized`; see requantize)."""
+
+    def __init__(self, bias, reach, additions, multipliers, shifts, zero_point, act_min, act_max):
+        self.bias = bias
+        self.integers = Requant(multipliers, shifts)
+        self.step = 1 if len(multipliers) > 1 else 0
+        self.zero_point = zero_point
+        self.act_min = act_min
+        self.act_max = act_max
+        trust = limits(bias, reach, additions, multipliers, shifts) if SUPPORTED else [-1.0]
+        self.vectorized = max(trust) > 0
+        if self.vectorized:
+            count = len(bias)
+            self.float_bias = np.array([float(v) for v in bias])
+            step = self.step
+            self.scale = np.array(
+                [scale_of(multipliers[o * step], shifts[o * step]) for o in range(count)]
+            )
+            self.float_zero_point = float(zero_point)
+            self.trust = np.array(trust)
+        # acc (bias included) holds the exact integers: every partial sum stays within 2**24
+        self.sums_exact = max(abs(v) for v in bias) + reach <= CHUNK_LIMIT
+
+    def store(self, out, at, channel, total):
+        """out[at] = the clamped integer requantization of the accumulator `total`."""
+        v = requantize_exactly(total, self.integers, channel * self.step)
+        if v < self.act_min - self.zero_point:  # compared before adding the zero point, so
+            out[at] = self.act_min  # that a large v never leaves the small ints
+        elif v > self.act_max - self.zero_point:
+            out[at] = self.act_max
+        else:
+            out[at] = v + self.zero_point
 
 
-def requantize(acc, constants, act_min, act_max, out):
-    """acc (+= bias, in place) requantized, clamped and stored into the int8 ndarray out.
-
-    Returns None, or the nonzero() indices of the outputs that must be recomputed exactly."""
-    bias, scale, zero_point, trust, _ = constants
-    acc += bias
-    t = acc * scale
-    t += zero_point
+def requantize(acc, q, out):
+    """acc (+= bias, in place) requantized with the Requantizer q, clamped and stored into the
+    int8 ndarray out. Returns None, or the nonzero() indices of the outputs to recompute
+    exactly (q.store)."""
+    acc += q.float_bias
+    t = acc * q.scale
+    t += q.float_zero_point
     rounded = np.around(t)
     t -= rounded
-    out[:] = np.clip(rounded, act_min, act_max)
+    out[:] = np.clip(rounded, q.act_min, q.act_max)
     t = abs(t)
-    t -= trust
+    t -= q.trust
     if np.max(t) > 0:
         return np.nonzero(t > 0)
     return None
