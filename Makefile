@@ -97,7 +97,7 @@ bench: bench-backends
 bench-backends: venv
 	$(BIN)/python tools/bench_backends.py
 
-# The ulab backend against a hand-written ulab float network on the digits MLP (needs
+# The ulab backend against a hand-written ulab float network on the digits and wide MLPs (needs
 # $MICRONN_MICROPYTHON pointing at a MicroPython built with ulab; says so and skips otherwise).
 .PHONY: bench-ulab
 bench: bench-ulab

@@ -104,17 +104,27 @@ def speech_cnn(folder: Path) -> Path:
     return path
 
 
-def wide_mlp(folder: Path) -> Path:
-    """200 -> 512 -> 180 -> 10, about 196 KB of int8 weights."""
+def wide_mlp_float():
+    """The float wide MLP, 200 -> 512 -> 180 -> 10: ([(weight [out, in], bias, activation)],
+    calibration inputs)."""
     rng = np.random.default_rng(SEED)
     sizes = (200, 512, 180, 10)
-    g = GraphBuilder((sizes[0],))
-    t = g.input
+    layers = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
         weight = rng.normal(0, 1 / np.sqrt(fan_in), (fan_out, fan_in))
         last = i == len(sizes) - 2
-        t = g.dense(t, weight, rng.normal(0, 0.1, fan_out), "none" if last else "relu")
+        layers.append((weight, rng.normal(0, 0.1, fan_out), "none" if last else "relu"))
     calibration = rng.uniform(-1, 1, (32, sizes[0])).astype(np.float32)
+    return layers, calibration
+
+
+def wide_mlp(folder: Path) -> Path:
+    """200 -> 512 -> 180 -> 10, about 196 KB of int8 weights."""
+    layers, calibration = wide_mlp_float()
+    g = GraphBuilder((layers[0][0].shape[1],))
+    t = g.input
+    for weight, bias, activation in layers:
+        t = g.dense(t, weight, bias, activation)
     path = folder / "wide_mlp.mnq"
     convert_graph(g.build(t), path, calibration)
     return path
