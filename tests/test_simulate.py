@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import vm
 from small_models import calibration_inputs, small_container
 
 from micronn import container, reference
@@ -86,8 +87,12 @@ def test_too_small_heap_is_a_clear_error(tmp_path):
 
 def test_unavailable_backend_reports_the_vm_error(small):
     data, model = small
+    offered = vm.run("import micronn.backends as b\nprint(' '.join(b.AVAILABLE))").split()
+    missing = [name for name in ("c", "ulab", "viper") if name not in offered]
+    if not missing:
+        pytest.skip("this VM offers every backend (a custom build with _micronn and ulab)")
     with pytest.raises(SimulationError) as error:
-        simulate(data, _codes(model, 1), backend="c")
+        simulate(data, _codes(model, 1), backend=missing[0])
     assert error.value.vm_exception
     assert str(error.value).startswith("MicroPython ")
 

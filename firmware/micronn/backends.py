@@ -10,6 +10,8 @@ onto the arena; b is None for one-input operators. Every backend gives exactly t
 integers; "auto" takes the fastest one this board can run.
 """
 
+import sys
+
 # Operator name -> module of this package that runs it with the "python" backend. The viper
 # backend's module for the same family is named viper_<family> (kernels_dense -> viper_dense).
 KERNEL_MODULES = {
@@ -56,6 +58,17 @@ def viper_kernel(op_name):
     return kernel if kernel is not None else python_kernel(op_name)
 
 
+def _drop(module):
+    """Let the GC take a precompiled module that `import micronn` only probed (a .py module
+    stays: compiling it again would cost more heap than keeping it)."""
+    if not getattr(module, "__file__", ".py").endswith(".py"):
+        name = module.__name__
+        sys.modules.pop(name, None)
+        package = sys.modules.get(_PACKAGE)
+        if package is not None and hasattr(package, name.split(".")[-1]):
+            delattr(package, name.split(".")[-1])
+
+
 def _viper_present():
     """True when this firmware runs viper code (see viper_probe.py): a tiny module, so that
     `import micronn` stays cheap; the kernels are compiled by load() when a model needs them."""
@@ -91,12 +104,15 @@ def ulab_kernel(op_name):
 
 
 def _c_module_present():
-    """True when the _micronn C module (ulab_ext/) imports and speaks kernels_c's convention."""
+    """True when the _micronn C module (ulab_ext/) imports and speaks kernels_c's convention;
+    kernels_c is imported again when a model loads with the c backend."""
     try:
         kernels_c = __import__(_PACKAGE + ".kernels_c").kernels_c
     except ImportError:
         return False
-    return kernels_c.compatible()
+    compatible = kernels_c.compatible()
+    _drop(kernels_c)
+    return compatible
 
 
 def c_kernel(op_name):
