@@ -39,28 +39,21 @@ ULAB_SKIP = pytest.mark.skipif(
 )
 pytestmark = ULAB_SKIP
 
-SCRIPT = """
+SCRIPT = (
+    vm.PREDICT_FILE
+    + """
 import json
-from array import array
 import micronn
 from micronn import ulab_dense
 
 for index in range({count}):
-    with open("x%d.bin" % index, "rb") as f:
-        rows = f.read()
     net = micronn.load("m%d.mnq" % index, backend="ulab", weights="ram")
-    n = len(net._x)
-    y = array("b", bytes(len(net._y)))
-    outputs = bytearray()
-    for r in range(len(rows) // n):
-        net.predict(rows[r * n:(r + 1) * n], y)
-        outputs.extend(bytes(y))
-    with open("y%d.bin" % index, "wb") as f:
-        f.write(outputs)
+    predict_file(net, "x%d.bin" % index, "y%d.bin" % index)
     chunks = [len(step[1].bounds) for step in net._plan if step[0] is ulab_dense.run]
     print(json.dumps([index, net.backend, chunks]))
     net = None
 """
+)
 
 
 def _run_ulab(models, inputs, folder, heapsize="4M"):
@@ -167,9 +160,10 @@ def test_largest_single_chunk_is_exact(tmp_path):
     assert chunks == {0: [1]}
 
 
-ROUNDING_SCRIPT = """
+ROUNDING_SCRIPT = (
+    vm.PREDICT_FILE
+    + """
 import json
-from array import array
 import micronn
 from micronn import ulab_requant
 
@@ -190,21 +184,13 @@ def unchecked(*args):
     return None
 
 
-with open("x.bin", "rb") as f:
-    rows = f.read()
 net = micronn.load("m.mnq", backend="ulab", weights="ram")
-n = len(net._x)
-y = array("b", bytes(len(net._y)))
 for name, hook in (("y.bin", counted), ("unchecked.bin", unchecked)):
     ulab_requant.requantize = hook
-    outputs = bytearray()
-    for r in range(len(rows) // n):
-        net.predict(rows[r * n:(r + 1) * n], y)
-        outputs.extend(bytes(y))
-    with open(name, "wb") as f:
-        f.write(outputs)
+    predict_file(net, "x.bin", name)
 print(json.dumps(seen))
 """
+)
 
 
 def _run_rounding(model, x, folder):

@@ -26,9 +26,10 @@ from micronn.ops.conv import prepare_conv2d, prepare_depthwise_conv2d
 
 pytestmark = ULAB_SKIP
 
-SCRIPT = """
+SCRIPT = (
+    vm.PREDICT_FILE
+    + """
 import json
-from array import array
 import micronn
 from micronn import ulab_conv, ulab_requant
 
@@ -50,23 +51,15 @@ def unchecked(*args):
 
 
 for index in range({count}):
-    with open("x%d.bin" % index, "rb") as f:
-        rows = f.read()
     net = micronn.load("m%d.mnq" % index, backend="ulab", weights="ram")
-    n = len(net._x)
-    y = array("b", bytes(len(net._y)))
     ulab = [type(step[1]) is not tuple for step in net._plan if step[0] is ulab_conv.run]
     for name, hook in (("y", counted), ("u", unchecked)):
         ulab_requant.requantize = hook
-        outputs = bytearray()
-        for r in range(len(rows) // n):
-            net.predict(rows[r * n:(r + 1) * n], y)
-            outputs.extend(bytes(y))
-        with open("%s%d.bin" % (name, index), "wb") as f:
-            f.write(outputs)
+        predict_file(net, "x%d.bin" % index, "%s%d.bin" % (name, index))
     print(json.dumps([index, net.backend, ulab, seen["calls"], seen["redone"]]))
     seen["calls"] = seen["redone"] = 0
 """
+)
 
 
 def _run(models, inputs, folder, heapsize="8M"):
@@ -171,8 +164,9 @@ def test_wide_channels_and_large_accumulators_are_exact(tmp_path):
     assert ulab == [True] and calls == 12
 
 
-OLD_ULAB_SCRIPT = """
-from array import array
+OLD_ULAB_SCRIPT = (
+    vm.PREDICT_FILE
+    + """
 import micronn
 from micronn import ulab_conv, ulab_dense, ulab_requant
 
@@ -183,17 +177,9 @@ for index in range(2):
     conv = [type(step[1]) is tuple for step in net._plan if step[0] is ulab_conv.run]
     dense = [not step[1].requantizer.vectorized for step in net._plan if step[0] is ulab_dense.run]
     print(conv + dense)
-    with open("x%d.bin" % index, "rb") as f:
-        rows = f.read()
-    n = len(net._x)
-    y = array("b", bytes(len(net._y)))
-    outputs = bytearray()
-    for r in range(len(rows) // n):
-        net.predict(rows[r * n:(r + 1) * n], y)
-        outputs.extend(bytes(y))
-    with open("y%d.bin" % index, "wb") as f:
-        f.write(outputs)
+    predict_file(net, "x%d.bin" % index, "y%d.bin" % index)
 """
+)
 
 
 def test_older_ulab_falls_back_exactly(tmp_path):

@@ -76,6 +76,24 @@ def allocation_free(net, first):
         micropython.heap_unlock()
 """
 
+# MicroPython helper: every int8 row of a file through net.predict, the outputs to a file.
+PREDICT_FILE = """
+from array import array
+
+
+def predict_file(net, source, target):
+    n = len(net._x)
+    y = array("b", bytes(len(net._y)))
+    with open(source, "rb") as f:
+        rows = f.read()
+    outputs = bytearray()
+    for r in range(len(rows) // n):
+        net.predict(rows[r * n:(r + 1) * n], y)
+        outputs.extend(bytes(y))
+    with open(target, "wb") as f:
+        f.write(outputs)
+"""
+
 MODELS_SCRIPT = (
     PREDICT_HELPERS
     + """
