@@ -92,6 +92,7 @@ ULAB_MODULES = {
     "FULLY_CONNECTED": "ulab_dense",
     "CONV_2D": "ulab_conv",
     "DEPTHWISE_CONV_2D": "ulab_conv",
+    "SOFTMAX": "ulab_softmax",
 }
 
 
