@@ -189,7 +189,7 @@ def test_auto_keeps_weights_in_ram_when_they_fit_and_streams_them_when_not(tmp_p
         rom.mkfile(f"{name}.mnq", data)
     (tmp_path / "models.rom").write_bytes(rom.finalise())
     # the VM holds the 60 KB ROMFS image in its heap as well (a board maps it from flash)
-    lines = run(AUTO_SCRIPT, cwd=tmp_path, heapsize="170K").split("\n")
+    lines = run(AUTO_SCRIPT, cwd=tmp_path, heapsize="180K").split("\n")
     assert lines[:3] == ["small.mnq ram", "big.mnq stream", "/rom/big.mnq rom"]
     lines = run(AUTO_SCRIPT, cwd=tmp_path, heapsize="400K").split("\n")
     assert lines[:3] == ["small.mnq ram", "big.mnq ram", "/rom/big.mnq ram"]
