@@ -170,8 +170,8 @@ OLD_ULAB_SCRIPT = (
 import micronn
 from micronn import ulab_conv, ulab_dense, ulab_requant
 
-ulab_conv.HAS_TAKE = False  # as on ulab < 6.6
-ulab_requant.SUPPORTED = False  # as on a ulab without around / clip / nonzero
+ulab_conv.HAS_TAKE = {has_take}  # False: as on ulab < 6.6
+ulab_requant.SUPPORTED = {supported}  # False: as on a ulab without around / clip / nonzero
 for index in range(2):
     net = micronn.load("m%d.mnq" % index, backend="ulab", weights="ram")
     conv = [type(step[1]) is tuple for step in net._plan if step[0] is ulab_conv.run]
@@ -182,9 +182,11 @@ for index in range(2):
 )
 
 
-def test_older_ulab_falls_back_exactly(tmp_path):
-    """Without np.take the convolutions run with kernels_conv; without around / clip / nonzero
-    the dense layers requantize per output with integers: still exact."""
+@pytest.mark.parametrize(("has_take", "supported"), [(False, True), (True, False)])
+def test_older_ulab_falls_back_exactly(tmp_path, has_take, supported):
+    """Without np.take, or without around / clip / nonzero, the convolutions run with
+    kernels_conv; without the latter the dense layers requantize per output with integers
+    too: still exact."""
     rng = np.random.default_rng(70)
     conv, _ = random_conv(rng, depthwise=False, bits=8, max_size=6)
     models = [one_layer_model(conv, layer_input_shape(conv)), random_dense_model(rng)]
@@ -194,8 +196,9 @@ def test_older_ulab_falls_back_exactly(tmp_path):
         inputs.append(x)
         (tmp_path / f"m{index}.mnq").write_bytes(container.write(model))
         (tmp_path / f"x{index}.bin").write_bytes(x.tobytes())
-    flags = vm.run(OLD_ULAB_SCRIPT, cwd=tmp_path).splitlines()
-    assert flags == ["[True]", str([True] * len(models[1].layers))]
+    script = OLD_ULAB_SCRIPT.replace("{has_take}", str(has_take))
+    flags = vm.run(script.replace("{supported}", str(supported)), cwd=tmp_path).splitlines()
+    assert flags == ["[True]", str([not supported] * len(models[1].layers))]
     for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
         got = np.frombuffer((tmp_path / f"y{index}.bin").read_bytes(), np.int8)
         expected = reference.run(model, x)

@@ -11,8 +11,8 @@ Every product is at most 255 * wmax, and the channels of a dot are cut into chun
 stays within 2**24, so every term is exact in float32; ulab_requant bounds the rest.
 
 Layers this module cannot take (depth multiplier > 1, more than 65536 padded pixels, a ulab
-older than 6.6 without np.take, a float working set above half the free heap) run with
-kernels_conv. No run_rows: the weights stay in RAM
+older than 6.6 without np.take, a float working set above half the free heap, no output whose
+requantization float can settle) run with kernels_conv. No run_rows: the weights stay in RAM
 under every placement.
 """
 
@@ -153,7 +153,10 @@ def prepare(op, params, tensors):
         or not _fits(rows * columns * in_c + positions * in_c + TEMPORARIES * positions * out_c)
     ):
         return ("kernels_conv", kernels_conv.prepare(op, params, tensors))
-    return Plan(op, params, tensors, rows, columns)
+    plan = Plan(op, params, tensors, rows, columns)
+    if not plan.requantizer.vectorized:  # integers for every output: kernels_conv is faster
+        return ("kernels_conv", kernels_conv.prepare(op, params, tensors))
+    return plan
 
 
 def _interior(image, in_h, in_w, pad_t, pad_l, columns):
@@ -193,15 +196,11 @@ def run(plan, a, b, out):
             else:
                 acc += term
     q = plan.requantizer
-    if q.vectorized:
-        redo = ulab_requant.requantize(acc, q, outputs)
-    else:
-        redo = np.nonzero(acc == acc)  # every output, with integers
+    redo = ulab_requant.requantize(acc, q, outputs)
     if redo is None:
         return
     out_c = plan.geometry[4]
-    sums_exact = q.vectorized and q.sums_exact
     for k in range(len(redo[0])):
         p, o = int(redo[0][k]), int(redo[1][k])
-        total = int(acc[p, o]) if sums_exact else plan.exact_sum(a, p, o)
+        total = int(acc[p, o]) if q.sums_exact else plan.exact_sum(a, p, o)
         q.store(out, p * out_c + o, o, total)
