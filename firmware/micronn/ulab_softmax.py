@@ -19,7 +19,7 @@ from .reciprocal import SATURATED, reciprocal_half, sum_bits
 
 MAX_DEPTH = 32  # depth * 2**19 <= 2**24: the sum of terms stays an exact float32 integer
 MARGIN = 2.0**-13  # > float error of r (2**-14) + 2**-(bits + 4) (2**-24)
-HAS_TAKE = hasattr(np, "take") and hasattr(np, "floor") and hasattr(np, "clip")  # ulab >= 6.6
+SUPPORTED = hasattr(np, "take") and hasattr(np, "floor") and hasattr(np, "clip")  # take: 6.6
 SATURATED_S = 2147483647.0  # 2**31 - 1: float32 rounds it, within one rounding
 
 
@@ -65,7 +65,7 @@ class Plan:
 
 def prepare(op, params, tensors):
     exact = kernels_softmax.prepare(op, params, tensors)
-    if not HAS_TAKE or params[1] > MAX_DEPTH:
+    if not SUPPORTED or params[1] > MAX_DEPTH:
         return ("kernels_softmax", exact)
     return Plan(params, tensors, exact)
 
