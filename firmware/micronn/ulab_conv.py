@@ -39,12 +39,11 @@ def _fits(floats):
 class Plan:
     """A convolution prepared at load for ulab (see the module docstring)."""
 
-    def __init__(self, op, params, tensors, rows, columns):
+    def __init__(self, op, params, tensors, rows, columns, requantizer):
         in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = params[
             :14
         ]
-        input_zp, output_zp, act_min, act_max = params[-4:]
-        weights, bias, multipliers, shifts = tensors
+        input_zp = params[-4]
         self.depthwise = op.name == "DEPTHWISE_CONV_2D"
         self.geometry = (in_h, in_w, in_c, out_w, out_c, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l)
         self.input_zero_point = input_zp
@@ -52,7 +51,7 @@ class Plan:
         taps = k_h * k_w
         self.taps = taps
         count = out_c * taps * (1 if self.depthwise else in_c)
-        values = int8_values(weights, op.weight_bits, count)
+        values = int8_values(tensors[0], op.weight_bits, count)
         positions = out_h * out_w
         self.gathered = np.zeros((positions, in_c))
         if self.depthwise:
@@ -60,11 +59,9 @@ class Plan:
             self.terms = tuple(
                 ((self.gathered, np.array(self.values[t], dtype=np.float)),) for t in range(taps)
             )
-            reach = taps * 255 * wmax
         else:
             self.values = values.reshape((out_c, taps * in_c))
             self.terms = tuple(self._conv_terms(t, in_c, wmax) for t in range(taps))
-            reach = taps * in_c * 255 * wmax
         self.products = self.depthwise or in_c <= FEW_CHANNELS  # terms: products, not dots
         self.image = np.zeros((rows * columns, in_c))
         self.interior = _interior(self.image, in_h, in_w, pad_t, pad_l, columns)
@@ -75,9 +72,7 @@ class Plan:
         self.offsets = tuple(
             ky * d_h * columns + kx * d_w for ky in range(k_h) for kx in range(k_w)
         )
-        self.requantizer = ulab_requant.Requantizer(
-            bias, reach, taps * len(self.terms[0]), multipliers, shifts, output_zp, act_min, act_max
-        )
+        self.requantizer = requantizer
         self.input = None  # the input buffer last seen, and its row views
         self.sources = None
         self.output = None  # the output buffer last seen, and its (positions, channels) view
@@ -94,7 +89,7 @@ class Plan:
                 (gathered[:, i : i + 1], np.array(values[:, first + i], dtype=np.float))
                 for i in range(in_c)
             )
-        length = ulab_requant.CHUNK_LIMIT // (255 * wmax)
+        length = _chunk_length(wmax)
         return tuple(
             (
                 gathered[:, s : min(s + length, in_c)],
@@ -153,10 +148,26 @@ def prepare(op, params, tensors):
         or not _fits(rows * columns * in_c + positions * in_c + TEMPORARIES * positions * out_c)
     ):
         return ("kernels_conv", kernels_conv.prepare(op, params, tensors))
-    plan = Plan(op, params, tensors, rows, columns)
-    if not plan.requantizer.vectorized:  # integers for every output: kernels_conv is faster
+    output_zp, act_min, act_max = params[-3:]
+    _, bias, multipliers, shifts = tensors
+    wmax = WEIGHT_LIMITS[op.weight_bits]
+    taps = k_h * k_w
+    if op.name == "DEPTHWISE_CONV_2D":
+        reach, terms = taps * 255 * wmax, 1
+    else:
+        reach = taps * in_c * 255 * wmax
+        terms = in_c if in_c <= FEW_CHANNELS else -(-in_c // _chunk_length(wmax))
+    requantizer = ulab_requant.Requantizer(
+        bias, reach, taps * terms, multipliers, shifts, output_zp, act_min, act_max
+    )
+    if not requantizer.vectorized:  # integers for every output: kernels_conv is faster
         return ("kernels_conv", kernels_conv.prepare(op, params, tensors))
-    return plan
+    return Plan(op, params, tensors, rows, columns, requantizer)
+
+
+def _chunk_length(wmax):
+    """Channels per dot so that its sum stays within 2**24 (|w * (x - zp)| <= 255 * wmax)."""
+    return ulab_requant.CHUNK_LIMIT // (255 * wmax)
 
 
 def _interior(image, in_h, in_w, pad_t, pad_l, columns):
