@@ -22,7 +22,7 @@ from micronn import backends
 def modules(net, finder):
     names = []
     for step in net._plan:
-        for module in set(finder(op) for op in backends.KERNEL_MODULES):
+        for module in set(finder(entry[0]) for entry in backends.OPS.values()):
             if module is not None and step[0] is module.run:
                 names.append(module.__name__.split(".")[-1])
                 break

@@ -184,4 +184,4 @@ def test_every_fixture_and_operator_allocation_free_with_python(package_root, tm
         [p[0] for p in pairs], [p[1] for p in pairs], tmp_path, ("python",), runner=runner
     )
     assert "viper" not in available
-    assert all(name.startswith("kernels_") for names in modules.values() for name in names)
+    assert all(name.startswith("python_") for names in modules.values() for name in names)

@@ -22,7 +22,7 @@ from micronn import container, reference
 from micronn.model import WEIGHT_LIMITS, FullyConnected, Model, TensorSpec
 
 LOW, HIGH = -(2**30), 2**30 - 1
-PREDICT_MODULES = ("fixedpoint.py", "kernels_dense.py", "net.py")
+PREDICT_MODULES = ("fixedpoint.py", "python_dense.py", "net.py")
 
 
 class Int31Overflow(AssertionError):

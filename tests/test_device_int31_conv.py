@@ -1,6 +1,6 @@
 """The convolution, pool and MEAN kernels stay inside the boards' 31-bit small ints.
 
-As tests/test_device_int31.py, but calling firmware/micronn/kernels_conv.py and kernels_pool.py
+As tests/test_device_int31.py, but calling firmware/micronn/python_conv.py and python_pool.py
 directly: their predict-time plan, input and output are made of Small ints, which fail the test
 the moment any arithmetic result leaves [-2**30, 2**30 - 1]. The layers sit on the container's
 bounds: (|bias| + taps * 255 * wmax) * 2**left = 2**30 - 1 for the convolutions, and
@@ -24,14 +24,6 @@ from test_device_int31 import Int31Overflow, Small, _small_copy, assert_small_co
 from micronn import container, reference
 from micronn.model import Layer
 from micronn.packing import pack
-
-KERNEL_MODULES = {
-    "CONV_2D": "kernels_conv",
-    "DEPTHWISE_CONV_2D": "kernels_conv",
-    "MAX_POOL_2D": "kernels_pool",
-    "AVERAGE_POOL_2D": "kernels_pool",
-    "MEAN": "kernels_pool",
-}
 
 
 class DeviceOp:
@@ -57,7 +49,7 @@ def _device_tensors(layer: Layer):
 
 def checked_run(layer: Layer, x: np.ndarray) -> np.ndarray:
     """prepare() with plain ints (load time may use long ints), run() with Small everywhere."""
-    kernel = device_module(KERNEL_MODULES[layer.op])
+    kernel = device_module("python_" + layer.spec.family)
     params = [int(layer.params[name]) for name in layer.spec.params]
     plan = _small_copy(kernel.prepare(DeviceOp(layer), params, _device_tensors(layer)), {})
     source = [Small(int(v)) for v in x.reshape(-1)]
@@ -131,6 +123,6 @@ def test_the_checker_catches_an_accumulator_past_the_bound():
         checked_run(layer, x)
 
 
-@pytest.mark.parametrize("module", ["kernels_conv.py", "kernels_pool.py"])
+@pytest.mark.parametrize("module", ["python_conv.py", "python_pool.py"])
 def test_no_big_int_constants_in_these_kernels(module):
     assert_small_constants(module)

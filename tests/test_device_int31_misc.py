@@ -1,6 +1,6 @@
 """ADD, LOGISTIC/TANH and SOFTMAX device kernels stay inside the boards' 31-bit small ints.
 
-As tests/test_device_int31.py: firmware/micronn/kernels_add.py, kernels_lut.py, kernels_softmax.py
+As tests/test_device_int31.py: firmware/micronn/python_add.py, python_lut.py, python_softmax.py
 (with reciprocal.py) run under CPython with every predict-time integer a Small, which fails the
 test the moment an arithmetic result leaves [-2**30, 2**30 - 1], and must give the reference's
 integers. The layers sit on the bounds: ADD inputs (q + offset) << 20 of +-255 * 2**20 with the
@@ -17,8 +17,8 @@ from micronn import gemmlowp
 from micronn.model import Layer
 from micronn.ops import KERNELS, add, lookup, softmax
 
-MODULES = {"ADD": "kernels_add", "LOGISTIC": "kernels_lut", "TANH": "kernels_lut"}
-MODULES["SOFTMAX"] = "kernels_softmax"
+MODULES = {"ADD": "python_add", "LOGISTIC": "python_lut", "TANH": "python_lut"}
+MODULES["SOFTMAX"] = "python_softmax"
 
 
 class DeviceOp:
@@ -144,7 +144,7 @@ def test_reciprocal_saturates_for_a_power_of_two_sum():
 
 
 @pytest.mark.parametrize(
-    "module", ["kernels_add.py", "kernels_lut.py", "kernels_softmax.py", "reciprocal.py"]
+    "module", ["python_add.py", "python_lut.py", "python_softmax.py", "reciprocal.py"]
 )
 def test_no_big_int_constants_in_these_kernels(module):
     assert_small_constants(module)

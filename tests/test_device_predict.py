@@ -241,7 +241,7 @@ from array import array
 gc.collect()
 start = gc.mem_alloc()
 import micronn
-from micronn import kernels_dense
+from micronn import python_dense
 gc.collect()
 imported = gc.mem_alloc()
 net = micronn.load("m0.mnq")

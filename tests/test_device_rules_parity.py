@@ -3,7 +3,7 @@
 One valid single-operator model per operator; then every parameter and the first and last
 value of every tensor is set to edge values (CRCs recomputed), and both readers judge the file:
 host_tools/micronn/container.read and firmware/micronn/container.read run under CPython.
-The device's op table must also be the host's OPS.
+The device's op table must also be the one generated from the host's registry.
 """
 
 import io
@@ -17,6 +17,7 @@ from mnq_patches import layout, with_crcs
 from model_factory import random_dense_layer
 
 from micronn import container
+from micronn.device_tables import END, device_ops_source, with_indices
 from micronn.model import OPS, Model, TensorSpec
 from micronn.ops.add import prepare_add
 from micronn.ops.lookup import prepare_lookup
@@ -110,26 +111,20 @@ def _host_ignores_a_difference(patched) -> bool:
         return False
 
 
-def test_the_device_op_table_is_the_hosts():
-    device_ops = device_module("ops").OPS
-    host = {
-        spec.code: (name, len(spec.params), "".join(KIND_CODES[k] for _, k in spec.tensors))
-        for name, spec in OPS.items()
-    }
-    host = {code: (*entry, OPS[entry[0]].inputs) for code, entry in host.items()}
-    assert device_ops == host
+def test_the_device_op_table_is_generated_from_the_hosts():
+    assert (FIRMWARE / "ops.py").read_text() == device_ops_source(), (
+        "firmware/micronn/ops.py is stale: run `python -m micronn.device_tables`"
+    )
 
 
-def test_every_operator_has_a_kernel_module_name_and_present_modules_have_the_contract():
+def test_every_operator_family_has_a_python_module_with_the_kernel_contract():
     backends = device_module("backends")
-    names = {entry[0] for entry in device_module("ops").OPS.values()}
-    assert set(backends.KERNEL_MODULES) == names
-    for op, module_name in backends.KERNEL_MODULES.items():
-        present = (FIRMWARE / f"{module_name}.py").is_file()
+    for op, operator in OPS.items():
+        family = backends.family_of(op)
+        assert family == operator.family, op
+        assert (FIRMWARE / f"python_{family}.py").is_file(), op
         kernel = backends.python_kernel(op)
-        assert (kernel is not None) == present, op
-        if present:
-            assert callable(kernel.prepare) and callable(kernel.run), module_name
+        assert callable(kernel.prepare) and callable(kernel.run), family
 
 
 @pytest.mark.parametrize("op", list(OPS))
@@ -150,3 +145,12 @@ def test_the_device_reader_judges_every_file_as_the_host_does(op):
         disagreements.append((what, host, device))
     assert cases >= 4 * len(OPS[op].params)
     assert not disagreements, disagreements[:8]
+
+
+def test_the_device_rules_read_generated_parameter_indices():
+    source = (FIRMWARE / "rules.py").read_text()
+    assert source == with_indices(source), (
+        "firmware/micronn/rules.py's parameter indices are stale: run "
+        "`python -m micronn.device_tables`"
+    )
+    assert "const(14)" in source.split(END)[0]  # DEPTHWISE_CONV_2D's depth_multiplier

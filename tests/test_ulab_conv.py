@@ -1,7 +1,7 @@
 """The ulab backend's CONV_2D and DEPTHWISE_CONV_2D (ulab_conv) give exactly the reference's
 integers: random convolution chains, every padding / stride / dilation the factory draws,
 int8 / int4 / int2, accumulators beyond 2**24, ties that need the exact path, and the layers
-ulab_conv hands to kernels_conv (depth multiplier > 1).
+ulab_conv hands to python_conv (depth multiplier > 1).
 
 Runs on a MicroPython built with ulab ($MICRONN_MICROPYTHON) and skips otherwise.
 """
@@ -88,7 +88,7 @@ def test_random_convolution_chains_are_exact(tmp_path):
     inputs = [random_inputs(rng, models[i].input.shape, 4) for i in range(len(models))]
     results = _run(models, inputs, tmp_path)
     ulab_layers = [flag for ulab, _, _, _ in results.values() for flag in ulab]
-    assert any(ulab_layers) and not all(ulab_layers)  # depth multipliers > 1 use kernels_conv
+    assert any(ulab_layers) and not all(ulab_layers)  # depth multipliers > 1 use python_conv
 
 
 @pytest.mark.parametrize("depthwise", [False, True])
@@ -185,7 +185,7 @@ for index in range(2):
 @pytest.mark.parametrize(("has_take", "supported"), [(False, True), (True, False)])
 def test_older_ulab_falls_back_exactly(tmp_path, has_take, supported):
     """Without np.take, or without around / clip / nonzero, the convolutions run with
-    kernels_conv; without the latter the dense layers requantize per output with integers
+    python_conv; without the latter the dense layers requantize per output with integers
     too: still exact."""
     rng = np.random.default_rng(70)
     conv, _ = random_conv(rng, depthwise=False, bits=8, max_size=6)
@@ -221,9 +221,9 @@ with open("y.bin", "wb") as f:
 
 
 @pytest.mark.parametrize(("heapsize", "ulab"), [("512K", False), ("16M", True)])
-def test_a_working_set_beyond_half_the_heap_uses_kernels_conv(tmp_path, heapsize, ulab):
+def test_a_working_set_beyond_half_the_heap_uses_python_conv(tmp_path, heapsize, ulab):
     """A 64x64x4 image, 8 filters: about 160 K floats of working set. On a small heap the
-    layer falls back to kernels_conv instead of failing to load; both are exact."""
+    layer falls back to python_conv instead of failing to load; both are exact."""
     rng = np.random.default_rng(80)
     in_shape = (64, 64, 4)
     layer = _conv(rng, in_shape, 8, (3, 3))

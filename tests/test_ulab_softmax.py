@@ -1,5 +1,5 @@
 """The ulab backend's SOFTMAX (ulab_softmax) gives exactly the reference's integers: rows of
-every depth it takes (1..32) and deeper rows it hands to kernels_softmax, every beta and scale
+every depth it takes (1..32) and deeper rows it hands to python_softmax, every beta and scale
 the factory draws, and rows recomputed with integers (forced by a margin above 1/2).
 
 Runs on a MicroPython built with ulab ($MICRONN_MICROPYTHON) and skips otherwise.
@@ -22,9 +22,9 @@ SCRIPT = (
     + """
 import json
 import micronn
-from micronn import kernels_softmax, ulab_softmax
+from micronn import python_softmax, ulab_softmax
 
-exact_run = kernels_softmax.run
+exact_run = python_softmax.run
 seen = [0]
 
 
@@ -33,7 +33,7 @@ def counted(*args):
     exact_run(*args)
 
 
-kernels_softmax.run = counted
+python_softmax.run = counted
 for index in range({count}):
     net = micronn.load("m%d.mnq" % index, backend="ulab", weights="ram")
     ulab = [type(step[1]) is not tuple for step in net._plan if step[0] is ulab_softmax.run]
@@ -76,6 +76,6 @@ def test_softmax_rows_are_exact(tmp_path, depth):
     results = _run(models, inputs, tmp_path)
     for index, (ulab, redone, forced) in results.items():
         assert ulab == [depth <= 32]
-        if depth <= 32:  # deeper layers run kernels_softmax whole, once per predict
+        if depth <= 32:  # deeper layers run python_softmax whole, once per predict
             assert forced == len(inputs[index]) * models[index].input.shape[0]
             assert redone <= forced

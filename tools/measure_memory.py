@@ -31,6 +31,7 @@ import numpy as np
 from micronn import container, memory_plan
 from micronn.fixedpoint import quantize_multiplier
 from micronn.model import FullyConnected, Model, TensorSpec
+from micronn.ops import OPERATORS
 from micronn.ops.add import prepare_add
 from micronn.ops.conv import prepare_conv2d, prepare_depthwise_conv2d
 from micronn.ops.lookup import prepare_lookup
@@ -452,26 +453,12 @@ def measure_slack() -> dict:
     return slack
 
 
-FAMILIES = {
-    "FULLY_CONNECTED": "dense",
-    "CONV_2D": "conv",
-    "DEPTHWISE_CONV_2D": "conv",
-    "MAX_POOL_2D": "pool",
-    "AVERAGE_POOL_2D": "pool",
-    "MEAN": "pool",
-    "ADD": "add",
-    "LOGISTIC": "lut",
-    "TANH": "lut",
-    "SOFTMAX": "softmax",
-}
-
-
 def _family_module(backend, op, modules):
     """The module that runs op with backend, from the modules the VM had imported."""
-    family = FAMILIES[op]
+    family = OPERATORS[op].family
     if backend == "viper" and f"micronn.viper_{family}" in modules:
         return f"viper_{family}"
-    return f"kernels_{family}"
+    return f"python_{family}"
 
 
 def render(constants) -> str:

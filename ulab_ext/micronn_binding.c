@@ -97,8 +97,18 @@ static int32_t int_arg(mp_obj_t obj) {
     return (int32_t)mp_obj_get_int(obj);
 }
 
+/* The kernel signatures of kernels/micronn_kernels.h: each binding passes its kernel. */
+typedef mnk_status (*filter_kernel)(const int32_t *params, size_t param_count,
+                                    const mnk_filter *filter, const int8_t *x, size_t x_len,
+                                    int8_t *out, size_t out_len, int32_t begin, int32_t end);
+typedef mnk_status (*window_kernel)(const int32_t *params, size_t param_count, const int8_t *x,
+                                    size_t x_len, int8_t *out, size_t out_len);
+typedef mnk_status (*binary_kernel)(const int32_t *params, size_t param_count, const int8_t *a,
+                                    size_t a_len, const int8_t *b, size_t b_len, int8_t *out,
+                                    size_t out_len);
+
 /* (params, bits, weights, bias, multiplier, shift, x, out[, begin, end[, first]]) */
-static mp_obj_t run_filter(size_t n_args, const mp_obj_t *args, int op) {
+static mp_obj_t run_filter(size_t n_args, const mp_obj_t *args, filter_kernel kernel) {
     buffer_arg params = int32_arg(args[0], "params");
     int32_t bits = int_arg(args[1]);
     buffer_arg weights = int8_arg(args[2], "weights", 0);
@@ -131,81 +141,67 @@ static mp_obj_t run_filter(size_t n_args, const mp_obj_t *args, int op) {
     filter.multiplier_count = multiplier.len;
     filter.shift = (const int32_t *)shift.data;
     filter.shift_count = shift.len;
-    if (op == 1) {
-        status = mnk_fully_connected((const int32_t *)params.data, params.len, &filter,
-                                     (const int8_t *)x.data, x.len, (int8_t *)out.data, out.len,
-                                     begin, end);
-    } else if (op == 2) {
-        status =
-            mnk_conv_2d((const int32_t *)params.data, params.len, &filter, (const int8_t *)x.data,
-                        x.len, (int8_t *)out.data, out.len, begin, end);
-    } else {
-        status = mnk_depthwise_conv_2d((const int32_t *)params.data, params.len, &filter,
-                                       (const int8_t *)x.data, x.len, (int8_t *)out.data, out.len,
-                                       begin, end);
-    }
+    status = kernel((const int32_t *)params.data, params.len, &filter, (const int8_t *)x.data,
+                    x.len, (int8_t *)out.data, out.len, begin, end);
     check_status(status);
     return mp_const_none;
 }
 
 static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
-    return run_filter(n_args, args, 1);
+    return run_filter(n_args, args, mnk_fully_connected);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_obj, 8, 11, fully_connected);
 
 static mp_obj_t conv_2d(size_t n_args, const mp_obj_t *args) {
-    return run_filter(n_args, args, 2);
+    return run_filter(n_args, args, mnk_conv_2d);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_2d_obj, 8, 11, conv_2d);
 
 static mp_obj_t depthwise_conv_2d(size_t n_args, const mp_obj_t *args) {
-    return run_filter(n_args, args, 3);
+    return run_filter(n_args, args, mnk_depthwise_conv_2d);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_conv_2d_obj, 8, 11, depthwise_conv_2d);
 
 /* (params, x, out) */
-static mp_obj_t run_window(mp_obj_t params_in, mp_obj_t x_in, mp_obj_t out_in, int op) {
+static mp_obj_t run_window(mp_obj_t params_in, mp_obj_t x_in, mp_obj_t out_in,
+                           window_kernel kernel) {
     buffer_arg params = int32_arg(params_in, "params");
     buffer_arg x = int8_arg(x_in, "x", 0);
     buffer_arg out = int8_arg(out_in, "out", 1);
-    const int32_t *p = (const int32_t *)params.data;
-    const int8_t *xs = (const int8_t *)x.data;
-    int8_t *ys = (int8_t *)out.data;
-    if (op == 4) {
-        check_status(mnk_max_pool_2d(p, params.len, xs, x.len, ys, out.len));
-    } else if (op == 5) {
-        check_status(mnk_average_pool_2d(p, params.len, xs, x.len, ys, out.len));
-    } else {
-        check_status(mnk_mean(p, params.len, xs, x.len, ys, out.len));
-    }
+    check_status(kernel((const int32_t *)params.data, params.len, (const int8_t *)x.data, x.len,
+                        (int8_t *)out.data, out.len));
     return mp_const_none;
 }
 
 static mp_obj_t max_pool_2d(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
-    return run_window(params, x, out, 4);
+    return run_window(params, x, out, mnk_max_pool_2d);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(max_pool_2d_obj, max_pool_2d);
 
 static mp_obj_t average_pool_2d(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
-    return run_window(params, x, out, 5);
+    return run_window(params, x, out, mnk_average_pool_2d);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(average_pool_2d_obj, average_pool_2d);
 
 static mp_obj_t mean(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
-    return run_window(params, x, out, 6);
+    return run_window(params, x, out, mnk_mean);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(mean_obj, mean);
 
 /* (params, a, b, out) */
-static mp_obj_t add(size_t n_args, const mp_obj_t *args) {
+static mp_obj_t run_binary(const mp_obj_t *args, binary_kernel kernel) {
     buffer_arg params = int32_arg(args[0], "params");
     buffer_arg a = int8_arg(args[1], "a", 0);
     buffer_arg b = int8_arg(args[2], "b", 0);
     buffer_arg out = int8_arg(args[3], "out", 1);
-    (void)n_args;
-    check_status(mnk_add((const int32_t *)params.data, params.len, (const int8_t *)a.data, a.len,
-                         (const int8_t *)b.data, b.len, (int8_t *)out.data, out.len));
+    check_status(kernel((const int32_t *)params.data, params.len, (const int8_t *)a.data, a.len,
+                        (const int8_t *)b.data, b.len, (int8_t *)out.data, out.len));
     return mp_const_none;
+}
+
+static mp_obj_t add(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return run_binary(args, mnk_add);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(add_obj, 4, 4, add);
 

@@ -12,20 +12,7 @@ integers; "auto" takes the fastest one this board can run.
 
 import sys
 
-# Operator name -> module of this package that runs it with the "python" backend. The viper
-# backend's module for the same family is named viper_<family> (kernels_dense -> viper_dense).
-KERNEL_MODULES = {
-    "FULLY_CONNECTED": "kernels_dense",
-    "CONV_2D": "kernels_conv",
-    "DEPTHWISE_CONV_2D": "kernels_conv",
-    "MAX_POOL_2D": "kernels_pool",
-    "AVERAGE_POOL_2D": "kernels_pool",
-    "MEAN": "kernels_pool",
-    "ADD": "kernels_add",
-    "LOGISTIC": "kernels_lut",
-    "TANH": "kernels_lut",
-    "SOFTMAX": "kernels_softmax",
-}
+from .ops import OPS
 
 _PACKAGE = __name__.split(".")[0]
 
@@ -41,21 +28,34 @@ def _module(module_name):
     return getattr(package, module_name)
 
 
+def family_of(op_name):
+    """The kernel family of op_name (ops.OPS), or None for an operator this runtime lacks: the
+    python backend runs it with python_<family>, viper with viper_<family>, ulab with
+    ulab_<family>, each falling back to python_<family> where absent."""
+    for entry in OPS.values():
+        if entry[0] == op_name:
+            return entry[4]
+    return None
+
+
+def _family_kernel(prefix, op_name):
+    """The module prefix_<family> of op_name, else python_<family>; None for an unknown op or
+    a board whose micronn has neither."""
+    family = family_of(op_name)
+    if family is None:
+        return None
+    kernel = _module(prefix + family) if prefix != "python_" else None
+    return kernel if kernel is not None else _module("python_" + family)
+
+
 def python_kernel(op_name):
     """The module that runs op_name, or None if this board's micronn has none."""
-    module_name = KERNEL_MODULES.get(op_name)
-    if module_name is None:
-        return None
-    return _module(module_name)
+    return _family_kernel("python_", op_name)
 
 
 def viper_kernel(op_name):
     """The viper module of op_name's family; the python module where there is none."""
-    module_name = KERNEL_MODULES.get(op_name)
-    if module_name is None:
-        return None
-    kernel = _module("viper_" + module_name[module_name.index("_") + 1 :])
-    return kernel if kernel is not None else python_kernel(op_name)
+    return _family_kernel("viper_", op_name)
 
 
 def _drop(module):
@@ -88,20 +88,10 @@ def _ulab_present():
     return hasattr(numpy, "dot") and hasattr(numpy, "frombuffer")
 
 
-ULAB_MODULES = {
-    "FULLY_CONNECTED": "ulab_dense",
-    "CONV_2D": "ulab_conv",
-    "DEPTHWISE_CONV_2D": "ulab_conv",
-    "SOFTMAX": "ulab_softmax",
-}
-
-
 def ulab_kernel(op_name):
-    """The ulab module of op_name (ULAB_MODULES); every other operator runs with its python
-    module."""
-    module_name = ULAB_MODULES.get(op_name)
-    kernel = _module(module_name) if module_name else None
-    return kernel if kernel is not None else python_kernel(op_name)
+    """The ulab module of op_name's family (dense, conv, softmax); every other operator runs
+    with its python module."""
+    return _family_kernel("ulab_", op_name)
 
 
 def _c_module_present():
@@ -117,8 +107,10 @@ def _c_module_present():
 
 
 def c_kernel(op_name):
-    """The kernels_c object (prepare / run) that runs op_name through _micronn, or None."""
-    return __import__(_PACKAGE + ".kernels_c").kernels_c.KERNELS.get(op_name)
+    """The kernels_c object (prepare / run) that runs op_name through _micronn; the python
+    module for an operator _micronn has no kernel for."""
+    kernel = __import__(_PACKAGE + ".kernels_c").kernels_c.KERNELS.get(op_name)
+    return kernel if kernel is not None else python_kernel(op_name)
 
 
 def _always():

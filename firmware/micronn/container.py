@@ -259,7 +259,7 @@ def _layer(reader, index, head, body, block_start, file_size):
         reader.fail(
             f"layer {index} uses operator code {code} which this runtime does not support", UPDATE
         )
-    name, param_count, kinds, input_count = OPS[code]
+    name, param_count, kinds, input_count = OPS[code][:4]
     where = f"layer {index} ({name})"
     if n_params != param_count or n_tensors != len(kinds):
         reader.fail(

@@ -2,11 +2,39 @@
 
 check(name, params, in_shapes, out_shape, counts) returns what is wrong, or None. params are
 the record's int32 parameters in container order, counts the element count of each tensor.
-The rules are those of host_tools/micronn/container_rules.py (docs/format.md, "Operators").
+The rules are the host's (each operator's `check` in micronn.ops, docs/format.md); parameters are
+read by the host's names: the _<OP>_<PARAM> indices below are generated from micronn.ops and
+compiled away (const), tests/test_device_rules_parity.py keeps them current.
 """
 
 from .model import size_of
 from .values import multiplier_problem
+
+try:
+    from micropython import const
+except ImportError:  # CPython, in the tests
+    const = int
+
+# BEGIN GENERATED parameter indices (python -m micronn.device_tables)
+_ADD_ACT_MAX = const(12)
+_ADD_ACT_MIN = const(11)
+_ADD_INPUT1_MULTIPLIER = const(5)
+_ADD_INPUT1_SHIFT = const(6)
+_ADD_INPUT2_MULTIPLIER = const(7)
+_ADD_INPUT2_SHIFT = const(8)
+_ADD_OUTPUT_MULTIPLIER = const(9)
+_ADD_OUTPUT_SHIFT = const(10)
+_CONV_2D_DILATION_HEIGHT = const(10)
+_CONV_2D_PAD_LEFT = const(13)
+_CONV_2D_PAD_TOP = const(12)
+_CONV_2D_STRIDE_HEIGHT = const(8)
+_DEPTHWISE_CONV_2D_DEPTH_MULTIPLIER = const(14)
+_DEPTHWISE_CONV_2D_PARAM_COUNT = const(19)
+_MAX_POOL_2D_ACT_MAX = const(12)
+_MAX_POOL_2D_ACT_MIN = const(11)
+_MAX_POOL_2D_FILTER_HEIGHT = const(5)
+_MAX_POOL_2D_STRIDE_HEIGHT = const(7)
+# END GENERATED
 
 SMALL_INT_MAX = 0x3FFFFFFF  # 2**30 - 1, the largest small int on a board
 SOFTMAX_MAX_DEPTH = 2047  # depth * 2**19, the Q12.19 sum of exps, stays a small int
@@ -98,7 +126,7 @@ def _spatial_io(in_shapes, out_shape, in_size, out_size):
 
 def _conv(p, in_shapes, out_shape, counts):
     in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, _, _, d_h, d_w = p[:12]
-    depthwise = len(p) == 19
+    depthwise = len(p) == _DEPTHWISE_CONV_2D_PARAM_COUNT
     input_zp, output_zp, act_min, act_max = p[-4:]
     problem = _int8_range("input zero point", input_zp, "output zero point", output_zp)
     problem = problem or _clamp(act_min, act_max)
@@ -109,9 +137,11 @@ def _conv(p, in_shapes, out_shape, counts):
     problem = _spatial_io(in_shapes, out_shape, in_h * in_w * in_c, out_h * out_w * out_c)
     if problem:
         return problem
-    if depthwise and (p[14] < 1 or out_c != in_c * p[14]):
+    depth_multiplier = p[_DEPTHWISE_CONV_2D_DEPTH_MULTIPLIER] if depthwise else 1
+    if depthwise and (depth_multiplier < 1 or out_c != in_c * depth_multiplier):
         return "out_channels must be in_channels x depth_multiplier"
-    problem = _window(p[:5] + p[8:10] + p[12:14], k_h, k_w, d_h, d_w)
+    window = (in_h, in_w, in_c, out_h, out_w) + p[_CONV_2D_STRIDE_HEIGHT:_CONV_2D_DILATION_HEIGHT]
+    problem = _window(window + p[_CONV_2D_PAD_TOP : _CONV_2D_PAD_LEFT + 1], k_h, k_w, d_h, d_w)
     if problem:
         return problem
     weights = k_h * k_w * out_c if depthwise else out_c * k_h * k_w * in_c
@@ -120,14 +150,14 @@ def _conv(p, in_shapes, out_shape, counts):
 
 def _pool(p, in_shapes, out_shape, counts):
     in_h, in_w, channels, out_h, out_w, f_h, f_w = p[:7]
-    problem = _clamp(p[11], p[12])
+    problem = _clamp(p[_MAX_POOL_2D_ACT_MIN], p[_MAX_POOL_2D_ACT_MAX])
     if problem:
         return problem
     if channels < 1:
         return "channels must be >= 1"
     size_in, size_out = in_h * in_w * channels, out_h * out_w * channels
     problem = _spatial_io(in_shapes, out_shape, size_in, size_out)
-    window = p[:5] + p[7:11]
+    window = p[:_MAX_POOL_2D_FILTER_HEIGHT] + p[_MAX_POOL_2D_STRIDE_HEIGHT:_MAX_POOL_2D_ACT_MIN]
     problem = problem or _window(window, f_h, f_w, 1, 1) or _windows_start_inside(window)
     if problem is None and f_h * f_w >= 1 << 22:
         problem = "the window is too large"
@@ -159,7 +189,7 @@ def _mean(p, in_shapes, out_shape, counts):
 
 def _add(p, in_shapes, out_shape, counts):
     size, offset1, offset2, output_offset, left_shift = p[:5]
-    problem = _clamp(p[11], p[12])
+    problem = _clamp(p[_ADD_ACT_MIN], p[_ADD_ACT_MAX])
     if problem:
         return problem
     if not size_of(in_shapes[0]) == size_of(in_shapes[1]) == size_of(out_shape) == size:
@@ -170,17 +200,21 @@ def _add(p, in_shapes, out_shape, counts):
         return "input offsets must be minus an int8 zero point"
     if not -128 <= output_offset <= 127:
         return f"output_offset {output_offset} is outside -128..127"
-    for k in (5, 7, 9):
-        problem = multiplier_problem(p[k], p[k + 1])
+    for multiplier, shift in (
+        (p[_ADD_INPUT1_MULTIPLIER], p[_ADD_INPUT1_SHIFT]),
+        (p[_ADD_INPUT2_MULTIPLIER], p[_ADD_INPUT2_SHIFT]),
+        (p[_ADD_OUTPUT_MULTIPLIER], p[_ADD_OUTPUT_SHIFT]),
+    ):
+        problem = multiplier_problem(multiplier, shift)
         if problem:
             return problem
-        if p[k + 1] > 0:
-            return f"shift {p[k + 1]} must be <= 0 (a right shift)"
+        if shift > 0:
+            return f"shift {shift} must be <= 0 (a right shift)"
     return None
 
 
 def _lookup(p, in_shapes, out_shape, counts):
-    size = p[0]
+    (size,) = p
     if not size_of(in_shapes[0]) == size == size_of(out_shape):
         return "input, output and size disagree"
     if counts[0] != 256:

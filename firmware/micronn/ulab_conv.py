@@ -1,5 +1,5 @@
 """CONV_2D and DEPTHWISE_CONV_2D (depth multiplier 1) with the ulab backend, bit-exact with
-kernels_conv.
+python_conv.
 
 The input, minus its zero point, is copied once per predict into a zero-padded float image P of
 (rows * columns, channels): a padded tap then adds 0, as TFLM skips it. For each kernel tap,
@@ -12,7 +12,7 @@ stays within 2**24, so every term is exact in float32; ulab_requant bounds the r
 
 Layers this module cannot take (depth multiplier > 1, more than 65536 padded pixels, a ulab
 older than 6.6 without np.take, a float working set above half the free heap, no output whose
-requantization float can settle) run with kernels_conv. No run_rows: the weights stay in RAM
+requantization float can settle) run with python_conv. No run_rows: the weights stay in RAM
 under every placement.
 """
 
@@ -20,7 +20,7 @@ import gc
 
 from ulab import numpy as np
 
-from . import kernels_conv, ulab_requant
+from . import python_conv, ulab_requant
 from .ulab_dense import WEIGHT_LIMITS, int8_values
 
 MAX_PIXELS = 65536  # np.take indices are uint16
@@ -136,7 +136,7 @@ class Plan:
 
 
 def prepare(op, params, tensors):
-    """A Plan, or ("kernels_conv", its plan) for the layers this module cannot take."""
+    """A Plan, or ("python_conv", its plan) for the layers this module cannot take."""
     in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = params[:14]
     rows = max(pad_t + in_h, (out_h - 1) * s_h + (k_h - 1) * d_h + 1)
     columns = max(pad_l + in_w, (out_w - 1) * s_w + (k_w - 1) * d_w + 1)
@@ -147,7 +147,7 @@ def prepare(op, params, tensors):
         or rows * columns > MAX_PIXELS
         or not _fits(rows * columns * in_c + positions * in_c + TEMPORARIES * positions * out_c)
     ):
-        return ("kernels_conv", kernels_conv.prepare(op, params, tensors))
+        return ("python_conv", python_conv.prepare(op, params, tensors))
     output_zp, act_min, act_max = params[-3:]
     _, bias, multipliers, shifts = tensors
     wmax = WEIGHT_LIMITS[op.weight_bits]
@@ -160,8 +160,8 @@ def prepare(op, params, tensors):
     requantizer = ulab_requant.Requantizer(
         bias, reach, taps * terms, multipliers, shifts, output_zp, act_min, act_max
     )
-    if not requantizer.vectorized:  # integers for every output: kernels_conv is faster
-        return ("kernels_conv", kernels_conv.prepare(op, params, tensors))
+    if not requantizer.vectorized:  # integers for every output: python_conv is faster
+        return ("python_conv", python_conv.prepare(op, params, tensors))
     return Plan(op, params, tensors, rows, columns, requantizer)
 
 
@@ -182,7 +182,7 @@ def _interior(image, in_h, in_w, pad_t, pad_l, columns):
 
 def run(plan, a, b, out):
     if type(plan) is tuple:
-        kernels_conv.run(plan[1], a, b, out)
+        python_conv.run(plan[1], a, b, out)
         return
     sources, outputs = plan.views(a, out)
     interior, input_zp = plan.interior, plan.input_zero_point

@@ -1,5 +1,5 @@
 """FULLY_CONNECTED with the ulab backend: ulab.numpy.dot does the multiply-adds, the integers
-stay exactly those of kernels_dense.
+stay exactly those of python_dense.
 
 ulab's dot converts every element to float and accumulates in float (float32 on most boards).
 A float32 holds every integer up to 2**24 exactly, so the inner dimension is cut into chunks of

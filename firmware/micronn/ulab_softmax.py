@@ -1,20 +1,20 @@
-"""SOFTMAX with the ulab backend, bit-exact with kernels_softmax.
+"""SOFTMAX with the ulab backend, bit-exact with python_softmax.
 
 Per row, with i = max(row) - row (0..255) gathered by np.take:
 - total = sum of terms[i] (each <= 2**19): one float dot, exact while depth * 2**19 <= 2**24;
 - S, the reciprocal of total, and bits, its bit length: reciprocal.py's integers, once per row;
-- kernels_softmax's out + 128 = floor((S * exp[i] + 2**30 + 2**(bits + 33)) / 2**(bits + 34))
+- python_softmax's out + 128 = floor((S * exp[i] + 2**30 + 2**(bits + 33)) / 2**(bits + 34))
   (its two roundings fold into one floor) = floor(r + 1/2 + 2**-(bits + 4)) for
   r = S * exp[i] / 2**(bits + 34).
 ulab computes floor(r + 1/2) in float. r < 256 is within 2**-14 of the float value (a few
 float32 roundings), so wherever r + 1/2 lies more than MARGIN from an integer the two floors
-agree; a row with an element nearer than that is recomputed with kernels_softmax. Rows deeper
-than MAX_DEPTH, and ulab without np.take, use kernels_softmax.
+agree; a row with an element nearer than that is recomputed with python_softmax. Rows deeper
+than MAX_DEPTH, and ulab without np.take, use python_softmax.
 """
 
 from ulab import numpy as np
 
-from . import kernels_softmax
+from . import python_softmax
 from .reciprocal import SATURATED, reciprocal_half, sum_bits
 
 MAX_DEPTH = 32  # depth * 2**19 <= 2**24: the sum of terms stays an exact float32 integer
@@ -38,7 +38,7 @@ def _powers():
 class Plan:
     def __init__(self, params, tensors, exact):
         self.rows, self.depth = params[0], params[1]
-        self.exact = exact  # kernels_softmax's plan
+        self.exact = exact  # python_softmax's plan
         self.row_plan = (1,) + exact[1:]  # the same, for one row
         self.terms = np.array([float(v) for v in exact[2]])
         self.exps = np.array([float(v) for v in tensors[0]])
@@ -64,15 +64,15 @@ class Plan:
 
 
 def prepare(op, params, tensors):
-    exact = kernels_softmax.prepare(op, params, tensors)
+    exact = python_softmax.prepare(op, params, tensors)
     if not SUPPORTED or params[1] > MAX_DEPTH:
-        return ("kernels_softmax", exact)
+        return ("python_softmax", exact)
     return Plan(params, tensors, exact)
 
 
 def run(plan, a, b, out):
     if type(plan) is tuple:
-        kernels_softmax.run(plan[1], a, b, out)
+        python_softmax.run(plan[1], a, b, out)
         return
     inputs, outputs = plan.views(a, out)
     codes = plan.codes
@@ -92,6 +92,6 @@ def run(plan, a, b, out):
         t -= 0.5
         target, target_bytes = outputs[r]
         if np.max(abs(t)) > 0.5 - MARGIN:  # floor decided by less than the error: integers
-            kernels_softmax.run(plan.row_plan, row_bytes, None, target_bytes)
+            python_softmax.run(plan.row_plan, row_bytes, None, target_bytes)
         else:
             target[:] = np.clip(whole - 128.0, -128.0, 127.0)

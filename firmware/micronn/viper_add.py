@@ -1,10 +1,10 @@
-"""ADD with the viper backend: same integers as kernels_add (TFLM's AddFunc).
+"""ADD with the viper backend: same integers as python_add (TFLM's AddFunc).
 
 Per element, three requantizations (each input to the common scale, then the sum to the
 output) run through one copy of fixedpoint.srdhm's limb arithmetic. |(q + offset) <<
 left_shift| <= 255 * 2**20 < 2**28, every multiplier is below one and every shift <= 0, so the
 sum of the two rescaled inputs is below 2**29: every value stays below 2**30, as in
-kernels_add.
+python_add.
 """
 
 # ruff: noqa: F821 - ptr8, ptr16, ptr32 and uint are the viper emitter's own types

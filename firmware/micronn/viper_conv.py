@@ -1,11 +1,11 @@
-"""CONV_2D and DEPTHWISE_CONV_2D with the viper backend: same integers as kernels_conv.
+"""CONV_2D and DEPTHWISE_CONV_2D with the viper backend: same integers as python_conv.
 
 The output is computed a block of pixels of one output row at a time: the accumulators of
 every channel of the block go into a small int32 scratch, then through
 viper_requant.requantize. Each partial sum bias + sum of w * (x - input_zero_point) stays
 inside the container's bound (|bias| + taps * 255 * wmax) * 2**left < 2**30, as in
-kernels_conv, so a 32-bit word never overflows. int4 / int2 weights are decoded where they are
-read. Strides, dilations and padding use kernels_conv's tap tables (window.tap_ranges).
+python_conv, so a 32-bit word never overflows. int4 / int2 weights are decoded where they are
+read. Strides, dilations and padding use python_conv's tap tables (window.tap_ranges).
 """
 
 # ruff: noqa: F821 - ptr8, ptr16, ptr32 and uint are the viper emitter's own types

@@ -1,8 +1,8 @@
 """FULLY_CONNECTED with the viper backend (MicroPython's native emitter): same integers as
-kernels_dense, every MAC in machine code.
+python_dense, every MAC in machine code.
 
 Accumulators go, a block of outputs at a time, into a small int32 scratch and then through
-viper_requant.requantize. Each partial sum is bounded as in kernels_dense: |bias| +
+viper_requant.requantize. Each partial sum is bounded as in python_dense: |bias| +
 in_features * 128 * wmax < 2**30 (the container's rule), so a 32-bit word never overflows.
 """
 

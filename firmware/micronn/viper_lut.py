@@ -1,10 +1,10 @@
-"""LOGISTIC and TANH with the viper backend: one table lookup per value, as kernels_lut."""
+"""LOGISTIC and TANH with the viper backend: one table lookup per value, as python_lut."""
 
 # ruff: noqa: F821 - ptr8, ptr16, ptr32 and uint are the viper emitter's own types
 
 import micropython
 
-from .kernels_lut import prepare  # noqa: F401 - the same plan: (size, table)
+from .python_lut import prepare  # noqa: F401 - the same plan: (size, table)
 
 
 def run(plan, a, b, out):

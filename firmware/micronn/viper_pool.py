@@ -1,6 +1,6 @@
-"""MAX_POOL_2D, AVERAGE_POOL_2D and MEAN with the viper backend: same integers as kernels_pool.
+"""MAX_POOL_2D, AVERAGE_POOL_2D and MEAN with the viper backend: same integers as python_pool.
 
-The pools read raw codes over the in-image taps of each window (kernels_conv's tap tables);
+The pools read raw codes over the in-image taps of each window (python_conv's tap tables);
 a sum is at most 128 * 2**22 in magnitude (filter_height * filter_width < 2**22). MEAN sums a
 block of channels over H x W into an int32 scratch, starting from -input_zero_point * count,
 so every partial sum stays within +-255 * count < 2**30, then requantizes it with

@@ -1,17 +1,17 @@
-"""SOFTMAX with the viper backend: same integers as kernels_softmax (TFLM's int8 kernel).
+"""SOFTMAX with the viper backend: same integers as python_softmax (TFLM's int8 kernel).
 
-The plan is kernels_softmax's (the exp table as base-2**15 limbs and Q12.19 terms). Per row,
+The plan is python_softmax's (the exp table as base-2**15 limbs and Q12.19 terms). Per row,
 viper finds the maximum and sums the terms (at most depth * 2**19 < 2**30); the reciprocal is
 reciprocal.py's, once per row in plain small ints; viper then writes every output from limb
 products, each column sum below 2**18 and the result in units of 2**45 below 2**17, as in
-kernels_softmax.
+python_softmax.
 """
 
 # ruff: noqa: F821 - ptr8, ptr16, ptr32 and uint are the viper emitter's own types
 
 import micropython
 
-from .kernels_softmax import prepare  # noqa: F401 - the same plan
+from .python_softmax import prepare  # noqa: F401 - the same plan
 from .reciprocal import SATURATED, reciprocal_half, sum_bits
 
 _LIMB = 0x7FFF
@@ -34,7 +34,7 @@ def run(plan, a, b, out):
             s2 = half >> 29
             s1 = (half >> 14) & _LIMB
             s0 = (half & 0x3FFF) << 1
-        # kernels_softmax: out = ((Y + 2**(exponent - 15)) >> (exponent - 14)) - 128
+        # python_softmax: out = ((Y + 2**(exponent - 15)) >> (exponent - 14)) - 128
         _row_outputs(a, out, start, depth, top, e2, e1, e0, s2, s1, s0, bits - 11, bits - 12)
         start += depth
 
@@ -75,7 +75,7 @@ def _row_outputs(
     up: int,
 ):
     """out[c] = clamp(((Y + 2**up) >> down) - 128), Y = floor((S * exp + 2**30) / 2**45) summed
-    in base-2**15 columns (kernels_softmax.run)."""
+    in base-2**15 columns (python_softmax.run)."""
     rounding = 1 << up
     for c in range(start, start + depth):
         i = top - ((x[c] ^ 0x80) - 0x80)

@@ -7,7 +7,8 @@ import numpy as np
 
 from micronn.arena import check_arena, plan_arena
 from micronn.container_rules import ContainerError, validate, weight_shape
-from micronn.model import ACTIVATION_CODES, NO_TENSOR, OP_NAMES, OPS, Layer, Model, TensorSpec
+from micronn.model import ACTIVATION_CODES, NO_TENSOR, Layer, Model, TensorSpec
+from micronn.ops import BY_CODE
 from micronn.packing import pack, packed_size, unpack
 
 MAGIC = b"\x89MNQ"
@@ -208,12 +209,12 @@ def _read_layer(data, index, position, table_size, expected_offset):
     code, activation, n_params, n_tensors, in0, in1, out, reserved, offset, size, block_crc = (
         RECORD_HEAD.unpack_from(data, position)
     )
-    op = OP_NAMES.get(code)
-    if op is None:
+    spec = BY_CODE.get(code)
+    if spec is None:
         raise ContainerError(
             f"{where}: unknown operator code {code}; update the micronn runtime to read this model"
         )
-    spec = OPS[op]
+    op = spec.name
     if (n_params, n_tensors) != (len(spec.params), len(spec.tensors)) or reserved:
         raise ContainerError(f"{where}: wrong parameter or tensor count for {op}")
     if activation not in ACTIVATION_NAMES:

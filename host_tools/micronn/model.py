@@ -2,7 +2,7 @@
 
 A Model is a graph of int8 activation tensors and layers. Each Layer is one operator with its
 integer plan: int32 parameters and tensors (weights, biases, multipliers, tables). The
-operator table OPS names every parameter and tensor, in container order.
+operator registry micronn.ops.OPERATORS names every parameter and tensor, in container order.
 """
 
 from dataclasses import dataclass, field
@@ -13,107 +13,17 @@ from micronn.packing import packed_size
 
 ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 2}
 WEIGHT_LIMITS = {8: 127, 4: 7, 2: 1}
-SMALL_INT_LIMIT = 2**30
+SMALL_INT_LIMIT = 2**30  # a board's small ints hold |x| < 2^30
 NO_TENSOR = 0xFFFF
 
 
-@dataclass(frozen=True)
-class OpSpec:
-    code: int
-    params: tuple  # names of the int32 parameters, in container order
-    tensors: tuple  # (name, kind): kind "weights" (int8/int4/int2), "int32" or "int8"
-    inputs: int = 1
+def __getattr__(name):
+    """OPS (name -> Operator) and OP_NAMES (code -> name), read from the registry."""
+    if name in ("OPS", "OP_NAMES"):
+        from micronn.ops import BY_CODE, OPERATORS
 
-
-_CONV_GEOMETRY = (
-    "in_height",
-    "in_width",
-    "in_channels",
-    "out_height",
-    "out_width",
-    "out_channels",
-    "kernel_height",
-    "kernel_width",
-    "stride_height",
-    "stride_width",
-    "dilation_height",
-    "dilation_width",
-    "pad_top",
-    "pad_left",
-)
-_POOL_GEOMETRY = (
-    "in_height",
-    "in_width",
-    "channels",
-    "out_height",
-    "out_width",
-    "filter_height",
-    "filter_width",
-    "stride_height",
-    "stride_width",
-    "pad_top",
-    "pad_left",
-)
-_CLAMP = ("act_min", "act_max")
-_REQUANT = (("weights", "weights"), ("bias", "int32"), ("multiplier", "int32"), ("shift", "int32"))
-
-OPS = {
-    "FULLY_CONNECTED": OpSpec(
-        1,
-        ("in_features", "out_features", "input_zero_point", "output_zero_point", *_CLAMP),
-        _REQUANT,
-    ),
-    "CONV_2D": OpSpec(
-        2, (*_CONV_GEOMETRY, "input_zero_point", "output_zero_point", *_CLAMP), _REQUANT
-    ),
-    "DEPTHWISE_CONV_2D": OpSpec(
-        3,
-        (*_CONV_GEOMETRY, "depth_multiplier", "input_zero_point", "output_zero_point", *_CLAMP),
-        _REQUANT,
-    ),
-    "MAX_POOL_2D": OpSpec(4, (*_POOL_GEOMETRY, *_CLAMP), ()),
-    "AVERAGE_POOL_2D": OpSpec(5, (*_POOL_GEOMETRY, *_CLAMP), ()),
-    "MEAN": OpSpec(
-        6,
-        (
-            "in_height",
-            "in_width",
-            "channels",
-            "input_zero_point",
-            "output_zero_point",
-            "multiplier",
-            "shift",
-        ),
-        (),
-    ),
-    "ADD": OpSpec(
-        7,
-        (
-            "size",
-            "input1_offset",
-            "input2_offset",
-            "output_offset",
-            "left_shift",
-            "input1_multiplier",
-            "input1_shift",
-            "input2_multiplier",
-            "input2_shift",
-            "output_multiplier",
-            "output_shift",
-            *_CLAMP,
-        ),
-        (),
-        inputs=2,
-    ),
-    "LOGISTIC": OpSpec(8, ("size",), (("table", "int8"),)),
-    "TANH": OpSpec(9, ("size",), (("table", "int8"),)),
-    "SOFTMAX": OpSpec(
-        10,
-        ("rows", "depth", "input_multiplier", "input_left_shift", "diff_min"),
-        (("exp", "int32"),),
-    ),
-}
-OP_NAMES = {spec.code: name for name, spec in OPS.items()}
+        return OPERATORS if name == "OPS" else {code: op.name for code, op in BY_CODE.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -153,8 +63,11 @@ class Layer:
         raise AttributeError(name)
 
     @property
-    def spec(self) -> OpSpec:
-        return OPS[self.op]
+    def spec(self):
+        """The operator (micronn.ops.operator.Operator) this layer runs."""
+        from micronn.ops import OPERATORS
+
+        return OPERATORS[self.op]
 
     @property
     def per_channel(self) -> bool:
@@ -176,19 +89,7 @@ class Layer:
 
     def accumulator_bounds(self) -> np.ndarray:
         """Worst-case |acc * 2**left| per output channel (docs/format.md, 31-bit bound)."""
-        if self.spec.tensors != _REQUANT:
-            return np.zeros(1, np.int64)
-        wmax = WEIGHT_LIMITS[self.weight_bits]
-        if self.op == "FULLY_CONNECTED":
-            dot = self.params["in_features"] * 128 * wmax
-        elif self.op == "CONV_2D":
-            p = self.params
-            dot = p["kernel_height"] * p["kernel_width"] * p["in_channels"] * 255 * wmax
-        else:
-            dot = self.params["kernel_height"] * self.params["kernel_width"] * 255 * wmax
-        left = np.maximum(np.asarray(self.tensors["shift"], np.int64), 0)
-        bound = np.abs(self.tensors["bias"].astype(np.int64)) + dot
-        return bound << np.broadcast_to(left, bound.shape)
+        return self.spec.accumulator_bound(self)
 
 
 def FullyConnected(  # noqa: N802 - reads like the class it used to be
@@ -247,7 +148,7 @@ class Model:
             self.shapes = [tuple(self.input.shape)]
             for index, layer in enumerate(self.layers):
                 layer.inputs, layer.output = (index,), index + 1
-                self.shapes.append(_chain_shape(layer))
+                self.shapes.append(tuple(layer.spec.output_shape(layer)))
             self.shapes[-1] = tuple(self.output.shape) if self.layers else self.shapes[-1]
         if self.output_tensor is None:
             self.output_tensor = len(self.shapes) - 1
@@ -255,18 +156,3 @@ class Model:
     @property
     def activation_sizes(self) -> list:
         return [int(np.prod(shape)) for shape in self.shapes]
-
-
-def _chain_shape(layer: Layer) -> tuple:
-    p = layer.params
-    if layer.op == "FULLY_CONNECTED":
-        return (p["out_features"],)
-    if layer.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        return (p["out_height"], p["out_width"], p["out_channels"])
-    if layer.op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
-        return (p["out_height"], p["out_width"], p["channels"])
-    if layer.op == "MEAN":
-        return (p["channels"],)
-    if layer.op == "SOFTMAX":
-        return (p["rows"] * p["depth"],)
-    return (p["size"],)

@@ -11,6 +11,9 @@ import numpy as np
 
 from micronn.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from micronn.model import Layer
+from micronn.ops.checks import check_multiplier, require
+from micronn.ops.checks import size as _size
+from micronn.ops.operator import CLAMP, Operator
 from micronn.tflite_int8 import activation_range
 
 LEFT_SHIFT = 20
@@ -38,7 +41,7 @@ def prepare_add(
     inputs=(0, 1),
     output=2,
 ) -> Layer:
-    """An ADD layer of two tensors of `size` values each, its parameters (model.OPS order) as
+    """An ADD layer of two tensors of `size` values each, its parameters (OPERATORS order) as
     TFLM's Prepare derives them from float32 scales."""
     for name, zero_point in (
         ("input1", input1_zero_point),
@@ -92,3 +95,44 @@ def evaluate(layer, inputs, out_shape):
     )
     out = np.clip(raw + p["output_offset"], p["act_min"], p["act_max"]).astype(np.int8)
     return out.reshape(out.shape[0], *out_shape)
+
+
+def check(where, layer, in_shapes, out_shape):
+    p = layer.params
+    sizes = {_size(in_shapes[0]), _size(in_shapes[1]), _size(out_shape), p["size"]}
+    require(len(sizes) == 1, f"{where}: both inputs and the output must have the same size")
+    # (x + offset) * 2**left_shift stays below 255 * 2**20 < 2**28: a board small int.
+    require(0 <= p["left_shift"] <= 20, f"{where}: left_shift must be in 0..20")
+    for key in ("input1_offset", "input2_offset"):
+        require(-127 <= p[key] <= 128, f"{where}: {key} must be minus an int8 zero point")
+    require(-128 <= p["output_offset"] <= 127, f"{where}: output_offset out of range")
+    for name in ("input1", "input2", "output"):
+        check_multiplier(where, [p[f"{name}_multiplier"]], [p[f"{name}_shift"]])
+        require(p[f"{name}_shift"] <= 0, f"{where}: {name}_shift must be <= 0 (a right shift)")
+
+
+OPERATORS = (
+    Operator(
+        "ADD",
+        7,
+        (
+            "size",
+            "input1_offset",
+            "input2_offset",
+            "output_offset",
+            "left_shift",
+            "input1_multiplier",
+            "input1_shift",
+            "input2_multiplier",
+            "input2_shift",
+            "output_multiplier",
+            "output_shift",
+            *CLAMP,
+        ),
+        check,
+        evaluate,
+        output_shape=lambda layer: (layer.params["size"],),
+        family="add",
+        inputs=2,
+    ),
+)

@@ -7,6 +7,15 @@ taps outside the image are skipped, which is why the bias is stored unfolded.
 import numpy as np
 
 from micronn.model import Layer
+from micronn.ops.checks import (
+    WEIGHT_LIMITS,
+    check_requantization,
+    check_spatial_io,
+    check_window,
+    requantization_bound,
+    require,
+)
+from micronn.ops.operator import CLAMP, REQUANT_TENSORS, Operator
 from micronn.ops.requant import clamp_range, convolution_multipliers, requantize_clamp
 from micronn.ops.window import PADDINGS, effective_size, geometry, in_chunks, windows
 
@@ -200,3 +209,90 @@ def prepare_depthwise_conv2d(weights, weight_scales, bias, *, input_shape, **opt
         input_shape=input_shape,
         **options,
     )
+
+
+def check(where, layer, in_shapes, out_shape):
+    p = layer.params
+    channels = p["in_channels"]
+    require(channels >= 1 and p["out_channels"] >= 1, f"{where}: channels must be >= 1")
+    in_size = p["in_height"] * p["in_width"] * channels
+    out_size = p["out_height"] * p["out_width"] * p["out_channels"]
+    check_spatial_io(where, in_shapes, out_shape, in_size, out_size)
+    if layer.op == "DEPTHWISE_CONV_2D":
+        require(
+            p["depth_multiplier"] >= 1 and p["out_channels"] == channels * p["depth_multiplier"],
+            f"{where}: out_channels must be in_channels x depth_multiplier",
+        )
+    kernel = (p["kernel_height"], p["kernel_width"], p["dilation_height"], p["dilation_width"])
+    check_window(where, p, *kernel)
+    check_requantization(where, layer, p["out_channels"])
+
+
+def _taps(p) -> int:
+    return p["kernel_height"] * p["kernel_width"]
+
+
+def _output_shape(layer) -> tuple:
+    p = layer.params
+    return (p["out_height"], p["out_width"], p["out_channels"])
+
+
+# each term is w * (x - input_zero_point), |x - zp| <= 255
+def _conv_bound(layer):
+    reach = _taps(layer.params) * layer.params["in_channels"] * 255
+    return requantization_bound(layer, reach * WEIGHT_LIMITS[layer.weight_bits])
+
+
+def _depthwise_bound(layer):
+    return requantization_bound(layer, _taps(layer.params) * 255 * WEIGHT_LIMITS[layer.weight_bits])
+
+
+GEOMETRY = (
+    "in_height",
+    "in_width",
+    "in_channels",
+    "out_height",
+    "out_width",
+    "out_channels",
+    "kernel_height",
+    "kernel_width",
+    "stride_height",
+    "stride_width",
+    "dilation_height",
+    "dilation_width",
+    "pad_top",
+    "pad_left",
+)
+ZERO_POINTS = ("input_zero_point", "output_zero_point")
+
+OPERATORS = (
+    Operator(
+        "CONV_2D",
+        2,
+        (*GEOMETRY, *ZERO_POINTS, *CLAMP),
+        check,
+        evaluate_conv2d,
+        _output_shape,
+        family="conv",
+        tensors=REQUANT_TENSORS,
+        accumulator_bound=_conv_bound,
+        weight_shape=lambda p: (
+            p["out_channels"],
+            p["kernel_height"],
+            p["kernel_width"],
+            p["in_channels"],
+        ),
+    ),
+    Operator(
+        "DEPTHWISE_CONV_2D",
+        3,
+        (*GEOMETRY, "depth_multiplier", *ZERO_POINTS, *CLAMP),
+        check,
+        evaluate_depthwise,
+        _output_shape,
+        family="conv",
+        tensors=REQUANT_TENSORS,
+        accumulator_bound=_depthwise_bound,
+        weight_shape=lambda p: (p["kernel_height"], p["kernel_width"], p["out_channels"]),
+    ),
+)

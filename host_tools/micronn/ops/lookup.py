@@ -14,6 +14,9 @@ import numpy as np
 from micronn import gemmlowp
 from micronn.fixedpoint import multiply_by_quantized_multiplier, rounding_divide_by_pot
 from micronn.model import Layer
+from micronn.ops.checks import require
+from micronn.ops.checks import size as _size
+from micronn.ops.operator import Operator
 
 INPUT_INTEGER_BITS = 4
 # The output parameters TFLite's int8 kernels produce (quantization_spec.md, "Fixed output").
@@ -92,3 +95,24 @@ def evaluate(layer, inputs, out_shape):
     x = inputs[0]
     codes = np.asarray(x).astype(np.int64) & 0xFF
     return np.asarray(layer.table, np.int8)[codes].reshape(x.shape[0], *out_shape)
+
+
+def check(where, layer, in_shapes, out_shape):
+    size = layer.params["size"]
+    require(_size(in_shapes[0]) == size == _size(out_shape), f"{where}: size mismatch")
+    require(layer.table.shape == (256,), f"{where}: the lookup table needs 256 entries")
+
+
+OPERATORS = tuple(
+    Operator(
+        name,
+        code,
+        ("size",),
+        check,
+        evaluate,
+        output_shape=lambda layer: (layer.params["size"],),
+        family="lut",
+        tensors=(("table", "int8"),),
+    )
+    for name, code in (("LOGISTIC", 8), ("TANH", 9))
+)

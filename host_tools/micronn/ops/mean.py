@@ -9,6 +9,8 @@ import numpy as np
 
 from micronn.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from micronn.model import Layer
+from micronn.ops.checks import SMALL_INT_LIMIT, check_spatial_io, require
+from micronn.ops.operator import Operator
 
 MAX_COUNT = 2**22 - 1
 
@@ -58,3 +60,42 @@ def prepare_mean(
         "shift": int(shift),
     }
     return Layer("MEAN", params, {})
+
+
+def check(where, layer, in_shapes, out_shape):
+    p = layer.params
+    for key in ("in_height", "in_width", "channels"):
+        require(p[key] >= 1, f"{where}: {key} must be >= 1")
+    count = p["in_height"] * p["in_width"]
+    check_spatial_io(where, in_shapes, out_shape, count * p["channels"], p["channels"])
+    require(count < 2**22, f"{where}: too many values to average")
+    # The multiplier has 1 / count folded in (TFLM's QuantizedMeanOrSum), so it may be below 2^30.
+    require(0 <= p["multiplier"] < 2**31, f"{where}: multiplier must be in [0, 2^31)")
+    require(-31 <= p["shift"] <= 30, f"{where}: shift must be in [-31, 30]")
+    worst = count * 255 << max(p["shift"], 0)
+    require(
+        worst < SMALL_INT_LIMIT,
+        f"{where}: the sum can reach {worst} (>= 2^30), beyond the boards' 31-bit integers; "
+        "average fewer values or use a wider output range",
+    )
+
+
+OPERATORS = (
+    Operator(
+        "MEAN",
+        6,
+        (
+            "in_height",
+            "in_width",
+            "channels",
+            "input_zero_point",
+            "output_zero_point",
+            "multiplier",
+            "shift",
+        ),
+        check,
+        evaluate,
+        output_shape=lambda layer: (layer.params["channels"],),
+        family="pool",
+    ),
+)

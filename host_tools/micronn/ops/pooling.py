@@ -7,6 +7,8 @@ count. The average rounds half away from zero: (sum ± count // 2) / count, trun
 import numpy as np
 
 from micronn.model import Layer
+from micronn.ops.checks import check_spatial_io, check_window, require
+from micronn.ops.operator import CLAMP, Operator
 from micronn.ops.requant import clamp_range
 from micronn.ops.window import geometry, in_chunks, windows
 
@@ -94,3 +96,47 @@ def prepare_pool(
         "act_max": act_max,
     }
     return Layer(op, params, {}, activation=activation)
+
+
+def check(where, layer, in_shapes, out_shape):
+    p = layer.params
+    require(p["channels"] >= 1, f"{where}: channels must be >= 1")
+    in_size = p["in_height"] * p["in_width"] * p["channels"]
+    out_size = p["out_height"] * p["out_width"] * p["channels"]
+    check_spatial_io(where, in_shapes, out_shape, in_size, out_size)
+    check_window(where, p, p["filter_height"], p["filter_width"])
+    # an average needs a tap: every pooling window must start before the input ends
+    require(
+        (p["out_height"] - 1) * p["stride_height"] - p["pad_top"] < p["in_height"]
+        and (p["out_width"] - 1) * p["stride_width"] - p["pad_left"] < p["in_width"],
+        f"{where}: the last window starts past the end of the input (output too large)",
+    )
+    require(p["filter_height"] * p["filter_width"] < 2**22, f"{where}: window too large")
+
+
+def _output_shape(layer) -> tuple:
+    p = layer.params
+    return (p["out_height"], p["out_width"], p["channels"])
+
+
+GEOMETRY = (
+    "in_height",
+    "in_width",
+    "channels",
+    "out_height",
+    "out_width",
+    "filter_height",
+    "filter_width",
+    "stride_height",
+    "stride_width",
+    "pad_top",
+    "pad_left",
+)
+
+OPERATORS = tuple(
+    Operator(name, code, (*GEOMETRY, *CLAMP), check, evaluate, _output_shape, family="pool")
+    for name, code, evaluate in (
+        ("MAX_POOL_2D", 4, evaluate_max),
+        ("AVERAGE_POOL_2D", 5, evaluate_average),
+    )
+)

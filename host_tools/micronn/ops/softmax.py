@@ -15,6 +15,9 @@ from micronn import gemmlowp
 from micronn.fixedpoint import quantize_multiplier, rounding_divide_by_pot
 from micronn.gemmlowp import srdhm
 from micronn.model import Layer
+from micronn.ops.checks import require
+from micronn.ops.checks import size as _size
+from micronn.ops.operator import Operator
 
 SCALED_DIFF_INTEGER_BITS = 5
 ACCUMULATION_INTEGER_BITS = 12
@@ -114,3 +117,35 @@ def evaluate(layer, inputs, out_shape):
     scaled = np.where(exponent > 31, 0, scaled)
     out = np.clip(scaled - 128, -128, 127).astype(np.int8)
     return out.reshape(x.shape[0], *out_shape)
+
+
+def check(where, layer, in_shapes, out_shape):
+    p = layer.params
+    depth = p["depth"]
+    require(p["rows"] >= 1 and 1 <= depth <= MAX_DEPTH, f"{where}: depth must be 1..{MAX_DEPTH}")
+    size = p["rows"] * depth
+    require(_size(in_shapes[0]) == size == _size(out_shape), f"{where}: size mismatch")
+    multiplier, left_shift = p["input_multiplier"], p["input_left_shift"]
+    require(
+        2**30 <= multiplier < 2**31 and 0 <= left_shift <= 31,
+        f"{where}: input_multiplier must be in [2^30, 2^31) and input_left_shift in 0..31",
+    )
+    require(p["diff_min"] == diff_min_for(left_shift), f"{where}: diff_min does not match")
+    require(
+        np.array_equal(layer.exp, exp_table(multiplier, left_shift, p["diff_min"])),
+        f"{where}: the exp table is not TFLM's for these parameters",
+    )
+
+
+OPERATORS = (
+    Operator(
+        "SOFTMAX",
+        10,
+        ("rows", "depth", "input_multiplier", "input_left_shift", "diff_min"),
+        check,
+        evaluate,
+        output_shape=lambda layer: (layer.params["rows"] * layer.params["depth"],),
+        family="softmax",
+        tensors=(("exp", "int32"),),
+    ),
+)

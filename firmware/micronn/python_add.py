@@ -26,7 +26,7 @@ def prepare(op, params, tensors):
         act_min,
         act_max,
         act_min - output_offset,  # v below this clamps to act_min (compared before adding
-        act_max - output_offset,  # the zero point, as in kernels_dense)
+        act_max - output_offset,  # the zero point, as in python_dense)
     )
 
 
