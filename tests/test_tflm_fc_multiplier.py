@@ -6,11 +6,11 @@ disagree (-17 against TFLM's -18). MLPerf Tiny's ad01 hit this on 11 of 1,280,00
 """
 
 import numpy as np
+from tflm_models import graph_model, options, run
 
 import micronn
 from micronn import container, reference, tflite_int8
 from micronn.fixedpoint import quantize_multiplier
-from tflm_models import graph_model, options, run
 
 IN_SCALE, WEIGHT_SCALE, OUT_SCALE = (np.float32(s) for s in (0.0049196947, 0.053330336, 2.3237126))
 WEIGHT, BIAS = 127, -171120
