@@ -24,7 +24,8 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not long"
 
-# Long runs: 100 randomized faulty serial transfers (tests marked `long`).
+# Long runs (tests marked `long`): 100 randomized faulty serial transfers, the bigger zoo models
+# on the VM.
 test-long: venv
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m long
 
