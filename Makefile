@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 MPY_OUT := build/mpy
 
-.PHONY: venv demo test test-long lint format mpy bench bench-serial clean
+.PHONY: venv demo test test-long lint format mpy bench bench-serial clean zoo-report
 
 venv: $(STAMP)
 
@@ -24,9 +24,14 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not long"
 
-# Long runs: 100 randomized faulty serial transfers (tests marked `long`).
+# Long runs (tests marked `long`): 100 randomized faulty serial transfers, the bigger zoo models
+# on the VM.
 test-long: venv
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m long
+
+# One row per zoo model (tests/data/zoo): operators, dtypes, status, mismatches against TFLM.
+zoo-report: venv
+	$(BIN)/python tools/zoo_report.py
 
 lint: venv
 	$(BIN)/ruff format --check .

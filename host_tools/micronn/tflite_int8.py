@@ -90,17 +90,15 @@ def quantize_bias(bias, input_scale: float, weight_scales) -> np.ndarray:
 
 
 def output_multipliers(input_scale: float, weight_scales, output_scale: float):
-    """Per-channel or per-tensor (multiplier, shift) as TFLM derives them."""
-    weight_scales = np.asarray(weight_scales, dtype=np.float32)
-    if weight_scales.size == 1:
-        product = np.float64(np.float32(input_scale) * weight_scales[0])
-        reals = [product / np.float64(np.float32(output_scale))]
-    else:
-        reals = (
-            np.float64(np.float32(input_scale))
-            * weight_scales.astype(np.float64)
-            / np.float64(np.float32(output_scale))
-        )
+    """Per-channel or per-tensor (multiplier, shift): real[c] = in_s * w_s[c] / out_s, each
+    float32 scale widened to double first (the per-tensor product too: the pinned tflite-micro
+    wheel's FULLY_CONNECTED matches it, not a float32 product; tests/test_tflm_fc_multiplier.py)."""
+    weight_scales = np.asarray(weight_scales, dtype=np.float32).reshape(-1)
+    reals = (
+        np.float64(np.float32(input_scale))
+        * weight_scales.astype(np.float64)
+        / np.float64(np.float32(output_scale))
+    )
     pairs = [quantize_multiplier(float(real)) for real in reals]
     multipliers = np.array([m for m, _ in pairs], dtype=np.int64)
     shifts = np.array([s for _, s in pairs], dtype=np.int64)

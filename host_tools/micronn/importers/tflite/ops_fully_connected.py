@@ -27,7 +27,6 @@ def build_fully_connected(ctx, op):
         )
     in_scale, in_zero_point = ctx.quantization(source)
     out_scale, out_zero_point = ctx.quantization(target)
-    # per-tensor: f64(f32(in_s * w_s)) / f64(out_s); per-channel: all double (as TFLM)
     multiplier, shift = tflite_int8.output_multipliers(in_scale, weights.scales, out_scale)
     row_sums = weights.codes.astype(np.int64).sum(axis=1)
     folded = weights.bias.astype(np.int64) - in_zero_point * row_sums

@@ -1,0 +1,66 @@
+"""Converted zoo models on the MicroPython VM: the python and viper backends equal the reference.
+
+The small models run on the Pico's heap in `make test`; the bigger ones need the Pico 2's and
+run under the `long` marker (`make test-long`).
+"""
+
+import numpy as np
+import pytest
+import zoo_models
+
+import micronn
+from micronn import container, reference
+from micronn.simulate import simulate
+
+SAMPLES = 3
+SMALL = {  # on rp2040
+    "tflm__examples__hello_world__models__hello_world_int8",
+    "tflm__examples__micro_speech__models__micro_speech_quantized",
+    "tiny__kws_ref_model",
+    "tiny__ad01_int8",
+    "tiny__model_ToyCar_quant_fullint",
+}
+BIG = {  # on rp2350: over the Pico's heap (person_detect), or its viper working set (resnet)
+    "tflm__models__person_detect",
+    "tiny__pretrainedResnet_quant",
+    "tiny__str_ww_ref_model",
+}
+BACKENDS = ("python", "viper")
+
+
+def cases(names, board, marks=()):
+    chosen = [
+        e for e in zoo_models.entries("converts") if e["file"].removesuffix(".tflite") in names
+    ]
+    assert len(chosen) == len(names), "a device-test model is no longer listed as converts"
+    return [
+        pytest.param(entry, board, backend, marks=marks, id=f"{entry['file'][:-7]}-{backend}")
+        for entry in chosen
+        for backend in BACKENDS
+    ]
+
+
+def inputs(model, entry) -> np.ndarray:
+    """Up to SAMPLES stored sample inputs (quantized when float), then random codes."""
+    codes = np.zeros((0, *model.input.shape), np.int8)
+    if "inputs" in entry:
+        samples = np.load(zoo_models.ZOO / entry["inputs"])[:SAMPLES]
+        if samples.dtype != np.int8:
+            samples = reference.quantize_input(model, samples)
+        codes = samples.reshape(len(samples), *model.input.shape)
+    rng = np.random.default_rng(0)
+    extra = rng.integers(-128, 128, (SAMPLES - len(codes), *model.input.shape), dtype=np.int8)
+    return np.concatenate([codes, extra])
+
+
+@pytest.mark.parametrize(
+    ("entry", "board", "backend"),
+    cases(SMALL, "rp2040") + cases(BIG, "rp2350", marks=pytest.mark.long),
+)
+def test_zoo_model_on_the_vm_equals_the_reference(entry, board, backend):
+    data = micronn.convert(str(zoo_models.model_path(entry)))
+    model = container.read(data)
+    x = inputs(model, entry)
+    result = simulate(data, x, board=board, backend=backend)
+    assert result.backend == backend
+    np.testing.assert_array_equal(result.outputs, reference.run(model, x))
