@@ -8,6 +8,7 @@ arrives.
 
 import numpy as np
 
+from micronn.importers.tflite.dead_channels import fold_dead_channels
 from micronn.importers.tflite.graph import register
 from micronn.importers.tflite.plumbing import VIEW_OPS
 from micronn.ops.conv import prepare_conv2d, prepare_depthwise_conv2d
@@ -84,7 +85,7 @@ def _build(ctx, op, prepare, codes, weights):
             f"stores an output of shape {list(ctx.activation_shape(target))} but its padding "
             f"and strides give {list(computed)}; re-export the model",
         )
-    return ctx.connect(layer, (source,), target)
+    return ctx.connect(fold_dead_channels(layer), (source,), target)
 
 
 def _image_shape(ctx, op, index) -> tuple:
