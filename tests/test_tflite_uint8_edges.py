@@ -53,8 +53,13 @@ def _uint8_output_model(uint8_zero_point=121):
     return g.build(out)
 
 
-def test_a_uint8_input_is_the_int8_input_minus_128():
-    model_bytes = _uint8_input_model()
+# palm_detection_full_192's QUANTIZE: a scale one float32 step away, so m = 2^31 - 255, s = 0
+NEXT_SCALE = float(np.nextafter(np.float32(0.02), np.float32(1)))
+
+
+@pytest.mark.parametrize("int8_scale", [0.02, NEXT_SCALE], ids=["same-scale", "next-scale"])
+def test_a_uint8_input_is_the_int8_input_minus_128(int8_scale):
+    model_bytes = _uint8_input_model(int8_scale)
     model = import_tflite(model_bytes, "uint8_in.tflite")
     assert (model.input.source_dtype, model.input.zero_point) == ("uint8", -118)
     samples = np.random.default_rng(4).integers(0, 256, size=(8, 6)).astype(np.uint8)
@@ -79,9 +84,9 @@ def test_a_uint8_output_is_the_int8_output_plus_128():
 @pytest.mark.parametrize(
     ("model_bytes", "words"),
     [
-        (_uint8_input_model(int8_scale=0.04), ["QUANTIZE (operator 0", "rescales from 0.02"]),
-        (_uint8_input_model(int8_zero_point=-100), ["moves the zero point from 10", "-100"]),
-        (_uint8_output_model(uint8_zero_point=0), ["model's uint8 output", "not by exactly 128"]),
+        (_uint8_input_model(int8_scale=0.04), ["QUANTIZE (operator 0", "to scale 0.04"]),
+        (_uint8_input_model(int8_zero_point=-100), ["zero point 10 to", "zero point -100"]),
+        (_uint8_output_model(uint8_zero_point=0), ["model's uint8 output", "exactly 128"]),
     ],
     ids=["input-rescaled", "input-zero-point", "output-zero-point"],
 )

@@ -183,13 +183,13 @@ def _edges(graph) -> tuple:
                 f"{graph.name}: the uint8 input '{graph.tensors[edge_in].name}' feeds {names}, "
                 "not one QUANTIZE to int8; re-export with inference_input_type tf.int8"
             )
-        if problem := shift_problem(graph, consumers[0], edge_in, consumers[0].outputs[0]):
+        if problem := shift_problem(graph, consumers[0]):
             raise refusal(graph, consumers[0], problem, "input")
         edge_in, sources[0] = consumers[0].outputs[0], "uint8"
         skipped.add(consumers[0].index)
     producer = _producer(graph, edge_out)
     if graph.tensors[edge_out].dtype == "UINT8" and producer is not None:
-        if problem := shift_problem(graph, producer, edge_out, producer.inputs[0]):
+        if problem := shift_problem(graph, producer):
             raise refusal(graph, producer, problem, "output")
         edge_out, sources[1] = producer.inputs[0], "uint8"
         skipped.add(producer.index)
