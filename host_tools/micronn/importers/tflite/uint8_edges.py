@@ -45,8 +45,8 @@ def shift_problem(graph, op) -> str | None:
     if moved.size == 0:
         return None
     return (
-        f"requantizes from scale {np.float32(source.scale[0])} zero point "
-        f"{int(source.zero_point[0])} to scale {np.float32(target.scale[0])} zero point "
+        f"requantizes from scale {_float32(source.scale[0])} zero point "
+        f"{int(source.zero_point[0])} to scale {_float32(target.scale[0])} zero point "
         f"{int(target.zero_point[0])} ({moved.size} of the 256 codes do not move by exactly 128)"
     )
 
@@ -57,3 +57,7 @@ def refusal(graph, op, problem: str, where: str) -> ValueError:
         f"{problem}; micronn takes a uint8 edge only as int8 = uint8 - 128: re-export with "
         "inference_input_type/inference_output_type tf.int8"
     )
+
+
+def _float32(value) -> str:
+    return str(np.float32(value))  # the shortest text that names this float32
