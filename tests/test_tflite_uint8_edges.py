@@ -9,7 +9,8 @@ import pytest
 import tflm_models
 from tflm_conv_models import GraphBuilder
 
-from micronn import reference
+from micronn import container, reference
+from micronn.cli import main
 from micronn.importers.tflite import import_tflite, load_tflite
 from micronn.report import edge_notes
 
@@ -105,3 +106,12 @@ def test_yolo_lc_with_its_uint8_input_matches_tflm():
     expected = _tflm(YOLO.read_bytes(), samples)  # float32: the model ends in a DEQUANTIZE
     got = reference.run(model, (samples.astype(np.int16) - 128).astype(np.int8))
     np.testing.assert_array_equal(reference.dequantize_output(model, got), expected)
+
+
+def test_convert_says_to_subtract_128(tmp_path, capsys):
+    model_path = tmp_path / "uint8_in.tflite"
+    model_path.write_bytes(_uint8_input_model())
+    assert main(["convert", str(model_path), "-o", str(tmp_path / "m.mnq")]) == 0
+    out = capsys.readouterr().out
+    assert "the .tflite input is uint8" in out and "subtract 128" in out
+    assert container.read((tmp_path / "m.mnq").read_bytes()).input.zero_point == -118
