@@ -61,7 +61,7 @@ def test_fused_activation_other_than_relu():
 def test_pad_on_the_channel_axis():
     amounts = [[0, 0], [1, 1], [1, 1], [0, 1]]
     spec = _spec(pad=((1, 1), (1, 1)), pad_amounts=amounts, weights=np.ones((3, 3, 3, 3), np.int8))
-    _refused(conv_model(spec), "PAD (operator 0", "pads the batch or channel axis")
+    _refused(conv_model(spec), "PAD (operator 0", "pads the channel axis (0 before, 1 after)")
 
 
 def test_pad_as_wide_as_the_window():

@@ -6,10 +6,10 @@ import numpy as np
 
 from micronn import container, reference
 from micronn.boards import DEFAULT_BOARD, list_boards, load_board
-from micronn.convert import convert
+from micronn.convert import convert_to_model
 from micronn.memory_plan import plan_container
 from micronn.memory_report import describe_memory
-from micronn.report import describe, format_table
+from micronn.report import describe, edge_notes, format_table
 from micronn.simulate import simulate
 
 
@@ -26,15 +26,15 @@ def _read_container(path):
 
 
 def do_convert(args) -> list:
-    data = convert(
-        args.model,
-        output=args.output,
-        calibration=args.calibration,
-        weights=args.weights,
-        per_tensor=args.per_tensor,
+    model = convert_to_model(
+        args.model, calibration=args.calibration, weights=args.weights, per_tensor=args.per_tensor
     )
-    model = container.read(data, name=args.output)
-    return [f"wrote {args.output}: {len(data)} bytes, {len(model.layers)} layers"]
+    data = container.write(model)
+    Path(args.output).write_bytes(data)
+    return [
+        f"wrote {args.output}: {len(data)} bytes, {len(model.layers)} layers",
+        *edge_notes(model),
+    ]
 
 
 def do_inspect(args) -> list:

@@ -28,12 +28,16 @@ def __getattr__(name):
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """Shape and affine parameters of the network's input or output."""
+    """Shape and affine parameters of the network's input or output.
+
+    source_dtype "uint8": the imported model's edge was uint8, with this scale and zero point
+    + 128 (int8 code = uint8 code - 128, exactly). The container does not store it."""
 
     shape: tuple
     scale: float
     zero_point: int
     dtype: str = "int8"
+    source_dtype: str | None = None
 
     @property
     def size(self) -> int:

@@ -11,6 +11,8 @@ from micronn import tflite_int8
 from micronn.model import Model
 from micronn.ops import KERNELS
 
+UINT8_SHIFT = 128  # int8 code = uint8 code - 128 at a uint8 edge (model.TensorSpec)
+
 
 def sample_shapes(model: Model) -> list[tuple]:
     """The shapes one input sample may take: the model's input shape, that shape without its
@@ -54,7 +56,14 @@ def run(model: Model, x) -> np.ndarray:
 
 
 def quantize_input(model: Model, x) -> np.ndarray:
-    """Float input to int8 codes with the model's input parameters (TFLite AffineQuantize)."""
+    """Float input to int8 codes with the model's input parameters (TFLite AffineQuantize).
+
+    For a model imported from a uint8 .tflite input (model.input.source_dtype "uint8"), a uint8
+    array holds that input's codes: they become int8 codes by subtracting 128, as TFLM's
+    QUANTIZE does."""
+    x = np.asarray(x)
+    if model.input.source_dtype == "uint8" and x.dtype == np.uint8:
+        return (x.astype(np.int16) - UINT8_SHIFT).astype(np.int8)
     return tflite_int8.affine_quantize(x, model.input.scale, model.input.zero_point)
 
 

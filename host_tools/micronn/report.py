@@ -76,6 +76,22 @@ def format_table(header: tuple, rows: list) -> list:
     return [head.rstrip(), *(line.rstrip() for line in lines)]
 
 
+def edge_notes(model) -> list:
+    """What a user of a model imported from a uint8 .tflite edge must do with its codes."""
+    notes = []
+    if model.input.source_dtype == "uint8":
+        notes.append(
+            "note: the .tflite input is uint8; this model takes int8 codes: subtract 128 "
+            "from each uint8 code (reference.quantize_input does it for a uint8 array)"
+        )
+    if model.output.source_dtype == "uint8":
+        notes.append(
+            "note: the .tflite output is uint8; this model gives int8 codes: add 128 to "
+            "each to get the .tflite's uint8 codes"
+        )
+    return notes
+
+
 def describe(model, container_bytes: int, board: Board) -> list:
     """Lines of text describing the model (memory_report.describe_memory adds the board's
     memory table)."""
@@ -85,6 +101,7 @@ def describe(model, container_bytes: int, board: Board) -> list:
         f"scale {model.input.scale:.6g} zero_point {model.input.zero_point}",
         f"output {model.output.dtype} shape {tuple(model.output.shape)} "
         f"scale {model.output.scale:.6g} zero_point {model.output.zero_point}",
+        *edge_notes(model),
         "",
         *format_table(header, layer_rows(model)),
         "",

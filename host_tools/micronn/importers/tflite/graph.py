@@ -18,6 +18,7 @@ from micronn.importers.tflite.plumbing import (
     view_problem,
 )
 from micronn.importers.tflite.reader import NO_INPUT
+from micronn.importers.tflite.uint8_edges import refusal, shift_problem
 from micronn.model import Model, TensorSpec
 
 BUILDERS = {}
@@ -74,7 +75,7 @@ def import_graph(graph, weight_bits: int = 8) -> Model:
     _check_one_edge(graph)
     _check_integer_only(graph)
     ctx = BuildContext(graph, weight_bits)
-    edge_in, edge_out, skipped = _edges(graph)
+    edge_in, edge_out, skipped, sources = _edges(graph)
     ctx.new_activation(edge_in)
     values = ctx.static
     layers = []
@@ -92,7 +93,7 @@ def import_graph(graph, weight_bits: int = 8) -> Model:
             layers.extend(built if isinstance(built, list) else [built])
         else:
             raise _unsupported(graph, op)
-    return _model(ctx, graph, layers, edge_in, edge_out)
+    return _model(ctx, graph, layers, (edge_in, edge_out), sources)
 
 
 def _static_value(ctx, op, values):
@@ -142,13 +143,16 @@ def _check_integer_only(graph) -> None:
             tensor = graph.tensors[index] if index != NO_INPUT else None
             if tensor is None or tensor.data is not None or tensor.dtype in ("INT8", "INT32"):
                 continue
-            if edge_quantize and position == 0 and tensor.dtype == "FLOAT32":
+            if edge_quantize and position == 0 and tensor.dtype in ("FLOAT32", "UINT8"):
                 continue
             raise _type_error(graph, op, tensor, "input")
         for index in op.outputs:
             tensor = graph.tensors[index]
-            edge_dequantize = op.name == "DEQUANTIZE" and index == output_index
-            allowed = ("FLOAT32",) if edge_dequantize else ("INT8",)
+            allowed = ("INT8",)
+            if index == output_index:
+                allowed = {"DEQUANTIZE": ("FLOAT32",), "QUANTIZE": ("INT8", "UINT8")}.get(
+                    op.name, allowed
+                )
             if op.name in (*SHAPE_OPS, *VIEW_OPS):
                 allowed = ("INT8", "INT32", "INT64")
             if tensor.dtype not in allowed:
@@ -167,8 +171,28 @@ def _type_error(graph, op, tensor, role) -> ValueError:
 
 
 def _edges(graph) -> tuple:
-    """(input tensor, output tensor, operator indices absorbed into the edges)."""
+    """(input tensor, output tensor, operator indices absorbed into the edges, source dtypes
+    of the edges: "uint8" where a QUANTIZE shifting by 128 was absorbed, else None)."""
     edge_in, edge_out, skipped = graph.inputs[0], graph.outputs[0], set()
+    sources = [None, None]
+    if graph.tensors[edge_in].dtype == "UINT8":
+        consumers = _consumers(graph, edge_in)
+        if len(consumers) != 1 or consumers[0].name != "QUANTIZE":
+            names = ", ".join(op.name for op in consumers) or "nothing"
+            raise ValueError(
+                f"{graph.name}: the uint8 input '{graph.tensors[edge_in].name}' feeds {names}, "
+                "not one QUANTIZE to int8; re-export with inference_input_type tf.int8"
+            )
+        if problem := shift_problem(graph, consumers[0]):
+            raise refusal(graph, consumers[0], problem, "input")
+        edge_in, sources[0] = consumers[0].outputs[0], "uint8"
+        skipped.add(consumers[0].index)
+    producer = _producer(graph, edge_out)
+    if graph.tensors[edge_out].dtype == "UINT8" and producer is not None:
+        if problem := shift_problem(graph, producer):
+            raise refusal(graph, producer, problem, "output")
+        edge_out, sources[1] = producer.inputs[0], "uint8"
+        skipped.add(producer.index)
     if graph.tensors[edge_in].dtype == "FLOAT32":
         consumers = _consumers(graph, edge_in)
         if len(consumers) != 1 or consumers[0].name != "QUANTIZE":
@@ -188,7 +212,7 @@ def _edges(graph) -> tuple:
             )
         edge_out = producer.inputs[0]
         skipped.add(producer.index)
-    return edge_in, edge_out, skipped
+    return edge_in, edge_out, skipped, sources
 
 
 def _same_quantization(a, b) -> bool:
@@ -230,23 +254,24 @@ def _fold_requantize(ctx, op) -> None:
     )
 
 
-def _model(ctx, graph, layers, edge_in, edge_out) -> Model:
+def _model(ctx, graph, layers, edges, sources) -> Model:
     if not layers:
         raise ValueError(
             f"{graph.name}: the model only reshapes its input; it has no operator that "
             "computes anything, so there is nothing to convert"
         )
     specs = []
-    for index in (edge_in, edge_out):
+    for index, source in zip(edges, sources, strict=True):
         scale, zero_point = ctx.quantization(index)
-        specs.append(TensorSpec(ctx.shapes[ctx.activation_id(index)], scale, zero_point))
+        shape = ctx.shapes[ctx.activation_id(index)]
+        specs.append(TensorSpec(shape, scale, zero_point, source_dtype=source))
     model = Model(
         specs[0],
         specs[1],
         layers,
         shapes=ctx.shapes,
-        input_tensor=ctx.activation_id(edge_in),
-        output_tensor=ctx.activation_id(edge_out),
+        input_tensor=ctx.activation_id(edges[0]),
+        output_tensor=ctx.activation_id(edges[1]),
     )
     try:
         validate(model)

@@ -8,6 +8,7 @@ arrives.
 
 import numpy as np
 
+from micronn.importers.tflite.dead_channels import fold_dead_channels
 from micronn.importers.tflite.graph import register
 from micronn.importers.tflite.plumbing import VIEW_OPS
 from micronn.ops.conv import prepare_conv2d, prepare_depthwise_conv2d
@@ -84,7 +85,7 @@ def _build(ctx, op, prepare, codes, weights):
             f"stores an output of shape {list(ctx.activation_shape(target))} but its padding "
             f"and strides give {list(computed)}; re-export the model",
         )
-    return ctx.connect(layer, (source,), target)
+    return ctx.connect(fold_dead_channels(layer), (source,), target)
 
 
 def _image_shape(ctx, op, index) -> tuple:
@@ -137,17 +138,32 @@ def _pad_producer(ctx, index):
 
 def _pad_amounts(ctx, pad_op):
     """((top, left), (bottom, right)) of a PAD over [1, H, W, C] or [1, W, C]."""
-    amounts = np.asarray(ctx.constant(pad_op, pad_op.input(1))).reshape(-1, 2)
-    rank = len(ctx.tensor(pad_op.outputs[0]).shape)
-    if rank not in (3, 4) or amounts.shape[0] != rank:
-        raise ctx.error(pad_op, f"pads a {rank}-D tensor; micronn folds padding of images only")
-    if amounts[0].any() or amounts[-1].any() or (amounts < 0).any():
-        raise ctx.error(
-            pad_op, "pads the batch or channel axis; micronn folds spatial padding only"
-        )
+    problem = _amounts_problem(ctx, pad_op)
+    if problem:
+        raise ctx.error(pad_op, f"{problem}; micronn folds spatial padding only")
+    amounts = _amounts(ctx, pad_op)
+    rank = amounts.shape[0]
     rows = amounts[1] if rank == 4 else (0, 0)
     cols = amounts[2] if rank == 4 else amounts[1]
     return (int(rows[0]), int(cols[0])), (int(rows[1]), int(cols[1]))
+
+
+def _amounts(ctx, pad_op) -> np.ndarray:
+    return np.asarray(ctx.constant(pad_op, pad_op.input(1))).reshape(-1, 2)
+
+
+def _amounts_problem(ctx, pad_op) -> str | None:
+    amounts = _amounts(ctx, pad_op)
+    rank = len(ctx.tensor(pad_op.outputs[0]).shape)
+    if rank not in (3, 4) or amounts.shape[0] != rank:
+        return f"pads a {rank}-D tensor, not an image"
+    if (amounts < 0).any():
+        return f"crops (paddings {amounts.tolist()})"
+    if amounts[0].any() or amounts[-1].any():
+        axis = "batch" if amounts[0].any() else "channel"
+        before, after = (int(v) for v in amounts[0 if axis == "batch" else -1])
+        return f"pads the {axis} axis ({before} before, {after} after)"
+    return None
 
 
 def _view_consumers(ctx, index):
@@ -165,26 +181,36 @@ def _view_consumers(ctx, index):
 
 def _build_pad(ctx, op):
     """Fold a PAD into the convolutions it feeds (they add its padding to their own)."""
+    problems = _fold_problems(ctx, op)
+    if problems:
+        raise ctx.error(
+            op,
+            f"{' and '.join(problems)}, so it cannot be folded into a convolution and micronn "
+            "has no PAD layer; use padding='same' in the convolution after it (a PAD is folded "
+            "when it pads only height and width with the zero point and feeds only "
+            "convolutions)",
+        )
+    ctx.alias(op.outputs[0], of=op.input(0))
+    return []
+
+
+def _fold_problems(ctx, op) -> list:
+    """Why PAD `op` cannot become part of the padding of the convolutions it feeds."""
     target = op.outputs[0]
-    advice = "micronn folds a PAD only into the convolutions it feeds; use padding='same'"
     if target in ctx.graph.outputs:
-        raise ctx.error(op, f"is the model's output; {advice}")
-    consumers = _view_consumers(ctx, target)
-    for consumer, index in consumers:
+        return ["is the model's output"]
+    problems = [problem] if (problem := _amounts_problem(ctx, op)) else []
+    for consumer, index in _view_consumers(ctx, target):
         if consumer.name not in CONVOLUTIONS or consumer.input(0) != index:
-            raise ctx.error(op, f"feeds {consumer.name}; {advice}")
-        if _image_shape(ctx, consumer, index) != _padded_view(ctx, target):
-            raise ctx.error(op, f"is reshaped on its way to {consumer.name}; {advice}")
+            problems.append(f"feeds {consumer.name}")
+        elif _image_shape(ctx, consumer, index) != _padded_view(ctx, target):
+            problems.append(f"is reshaped on its way to {consumer.name}")
     _, zero_point = ctx.quantization(target)
     if op.name == "PADV2" and op.input(2) != -1:
         value = ctx.constant(op, op.input(2)).reshape(-1)
         if value.size != 1 or int(value[0]) != zero_point:
-            raise ctx.error(
-                op, f"pads with {value.tolist()}, not the zero point {zero_point}; {advice}"
-            )
-    _pad_amounts(ctx, op)
-    ctx.alias(target, of=op.input(0))
-    return []
+            problems.append(f"pads with {value.tolist()}, not the zero point {zero_point}")
+    return list(dict.fromkeys(problems))
 
 
 def _padded_view(ctx, index) -> tuple:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from micronn import tflite_int8
+from micronn.importers.tflite.dead_channels import fold_dead_channels
 from micronn.importers.tflite.graph import register
 from micronn.model import FullyConnected
 
@@ -45,4 +46,4 @@ def build_fully_connected(ctx, op):
         activation,
         weights.bits,
     )
-    return ctx.connect(layer, (source,), target)
+    return ctx.connect(fold_dead_channels(layer), (source,), target)
