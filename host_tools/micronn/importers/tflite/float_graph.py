@@ -83,7 +83,9 @@ class _FloatImport:
                 raise self.fail(str(error)) from None
         output = graph.outputs[0]
         if output not in self.ids:
-            raise self.fail(f"the output '{graph.tensors[output].name}' is not computed")
+            raise self.fail(
+                f"no operator writes the output '{graph.tensors[output].name}'; re-export"
+            )
         try:
             return self.builder.build(self.ids[output])
         except ValueError as error:
