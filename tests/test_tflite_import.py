@@ -199,11 +199,11 @@ def test_a_float_only_model_says_to_quantize_or_calibrate():
         import_tflite(dense_float(), "float.tflite")
 
 
-def test_a_float_tflite_with_calibration_is_still_refused(tmp_path):
+def test_a_float_tflite_with_calibration_is_quantized_by_micronn(tmp_path):
     path = tmp_path / "float.tflite"
     path.write_bytes(dense_float())
-    with pytest.raises(ValueError, match="float32: .*full-integer quantization"):
-        convert_to_model(path, calibration=np.zeros((4, 4), np.float32))
+    model = convert_to_model(path, calibration=np.linspace(-1, 1, 16, dtype=np.float32))
+    assert [layer.op for layer in model.layers] == ["FULLY_CONNECTED"]
 
 
 def test_an_unsupported_fused_activation_is_refused():

@@ -13,7 +13,7 @@ import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
 
 OPCODES = {name: code for code, name in BUILTIN_OPCODE2NAME.items()}
-TYPES = {"FLOAT32": 0, "INT32": 2, "INT8": 9, "INT16": 7}
+TYPES = {"FLOAT32": 0, "FLOAT16": 1, "INT32": 2, "INT8": 9, "INT16": 7}
 # The builtin options table of each operator the builder writes options for (schema.fbs).
 OPTIONS = {
     "FULLY_CONNECTED": "FullyConnectedOptions",

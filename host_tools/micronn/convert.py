@@ -9,35 +9,45 @@ from micronn.importers.keras import load_keras
 from micronn.importers.npz import load_npz
 from micronn.importers.onnx import load_onnx
 from micronn.importers.sklearn import graph_from_sklearn
-from micronn.importers.tflite import load_tflite
+from micronn.importers.tflite import import_tflite, read_tflite
+from micronn.importers.tflite.float_graph import float_graph, is_float_model
 from micronn.plan import quantize_network
 
 IMPORTERS = {".npz": load_npz, ".onnx": load_onnx, ".keras": load_keras, ".h5": load_keras}
-# already-quantized formats: path, weights -> Model (no calibration, granularity fixed by the file)
-QUANTIZED_IMPORTERS = {".tflite": load_tflite}
+TFLITE = ".tflite"  # int8 (imported as it is) or float32 (quantized with --calibration)
 
 
 def load_model_file(path):
     suffix = Path(path).suffix.lower()
     if suffix not in IMPORTERS:
-        supported = ", ".join([*IMPORTERS, *QUANTIZED_IMPORTERS])
+        supported = ", ".join([*IMPORTERS, TFLITE])
         raise ValueError(f"{path}: cannot import '{suffix}' files yet; supported: {supported}")
     return IMPORTERS[suffix](path)
 
 
-def _load_quantized(path, calibration, weights, per_tensor):
-    model = QUANTIZED_IMPORTERS[Path(path).suffix.lower()](path, weights)  # float files fail here
+def _load_tflite(path, calibration, weights, per_tensor, method):
+    data = Path(path).read_bytes()
+    graph = read_tflite(data, str(path))
+    if is_float_model(graph):
+        if calibration is None:
+            shape = [*graph.tensors[graph.inputs[0]].shape]
+            raise ValueError(
+                f"{path}: this .tflite computes in float32, so micronn quantizes it from "
+                f"calibration data: pass --calibration X.npy (float32 inputs shaped "
+                f"[N, {', '.join(map(str, shape[1:]))}])"
+            )
+        return quantize_network(float_graph(graph), calibration, weights, per_tensor, method)
     if calibration is not None:
         raise ValueError(
             f"{path}: an int8 .tflite carries its own activation ranges, so --calibration does "
-            "not apply; drop it (calibration is for float models: .npz, .keras, .onnx)"
+            "not apply; drop it (calibration is for float models: .tflite, .npz, .keras, .onnx)"
         )
     if per_tensor:
         raise ValueError(
             f"{path}: the .tflite fixes per-channel or per-tensor weights; drop --per-tensor "
             "(or re-export the model with per-tensor quantization)"
         )
-    return model
+    return import_tflite(data, str(path), weights)
 
 
 def convert_to_model(
@@ -45,12 +55,13 @@ def convert_to_model(
 ):
     """Import and quantize; calibration is an array or a path to a .npy file.
 
-    A .tflite is already int8: it is imported as is (--weights int4/int2 re-quantize its
-    weights, see importers/tflite/weights.py)."""
-    if Path(model_path).suffix.lower() in QUANTIZED_IMPORTERS:
-        return _load_quantized(model_path, calibration, weights, per_tensor)
+    An int8 .tflite is imported as is (--weights int4/int2 re-quantize its weights, see
+    importers/tflite/weights.py); a float .tflite is quantized from calibration like the
+    other float formats."""
     if isinstance(calibration, (str, Path)):
         calibration = np.load(calibration, allow_pickle=False)
+    if Path(model_path).suffix.lower() == TFLITE:
+        return _load_tflite(model_path, calibration, weights, per_tensor, method)
     network = load_model_file(model_path)
     return quantize_network(network, calibration, weights, per_tensor, method)
 

@@ -2,6 +2,7 @@
 
 reader.py parses the flatbuffer, graph.py folds shape plumbing and wires layers, and each
 ops_<family>.py registers builders (`@graph.register("OP")`) that compute TFLM's Prepare.
+A float .tflite becomes a FloatGraph instead (float_graph.py), quantized from calibration data.
 """
 
 from pathlib import Path

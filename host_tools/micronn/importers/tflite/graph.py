@@ -25,10 +25,10 @@ BUILDERS = {}
 EDGE_OPS = ("QUANTIZE", "DEQUANTIZE")
 
 FLOAT_ADVICE = (
-    "micronn imports int8 .tflite models only. Convert with full-integer quantization "
+    "this importer takes int8 .tflite models only. Convert with full-integer quantization "
     "(converter.optimizations = [tf.lite.Optimize.DEFAULT], a representative_dataset, "
-    "target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]), or convert the float "
-    "model itself (.keras, .onnx, .npz) with --calibration"
+    "target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]), or give micronn convert "
+    "the float model (.tflite, .keras, .onnx, .npz) with --calibration"
 )
 DILATION_ADVICE = (
     "the converter writes a dilated convolution this way when the batch size is dynamic, and "

@@ -1,0 +1,301 @@
+"""A float .tflite (float32 activations) to a FloatGraph, which plan.quantize_network then
+quantizes from calibration data, as it does Keras and ONNX models.
+
+Weights may be float32, float16 behind a DEQUANTIZE, or int8 with scales ("dynamic range" or
+hybrid quantization): all are dequantized to float32 here. Shape arithmetic and reshapes are
+folded as in the int8 importer (plumbing.py).
+"""
+
+import numpy as np
+
+from micronn.float_ops import same_pads
+from micronn.graph import FloatGraph
+from micronn.graph_builder import GraphBuilder
+from micronn.importers.tflite.context import activation_view, describe
+from micronn.importers.tflite.plumbing import SHAPE_OPS, VIEW_OPS, evaluate_shape_op, view_problem
+from micronn.importers.tflite.reader import NO_INPUT
+
+FUSED = {"NONE": "none", "RELU": "relu", "RELU6": "relu6"}
+UNARY = {"LOGISTIC": "logistic", "TANH": "tanh"}
+POOLS = {"MAX_POOL_2D": "max_pool", "AVERAGE_POOL_2D": "avg_pool"}
+MEAN_ADVICE = "micronn averages over all spatial axes per channel (GlobalAveragePooling)"
+
+
+def is_float_model(graph) -> bool:
+    """True when an operator other than QUANTIZE/DEQUANTIZE at the edges computes in float32."""
+    for op in graph.operators:
+        if op.name in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        for index in (*op.inputs, *op.outputs):
+            tensor = graph.tensors[index] if index != NO_INPUT else None
+            if tensor is not None and tensor.data is None and tensor.dtype == "FLOAT32":
+                return True
+    return False
+
+
+def float_graph(graph) -> FloatGraph:
+    """The FloatGraph of a reader.TfliteGraph that computes in float32; ValueError naming any
+    operator or tensor that micronn cannot import."""
+    return _FloatImport(graph).run()
+
+
+def dequantized(tensor, values) -> np.ndarray:
+    """float32 values of a float, float16 or quantized (int8 with scales) constant."""
+    if tensor.quantized and tensor.dtype in ("INT8", "UINT8", "INT16", "INT32"):
+        shape = [1] * values.ndim
+        if tensor.scale.size > 1:
+            shape[tensor.quantized_dimension] = -1
+        scale, zero_point = tensor.scale.reshape(shape), tensor.zero_point.reshape(shape)
+        return ((values.astype(np.float64) - zero_point) * scale).astype(np.float32)
+    if tensor.dtype in ("FLOAT32", "FLOAT16", "FLOAT64"):
+        return values.astype(np.float32)
+    raise ValueError(f"constant '{tensor.name}' is {tensor.dtype} without scales")
+
+
+class _FloatImport:
+    def __init__(self, graph):
+        self.graph = graph
+        self.static = {t.index: t.data for t in graph.tensors if t.data is not None}
+        self.ids = {}  # TFLite tensor index -> builder tensor id
+        self.builder = None
+
+    def fail(self, message) -> ValueError:
+        return ValueError(f"{self.graph.name}: {message}")
+
+    def op_error(self, op, message) -> ValueError:
+        return self.fail(f"{describe(self.graph, op)} {message}")
+
+    def run(self) -> FloatGraph:
+        graph = self.graph
+        if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+            raise self.fail(
+                f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+                "micronn imports models with exactly one input and one output"
+            )
+        self.builder = GraphBuilder(self._input_shape(graph.tensors[graph.inputs[0]]))
+        self.ids[graph.inputs[0]] = self.builder.input
+        for op in graph.operators:
+            try:
+                self._import(op)
+            except ValueError as error:
+                if str(error).startswith(f"{graph.name}: "):
+                    raise
+                raise self.fail(str(error)) from None
+        output = graph.outputs[0]
+        if output not in self.ids:
+            raise self.fail(
+                f"no operator writes the output '{graph.tensors[output].name}'; re-export"
+            )
+        try:
+            return self.builder.build(self.ids[output])
+        except ValueError as error:
+            raise self.fail(str(error)) from None
+
+    def _input_shape(self, tensor) -> tuple:
+        signature = tensor.shape_signature or tensor.shape
+        if tensor.dtype != "FLOAT32":
+            raise self.fail(f"the input '{tensor.name}' is {tensor.dtype}, not float32")
+        if any(d < 0 for d in signature[1:]) or (len(tensor.shape) >= 2 and tensor.shape[0] != 1):
+            raise self.fail(
+                f"the input '{tensor.name}' has shape {list(signature)}; micronn needs a static "
+                "shape with batch 1 (or a dynamic batch): export with a fixed input shape"
+            )
+        return activation_view(tensor.shape)
+
+    # ------------------------------------------------------------ reading tensors
+
+    def activation(self, op, position: int = 0) -> int:
+        index = op.input(position)
+        if index not in self.ids:
+            what = "a constant" if index in self.static else "a tensor no supported op writes"
+            raise self.op_error(
+                op, f"reads {what} as input {position}; micronn needs a computed one"
+            )
+        return self.ids[index]
+
+    def constant(self, op, position: int) -> np.ndarray | None:
+        """float32 value of a constant input, None when the input is absent."""
+        index = op.input(position)
+        if index == NO_INPUT:
+            return None
+        if index not in self.static:
+            raise self.op_error(op, f"needs a constant input {position}, computed at run time")
+        try:
+            return dequantized(self.graph.tensors[index], self.static[index])
+        except ValueError as error:
+            raise self.op_error(op, f"has a {error}; re-export it as float32") from None
+
+    def fused(self, op) -> str:
+        fused = op.options.get("fused_activation_function", "NONE")
+        if fused not in FUSED and fused != "TANH":
+            raise self.op_error(
+                op, f"has fused activation {fused}; micronn supports relu, relu6, tanh or none"
+            )
+        return FUSED.get(fused, "none")
+
+    def pads(self, op, image: tuple, kernel, stride, dilation=(1, 1)) -> tuple:
+        if op.options.get("padding", "VALID") != "SAME":
+            return (0, 0, 0, 0)
+        (top, bottom), (left, right) = (
+            same_pads(image[axis], kernel[axis], stride[axis], dilation[axis]) for axis in (0, 1)
+        )
+        return (top, left, bottom, right)
+
+    # ------------------------------------------------------------ writing tensors
+
+    def output(self, op, tensor: int) -> None:
+        """Map op's output to builder tensor `tensor`, reshaped to the stored shape; a fused
+        TANH becomes a tanh node after it."""
+        if op.options.get("fused_activation_function") == "TANH":
+            tensor = self.builder.unary("tanh", tensor, self.name(op) + "/tanh")
+        target = self.graph.tensors[op.outputs[0]]
+        view, have = activation_view(target.shape), self.builder.shape(tensor)
+        if int(np.prod(view)) != int(np.prod(have)):
+            raise self.op_error(
+                op, f"stores an output of shape {list(target.shape)} but computes {list(have)}"
+            )
+        self.ids[target.index] = self.builder.reshape(tensor, view, self.name(op) + "/view")
+
+    def name(self, op) -> str:
+        return self.graph.tensors[op.outputs[0]].name.split(";")[0]
+
+    # ------------------------------------------------------------ operators
+
+    def _import(self, op) -> None:
+        if op.name in SHAPE_OPS:
+            try:
+                value = evaluate_shape_op(op, self.static, self.graph.tensors)
+            except (IndexError, ValueError, TypeError):
+                value = None
+            if value is None:
+                raise self.op_error(op, "cannot be computed from the static shapes")
+            self.static[op.outputs[0]] = value
+            return
+        handler = HANDLERS.get(op.name)
+        if handler is None:
+            names = ", ".join(sorted({*HANDLERS, *SHAPE_OPS} - {"DEQUANTIZE"}))
+            raise self.op_error(
+                op,
+                f"is not supported in a float .tflite; micronn imports {names}; rebuild the "
+                "model from those layers",
+            )
+        handler(self, op)
+
+    def dequantize(self, op) -> None:
+        if op.input(0) not in self.static:
+            raise self.op_error(op, "dequantizes a computed tensor; export the model in float32")
+        self.static[op.outputs[0]] = self.constant(op, 0)
+
+    def view(self, op) -> None:
+        source, target = op.input(0), self.graph.tensors[op.outputs[0]]
+        if source in self.static:
+            self.static[target.index] = np.reshape(self.static[source], target.shape)
+            return
+        problem = view_problem(op, self.graph.tensors[source].shape, target.shape, self.static)
+        if problem:
+            raise self.op_error(op, f"is not a pure reshape: it {problem}; re-export the model")
+        self.output(op, self.activation(op))
+
+    def fully_connected(self, op) -> None:
+        if op.options.get("weights_format", 0) != 0:
+            raise self.op_error(op, "uses shuffled weights; re-export with the default format")
+        x, weight, bias = self.activation(op), self.constant(op, 1), self.constant(op, 2)
+        received = int(np.prod(self.builder.shape(x)))
+        if weight.ndim != 2 or weight.shape[1] != received:
+            raise self.op_error(
+                op,
+                f"applies weights of shape {list(weight.shape)} to a {received}-value input; "
+                "micronn runs one row per sample: add a Flatten (Reshape) before the Dense layer",
+            )
+        y = self.builder.dense(x, weight, bias, self.fused(op), self.name(op))
+        self.output(op, y)
+
+    def conv(self, op) -> None:
+        x, weight, bias = self.activation(op), self.constant(op, 1), self.constant(op, 2)
+        image = self.builder.shape(x)
+        if len(image) != 3 or weight.ndim != 4:
+            raise self.op_error(op, f"convolves shape {list(image)}; expected [1, H, W, C]")
+        o = op.options
+        stride = (o.get("stride_h", 1), o.get("stride_w", 1))
+        dilation = (o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1))
+        b = self.builder
+        if op.name == "CONV_2D":
+            if weight.shape[3] != image[2]:
+                raise self.op_error(
+                    op,
+                    f"is a grouped convolution ({image[2]} input channels, {weight.shape[3]} per "
+                    "filter), which micronn does not support; use groups=1 or a DepthwiseConv2D",
+                )
+            pads = self.pads(op, image, weight.shape[1:3], stride, dilation)
+            y = b.conv2d(x, weight, bias, stride, dilation, pads, self.fused(op), self.name(op))
+        else:
+            if weight.shape[0] != 1:
+                raise self.op_error(op, f"has weights {list(weight.shape)}; expected [1, H, W, C]")
+            pads = self.pads(op, image, weight.shape[1:3], stride, dilation)
+            multiplier = weight.shape[3] // image[2]
+            y = b.depthwise_conv2d(
+                x,
+                weight[0],
+                bias,
+                multiplier,
+                stride,
+                dilation,
+                pads,
+                self.fused(op),
+                self.name(op),
+            )
+        self.output(op, y)
+
+    def pool(self, op) -> None:
+        x, o = self.activation(op), op.options
+        image = self.builder.shape(x)
+        size = (o.get("filter_height", 1), o.get("filter_width", 1))
+        stride = (o.get("stride_h", 1), o.get("stride_w", 1))
+        if len(image) != 3:
+            raise self.op_error(op, f"pools shape {list(image)}; expected [1, H, W, C]")
+        pads = self.pads(op, image, size, stride)
+        y = self.builder.pool(POOLS[op.name], x, size, stride, pads, self.fused(op), self.name(op))
+        self.output(op, y)
+
+    def mean(self, op) -> None:
+        x = self.activation(op)
+        shape = tuple(self.graph.tensors[op.input(0)].shape)
+        rank = len(shape)
+        axes = {int(a) % rank for a in np.asarray(self.static.get(op.input(1), [])).reshape(-1)}
+        kept = [a for a in range(1, rank - 1) if a not in axes and shape[a] != 1]
+        if rank not in (3, 4) or (rank - 1 in axes and shape[-1] != 1) or kept:
+            raise self.op_error(op, f"reduces axes {sorted(axes)} of {list(shape)}; {MEAN_ADVICE}")
+        self.output(op, self.builder.mean(x, self.name(op)))
+
+    def add(self, op) -> None:
+        a, b = self.activation(op, 0), self.activation(op, 1)
+        self.output(op, self.builder.add(a, b, self.fused(op), self.name(op)))
+
+    def softmax(self, op) -> None:
+        beta = op.options.get("beta", 1.0)
+        if beta != 1.0:
+            raise self.op_error(op, f"has beta {beta}; micronn's softmax has beta 1")
+        self.output(op, self.builder.unary("softmax", self.activation(op), self.name(op)))
+
+    def unary(self, op) -> None:
+        self.output(op, self.builder.unary(UNARY[op.name], self.activation(op), self.name(op)))
+
+    def relu(self, op) -> None:
+        kind = op.name.lower()
+        self.output(op, self.builder.activation(self.activation(op), kind, self.name(op)))
+
+
+HANDLERS = {
+    "DEQUANTIZE": _FloatImport.dequantize,
+    "FULLY_CONNECTED": _FloatImport.fully_connected,
+    "CONV_2D": _FloatImport.conv,
+    "DEPTHWISE_CONV_2D": _FloatImport.conv,
+    "ADD": _FloatImport.add,
+    "MEAN": _FloatImport.mean,
+    "SOFTMAX": _FloatImport.softmax,
+    "RELU": _FloatImport.relu,
+    "RELU6": _FloatImport.relu,
+    **dict.fromkeys(VIEW_OPS, _FloatImport.view),
+    **dict.fromkeys(POOLS, _FloatImport.pool),
+    **dict.fromkeys(UNARY, _FloatImport.unary),
+}
