@@ -16,13 +16,13 @@ from micronn import container, reference
 BACKENDS_SCRIPT = (
     vm.PREDICT_HELPERS
     + """
-from micronn import backends
+from micronn import backends, ops
 
 
 def modules(net, finder):
     names = []
     for step in net._plan:
-        for module in set(finder(entry[0]) for entry in backends.OPS.values()):
+        for module in set(finder(entry[1]) for entry in ops.entries()):
             if module is not None and step[0] is module.run:
                 names.append(module.__name__.split(".")[-1])
                 break

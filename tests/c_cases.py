@@ -7,12 +7,13 @@ import numpy as np
 from conv_factory import bound_conv, random_conv, random_mean, random_pool, zero_point
 from model_factory import random_dense_layer
 
-from micronn.ops import KERNELS
+from micronn.ops import KERNELS, broadcast
 from micronn.ops.add import prepare_add
 from micronn.ops.lookup import prepare_lookup
+from micronn.ops.mul import prepare_mul
 from micronn.ops.softmax import prepare_softmax
 
-FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax")
+FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul")
 FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
 
@@ -36,6 +37,8 @@ def _in_shapes(layer):
         return [(p["rows"], p["depth"])]
     if layer.op == "ADD":
         return [(p["size"],), (p["size"],)]
+    if layer.op == "MUL":
+        return list(layer.input_shapes)
     return [(p["size"],)]
 
 
@@ -49,6 +52,8 @@ def _out_shape(layer):
         return (p["out_height"], p["out_width"], p["channels"])
     if layer.op == "MEAN":
         return (p["channels"],)
+    if layer.op == "MUL":
+        return broadcast.output_shape(layer)
     return _in_shapes(layer)[0]
 
 
@@ -131,6 +136,27 @@ def _softmax(rng):
     return prepare_softmax((rows, depth), beta, scale, 1.0 / 256, -128)
 
 
+def _mul(rng):
+    rank = int(rng.integers(1, 5))
+    shape = [int(d) for d in rng.integers(1, 6, rank)]
+    shapes = [
+        [d if rng.random() < 0.6 else 1 for d in shape],
+        [d if rng.random() < 0.6 else 1 for d in shape],
+    ]
+    shapes[int(rng.integers(2))] = shape  # one input has the output's shape (or both broadcast)
+    s1, s2 = (float(10.0 ** rng.uniform(-3, 0)) for _ in range(2))
+    layer = prepare_mul(
+        shapes[0],
+        shapes[1],
+        (s1, zero_point(rng)),
+        (s2, zero_point(rng)),
+        (s1 * s2 * float(10.0 ** rng.uniform(-1, 2)), zero_point(rng)),
+        str(rng.choice(["none", "relu", "relu6"])),
+    )
+    layer.input_shapes = [tuple(shapes[0]), tuple(shapes[1])]
+    return layer
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -139,6 +165,7 @@ MAKERS = {
     "add": _add,
     "lookup": _lookup,
     "softmax": _softmax,
+    "mul": _mul,
 }
 
 

@@ -28,6 +28,7 @@ STRUCT = """typedef struct {
     const int8_t *a;
     const int8_t *b;
     size_t in_len;
+    size_t b_len;
     const int8_t *expected;
     size_t out_len;
     int samples;
@@ -60,7 +61,7 @@ def header(cases) -> str:
         fields |= {"out_len": out_len, "samples": samples}
         if len(case.inputs) > 1:
             parts.append(_array("int8_t", f"{name}_b", case.inputs[1]))
-            fields["b"] = f"{name}_b"
+            fields |= {"b": f"{name}_b", "b_len": case.inputs[1].shape[1]}
         if layer.op in FILTER_OPS:
             channels = int(np.asarray(layer.bias).size)
             weights = packed_weights(layer)

@@ -99,6 +99,7 @@ class CKernels:
             "mnk_average_pool_2d": [ptr, size, ptr, size, ptr, size],
             "mnk_mean": [ptr, size, ptr, size, ptr, size],
             "mnk_add": [ptr, size, ptr, size, ptr, size, ptr, size],
+            "mnk_mul": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_lookup": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_softmax": [ptr, size, ptr, size, ptr, size, ptr, size],
         }
@@ -153,9 +154,9 @@ class CKernels:
                 "MEAN": self.lib.mnk_mean,
             }[op]
             self._check(function(_p(params), params.size, _p(x[0]), x[0].size, _p(out), out.size))
-        elif op == "ADD":
+        elif op in ("ADD", "MUL"):
             a, b = x
-            status = self.lib.mnk_add(
+            status = getattr(self.lib, f"mnk_{op.lower()}")(
                 _p(params), params.size, _p(a), a.size, _p(b), b.size, _p(out), out.size
             )
             self._check(status)

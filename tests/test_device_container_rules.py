@@ -217,9 +217,9 @@ def test_the_host_reader_refuses_the_same_files(index):
 
 UNSUPPORTED_SCRIPT = """
 import micronn
-from micronn import backends
+from micronn import ops
 
-backends.family_of = lambda op: "not_on_this_board"
+ops.family_of = lambda op: "not_on_this_board"
 try:
     micronn.load("small.mnq", backend="python")
     print("loaded")

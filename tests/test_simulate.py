@@ -75,11 +75,12 @@ def test_python_backend_by_name(small):
 
 
 def test_too_small_heap_is_a_clear_error(tmp_path):
-    # 400 x 300 int8 weights: 120 KB, more than the esp32's 100 KiB heap.
+    # 400 x 300 int8 weights kept in RAM: 120 KB, more than the esp32's 100 KiB heap (with
+    # weights="auto" they would stream from the file instead, and fit)
     data = small_container(tmp_path, sizes=(400, 300, 4))
     codes = _codes(container.read(data), 1)
     with pytest.raises(SimulationError) as error:
-        simulate(data, codes, board="esp32")
+        simulate(data, codes, board="esp32", weights="ram")
     assert error.value.vm_exception == "MemoryError"
     assert "esp32" in str(error.value) and "more RAM" in str(error.value)
     assert simulate(data, codes, board="esp32s3").outputs.shape == (1, 4)

@@ -173,9 +173,9 @@ def test_weights_reshaped_by_the_converter_are_folded_at_import():
 
 def test_an_unsupported_operator_is_named_with_its_output():
     with pytest.raises(
-        ValueError, match=r"MUL \(operator 1, output 'extra/out'\) is not supported"
+        ValueError, match=r"EXP \(operator 1, output 'extra/out'\) is not supported"
     ):
-        import_tflite(dense_int8(extra_op="MUL"), "mul.tflite")
+        import_tflite(dense_int8(extra_op="EXP"), "exp.tflite")
 
 
 def test_a_dynamic_shape_is_refused():

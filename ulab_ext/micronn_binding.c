@@ -205,6 +205,12 @@ static mp_obj_t add(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(add_obj, 4, 4, add);
 
+static mp_obj_t mul(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return run_binary(args, mnk_mul);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mul_obj, 4, 4, mul);
+
 /* (params, table, x, out): LOGISTIC and TANH */
 static mp_obj_t lookup(size_t n_args, const mp_obj_t *args) {
     buffer_arg params = int32_arg(args[0], "params");
@@ -245,6 +251,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_average_pool_2d, MP_OBJ_FROM_PTR(&average_pool_2d_obj));
     mp_store_global(MP_QSTR_mean, MP_OBJ_FROM_PTR(&mean_obj));
     mp_store_global(MP_QSTR_add, MP_OBJ_FROM_PTR(&add_obj));
+    mp_store_global(MP_QSTR_mul, MP_OBJ_FROM_PTR(&mul_obj));
     mp_store_global(MP_QSTR_lookup, MP_OBJ_FROM_PTR(&lookup_obj));
     mp_store_global(MP_QSTR_softmax, MP_OBJ_FROM_PTR(&softmax_obj));
     MP_DYNRUNTIME_INIT_EXIT
@@ -262,6 +269,7 @@ static const mp_rom_map_elem_t micronn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_average_pool_2d), MP_ROM_PTR(&average_pool_2d_obj)},
     {MP_ROM_QSTR(MP_QSTR_mean), MP_ROM_PTR(&mean_obj)},
     {MP_ROM_QSTR(MP_QSTR_add), MP_ROM_PTR(&add_obj)},
+    {MP_ROM_QSTR(MP_QSTR_mul), MP_ROM_PTR(&mul_obj)},
     {MP_ROM_QSTR(MP_QSTR_lookup), MP_ROM_PTR(&lookup_obj)},
     {MP_ROM_QSTR(MP_QSTR_softmax), MP_ROM_PTR(&softmax_obj)},
 };

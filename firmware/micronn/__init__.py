@@ -17,7 +17,7 @@ import sys
 # they are compiled once, first, while the heap is still in one piece, and kept
 # (docs/memory.md).
 TABLE_MODULES = ("rules", "arena")
-READER_MODULES = ("container", "values", "model", "crc32")
+READER_MODULES = ("container", "values", "model", "crc32", "ops")
 FROM_SOURCE = __file__.endswith(".py")
 LOAD_MODULES = ("placement",)  # dropped once the network is built
 if FROM_SOURCE:
@@ -26,7 +26,6 @@ if FROM_SOURCE:
 from . import backends  # noqa: E402
 from .infile import CHUNK_BYTES  # noqa: E402
 from .net import Net  # noqa: E402
-from .ops import OPS  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -59,7 +58,7 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
         _release_room()
         reader, model, records = container.read_table(stream, source)
         _stage(probe, "table")
-        _forget(TABLE_MODULES)
+        _forget(TABLE_MODULES + _family_rules())
         kernels = []
         for index in range(len(model.layers)):
             op = model.layers[index].name
@@ -85,7 +84,7 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
     except BaseException:
         if own:
             stream.close()
-        _forget(TABLE_MODULES + READER_MODULES + LOAD_MODULES + ("reserve",))
+        _forget(TABLE_MODULES + _family_rules() + READER_MODULES + LOAD_MODULES + ("reserve",))
         raise
     if own and not keep:
         stream.close()
@@ -96,10 +95,12 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
 def _make_room(stream, weights, kernel_for):
     """Before the reader is imported: the kernels, and a hold on room for the tensors."""
     from . import reserve
+    from .ops import by_code
 
     for code in reserve.hold(stream, weights):
-        if code in OPS:
-            kernel_for(OPS[code][0])
+        entry = by_code(code)
+        if entry is not None:
+            kernel_for(entry[0])
 
 
 def _release_room():
@@ -117,6 +118,12 @@ def _stage(probe, name):
     gc.collect()
     if probe is not None:
         probe(name)
+
+
+def _family_rules():
+    """The rules_<family> modules the table's check imported (rules.check)."""
+    prefix = __name__ + ".rules_"
+    return tuple(name[len(__name__) + 1 :] for name in sys.modules if name.startswith(prefix))
 
 
 def _forget(modules):

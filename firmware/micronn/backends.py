@@ -12,8 +12,6 @@ integers; "auto" takes the fastest one this board can run.
 
 import sys
 
-from .ops import OPS
-
 _PACKAGE = __name__.split(".")[0]
 
 
@@ -28,19 +26,11 @@ def _module(module_name):
     return getattr(package, module_name)
 
 
-def family_of(op_name):
-    """The kernel family of op_name (ops.OPS), or None for an operator this runtime lacks: the
-    python backend runs it with python_<family>, viper with viper_<family>, ulab with
-    ulab_<family>, each falling back to python_<family> where absent."""
-    for entry in OPS.values():
-        if entry[0] == op_name:
-            return entry[4]
-    return None
-
-
 def _family_kernel(prefix, op_name):
-    """The module prefix_<family> of op_name, else python_<family>; None for an unknown op or
-    a board whose micronn has neither."""
+    """The module prefix_<family> of op_name's kernel family (ops.py), else python_<family>;
+    None for an unknown op or a board whose micronn has neither."""
+    from .ops import family_of  # the op table, dropped with the reader once a model is loaded
+
     family = family_of(op_name)
     if family is None:
         return None

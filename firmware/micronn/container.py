@@ -17,7 +17,7 @@ from . import values
 from .buffers import unfilled
 from .infile import InFile
 from .model import Edge, Layer, Model
-from .ops import ACTIVATIONS, OPS
+from .ops import ACTIVATIONS, by_code
 
 try:
     from binascii import crc32
@@ -255,11 +255,12 @@ def _layer(reader, index, head, body, block_start, file_size):
     code, activation, n_params, n_tensors, in0, in1, out, reserved, offset, size = (
         struct.unpack_from("<BBBBHHHHII", head)
     )
-    if code not in OPS:
+    entry = by_code(code)
+    if entry is None:
         reader.fail(
             f"layer {index} uses operator code {code} which this runtime does not support", UPDATE
         )
-    name, param_count, kinds, input_count = OPS[code][:4]
+    name, param_count, kinds, input_count = entry[:4]
     where = f"layer {index} ({name})"
     if n_params != param_count or n_tensors != len(kinds):
         reader.fail(
@@ -270,9 +271,10 @@ def _layer(reader, index, head, body, block_start, file_size):
         reader.fail(f"{where} has unknown activation code {activation}", UPDATE)
     if reserved:
         reader.fail(f"{where} has a non-zero reserved field")
-    if in0 == NO_TENSOR or (in1 == NO_TENSOR) != (input_count == 1):
+    given = (in0 != NO_TENSOR) + (in1 != NO_TENSOR)
+    if given != input_count or (in0 == NO_TENSOR and in1 != NO_TENSOR):
         reader.fail(f"{where} takes {input_count} input(s)")
-    inputs = (in0,) if input_count == 1 else (in0, in1)
+    inputs = (in0,) if input_count == 1 else (in0, in1) if input_count == 2 else ()
     if offset != block_start or size % 4 or offset + size > file_size:
         reader.fail(
             f"the data block of {where} ({size} bytes at {offset}) is misaligned, "

@@ -18,7 +18,7 @@ class Filter:
     @staticmethod
     def prepare(op, params, tensors):
         weights, bias, multiplier, shift = tensors
-        function = _FILTERS[op.name]
+        function = _function(op.name)
         return (function, array("i", params), op.weight_bits, weights, bias, multiplier, shift)
 
     @staticmethod
@@ -32,7 +32,7 @@ class Window:
 
     @staticmethod
     def prepare(op, params, tensors):
-        return (_WINDOWS[op.name], array("i", params))
+        return (_function(op.name), array("i", params))
 
     @staticmethod
     def run(plan, a, b, out):
@@ -40,14 +40,17 @@ class Window:
         function(params, a, out)
 
 
-class Add:
+class Binary:
+    """ADD, MUL: two activations, params only."""
+
     @staticmethod
     def prepare(op, params, tensors):
-        return array("i", params)
+        return (_function(op.name), array("i", params))
 
     @staticmethod
     def run(plan, a, b, out):
-        _micronn.add(plan, a, b, out)
+        function, params = plan
+        function(params, a, b, out)
 
 
 class Table:
@@ -55,8 +58,7 @@ class Table:
 
     @staticmethod
     def prepare(op, params, tensors):
-        function = _micronn.softmax if op.name == "SOFTMAX" else _micronn.lookup
-        return (function, array("i", params), tensors[0])
+        return (_function(op.name), array("i", params), tensors[0])
 
     @staticmethod
     def run(plan, a, b, out):
@@ -64,30 +66,43 @@ class Table:
         function(params, table, a, out)
 
 
-_FILTERS = {
-    "FULLY_CONNECTED": _micronn.fully_connected,
-    "CONV_2D": _micronn.conv_2d,
-    "DEPTHWISE_CONV_2D": _micronn.depthwise_conv_2d,
-}
-_WINDOWS = {
-    "MAX_POOL_2D": _micronn.max_pool_2d,
-    "AVERAGE_POOL_2D": _micronn.average_pool_2d,
-    "MEAN": _micronn.mean,
+def _c_name(op_name):
+    """The _micronn function of an operator: its name in lower case; LOGISTIC and TANH share
+    lookup."""
+    return "lookup" if op_name in ("LOGISTIC", "TANH") else op_name.lower()
+
+
+def _function(op_name):
+    return getattr(_micronn, _c_name(op_name))
+
+
+# kernel family (ops.py) -> the calling convention of its _micronn functions
+CONVENTIONS = {
+    "dense": Filter,
+    "conv": Filter,
+    "pool": Window,
+    "add": Binary,
+    "broadcast": Binary,
+    "lut": Table,
+    "softmax": Table,
 }
 
-# Operator name -> the object whose prepare / run serve it (backends.c_kernel).
-KERNELS = {
-    "FULLY_CONNECTED": Filter,
-    "CONV_2D": Filter,
-    "DEPTHWISE_CONV_2D": Filter,
-    "MAX_POOL_2D": Window,
-    "AVERAGE_POOL_2D": Window,
-    "MEAN": Window,
-    "ADD": Add,
-    "LOGISTIC": Table,
-    "TANH": Table,
-    "SOFTMAX": Table,
-}
+
+# Operator name -> the object whose prepare / run serve it (backends.c_kernel); an operator
+# whose function this _micronn lacks (built before its kernel existed) is not here and runs
+# with its python module.
+def _kernels():
+    from .ops import entries
+
+    kernels = {}
+    for _, name, _, _, _, family in entries():
+        convention = CONVENTIONS.get(family)
+        if convention is not None and hasattr(_micronn, _c_name(name)):
+            kernels[name] = convention
+    return kernels
+
+
+KERNELS = _kernels()
 
 
 def compatible():

@@ -22,7 +22,7 @@ class Edge:
 
 
 class Layer:
-    """One layer record. params: int32s in container order (host micronn.model.OPS); tensors:
+    """One layer record. params: int32s in container order (host micronn.ops.OPERATORS); tensors:
     array('b') int8 weights or tables, bytearray packed int4 / int2 weights, array('i') int32."""
 
     def __init__(self, name, activation, params, kinds, inputs, output):

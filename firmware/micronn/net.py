@@ -94,7 +94,7 @@ class Net:
         for index in range(len(model.layers)):
             layer = model.layers[index]
             kernel = kernels[index]
-            a = views[layer.inputs[0]]
+            a = views[layer.inputs[0]] if layer.inputs else None
             b = views[layer.inputs[1]] if len(layer.inputs) > 1 else None
             prepared = kernel.prepare(layer, layer.params, layer.tensors)
             run = kernel.run

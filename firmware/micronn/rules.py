@@ -8,7 +8,10 @@ compiled away (const), tests/test_device_rules_parity.py keeps them current.
 """
 
 from .model import size_of
+from .ops import family_of
 from .values import multiplier_problem
+
+_PACKAGE = __name__.split(".")[0]
 
 try:
     from micropython import const
@@ -252,4 +255,11 @@ _CHECKS = {
 
 
 def check(name, params, in_shapes, out_shape, counts):
-    return _CHECKS[name](params, in_shapes, out_shape, counts)
+    rule = _CHECKS.get(name)
+    if rule is not None:
+        return rule(params, in_shapes, out_shape, counts)
+    # the later operators' rules live in one module per kernel family, imported only for a
+    # model that uses them (and forgotten with this module once the table is read)
+    family = family_of(name)
+    module = getattr(__import__(_PACKAGE + ".rules_" + family), "rules_" + family)
+    return module.check(name, params, in_shapes, out_shape, counts)

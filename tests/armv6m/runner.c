@@ -40,7 +40,7 @@ static mnk_status run_filter(const golden_case *c, const int8_t *x, int32_t begi
 
 static mnk_status run_case(const golden_case *c, int sample) {
     const int8_t *x = c->a + (size_t)sample * c->in_len;
-    const int8_t *b = c->b ? c->b + (size_t)sample * c->in_len : 0;
+    const int8_t *b = c->b ? c->b + (size_t)sample * c->b_len : 0;
     size_t k;
     mnk_status status = MNK_OK;
     switch (c->op) {
@@ -58,7 +58,10 @@ static mnk_status run_case(const golden_case *c, int sample) {
     case 6:
         return mnk_mean(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 7:
-        return mnk_add(c->params, c->param_count, x, c->in_len, b, c->in_len, out_buffer,
+        return mnk_add(c->params, c->param_count, x, c->in_len, b, c->b_len, out_buffer,
+                       c->out_len);
+    case 11:
+        return mnk_mul(c->params, c->param_count, x, c->in_len, b, c->b_len, out_buffer,
                        c->out_len);
     case 8:
     case 9:

@@ -71,6 +71,7 @@ enum {
     MNK_ADD_PARAMS = 13,
     MNK_LOOKUP_PARAMS = 1,
     MNK_SOFTMAX_PARAMS = 5,
+    MNK_MUL_PARAMS = 19,
     MNK_TABLE_SIZE = 256
 };
 
@@ -101,6 +102,12 @@ mnk_status mnk_mean(const int32_t *params, size_t param_count, const int8_t *x, 
                     int8_t *out, size_t out_len);
 
 mnk_status mnk_add(const int32_t *params, size_t param_count, const int8_t *a, size_t a_len,
+                   const int8_t *b, size_t b_len, int8_t *out, size_t out_len);
+
+/* MUL with broadcasting: out holds the product of the 4 output dims; a and b are read through
+ * their strides (params: dims, strides of a, strides of b, zero points, multiplier, shift, clamp).
+ */
+mnk_status mnk_mul(const int32_t *params, size_t param_count, const int8_t *a, size_t a_len,
                    const int8_t *b, size_t b_len, int8_t *out, size_t out_len);
 
 /* LOGISTIC and TANH: out[i] = table[(uint8_t)x[i]]. */

@@ -13,6 +13,7 @@ from micronn import tflite_int8
 from micronn.importers.tflite.reader import NO_INPUT, OperatorInfo, TensorInfo
 from micronn.importers.tflite.weights import QuantizedWeights, requantize_weights
 from micronn.model import Layer
+from micronn.ops.constant import prepare_constant
 
 FUSED_ACTIVATIONS = {"NONE": "none", "RELU": "relu", "RELU6": "relu6"}
 MAX_RANK = 4
@@ -174,6 +175,23 @@ class BuildContext:
         layer.inputs = tuple(self.activation_id(index) for index in inputs)
         layer.output = self.new_activation(output)
         return layer
+
+    def constant_operands(self, op: OperatorInfo, indices) -> list:
+        """CONSTANT layers that write the op's constant int8 operands into activations (once
+        per tensor), so that element-wise operators read activations only."""
+        layers = []
+        for index in indices:
+            tensor = self.tensor(index)
+            if not tensor.is_constant or index in self._ids:
+                continue
+            if tensor.dtype != "INT8" or tensor.scale.size != 1:
+                raise self.error(
+                    op,
+                    f"has the constant operand '{tensor.name}' ({tensor.dtype}, "
+                    f"{tensor.scale.size} scales); micronn takes int8 constants with one scale",
+                )
+            layers.append(self.connect(prepare_constant(self.constant(op, index)), (), index))
+        return layers
 
     def new_activation(self, index: int) -> int:
         """A new activation id for TFLite tensor `index` (graph.py calls this for the input)."""
