@@ -3,7 +3,8 @@
 TFLM refuses hybrid models (float activations, int8 weights with scales), so `float_weights`
 rewrites those weights as the float32 values they stand for; TFLM's float kernels then give the
 float model the hybrid file describes. Inputs are public samples where the zoo has some
-(`tests/data/zoo/inputs/`, SOURCES-float.tsv), else random values in the model's input range.
+(`tests/data/zoo/inputs/`, their sources in its SOURCES.tsv), else random values in the model's
+input range.
 """
 
 from pathlib import Path

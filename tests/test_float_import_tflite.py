@@ -2,7 +2,7 @@
 
 The float graph must compute what TFLM's float kernels compute on the same file (hybrid int8
 weights rewritten as their float values, see float_tflite_zoo.float_weights), and the quantized
-model must stay close to the float one. Models: tests/data/zoo/SOURCES-float.tsv.
+model must stay close to the float one. Models: tests/data/zoo/SOURCES.tsv.
 """
 
 import numpy as np

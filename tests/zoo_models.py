@@ -3,6 +3,8 @@
 zoo.json states what each model is expected to do; this module finds the files, converts them
 and compares micronn's reference with TFLM, for tests/test_zoo.py and tools/zoo_report.py.
 Inputs and outputs are lists, one batched array per tensor, because zoo models may have several.
+micronn's edges are int8: at a UINT8 edge of the .tflite, TFLM's QUANTIZE makes int8 = uint8 - 128
+(docs/tflite.md "uint8 edges"), so TFLM gets the codes + 128 and micronn the codes.
 """
 
 import json
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from float_tflite_zoo import calibration_inputs
 
 import micronn
 from micronn import container, reference, tflite_int8
@@ -19,6 +22,7 @@ from micronn.importers.tflite.reader import read_tflite
 ZOO = Path(__file__).parent / "data" / "zoo"
 MANIFEST = json.loads((ZOO / "zoo.json").read_text())["models"]
 ROOT = Path(__file__).resolve().parent.parent
+UINT8_SHIFT = 128  # int8 code = uint8 code - 128 at a uint8 edge
 # where a model too big for tests/data may be: $MICRONN_ZOO, or the shared zoo next to the clone
 EXTERNAL_FOLDERS = [ROOT.parent / "shared" / "zoo", ROOT.parent.parent / "shared" / "zoo"]
 
@@ -49,6 +53,13 @@ def edge_types(data: bytes) -> tuple:
     return describe, [
         (graph.tensors[i].dtype, tuple(graph.tensors[i].shape)) for i in graph.outputs
     ]
+
+
+def input_parameters(data: bytes) -> tuple:
+    """(dtype, shape, scales, zero points) of the model's first input."""
+    graph = read_tflite(data)
+    tensor = graph.tensors[graph.inputs[0]]
+    return tensor.dtype, tuple(tensor.shape), list(tensor.scale), list(tensor.zero_point)
 
 
 class Tflm:
@@ -90,21 +101,28 @@ def micronn_outputs(model, codes: list) -> list:
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
+def in_tflm_dtype(spec, codes: np.ndarray, dtype) -> np.ndarray:
+    """micronn's int8 codes of an edge with parameters `spec` as TFLM's tensor of `dtype` holds
+    them: float32 dequantized (TFLM's QUANTIZE maps it back to the same codes), uint8 + 128."""
+    if np.dtype(dtype) == np.float32:
+        return tflite_int8.affine_dequantize(codes, spec.scale, spec.zero_point)
+    if np.dtype(dtype) == np.uint8:
+        return (codes.astype(np.int16) + UINT8_SHIFT).astype(np.uint8)
+    return codes
+
+
 def tflm_inputs(model, tflm: Tflm, codes: list) -> list:
-    """The same inputs in TFLM's input dtypes: a float input gets the codes dequantized with
-    the model's input parameters (TFLM's QUANTIZE maps them back to the same codes)."""
+    """The same inputs in TFLM's input dtypes (in_tflm_dtype)."""
     return [
-        tflite_int8.affine_dequantize(c, model.input.scale, model.input.zero_point)
-        if np.dtype(details["dtype"]) == np.float32
-        else c
+        in_tflm_dtype(model.input, c, details["dtype"])
         for c, details in zip(codes, tflm.inputs, strict=True)
     ]
 
 
 def as_tflm_outputs(model, tflm: Tflm, outputs: list) -> list:
-    """micronn's int8 outputs in TFLM's output dtypes (a float output is dequantized)."""
+    """micronn's int8 outputs in TFLM's output dtypes (in_tflm_dtype)."""
     return [
-        reference.dequantize_output(model, q) if np.dtype(details["dtype"]) == np.float32 else q
+        in_tflm_dtype(model.output, q, details["dtype"])
         for q, details in zip(outputs, tflm.outputs, strict=True)
     ]
 
@@ -119,19 +137,22 @@ def random_codes(tflm: Tflm, count: int, seed: int = 0) -> list:
 
 def sample_codes(model, tflm: Tflm, samples: np.ndarray) -> list:
     """The stored sample inputs (leading batch axis) as int8 codes: float samples are quantized
-    with the model's input parameters."""
+    with the model's input parameters, uint8 samples (codes of a uint8 input) lose 128."""
     if samples.dtype == np.int8:
         codes = samples
+    elif samples.dtype == np.uint8:
+        codes = (samples.astype(np.int16) - UINT8_SHIFT).astype(np.int8)
     elif samples.dtype == np.float32:
         codes = reference.quantize_input(model, samples)
     else:
-        raise ValueError(f"sample inputs must be int8 or float32, got {samples.dtype}")
+        raise ValueError(f"sample inputs must be int8, uint8 or float32, got {samples.dtype}")
     return [codes.reshape(len(codes), *tflm.inputs[0]["shape"][1:])]
 
 
 def compare(model, tflm: Tflm, codes: list, float_samples=None) -> Comparison:
     """micronn's reference against TFLM on the same int8 codes. TFLM gets `float_samples`
-    instead when given (the float inputs the codes were quantized from)."""
+    instead when given (the float inputs the codes were quantized from; uint8 samples need no
+    such care: in_tflm_dtype gives them back exactly)."""
     expected = tflm.run(
         [float_samples] if float_samples is not None else tflm_inputs(model, tflm, codes)
     )
@@ -159,3 +180,29 @@ def check_model(entry, path: Path) -> Comparison:
         more = compare(model, tflm, sample_codes(model, tflm, samples), floats)
         result = Comparison(result.compared + more.compared, result.mismatches + more.mismatches)
     return result
+
+
+@dataclass
+class Calibrated:
+    refusal: str  # convert's error without calibration
+    inputs: int  # calibration inputs used
+    output: tuple  # (dtype, shape) of reference.run on those inputs
+    expected: tuple  # ("int8", [inputs, *the .tflite output shape without its batch axis])
+
+    def __str__(self):
+        return f"with {self.inputs} calibration inputs: {self.output[0]} outputs {self.output[1]}"
+
+
+def check_calibrated(entry, path: Path) -> Calibrated:
+    """A float model: convert's refusal without calibration, then convert with entry
+    ["calibration"] inputs (float_tflite_zoo.calibration_inputs) and run them."""
+    try:
+        micronn.convert(str(path))
+        refusal = ""
+    except ValueError as error:
+        refusal = str(error)
+    x = calibration_inputs(path.name.removesuffix(".tflite"), entry["calibration"])
+    model = container.read(micronn.convert(str(path), calibration=x))
+    out = reference.run(model, reference.quantize_input(model, x))
+    [(_, shape)] = edge_types(path.read_bytes())[1]
+    return Calibrated(refusal, len(x), (str(out.dtype), out.shape), ("int8", (len(x), *shape[1:])))

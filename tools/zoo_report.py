@@ -1,10 +1,12 @@
 """`make zoo-report`: one table row per zoo model (tests/data/zoo/zoo.json) as micronn finds it now.
 
 Per model: operators, input and output dtypes, the status zoo.json expects, the status measured
-(converts / refused with the first line of its error / crash with the exception type; in bold
-when it disagrees with zoo.json), and for a model that converts, the outputs compared against the
-TFLM interpreter and how many differ (random int8 inputs and the stored samples, as
-tests/test_zoo.py).
+(converts / calibrates / refused with the first line of its error / crash with the exception
+type; in bold when it disagrees with zoo.json), and for a model that converts, the outputs
+compared against the TFLM interpreter and how many differ (random int8 inputs and the stored
+samples, as tests/test_zoo.py). calibrates: refused without calibration, and with zoo.json's
+calibration inputs it converts and runs with the model's output shape (tried for the models
+zoo.json expects to calibrate; accuracy is tests/test_float_import_tflite.py's).
 
     python tools/zoo_report.py [--width 110]
 """
@@ -21,6 +23,13 @@ import zoo_models  # noqa: E402
 import micronn  # noqa: E402
 
 RANDOM_FOR_UNLISTED = 20  # random inputs for a model that converts but zoo.json does not count
+# the measured status each zoo.json status expects (a pending model is refused for now)
+EXPECTED = {
+    "converts": "converts",
+    "calibrates": "calibrates",
+    "refused": "refused",
+    "pending": "refused",
+}
 
 
 def measure(entry, path: Path) -> tuple:
@@ -28,11 +37,31 @@ def measure(entry, path: Path) -> tuple:
     try:
         micronn.convert(str(path))
     except ValueError as error:
-        return "refused", str(error).splitlines()[0].removeprefix(f"{path}: "), "", ""
+        refusal = str(error).splitlines()[0].removeprefix(f"{path}: ")
+        if "calibration" not in entry:
+            return "refused", refusal, "", ""
+        return calibrate(entry, path, refusal)
     except Exception as error:  # noqa: BLE001 - a crash is what the report must show
-        return "crash", f"{type(error).__name__}: {error}".splitlines()[0], "", ""
+        return "crash", crash(error), "", ""
     result = zoo_models.check_model({"random": RANDOM_FOR_UNLISTED, **entry}, path)
     return "converts", "", str(result.compared), str(result.mismatches)
+
+
+def calibrate(entry, path: Path, refusal: str) -> tuple:
+    try:
+        result = zoo_models.check_calibrated(entry, path)
+    except ValueError as error:
+        with_it = str(error).splitlines()[0].removeprefix(f"{path}: ")
+        return "refused", f"with calibration: {with_it}", "", ""
+    except Exception as error:  # noqa: BLE001
+        return "crash", f"with calibration: {crash(error)}", "", ""
+    if result.output != result.expected:
+        return "wrong shape", f"{result}, not {result.expected[0]} {result.expected[1]}", "", ""
+    return "calibrates", f"{result}; without: {refusal}", "", ""
+
+
+def crash(error) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0]
 
 
 def row(entry, width: int) -> list:
@@ -42,8 +71,7 @@ def row(entry, width: int) -> list:
     data = path.read_bytes()
     inputs, outputs = zoo_models.edge_types(data)
     status, detail, compared, mismatches = measure(entry, path)
-    expected = {"converts": "converts", "refused": "refused", "pending": "refused"}[entry["status"]]
-    agrees = status == expected and mismatches in ("", "0")
+    agrees = status == EXPECTED[entry["status"]] and mismatches in ("", "0")
     if width and len(detail) > width:
         detail = detail[: width - 1] + "…"
     return [
