@@ -9,7 +9,7 @@ from micronn.importers.keras import load_keras
 from micronn.importers.npz import load_npz
 from micronn.importers.onnx import load_onnx
 from micronn.importers.sklearn import graph_from_sklearn
-from micronn.importers.tflite import import_tflite, read_tflite
+from micronn.importers.tflite import check_in_scope, import_tflite, read_tflite
 from micronn.importers.tflite.float_graph import float_graph, is_float_model
 from micronn.plan import quantize_network
 
@@ -28,6 +28,7 @@ def load_model_file(path):
 def _load_tflite(path, calibration, weights, per_tensor, method):
     data = Path(path).read_bytes()
     graph = read_tflite(data, str(path))
+    check_in_scope(graph)
     if is_float_model(graph):
         if calibration is None:
             shape = [*graph.tensors[graph.inputs[0]].shape]

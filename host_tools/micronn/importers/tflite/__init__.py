@@ -9,11 +9,12 @@ from pathlib import Path
 
 from micronn.importers.tflite.graph import import_graph, register, supported_operators
 from micronn.importers.tflite.reader import read_tflite
+from micronn.importers.tflite.scope import check_in_scope
 from micronn.model import Model
 
 WEIGHT_BITS = {"int8": 8, "int4": 4, "int2": 2}
 
-__all__ = ["import_tflite", "load_tflite", "register", "supported_operators"]
+__all__ = ["check_in_scope", "import_tflite", "load_tflite", "register", "supported_operators"]
 
 
 def import_tflite(data: bytes, name: str = "model.tflite", weights: str = "int8") -> Model:
@@ -21,7 +22,9 @@ def import_tflite(data: bytes, name: str = "model.tflite", weights: str = "int8"
     (see weights.py); the result is then no longer bit-exact with TFLM."""
     if weights not in WEIGHT_BITS:
         raise ValueError(f"--weights must be int8, int4 or int2, got {weights!r}")
-    return import_graph(read_tflite(data, name), WEIGHT_BITS[weights])
+    graph = read_tflite(data, name)
+    check_in_scope(graph)
+    return import_graph(graph, WEIGHT_BITS[weights])
 
 
 def load_tflite(path, weights: str = "int8") -> Model:
