@@ -76,29 +76,22 @@ def _function(op_name):
     return getattr(_micronn, _c_name(op_name))
 
 
-# kernel family (ops.py) -> the calling convention of its _micronn functions
-CONVENTIONS = {
-    "dense": Filter,
-    "conv": Filter,
-    "pool": Window,
-    "add": Binary,
-    "broadcast": Binary,
-    "lut": Table,
-    "softmax": Table,
-}
+def _convention(kinds, inputs):
+    """The calling convention of an operator's _micronn function, from its record's shape."""
+    if kinds == "wiii":
+        return Filter
+    if inputs == 2:
+        return Binary
+    return Table if kinds else Window
 
 
-# Operator name -> the object whose prepare / run serve it (backends.c_kernel); an operator
-# whose function this _micronn lacks (built before its kernel existed) is not here and runs
-# with its python module.
 def _kernels():
     from .ops import entries
 
     kernels = {}
-    for _, name, _, _, _, family in entries():
-        convention = CONVENTIONS.get(family)
-        if convention is not None and hasattr(_micronn, _c_name(name)):
-            kernels[name] = convention
+    for _, name, _, kinds, inputs, _ in entries():
+        if inputs and hasattr(_micronn, _c_name(name)):
+            kernels[name] = _convention(kinds, inputs)
     return kernels
 
 
