@@ -4,18 +4,20 @@
 def lifetimes(model) -> list:
     """(first, last) layer index during which each tensor must hold its value.
 
-    The input is live from before layer 0 (-1); the output until after the last layer.
+    Every input is live from before layer 0 (-1); every output until after the last layer.
     """
     end = len(model.layers)
     spans = [None] * len(model.shapes)
-    spans[model.input_tensor] = (-1, -1)
+    for tensor in model.input_tensors:
+        spans[tensor] = (-1, -1)
     for index, layer in enumerate(model.layers):
         spans[layer.output] = (index, index)
         for tensor in layer.inputs:
             first, _ = spans[tensor] if spans[tensor] is not None else (index, index)
             spans[tensor] = (first, index)
-    first, _ = spans[model.output_tensor]
-    spans[model.output_tensor] = (first, end)
+    for tensor in model.output_tensors:
+        first, _ = spans[tensor]
+        spans[tensor] = (first, end)
     return spans
 
 

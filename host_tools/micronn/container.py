@@ -1,4 +1,7 @@
-"""Write and read .mnq containers, version 1. The specification is docs/format.md."""
+"""Write and read .mnq containers, versions 1 and 2. The specification is docs/format.md.
+
+Version 2 adds the edge counts (header bytes 28 and 29) and an edge table of any length; a
+model with one input and one output is written as version 1, which every runtime reads."""
 
 import struct
 import zlib
@@ -12,15 +15,16 @@ from micronn.ops import BY_CODE
 from micronn.packing import pack, packed_size, unpack
 
 MAGIC = b"\x89MNQ"
-VERSION = 1
-HEADER = struct.Struct("<4sHHIIHHIII")
+VERSION = 2
+VERSIONS = (1, 2)
+HEADER = struct.Struct("<4sHHIIHHIIBBH")
 EDGE = struct.Struct("<HBBfi")
 TENSOR = struct.Struct("<BBH4HI")
 RECORD_HEAD = struct.Struct("<BBBBHHHHIII")
 DESCRIPTOR = struct.Struct("<B3sII")
 CRC_OFFSET = 20
 EDGES_AT = HEADER.size
-TENSORS_AT = HEADER.size + 2 * EDGE.size
+TENSORS_AT = HEADER.size + 2 * EDGE.size  # version 1, and any file with two edges
 
 DTYPE_CODES = {"int8": 1, "int32": 2, "int4": 3, "int2": 4}
 DTYPE_BITS = {1: 8, 2: 32, 3: 4, 4: 2}
@@ -77,7 +81,8 @@ def write(model: Model) -> bytes:
     offsets, arena_size = plan_arena(model)
     blocks = [_data_block(layer) for layer in model.layers]
     table = bytearray()
-    for edge, tensor in ((model.input, model.input_tensor), (model.output, model.output_tensor)):
+    tensors = model.input_tensors + model.output_tensors
+    for edge, tensor in zip(model.inputs + model.outputs, tensors, strict=True):
         table += EDGE.pack(tensor, DTYPE_CODES[edge.dtype], 0, edge.scale, edge.zero_point)
     for shape, offset in zip(model.shapes, offsets, strict=True):
         dims = tuple(shape) + (1,) * (4 - len(shape))
@@ -106,10 +111,12 @@ def write(model: Model) -> bytes:
             table += DESCRIPTOR.pack(dtype, bytes(3), tensor_offset, count)
         data_offset += len(block)
     table += bytes(table_size - HEADER.size - len(table))
-    fields = [MAGIC, VERSION, 0, data_offset, table_size, len(model.layers), len(model.shapes)]
-    header = HEADER.pack(*fields, 0, arena_size, 0)
+    counts = (len(model.inputs), len(model.outputs))
+    version, counts = (1, (0, 0)) if counts == (1, 1) else (VERSION, counts)
+    fields = [MAGIC, version, 0, data_offset, table_size, len(model.layers), len(model.shapes)]
+    header = HEADER.pack(*fields, 0, arena_size, *counts, 0)
     crc = _crc(header[:CRC_OFFSET], header[CRC_OFFSET + 4 :], table)
-    header = HEADER.pack(*fields, crc, arena_size, 0)
+    header = HEADER.pack(*fields, crc, arena_size, *counts, 0)
     return header + bytes(table) + b"".join(block for block, _ in blocks)
 
 
@@ -135,32 +142,41 @@ def read(data: bytes, name: str = "container") -> Model:
 
 
 def _read(data: bytes, name: str) -> Model:
-    if len(data) < TENSORS_AT:
+    if len(data) < TENSORS_AT:  # the shortest header and edges, version 1
         raise ContainerError(f"{len(data)} bytes is too short for a .mnq header")
-    magic, version, flags, file_size, table_size, layer_count, tensor_count, crc, arena, r2 = (
-        HEADER.unpack_from(data)
-    )
+    head = HEADER.unpack_from(data)
+    magic, version, flags, file_size, table_size, layer_count, tensor_count, crc, arena = head[:9]
+    n_in, n_out, reserved = head[9:]
     if magic != MAGIC:
         raise ContainerError(f"not a .mnq file (bad magic {magic!r})")
-    if version != VERSION:
-        raise ContainerError(f"version {version} is not supported (this reader: 1)")
-    if flags or r2:
+    if version not in VERSIONS:
+        raise ContainerError(
+            f"version {version} is not supported (this reader: 1 and 2); update micronn"
+        )
+    if version == 1:
+        if n_in or n_out or reserved:
+            raise ContainerError("non-zero reserved header field (bytes 28-31 of version 1)")
+        n_in = n_out = 1
+    if flags or reserved:
         raise ContainerError("unknown flags or non-zero reserved header fields")
+    if n_in < 1 or n_out < 1:
+        raise ContainerError(f"{n_in} inputs and {n_out} outputs; a model needs at least 1 each")
+    tensors_at = EDGES_AT + EDGE.size * (n_in + n_out)
     if file_size != len(data):
         raise ContainerError(
             f"header says {file_size} bytes but the file has {len(data)} (truncated or padded?)"
         )
-    if table_size % 4 or not TENSORS_AT < table_size <= file_size:
+    if table_size % 4 or not tensors_at < table_size <= file_size:
         raise ContainerError(f"table size {table_size} is invalid")
     if _crc(data[:CRC_OFFSET], data[CRC_OFFSET + 4 : table_size]) != crc:
         raise ContainerError("header/layer table fails its CRC check (file corrupt)")
     if layer_count < 1 or tensor_count < 2:
         raise ContainerError("a model needs at least one layer and two tensors")
-    position = TENSORS_AT + TENSOR.size * tensor_count
+    position = tensors_at + TENSOR.size * tensor_count
     if position > table_size:
         raise ContainerError("the tensor table runs past the table")
-    shapes, offsets = _read_tensors(data, tensor_count)
-    edges = [_read_edge(data, EDGES_AT + EDGE.size * i, shapes) for i in range(2)]
+    shapes, offsets = _read_tensors(data, tensors_at, tensor_count)
+    edges = [_read_edge(data, EDGES_AT + EDGE.size * i, shapes) for i in range(n_in + n_out)]
     layers, expected_offset = [], table_size
     for index in range(layer_count):
         layer, position, expected_offset = _read_layer(
@@ -171,8 +187,8 @@ def _read(data: bytes, name: str) -> Model:
         raise ContainerError("bytes after the last layer record (table_size is too large)")
     if expected_offset != file_size:
         raise ContainerError("data blocks do not end at the end of the file")
-    (input_spec, input_tensor), (output_spec, output_tensor) = edges
-    model = Model(input_spec, output_spec, layers, shapes, input_tensor, output_tensor)
+    specs, ids = [spec for spec, _ in edges], [tensor for _, tensor in edges]
+    model = Model(specs[:n_in], specs[n_in:], layers, shapes, ids[:n_in], ids[n_in:])
     validate(model)
     problem = check_arena(model, offsets, arena)
     if problem:
@@ -180,11 +196,11 @@ def _read(data: bytes, name: str) -> Model:
     return model
 
 
-def _read_tensors(data, count):
+def _read_tensors(data, tensors_at, count):
     shapes, offsets = [], []
     for t in range(count):
         dtype, ndim, reserved, *dims, offset = TENSOR.unpack_from(
-            data, TENSORS_AT + TENSOR.size * t
+            data, tensors_at + TENSOR.size * t
         )
         if dtype != DTYPE_CODES["int8"] or not 1 <= ndim <= 4 or reserved:
             raise ContainerError(f"activation tensor {t} has a bad dtype, rank or reserved field")

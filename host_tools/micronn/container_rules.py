@@ -9,7 +9,9 @@ from micronn.model import ACTIVATION_CODES, Layer, Model
 from micronn.ops import OPERATORS
 from micronn.ops.checks import ContainerError, require
 
-__all__ = ["ContainerError", "validate", "weight_shape"]
+__all__ = ["MAX_EDGES", "ContainerError", "validate", "weight_shape"]
+
+MAX_EDGES = 255  # inputs, and outputs, of one model (docs/format.md, "Edges")
 
 
 def weight_shape(op: str, p: dict) -> tuple:
@@ -24,22 +26,23 @@ def validate(model: Model) -> None:
     for t, shape in enumerate(shapes):
         ok = 1 <= len(shape) <= 4 and all(1 <= d <= 0xFFFF for d in shape)
         require(ok, f"activation tensor {t} shape {shape} needs 1-4 dims in 1..65535")
-    for name, spec, tensor in (
-        ("input", model.input, model.input_tensor),
-        ("output", model.output, model.output_tensor),
-    ):
-        require(0 <= tensor < len(shapes), f"{name} tensor id {tensor} does not exist")
-        require(spec.dtype == "int8", f"{name} dtype must be int8, got {spec.dtype!r}")
-        require(
-            tuple(spec.shape) == tuple(shapes[tensor]),
-            f"{name} shape {spec.shape} differs from tensor {tensor}'s {shapes[tensor]}",
-        )
-        require(
-            np.isfinite(spec.scale) and spec.scale > 0,
-            f"{name} scale must be finite and > 0, got {spec.scale}",
-        )
-        require(-128 <= spec.zero_point <= 127, f"{name} zero point is outside -128..127")
-    produced = {model.input_tensor}
+    require(
+        len(model.inputs) == len(model.input_tensors)
+        and len(model.outputs) == len(model.output_tensors),
+        "every input and output needs one TensorSpec and one tensor id",
+    )
+    require(
+        1 <= len(model.inputs) <= MAX_EDGES and 1 <= len(model.outputs) <= MAX_EDGES,
+        f"a model needs 1 to {MAX_EDGES} inputs and 1 to {MAX_EDGES} outputs",
+    )
+    edges = [("input", model.inputs, model.input_tensors)]
+    edges.append(("output", model.outputs, model.output_tensors))
+    for kind, specs, tensors in edges:
+        require(len(set(tensors)) == len(tensors), f"two {kind}s name the same tensor")
+        for k, (spec, tensor) in enumerate(zip(specs, tensors, strict=True)):
+            name = kind if len(specs) == 1 else f"{kind} {k}"
+            _check_edge(name, spec, tensor, shapes)
+    produced = set(model.input_tensors)
     for index, layer in enumerate(model.layers):
         where = f"layer {index} ({layer.op})"
         for tensor in layer.inputs:
@@ -51,8 +54,24 @@ def validate(model: Model) -> None:
         produced.add(layer.output)
         in_shapes = [tuple(shapes[t]) for t in layer.inputs]
         _check_layer(where, layer, in_shapes, tuple(shapes[layer.output]))
-    require(model.output_tensor in produced, "the output tensor is never written")
+    for k, tensor in enumerate(model.output_tensors):
+        written = tensor in produced and tensor not in model.input_tensors
+        require(written, f"output {k} (tensor {tensor}) is never written by a layer")
     require(len(produced) == len(shapes), "some activation tensors are never written")
+
+
+def _check_edge(name, spec, tensor, shapes) -> None:
+    require(0 <= tensor < len(shapes), f"{name} tensor id {tensor} does not exist")
+    require(spec.dtype == "int8", f"{name} dtype must be int8, got {spec.dtype!r}")
+    require(
+        tuple(spec.shape) == tuple(shapes[tensor]),
+        f"{name} shape {spec.shape} differs from tensor {tensor}'s {shapes[tensor]}",
+    )
+    require(
+        np.isfinite(spec.scale) and spec.scale > 0,
+        f"{name} scale must be finite and > 0, got {spec.scale}",
+    )
+    require(-128 <= spec.zero_point <= 127, f"{name} zero point is outside -128..127")
 
 
 def _check_layer(where, layer: Layer, in_shapes, out_shape) -> None:

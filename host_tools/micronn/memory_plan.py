@@ -37,6 +37,8 @@ MOVABLE = ("FULLY_CONNECTED", "CONV_2D")
 BACKENDS_WITH_RUN_ROWS = ("python", "viper")
 GC_BLOCK = measured.GC_BLOCK
 WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+EXTRA_EDGE_BYTES = 256  # a net with several inputs or outputs: per edge past the first two, its
+# memoryview, Edge object and own output buffer header (estimated from net.py, not measured)
 
 
 def heap_bytes(nbytes: int) -> int:
@@ -208,7 +210,8 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime) -> dict:
     net = (
         measured.NET
         + heap_bytes(arena_bytes)
-        + heap_bytes(model.output.size)
+        + sum(heap_bytes(spec.size) for spec in model.outputs)
+        + EXTRA_EDGE_BYTES * (len(model.inputs) + len(model.outputs) - 2)
         + sum(row.plan_bytes for row in layers)
         + measured.PLACED_LAYER * streamed
     )

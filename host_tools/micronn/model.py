@@ -135,27 +135,69 @@ def FullyConnected(  # noqa: N802 - reads like the class it used to be
     )
 
 
-@dataclass
+def _edge_list(edges) -> list:
+    return list(edges) if isinstance(edges, (list, tuple)) else [edges]
+
+
 class Model:
-    """input/output: the network's edges. shapes: every activation tensor's shape, by id;
-    None means a chain (tensor 0 is the input, tensor i + 1 is layer i's output)."""
+    """The network: its edges, activation tensors and layers.
 
-    input: TensorSpec
-    output: TensorSpec
-    layers: list
-    shapes: list | None = None
-    input_tensor: int = 0
-    output_tensor: int | None = None
+    inputs / outputs: TensorSpecs of the network's edges, in order; input_tensors /
+    output_tensors: their activation tensor ids. `input` and `output` may be one TensorSpec or a
+    list of them (likewise `input_tensor` / `output_tensor`: an id or a list of ids).
+    model.input / model.output / model.input_tensor / model.output_tensor name the single edge
+    of a one-input (one-output) model and raise ValueError when there are several.
+    shapes: every activation tensor's shape, by id; None means a chain (tensor 0 is the input,
+    tensor i + 1 is layer i's output)."""
 
-    def __post_init__(self):
-        if self.shapes is None:
-            self.shapes = [tuple(self.input.shape)]
+    def __init__(self, input, output, layers, shapes=None, input_tensor=None, output_tensor=None):  # noqa: A002
+        self.inputs = _edge_list(input)
+        self.outputs = _edge_list(output)
+        self.layers = layers
+        self.shapes = shapes
+        if shapes is None:
+            self.shapes = [tuple(self.inputs[0].shape)]
             for index, layer in enumerate(self.layers):
                 layer.inputs, layer.output = (index,), index + 1
                 self.shapes.append(tuple(layer.spec.output_shape(layer)))
-            self.shapes[-1] = tuple(self.output.shape) if self.layers else self.shapes[-1]
-        if self.output_tensor is None:
-            self.output_tensor = len(self.shapes) - 1
+            if self.layers:
+                self.shapes[-1] = tuple(self.outputs[0].shape)
+        if input_tensor is None:
+            input_tensor = list(range(len(self.inputs)))
+        if output_tensor is None:
+            output_tensor = len(self.shapes) - 1
+        self.input_tensors = [int(t) for t in _edge_list(input_tensor)]
+        self.output_tensors = [int(t) for t in _edge_list(output_tensor)]
+
+    def __repr__(self):
+        return (
+            f"Model({len(self.inputs)} input(s), {len(self.outputs)} output(s), "
+            f"{len(self.layers)} layers)"
+        )
+
+    def _single(self, edges, what):
+        if len(edges) != 1:
+            raise ValueError(
+                f"the model has {len(edges)} {what}s; use model.{what}s (a list) instead of "
+                f"model.{what}"
+            )
+        return edges[0]
+
+    @property
+    def input(self) -> TensorSpec:
+        return self._single(self.inputs, "input")
+
+    @property
+    def output(self) -> TensorSpec:
+        return self._single(self.outputs, "output")
+
+    @property
+    def input_tensor(self) -> int:
+        return self._single(self.input_tensors, "input")
+
+    @property
+    def output_tensor(self) -> int:
+        return self._single(self.output_tensors, "output")
 
     @property
     def activation_sizes(self) -> list:

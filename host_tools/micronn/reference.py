@@ -14,59 +14,98 @@ from micronn.ops import KERNELS
 UINT8_SHIFT = 128  # int8 code = uint8 code - 128 at a uint8 edge (model.TensorSpec)
 
 
-def sample_shapes(model: Model) -> list[tuple]:
-    """The shapes one input sample may take: the model's input shape, that shape without its
-    leading 1s ((W, C) for a Conv1D model's (1, W, C)), and flat (input size,)."""
-    shape = tuple(model.input.shape)
+def sample_shapes(model: Model, index: int = 0) -> list[tuple]:
+    """The shapes one sample of input `index` may take: the input's shape, that shape without
+    its leading 1s ((W, C) for a Conv1D model's (1, W, C)), and flat (input size,)."""
+    spec = model.inputs[index]
+    shape = tuple(spec.shape)
     squeezed = shape
     while len(squeezed) > 1 and squeezed[0] == 1:
         squeezed = squeezed[1:]
-    return list(dict.fromkeys([shape, squeezed, (model.input.size,)]))
+    return list(dict.fromkeys([shape, squeezed, (spec.size,)]))
 
 
-def input_rows(model: Model, shape) -> tuple[int, bool]:
-    """(rows, single) for inputs shaped `shape`: one sample (see sample_shapes) or a batch of
-    them along a leading axis."""
+def input_rows(model: Model, shape, index: int = 0) -> tuple[int, bool]:
+    """(rows, single) for input `index` shaped `shape`: one sample (see sample_shapes) or a
+    batch of them along a leading axis."""
     shape = tuple(shape)
-    samples = sample_shapes(model)
+    samples = sample_shapes(model, index)
     if shape in samples:
         return 1, True
     if len(shape) > 1 and shape[1:] in samples:
         return shape[0], False
     accepted = " or ".join(str(s) for s in samples)
+    which = "input" if len(model.inputs) == 1 else f"input {index}"
     raise ValueError(
-        f"input shape {shape} does not match the model's input {accepted} "
+        f"{which} shape {shape} does not match the model's {which} {accepted} "
         "(optionally with a leading batch axis)"
     )
 
 
-def run(model: Model, x) -> np.ndarray:
-    """Evaluate int8 input codes: one sample or a batch (see input_rows). The result is shaped
-    [batch, *output_shape], or output_shape for one sample."""
-    codes = np.asarray(x)
-    if codes.dtype != np.int8:
-        raise ValueError(f"reference.run takes int8 codes, got {codes.dtype}; quantize first")
-    batch, single = input_rows(model, codes.shape)
-    values = {model.input_tensor: codes.reshape(batch, *model.shapes[model.input_tensor])}
+def edge_arrays(model: Model, x, what: str = "x") -> list:
+    """x as a list of one array per input: x itself for a one-input model, else a sequence of
+    len(model.inputs) arrays."""
+    count = len(model.inputs)
+    if count == 1:
+        return [x]
+    if isinstance(x, np.ndarray) or not isinstance(x, (list, tuple)) or len(x) != count:
+        raise ValueError(
+            f"the model has {count} inputs; pass {what} as a list or tuple of {count} arrays, "
+            "one per input in order"
+        )
+    return list(x)
+
+
+def batch_rows(model: Model, arrays) -> tuple[int, bool]:
+    """(rows, single) shared by one array per input (see input_rows); ValueError if they
+    disagree."""
+    found = [input_rows(model, np.shape(a), k) for k, a in enumerate(arrays)]
+    if len(set(found)) != 1:
+        got = ", ".join("one sample" if single else f"{rows} rows" for rows, single in found)
+        raise ValueError(
+            "the inputs disagree on the batch: give every input one sample, or every input "
+            f"the same number of rows (got {got})"
+        )
+    return found[0]
+
+
+def run(model: Model, x):
+    """Evaluate int8 input codes: one sample or a batch (see input_rows). A one-input model
+    takes one array; a model with several inputs a list or tuple of arrays, one per input, all
+    one sample or all the same number of rows. Each result is shaped [batch, *output_shape], or
+    output_shape for one sample: an array for a one-output model, else a tuple of arrays, one
+    per output."""
+    arrays = [np.asarray(a) for a in edge_arrays(model, x)]
+    for codes in arrays:
+        if codes.dtype != np.int8:
+            raise ValueError(f"reference.run takes int8 codes, got {codes.dtype}; quantize first")
+    batch, single = batch_rows(model, arrays)
+    values = {}
+    for tensor, codes in zip(model.input_tensors, arrays, strict=True):
+        values[tensor] = codes.reshape(batch, *model.shapes[tensor])
     for layer in model.layers:
         inputs = [values[t] for t in layer.inputs]
         values[layer.output] = KERNELS[layer.op](layer, inputs, tuple(model.shapes[layer.output]))
-    out = values[model.output_tensor].reshape(batch, *model.output.shape)
-    return out[0] if single else out
+    results = []
+    for spec, tensor in zip(model.outputs, model.output_tensors, strict=True):
+        out = values[tensor].reshape(batch, *spec.shape)
+        results.append(out[0] if single else out)
+    return results[0] if len(results) == 1 else tuple(results)
 
 
-def quantize_input(model: Model, x) -> np.ndarray:
-    """Float input to int8 codes with the model's input parameters (TFLite AffineQuantize).
+def quantize_input(model: Model, x, index: int = 0) -> np.ndarray:
+    """Float input to int8 codes with the parameters of input `index` (TFLite AffineQuantize).
 
-    For a model imported from a uint8 .tflite input (model.input.source_dtype "uint8"), a uint8
-    array holds that input's codes: they become int8 codes by subtracting 128, as TFLM's
-    QUANTIZE does."""
+    For an input imported from a uint8 .tflite input (source_dtype "uint8"), a uint8 array holds
+    that input's codes: they become int8 codes by subtracting 128, as TFLM's QUANTIZE does."""
     x = np.asarray(x)
-    if model.input.source_dtype == "uint8" and x.dtype == np.uint8:
+    spec = model.inputs[index]
+    if spec.source_dtype == "uint8" and x.dtype == np.uint8:
         return (x.astype(np.int16) - UINT8_SHIFT).astype(np.int8)
-    return tflite_int8.affine_quantize(x, model.input.scale, model.input.zero_point)
+    return tflite_int8.affine_quantize(x, spec.scale, spec.zero_point)
 
 
-def dequantize_output(model: Model, q) -> np.ndarray:
-    """int8 output codes to float32 with the model's output parameters."""
-    return tflite_int8.affine_dequantize(q, model.output.scale, model.output.zero_point)
+def dequantize_output(model: Model, q, index: int = 0) -> np.ndarray:
+    """int8 output codes to float32 with the parameters of output `index`."""
+    spec = model.outputs[index]
+    return tflite_int8.affine_dequantize(q, spec.scale, spec.zero_point)

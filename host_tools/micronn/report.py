@@ -76,20 +76,39 @@ def format_table(header: tuple, rows: list) -> list:
     return [head.rstrip(), *(line.rstrip() for line in lines)]
 
 
+def _edge_name(kind, edges, k) -> str:
+    return kind if len(edges) == 1 else f"{kind} {k}"
+
+
 def edge_notes(model) -> list:
     """What a user of a model imported from a uint8 .tflite edge must do with its codes."""
     notes = []
-    if model.input.source_dtype == "uint8":
-        notes.append(
-            "note: the .tflite input is uint8; this model takes int8 codes: subtract 128 "
-            "from each uint8 code (reference.quantize_input does it for a uint8 array)"
-        )
-    if model.output.source_dtype == "uint8":
-        notes.append(
-            "note: the .tflite output is uint8; this model gives int8 codes: add 128 to "
-            "each to get the .tflite's uint8 codes"
-        )
+    for k, spec in enumerate(model.inputs):
+        if spec.source_dtype == "uint8":
+            notes.append(
+                f"note: the .tflite {_edge_name('input', model.inputs, k)} is uint8; this model "
+                "takes int8 codes: subtract 128 from each uint8 code "
+                "(reference.quantize_input does it for a uint8 array)"
+            )
+    for k, spec in enumerate(model.outputs):
+        if spec.source_dtype == "uint8":
+            notes.append(
+                f"note: the .tflite {_edge_name('output', model.outputs, k)} is uint8; this "
+                "model gives int8 codes: add 128 to each to get the .tflite's uint8 codes"
+            )
     return notes
+
+
+def edge_lines(model) -> list:
+    """One line per input and output: dtype, shape, scale and zero point."""
+    lines = []
+    for kind, edges in (("input", model.inputs), ("output", model.outputs)):
+        for k, spec in enumerate(edges):
+            lines.append(
+                f"{_edge_name(kind, edges, k):<6} {spec.dtype} shape {tuple(spec.shape)} "
+                f"scale {spec.scale:.6g} zero_point {spec.zero_point}"
+            )
+    return lines
 
 
 def describe(model, container_bytes: int, board: Board) -> list:
@@ -97,10 +116,7 @@ def describe(model, container_bytes: int, board: Board) -> list:
     memory table)."""
     header = ("#", "op", "activation", "shapes", "weights", "weight B", "params B", "activations B")
     return [
-        f"input  {model.input.dtype} shape {tuple(model.input.shape)} "
-        f"scale {model.input.scale:.6g} zero_point {model.input.zero_point}",
-        f"output {model.output.dtype} shape {tuple(model.output.shape)} "
-        f"scale {model.output.scale:.6g} zero_point {model.output.zero_point}",
+        *edge_lines(model),
         *edge_notes(model),
         "",
         *format_table(header, layer_rows(model)),
