@@ -69,7 +69,13 @@ class Tflm:
         from tflite_micro.python.tflite_micro import runtime
 
         graph = read_tflite(data)
-        self.interpreter = runtime.Interpreter.from_bytes(data)
+        # TFLM's default arena is 10x the model's bytes: too small for a tiny model with big
+        # activations (simple_add_model: 900 bytes, three 16 KB tensors)
+        activations = sum(
+            int(np.prod(t.shape)) * 4 for t in graph.tensors if t.data is None and len(t.shape)
+        )
+        arena = max(10 * len(data), 2 * activations + 65536)
+        self.interpreter = runtime.Interpreter.from_bytes(data, arena_size=arena)
         self.inputs = [self.interpreter.get_input_details(i) for i in range(len(graph.inputs))]
         self.outputs = [self.interpreter.get_output_details(i) for i in range(len(graph.outputs))]
 
@@ -114,16 +120,16 @@ def in_tflm_dtype(spec, codes: np.ndarray, dtype) -> np.ndarray:
 def tflm_inputs(model, tflm: Tflm, codes: list) -> list:
     """The same inputs in TFLM's input dtypes (in_tflm_dtype)."""
     return [
-        in_tflm_dtype(model.input, c, details["dtype"])
-        for c, details in zip(codes, tflm.inputs, strict=True)
+        in_tflm_dtype(spec, c, details["dtype"])
+        for c, spec, details in zip(codes, model.inputs, tflm.inputs, strict=True)
     ]
 
 
 def as_tflm_outputs(model, tflm: Tflm, outputs: list) -> list:
     """micronn's int8 outputs in TFLM's output dtypes (in_tflm_dtype)."""
     return [
-        in_tflm_dtype(model.output, q, details["dtype"])
-        for q, details in zip(outputs, tflm.outputs, strict=True)
+        in_tflm_dtype(spec, q, details["dtype"])
+        for q, spec, details in zip(outputs, model.outputs, tflm.outputs, strict=True)
     ]
 
 

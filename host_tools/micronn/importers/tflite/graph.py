@@ -9,7 +9,7 @@ import pkgutil
 
 import numpy as np
 
-from micronn.container_rules import ContainerError, validate
+from micronn.container_rules import MAX_EDGES, ContainerError, validate
 from micronn.importers.tflite.context import BuildContext, describe
 from micronn.importers.tflite.plumbing import (
     SHAPE_OPS,
@@ -72,11 +72,12 @@ def supported_operators() -> set:
 def import_graph(graph, weight_bits: int = 8) -> Model:
     """The quantized Model of a reader.TfliteGraph; ValueError naming anything unsupported."""
     load_builders()
-    _check_one_edge(graph)
+    _check_edge_counts(graph)
     _check_integer_only(graph)
     ctx = BuildContext(graph, weight_bits)
-    edge_in, edge_out, skipped, sources = _edges(graph)
-    ctx.new_activation(edge_in)
+    edges_in, edges_out, skipped, sources = _edges(graph)
+    for edge_in in edges_in:
+        ctx.new_activation(edge_in)
     values = ctx.static
     layers = []
     for op in graph.operators:
@@ -93,7 +94,7 @@ def import_graph(graph, weight_bits: int = 8) -> Model:
             layers.extend(built if isinstance(built, list) else [built])
         else:
             raise _unsupported(graph, op)
-    return _model(ctx, graph, layers, (edge_in, edge_out), sources)
+    return _model(ctx, graph, layers, (edges_in, edges_out), sources)
 
 
 def _static_value(ctx, op, values):
@@ -116,12 +117,17 @@ def _unsupported(graph, op) -> ValueError:
     return ValueError(f"{graph.name}: {describe(graph, op)} is not supported: {advice}")
 
 
-def _check_one_edge(graph) -> None:
+def _check_edge_counts(graph) -> None:
     for what, edges in (("inputs", graph.inputs), ("outputs", graph.outputs)):
-        if len(edges) != 1:
+        if not 1 <= len(edges) <= MAX_EDGES:
             raise ValueError(
                 f"{graph.name}: the model has {len(edges)} {what}; micronn imports models "
-                "with exactly one input and one output"
+                f"with 1 to {MAX_EDGES} inputs and outputs"
+            )
+        if len(set(edges)) != len(edges):
+            raise ValueError(
+                f"{graph.name}: one tensor is listed twice among the model's {what}; "
+                "re-export the model with distinct tensors"
             )
 
 
@@ -134,11 +140,11 @@ def _producer(graph, index):
 
 
 def _check_integer_only(graph) -> None:
-    input_index, output_index = graph.inputs[0], graph.outputs[0]
+    input_indices, output_indices = set(graph.inputs), set(graph.outputs)
     for op in graph.operators:
         if op.name in (*VIEW_OPS, *EDGE_OPS) and op.input(0) == NO_INPUT:
             raise ValueError(f"{graph.name}: {describe(graph, op)} has no input")
-        edge_quantize = op.name == "QUANTIZE" and op.input(0) == input_index
+        edge_quantize = op.name == "QUANTIZE" and op.input(0) in input_indices
         for position, index in enumerate(op.inputs):
             tensor = graph.tensors[index] if index != NO_INPUT else None
             if tensor is None or tensor.data is not None or tensor.dtype in ("INT8", "INT32"):
@@ -149,7 +155,7 @@ def _check_integer_only(graph) -> None:
         for index in op.outputs:
             tensor = graph.tensors[index]
             allowed = ("INT8",)
-            if index == output_index:
+            if index in output_indices:
                 allowed = {"DEQUANTIZE": ("FLOAT32",), "QUANTIZE": ("INT8", "UINT8")}.get(
                     op.name, allowed
                 )
@@ -171,48 +177,77 @@ def _type_error(graph, op, tensor, role) -> ValueError:
 
 
 def _edges(graph) -> tuple:
-    """(input tensor, output tensor, operator indices absorbed into the edges, source dtypes
-    of the edges: "uint8" where a QUANTIZE shifting by 128 was absorbed, else None)."""
-    edge_in, edge_out, skipped = graph.inputs[0], graph.outputs[0], set()
-    sources = [None, None]
+    """(input tensors, output tensors, operator indices absorbed into the edges, source dtypes
+    of the inputs and of the outputs: "uint8" where a QUANTIZE shifting by 128 was absorbed,
+    else None). Each edge is handled on its own (uint8_edges.py)."""
+    skipped = set()
+    inputs, outputs, sources_in, sources_out = [], [], [], []
+    for index in graph.inputs:
+        tensor, source = _input_edge(graph, index, skipped, len(graph.inputs))
+        inputs.append(tensor)
+        sources_in.append(source)
+    for index in graph.outputs:
+        tensor, source = _output_edge(graph, index, skipped, len(graph.outputs))
+        outputs.append(tensor)
+        sources_out.append(source)
+    return inputs, outputs, skipped, (sources_in, sources_out)
+
+
+def _which(kind, graph, index, count) -> str:
+    return (
+        f"{kind} '{graph.tensors[index].name}'"
+        if count == 1
+        else (
+            f"{kind} {list(getattr(graph, kind + 's')).index(index)} '{graph.tensors[index].name}'"
+        )
+    )
+
+
+def _input_edge(graph, edge_in, skipped, count) -> tuple:
+    source = None
     if graph.tensors[edge_in].dtype == "UINT8":
         consumers = _consumers(graph, edge_in)
         if len(consumers) != 1 or consumers[0].name != "QUANTIZE":
             names = ", ".join(op.name for op in consumers) or "nothing"
             raise ValueError(
-                f"{graph.name}: the uint8 input '{graph.tensors[edge_in].name}' feeds {names}, "
-                "not one QUANTIZE to int8; re-export with inference_input_type tf.int8"
+                f"{graph.name}: the uint8 {_which('input', graph, edge_in, count)} feeds "
+                f"{names}, not one QUANTIZE to int8; re-export with inference_input_type tf.int8"
             )
         if problem := shift_problem(graph, consumers[0]):
             raise refusal(graph, consumers[0], problem, "input")
-        edge_in, sources[0] = consumers[0].outputs[0], "uint8"
+        edge_in, source = consumers[0].outputs[0], "uint8"
         skipped.add(consumers[0].index)
-    producer = _producer(graph, edge_out)
-    if graph.tensors[edge_out].dtype == "UINT8" and producer is not None:
-        if problem := shift_problem(graph, producer):
-            raise refusal(graph, producer, problem, "output")
-        edge_out, sources[1] = producer.inputs[0], "uint8"
-        skipped.add(producer.index)
     if graph.tensors[edge_in].dtype == "FLOAT32":
         consumers = _consumers(graph, edge_in)
         if len(consumers) != 1 or consumers[0].name != "QUANTIZE":
             names = ", ".join(op.name for op in consumers) or "nothing"
             raise ValueError(
-                f"{graph.name}: the float32 input '{graph.tensors[edge_in].name}' feeds {names}, "
-                f"not one QUANTIZE: {FLOAT_ADVICE}"
+                f"{graph.name}: the float32 {_which('input', graph, edge_in, count)} feeds "
+                f"{names}, not one QUANTIZE: {FLOAT_ADVICE}"
             )
         edge_in = consumers[0].outputs[0]
         skipped.add(consumers[0].index)
+    return edge_in, source
+
+
+def _output_edge(graph, edge_out, skipped, count) -> tuple:
+    source = None
+    producer = _producer(graph, edge_out)
+    if graph.tensors[edge_out].dtype == "UINT8" and producer is not None:
+        if problem := shift_problem(graph, producer):
+            raise refusal(graph, producer, problem, "output")
+        edge_out, source = producer.inputs[0], "uint8"
+        skipped.add(producer.index)
     if graph.tensors[edge_out].dtype == "FLOAT32":
         producer = _producer(graph, edge_out)
         if producer is None or producer.name != "DEQUANTIZE":
             raise ValueError(
-                f"{graph.name}: the float32 output '{graph.tensors[edge_out].name}' is not made "
-                f"by a DEQUANTIZE: {FLOAT_ADVICE}"
+                f"{graph.name}: the float32 {_which('output', graph, edge_out, count)} is not "
+                f"made by a DEQUANTIZE: {FLOAT_ADVICE}"
             )
         edge_out = producer.inputs[0]
         skipped.add(producer.index)
-    return edge_in, edge_out, skipped, sources
+    return edge_out, source
 
 
 def _same_quantization(a, b) -> bool:
@@ -260,18 +295,19 @@ def _model(ctx, graph, layers, edges, sources) -> Model:
             f"{graph.name}: the model only reshapes its input; it has no operator that "
             "computes anything, so there is nothing to convert"
         )
-    specs = []
-    for index, source in zip(edges, sources, strict=True):
-        scale, zero_point = ctx.quantization(index)
-        shape = ctx.shapes[ctx.activation_id(index)]
-        specs.append(TensorSpec(shape, scale, zero_point, source_dtype=source))
+    specs = ([], [])
+    for side, (indices, side_sources) in enumerate(zip(edges, sources, strict=True)):
+        for index, source in zip(indices, side_sources, strict=True):
+            scale, zero_point = ctx.quantization(index)
+            shape = ctx.shapes[ctx.activation_id(index)]
+            specs[side].append(TensorSpec(shape, scale, zero_point, source_dtype=source))
     model = Model(
         specs[0],
         specs[1],
         layers,
         shapes=ctx.shapes,
-        input_tensor=ctx.activation_id(edges[0]),
-        output_tensor=ctx.activation_id(edges[1]),
+        input_tensor=[ctx.activation_id(index) for index in edges[0]],
+        output_tensor=[ctx.activation_id(index) for index in edges[1]],
     )
     try:
         validate(model)
