@@ -1,28 +1,30 @@
 """The host-planned activation arena, checked: tensors share bytes only when never live together.
 
-A tensor lives from the layer that writes it (the input: from before layer 0) to the last layer
-that reads it (the output: to after the last layer), both ends included (docs/format.md).
+A tensor lives from the layer that writes it (an input: from before layer 0) to the last layer
+that reads it (an output: to after the last layer), both ends included (docs/format.md).
 """
 
 
-def lifetimes(layers, tensor_count, input_tensor, output_tensor):
+def lifetimes(layers, tensor_count, inputs, outputs):
     """Per tensor, the first and last layer index during which it holds its value."""
     first = [0] * tensor_count
     last = [0] * tensor_count
-    first[input_tensor] = last[input_tensor] = -1
+    for edge in inputs:
+        first[edge.tensor] = last[edge.tensor] = -1
     for index in range(len(layers)):
         layer = layers[index]
         first[layer.output] = last[layer.output] = index
         for tensor in layer.inputs:
             last[tensor] = index
-    last[output_tensor] = len(layers)
+    for edge in outputs:
+        last[edge.tensor] = len(layers)
     return first, last
 
 
 def problem(model):
     """What is unsafe about the placement, or None. O(tensors^2), load time only."""
     offsets, sizes, arena_size = model.offsets, model.sizes, model.arena_size
-    first, last = lifetimes(model.layers, len(sizes), model.input.tensor, model.output.tensor)
+    first, last = lifetimes(model.layers, len(sizes), model.inputs, model.outputs)
     for t in range(len(sizes)):
         start, end = offsets[t], offsets[t] + sizes[t]
         if start % 4 or end > arena_size:

@@ -1,4 +1,4 @@
-"""Read and check a .mnq version 1 container (the specification is docs/format.md).
+"""Read and check a .mnq container, version 1 or 2 (the specification is docs/format.md).
 
 The file is streamed: the table (header, edges, activation tensors, layer records) first, then
 each layer's data block, every tensor read straight into the array it will live in. Any problem
@@ -25,8 +25,10 @@ except ImportError:  # a build without binascii.crc32
     from .crc32 import crc32
 
 MAGIC = b"\x89MNQ"
-VERSION = 1
-TENSORS_AT = 56  # header (32) + input edge (12) + output edge (12)
+VERSIONS = (1, 2)  # 2: the edge counts at header bytes 28 and 29, then that many edges
+HEADER = 32
+EDGE = 12
+TENSORS_AT = 56  # header (32) + input edge (12) + output edge (12): the shortest table
 TENSOR_ENTRY = 16
 RECORD_HEAD = 24
 DESCRIPTOR = 12
@@ -90,14 +92,20 @@ def read_table(stream, name="model"):
     stream.seek(0)
     if size < TENSORS_AT:
         reader.fail(f"{size} bytes is too short for a .mnq model (at least {TENSORS_AT})", DAMAGED)
-    head = bytearray(TENSORS_AT)
-    reader.fill(head, TENSORS_AT)
+    head = bytearray(HEADER)
+    reader.fill(head, HEADER)
     file_size, table_size, layer_count, tensor_count, arena_size = _header(reader, head, size)
     reader.crc = crc32(memoryview(head)[24:], crc32(memoryview(head)[:20]))
-    records_at = TENSORS_AT + TENSOR_ENTRY * tensor_count
+    n_in, n_out = _edge_counts(reader, head)
+    tensors_at = HEADER + EDGE * (n_in + n_out)
+    records_at = tensors_at + TENSOR_ENTRY * tensor_count
     if records_at > table_size:
-        reader.fail(f"{tensor_count} activation tensors do not fit the table", DAMAGED)
-    tensor_table = bytearray(records_at - TENSORS_AT)
+        reader.fail(
+            f"{n_in + n_out} edges and {tensor_count} tensors do not fit the table", DAMAGED
+        )
+    edge_table = bytearray(tensors_at - HEADER)
+    reader.fill(edge_table, len(edge_table))
+    tensor_table = bytearray(records_at - tensors_at)
     reader.fill(tensor_table, len(tensor_table))
     records = _read_records(reader, records_at, table_size, layer_count)
     if reader.crc != struct.unpack_from("<I", head, 20)[0]:
@@ -105,14 +113,15 @@ def read_table(stream, name="model"):
     flags = struct.unpack_from("<H", head, 6)[0]
     if flags:
         reader.fail(f"unknown feature flags 0x{flags:04x}", UPDATE)
-    if any(head[28:32]):
+    if head[4] == 1 and any(head[28:32]) or head[4] == 2 and any(head[30:32]):
         reader.fail("the reserved header field is not zero")
     if layer_count < 1 or tensor_count < 2:
         reader.fail(f"{layer_count} layers and {tensor_count} tensors; a model needs 1 and 2")
     shapes, offsets = _tensors(reader, tensor_table, tensor_count)
-    edges = (_edge(reader, head, 32, "input", shapes), _edge(reader, head, 44, "output", shapes))
-    layers = _layers(reader, records, shapes, table_size, file_size, *edges)
-    model = Model(edges[0], edges[1], shapes, offsets, arena_size, layers)
+    inputs = _edges(reader, edge_table, 0, n_in, "input", shapes)
+    outputs = _edges(reader, edge_table, n_in, n_out, "output", shapes)
+    layers = _layers(reader, records, shapes, table_size, file_size, inputs, outputs)
+    model = Model(inputs, outputs, shapes, offsets, arena_size, layers)
     model.file_size = file_size
     model.table_size = table_size
     from . import arena  # the table's checks are imported here, so that load() can drop them
@@ -147,8 +156,8 @@ def _header(reader, head, size):
     version, _, file_size, table_size, layer_count, tensor_count = struct.unpack_from(
         "<HHIIHH", head, 4
     )
-    if version != VERSION:
-        reader.fail(f"container version {version}; this micronn reads version {VERSION}", UPDATE)
+    if version not in VERSIONS:
+        reader.fail(f"container version {version}; this micronn reads versions 1 and 2", UPDATE)
     if file_size > size:
         reader.fail(f"the file has {size} bytes but its header says {file_size}", DAMAGED)
     if file_size < size:
@@ -157,6 +166,29 @@ def _header(reader, head, size):
         reader.fail(f"impossible table size {table_size}", DAMAGED)
     arena_size = struct.unpack_from("<I", head, 24)[0]
     return file_size, table_size, layer_count, tensor_count, arena_size
+
+
+def _edge_counts(reader, head):
+    """(inputs, outputs): 1 and 1 in version 1, header bytes 28 and 29 in version 2."""
+    if head[4] == 1:
+        return 1, 1
+    n_in, n_out = head[28], head[29]
+    if not n_in or not n_out:
+        reader.fail(f"{n_in} inputs and {n_out} outputs; a model needs at least one of each")
+    return n_in, n_out
+
+
+def _edges(reader, table, first, count, what, shapes):
+    """The edges first .. first + count - 1 of the edge table, checked; a tuple."""
+    edges = []
+    for k in range(count):
+        name = what if count == 1 else f"{what} {k}"
+        edge = _edge(reader, table, EDGE * (first + k), name, shapes)
+        for other in edges:
+            if other.tensor == edge.tensor:
+                reader.fail(f"the {name} is tensor {edge.tensor}, as an earlier {what}")
+        edges.append(edge)
+    return tuple(edges)
 
 
 def _read_records(reader, position, table_size, layer_count):
@@ -218,10 +250,11 @@ def _edge(reader, head, at, what, shapes):
     return Edge(tensor, shapes[tensor], scale, zero_point)
 
 
-def _layers(reader, records, shapes, block_start, file_size, model_input, model_output):
+def _layers(reader, records, shapes, block_start, file_size, inputs, outputs):
     """Check every record and the graph they form; return the layers, blocks not yet read."""
     written = bytearray(len(shapes))
-    written[model_input.tensor] = 1
+    for edge in inputs:
+        written[edge.tensor] = 1
     layers = []
     for index in range(len(records)):
         head, body = records[index]
@@ -232,7 +265,7 @@ def _layers(reader, records, shapes, block_start, file_size, model_input, model_
                 reader.fail(f"{where} reads tensor {tensor} before it is written")
         if layer.output >= len(shapes) or written[layer.output]:
             reader.fail(f"{where} writes tensor {layer.output}, which is invalid or written twice")
-        written[layer.output] = 1
+        written[layer.output] = 2
         in_shapes = [shapes[t] for t in layer.inputs]
         problem = _rules().check(
             layer.name, layer.params, in_shapes, shapes[layer.output], layer.counts
@@ -243,8 +276,9 @@ def _layers(reader, records, shapes, block_start, file_size, model_input, model_
         layers.append(layer)
     if block_start != file_size:
         reader.fail(f"the data blocks end at byte {block_start}, not at {file_size}")
-    if not written[model_output.tensor]:
-        reader.fail(f"the output tensor {model_output.tensor} is never written")
+    for edge in outputs:
+        if written[edge.tensor] != 2:
+            reader.fail(f"the output tensor {edge.tensor} is never written by a layer")
     if min(written) == 0:
         reader.fail(f"activation tensor {list(written).index(0)} is never written")
     return layers

@@ -38,9 +38,11 @@ class Layer:
 
 
 class Model:
-    def __init__(self, model_input, model_output, shapes, offsets, arena_size, layers):
-        self.input = model_input
-        self.output = model_output
+    """inputs, outputs: tuples of Edge, in container order (one each in version 1)."""
+
+    def __init__(self, inputs, outputs, shapes, offsets, arena_size, layers):
+        self.inputs = inputs
+        self.outputs = outputs
         self.shapes = shapes
         self.sizes = [size_of(shape) for shape in shapes]
         self.offsets = offsets

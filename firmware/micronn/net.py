@@ -72,12 +72,13 @@ class Net:
         self.backend = backend
         self.weights = "ram" if placement is None else placement.name
         self._file = file  # the model file the net opened and reads its weights from
-        self.input_shape = tuple(model.input.shape)
-        self.output_shape = tuple(model.output.shape)
-        self.input_scale = model.input.scale
-        self.input_zero_point = model.input.zero_point
-        self.output_scale = model.output.scale
-        self.output_zero_point = model.output.zero_point
+        first_in, first_out = model.inputs[0], model.outputs[0]  # more: net_edges.py
+        self.input_shape = tuple(first_in.shape)
+        self.output_shape = tuple(first_out.shape)
+        self.input_scale = first_in.scale
+        self.input_zero_point = first_in.zero_point
+        self.output_scale = first_out.scale
+        self.output_zero_point = first_out.zero_point
         self._input = None  # Affine, made when floats first come in or go out (affine.py)
         self._output = None
         self._above_127 = _above_127_finder(backend)
@@ -87,9 +88,9 @@ class Net:
         arena = memoryview(self._arena)
         offsets, sizes = model.offsets, model.sizes
         views = [arena[offsets[t] : offsets[t] + sizes[t]] for t in range(len(sizes))]
-        self._x = views[model.input.tensor]
-        self._result = views[model.output.tensor]
-        self._y = _int8_buffer(model.output.size)
+        self._x = views[first_in.tensor]
+        self._result = views[first_out.tensor]
+        self._y = _int8_buffer(first_out.size)
         plan = []
         for index in range(len(model.layers)):
             layer = model.layers[index]
@@ -109,22 +110,40 @@ class Net:
             self._file.close()
             self._file = None
 
+    @property
+    def inputs(self):
+        """The network's inputs, in order: a tuple of Edge (shape, size, scale, zero_point)."""
+        from .net_edges import Edge
+
+        return (Edge(self.input_shape, self.input_scale, self.input_zero_point),)
+
+    @property
+    def outputs(self):
+        """The network's outputs, in order: a tuple of Edge (shape, size, scale, zero_point)."""
+        from .net_edges import Edge
+
+        return (Edge(self.output_shape, self.output_scale, self.output_zero_point),)
+
     def predict(self, x, out=None):
         """Run the network on x (int8 codes, or floats to quantize); return out or own buffer."""
         if out is not None:
             self._check_out(out, self._y, "out")
-        self._load_input(x)
+        self._load_input(x, self._x, -1)
         for run, plan, a, b, y in self._plan:
             run(plan, a, b, y)
-        result = self._result
-        if out is None:
-            out = self._y
-        if _BYTE_COPIES and out is not self._wide_out:
+        return self._store(self._result, self._y if out is None else out, -1)
+
+    def _store(self, result, out, k):
+        """Copy the output codes `result` into out; k: the output's index, -1 for the only one."""
+        if _BYTE_COPIES and out is not (self._wide_out if k < 0 else self._wide_outs[k]):
             try:
                 out[_WHOLE] = result  # the bytes that storing each code gives
                 return out
             except _ITEM_SIZES_DIFFER:  # an array of wider items
-                self._wide_out = out  # code by code, now and next time
+                if k < 0:  # code by code, now and next time
+                    self._wide_out = out
+                else:
+                    self._wide_outs[k] = out
         if type(out) is bytearray:
             for i in range(len(result)):
                 out[i] = result[i] & 0xFF
@@ -133,16 +152,20 @@ class Net:
                 out[i] = result[i]
         return out
 
-    def quantize(self, x, out=None):
+    def quantize(self, x, out=None, index=0):
         """Floats to int8 codes with the input's scale and zero point (allocates floats)."""
+        if index:
+            raise ValueError(f"input {index} does not exist; the model has one input")
         if out is None:
             out = _int8_buffer(len(self._x))
         self._check_out(out, self._x, "out")
         self._check_length(x, len(self._x), "x")
         return self._quantize(x, out)
 
-    def dequantize(self, q, out=None):
+    def dequantize(self, q, out=None, index=0):
         """int8 output codes to an array('f') of reals with the output's scale and zero point."""
+        if index:
+            raise ValueError(f"output {index} does not exist; the model has one output")
         count = len(self._y)
         if out is None:
             out = array("f", bytes(4 * count))
@@ -152,24 +175,27 @@ class Net:
             self._output = _affine(self.output_scale, self.output_zero_point)
         return self._output.dequantize(q, out)
 
-    def _load_input(self, x):
-        """Copy x into the int8 input buffer, quantizing floats, checking int8 codes."""
-        dst = self._x
+    def _load_input(self, x, dst, k):
+        """Copy x into the int8 input buffer dst, quantizing floats, checking int8 codes; k: the
+        input's index, -1 for the only one."""
         count = len(dst)
-        self._check_length(x, count, "x")
+        self._check_length(x, count, "x", k)
         if type(x[0]) is float:
-            self._quantize(x, dst)
+            self._quantize(x, dst, k)
             return
         kind = type(x)
         if (
             _BYTE_COPIES
-            and x is not self._wide_in
+            and x is not (self._wide_in if k < 0 else self._wide_ins[k])
             and (kind is bytes or kind is bytearray or kind is memoryview or kind is array)
         ):
             try:
                 dst[_WHOLE] = x  # one-byte items: each bit pattern is an int8 code
             except _ITEM_SIZES_DIFFER:  # wider items (array('h'), ...): checked below
-                self._wide_in = x  # and next time straight away: a raise allocates
+                if k < 0:  # and next time straight away: a raise allocates
+                    self._wide_in = x
+                else:
+                    self._wide_ins[k] = x
             else:
                 if kind is not array or not self._above_127(x, dst, count):
                     return
@@ -197,26 +223,33 @@ class Net:
             "their bit patterns in bytes / bytearray) or floats to be quantized"
         )
 
-    def _quantize(self, x, out):
+    def _quantize(self, x, out, k=-1):
         try:
+            if k >= 0:
+                return self._quantize_edge(x, out, k)
             if self._input is None:
                 self._input = _affine(self.input_scale, self.input_zero_point)
             return self._input.quantize(x, out)
         except TypeError:
             raise ValueError("float input must hold only numbers") from None
 
-    def _check_length(self, buffer, count, what):
+    def _check_length(self, buffer, count, what, k=-1):
         try:
             length = len(buffer)
         except TypeError:
             length = -1
         if length != count:
+            if k >= 0:
+                raise ValueError(
+                    f"{what}[{k}] must be a buffer of {count} items, got "
+                    f"{type(buffer).__name__} of length {length}"
+                )
             raise ValueError(
                 f"{what} must be a buffer of {count} items (shape {self.input_shape} in, "
                 f"{self.output_shape} out), got {type(buffer).__name__} of length {length}"
             )
 
-    def _check_out(self, out, own, what):
+    def _check_out(self, out, own, what, k=-1):
         if type(out) is not array and type(out) is not bytearray:
             raise ValueError(f"{what} must be an array('b') or a bytearray, got {type(out)}")
-        self._check_length(out, len(own), what)
+        self._check_length(out, len(own), what, k)

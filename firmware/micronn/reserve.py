@@ -28,8 +28,15 @@ def skim(stream, weights):
     if stream.readinto(head) != 24:
         return None
     codes = []
+    version = head[4]
     table_size, layer_count, tensor_count = struct.unpack_from("<IHH", head, 12)
-    position = 56 + 16 * tensor_count
+    edges = 2
+    if version == 2:  # the edge counts are header bytes 28 and 29
+        stream.seek(28)
+        if stream.readinto(head) != 24:
+            return None
+        edges = head[0] + head[1]
+    position = 32 + 12 * edges + 16 * tensor_count
     kept = 0
     for _ in range(layer_count):
         stream.seek(position)

@@ -39,7 +39,9 @@ class SimulationError(RuntimeError):
 
 @dataclass(frozen=True)
 class SimulationResult:
-    outputs: np.ndarray  # int8 codes, [rows, *output_shape] (or output_shape for one sample)
+    # int8 codes, [rows, *output_shape] (or output_shape for one sample); a tuple of such arrays,
+    # one per output, for a model with several outputs
+    outputs: np.ndarray | tuple
     peak_heap: int  # the largest live heap of heap_stages (docs/memory.md, "Peak")
     backend: str  # the kernel backend the device package chose
     weights: str = "ram"  # where the weights lived: ram, stream or rom (micronn.load weights=)
@@ -77,17 +79,42 @@ def _load_model(model_path_or_bytes):
 
 
 def _input_codes(model, x) -> tuple:
-    """int8 rows [n, input_size] for the VM and whether x was a single sample."""
-    x = np.asarray(x)
-    if np.issubdtype(x.dtype, np.floating):
-        x = reference.quantize_input(model, x)
-    elif x.dtype != np.int8:
-        raise ValueError(
-            f"input must be int8 codes or float values, got {x.dtype}; "
-            "cast quantized data to int8 or pass floats to quantize on the host"
+    """int8 rows [n, total input size] for the VM (each row: the inputs' codes one after the
+    other) and whether x was a single sample. x: one array, or one per input (reference.run)."""
+    codes = []
+    for k, array in enumerate(reference.edge_arrays(model, x)):
+        array = np.asarray(array)
+        if np.issubdtype(array.dtype, np.floating):
+            array = reference.quantize_input(model, array, k)
+        elif array.dtype != np.int8:
+            raise ValueError(
+                f"input must be int8 codes or float values, got {array.dtype}; "
+                "cast quantized data to int8 or pass floats to quantize on the host"
+            )
+        codes.append(array)
+    rows, single = reference.batch_rows(model, codes)
+    flat = [
+        np.ascontiguousarray(c, dtype=np.int8).reshape(rows, spec.size)
+        for c, spec in zip(codes, model.inputs, strict=True)
+    ]
+    return (flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)), single
+
+
+def _split_outputs(model, raw: bytes, rows: int, single: bool):
+    """The VM's output rows as the model's outputs: one array, or a tuple of one per output."""
+    sizes = [spec.size for spec in model.outputs]
+    table = np.frombuffer(raw, dtype=np.int8)
+    if table.size != rows * sum(sizes):
+        raise SimulationError(
+            f"the VM wrote {table.size} output codes for {rows} rows of {sum(sizes)}"
         )
-    _, single = reference.input_rows(model, x.shape)
-    return np.ascontiguousarray(x, dtype=np.int8).reshape(-1, model.input.size), single
+    table = table.reshape(rows, sum(sizes))
+    results, start = [], 0
+    for spec, size in zip(model.outputs, sizes, strict=True):
+        out = table[:, start : start + size].reshape(rows, *spec.shape)
+        results.append(out[0].copy() if single else out.copy())
+        start += size
+    return results[0] if len(results) == 1 else tuple(results)
 
 
 def _vm_failure(stdout: str, stderr: str, board, heap: int) -> SimulationError:
@@ -177,6 +204,11 @@ def simulate(
             backend,
             weights,
         ]
+        if len(model.inputs) > 1 or len(model.outputs) > 1:
+            command += [
+                ",".join(str(spec.size) for spec in edges)
+                for edges in (model.inputs, model.outputs)
+            ]
         # precompiled: the package as .mpy files, as `micronn flash` installs it on a board
         package = precompiled_package(executable) if precompiled else device_package_dir().parent
         env = dict(os.environ, MICROPYPATH=str(package))
@@ -192,11 +224,8 @@ def simulate(
             raise _vm_failure(done.stdout, done.stderr, profile.name, heap)
         result = _parse_result(done.stdout)
         raw = (work / "output.bin").read_bytes()
-    outputs = np.frombuffer(raw, dtype=np.int8).reshape((-1, *model.output.shape))
-    if len(outputs) != len(rows):
-        raise SimulationError(f"the VM wrote {len(outputs)} output rows for {len(rows)} inputs")
     return SimulationResult(
-        outputs=outputs[0].copy() if single else outputs.copy(),
+        outputs=_split_outputs(model, raw, len(rows), single),
         peak_heap=max(result["stages"].values()),
         backend=str(result["backend"]),
         weights=str(result["weights"]),
