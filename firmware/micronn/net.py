@@ -59,6 +59,66 @@ def _above_127_finder(backend):
     return _above_127
 
 
+def load_codes(x, dst, count, wide, above_127):
+    """Copy the int8 codes x into dst, checking them; return `wide`, or x when its items turn
+    out wider than a byte (then copied code by code, now and whenever x is `wide`: a raise
+    allocates). above_127: _above_127 or its viper twin."""
+    kind = type(x)
+    if (
+        _BYTE_COPIES
+        and x is not wide
+        and (kind is bytes or kind is bytearray or kind is memoryview or kind is array)
+    ):
+        try:
+            dst[_WHOLE] = x  # one-byte items: each bit pattern is an int8 code
+        except _ITEM_SIZES_DIFFER:  # wider items (array('h'), ...): checked below
+            wide = x
+        else:
+            if kind is not array or not above_127(x, dst, count):
+                return wide
+    # bytes, bytearray and memoryview may hold the bit patterns 128..255 of negative codes
+    top = 255 if kind is bytes or kind is bytearray or kind is memoryview else 127
+    i = 0
+    item = None
+    try:
+        for i in range(count):
+            item = x[i]
+            if item > 127:
+                if item > top:
+                    break
+                dst[i] = item - 256
+            elif item < -128:
+                break
+            else:
+                dst[i] = item
+        else:
+            return wide
+    except TypeError:
+        pass
+    raise ValueError(
+        f"input item {i} ({item!r}) is not an int8 code; pass int8 codes (-128..127, or "
+        "their bit patterns in bytes / bytearray) or floats to be quantized"
+    )
+
+
+def store_codes(result, out, wide):
+    """Copy the output codes `result` into out; return `wide`, or out when its items turn out
+    wider than a byte (as load_codes)."""
+    if _BYTE_COPIES and out is not wide:
+        try:
+            out[_WHOLE] = result  # the bytes that storing each code gives
+            return wide
+        except _ITEM_SIZES_DIFFER:  # an array of wider items
+            wide = out
+    if type(out) is bytearray:
+        for i in range(len(result)):
+            out[i] = result[i] & 0xFF
+    else:
+        for i in range(len(result)):
+            out[i] = result[i]
+    return wide
+
+
 class Net:
     """Integer inference for a checked container.Model, one kernel module per layer.
 
@@ -128,44 +188,24 @@ class Net:
         """Run the network on x (int8 codes, or floats to quantize); return out or own buffer."""
         if out is not None:
             self._check_out(out, self._y, "out")
-        self._load_input(x, self._x, -1)
+        self._load_input(x)
         for run, plan, a, b, y in self._plan:
             run(plan, a, b, y)
-        return self._store(self._result, self._y if out is None else out, -1)
-
-    def _store(self, result, out, k):
-        """Copy the output codes `result` into out; k: the output's index, -1 for the only one."""
-        if _BYTE_COPIES and out is not (self._wide_out if k < 0 else self._wide_outs[k]):
-            try:
-                out[_WHOLE] = result  # the bytes that storing each code gives
-                return out
-            except _ITEM_SIZES_DIFFER:  # an array of wider items
-                if k < 0:  # code by code, now and next time
-                    self._wide_out = out
-                else:
-                    self._wide_outs[k] = out
-        if type(out) is bytearray:
-            for i in range(len(result)):
-                out[i] = result[i] & 0xFF
-        else:
-            for i in range(len(result)):
-                out[i] = result[i]
+        if out is None:
+            out = self._y
+        self._wide_out = store_codes(self._result, out, self._wide_out)
         return out
 
-    def quantize(self, x, out=None, index=0):
+    def quantize(self, x, out=None):
         """Floats to int8 codes with the input's scale and zero point (allocates floats)."""
-        if index:
-            raise ValueError(f"input {index} does not exist; the model has one input")
         if out is None:
             out = _int8_buffer(len(self._x))
         self._check_out(out, self._x, "out")
         self._check_length(x, len(self._x), "x")
         return self._quantize(x, out)
 
-    def dequantize(self, q, out=None, index=0):
+    def dequantize(self, q, out=None):
         """int8 output codes to an array('f') of reals with the output's scale and zero point."""
-        if index:
-            raise ValueError(f"output {index} does not exist; the model has one output")
         count = len(self._y)
         if out is None:
             out = array("f", bytes(4 * count))
@@ -175,81 +215,36 @@ class Net:
             self._output = _affine(self.output_scale, self.output_zero_point)
         return self._output.dequantize(q, out)
 
-    def _load_input(self, x, dst, k):
-        """Copy x into the int8 input buffer dst, quantizing floats, checking int8 codes; k: the
-        input's index, -1 for the only one."""
+    def _load_input(self, x):
+        """Copy x into the int8 input buffer, quantizing floats, checking int8 codes."""
+        dst = self._x
         count = len(dst)
-        self._check_length(x, count, "x", k)
+        self._check_length(x, count, "x")
         if type(x[0]) is float:
-            self._quantize(x, dst, k)
+            self._quantize(x, dst)
             return
-        kind = type(x)
-        if (
-            _BYTE_COPIES
-            and x is not (self._wide_in if k < 0 else self._wide_ins[k])
-            and (kind is bytes or kind is bytearray or kind is memoryview or kind is array)
-        ):
-            try:
-                dst[_WHOLE] = x  # one-byte items: each bit pattern is an int8 code
-            except _ITEM_SIZES_DIFFER:  # wider items (array('h'), ...): checked below
-                if k < 0:  # and next time straight away: a raise allocates
-                    self._wide_in = x
-                else:
-                    self._wide_ins[k] = x
-            else:
-                if kind is not array or not self._above_127(x, dst, count):
-                    return
-        # bytes, bytearray and memoryview may hold the bit patterns 128..255 of negative codes
-        top = 255 if kind is bytes or kind is bytearray or kind is memoryview else 127
-        i = 0
-        item = None
-        try:
-            for i in range(count):
-                item = x[i]
-                if item > 127:
-                    if item > top:
-                        break
-                    dst[i] = item - 256
-                elif item < -128:
-                    break
-                else:
-                    dst[i] = item
-            else:
-                return
-        except TypeError:
-            pass
-        raise ValueError(
-            f"input item {i} ({item!r}) is not an int8 code; pass int8 codes (-128..127, or "
-            "their bit patterns in bytes / bytearray) or floats to be quantized"
-        )
+        self._wide_in = load_codes(x, dst, count, self._wide_in, self._above_127)
 
-    def _quantize(self, x, out, k=-1):
+    def _quantize(self, x, out):
         try:
-            if k >= 0:
-                return self._quantize_edge(x, out, k)
             if self._input is None:
                 self._input = _affine(self.input_scale, self.input_zero_point)
             return self._input.quantize(x, out)
         except TypeError:
             raise ValueError("float input must hold only numbers") from None
 
-    def _check_length(self, buffer, count, what, k=-1):
+    def _check_length(self, buffer, count, what):
         try:
             length = len(buffer)
         except TypeError:
             length = -1
         if length != count:
-            if k >= 0:
-                raise ValueError(
-                    f"{what}[{k}] must be a buffer of {count} items, got "
-                    f"{type(buffer).__name__} of length {length}"
-                )
             raise ValueError(
                 f"{what} must be a buffer of {count} items (shape {self.input_shape} in, "
                 f"{self.output_shape} out), got {type(buffer).__name__} of length {length}"
             )
 
-    def _check_out(self, out, own, what, k=-1):
+    def _check_out(self, out, own, what):
         if type(out) is not array and type(out) is not bytearray:
             raise ValueError(f"{what} must be an array('b') or a bytearray, got {type(out)}")
-        self._check_length(out, len(own), what, k)
+        self._check_length(out, len(own), what)

@@ -7,7 +7,7 @@ net.outputs). A side with one edge works exactly as a Net: one buffer in, or out
 
 from array import array
 
-from .net import Net, _affine, _int8_buffer
+from .net import Net, _affine, _int8_buffer, load_codes, store_codes
 
 
 class Edge:
@@ -72,26 +72,47 @@ class EdgesNet(Net):
             if many_out:
                 _check_sequence(out, len(ys), "out", "outputs")
                 for k in range(len(ys)):
-                    self._check_out(out[k], ys[k], "out", k)
+                    y = out[k]
+                    if (
+                        not _fits(y, len(ys[k]))
+                        or type(y) is not array
+                        and type(y) is not bytearray
+                    ):
+                        self._check_out(y, ys[k], f"out[{k}]")  # raises
             else:
                 self._check_out(out, self._y, "out")
         if self._many_in:
             xs = self._xs
             _check_sequence(x, len(xs), "x", "inputs")
             for k in range(len(xs)):
-                self._load_input(x[k], xs[k], k)
+                self._load_edge(x[k], xs[k], k)
         else:
-            self._load_input(x, self._x, -1)
+            self._load_input(x)
         for run, plan, a, b, y in self._plan:
             run(plan, a, b, y)
         if not many_out:
-            return self._store(self._result, self._y if out is None else out, -1)
+            if out is None:
+                out = self._y
+            self._wide_out = store_codes(self._result, out, self._wide_out)
+            return out
         if out is None:
             out = ys
         results = self._results
+        wides = self._wide_outs
         for k in range(len(results)):
-            self._store(results[k], out[k], k)
+            wides[k] = store_codes(results[k], out[k], wides[k])
         return out
+
+    def _load_edge(self, x, dst, k):
+        """Net._load_input for input k into dst."""
+        count = len(dst)
+        if not _fits(x, count):
+            self._check_length(x, count, f"x[{k}]")  # raises; the name only then
+        if type(x[0]) is float:
+            self._quantize_edge(x, dst, k)
+            return
+        wides = self._wide_ins
+        wides[k] = load_codes(x, dst, count, wides[k], self._above_127)
 
     def quantize(self, x, out=None, index=0):
         """Floats to int8 codes with the scale and zero point of input `index`."""
@@ -102,7 +123,7 @@ class EdgesNet(Net):
             out = _int8_buffer(len(dst))
         self._check_out(out, dst, "out")
         self._check_length(x, len(dst), "x")
-        return self._quantize(x, out, index)
+        return self._quantize_edge(x, out, index)
 
     def dequantize(self, q, out=None, index=0):
         """int8 codes of output `index` to an array('f') of reals."""
@@ -124,7 +145,17 @@ class EdgesNet(Net):
         if affine is None:
             edge = self._ins[k]
             affine = self._in_affines[k] = _affine(edge.scale, edge.zero_point)
-        return affine.quantize(x, out)
+        try:
+            return affine.quantize(x, out)
+        except TypeError:
+            raise ValueError("float input must hold only numbers") from None
+
+
+def _fits(buffer, count):
+    try:
+        return len(buffer) == count
+    except TypeError:
+        return False
 
 
 def _check_sequence(items, count, what, kind):
