@@ -36,7 +36,7 @@ P = 24  # params start in a record: in_features, out_features, input zp, output 
 INVALID = [
     # header
     ("magic", put("<B", 0, 0x88), "not a .mnq"),
-    ("version 2", put("<H", 4, 2), "version 2"),
+    ("version 3", put("<H", 4, 3), "version 3"),
     ("unknown flag", put("<H", 6, 4), "flags 0x0004"),
     ("reserved header word", put("<I", 28, 1 << 31), "reserved header field"),
     ("file_size too large", add("<I", 8, 4), "header says"),
@@ -60,7 +60,7 @@ INVALID = [
     ("output scale inf", put("<f", edge("output", 4), float("inf")), "scale"),
     ("input zero point 128", put("<i", edge("input", 8), 128), "zero point 128"),
     ("output zero point -129", put("<i", edge("output", 8), -129), "zero point -129"),
-    ("output is the input", put("<H", edge("output", 0), 0), "share arena bytes"),
+    ("output is the input", put("<H", edge("output", 0), 0), "output tensor 0 is an input"),
     # activation tensors
     ("tensor dtype", put("<B", tensor_entry(1, 0), 2), "activation tensor 1 has dtype code 2"),
     ("tensor ndim 0", put("<B", tensor_entry(0, 1), 0), "ndim 0"),

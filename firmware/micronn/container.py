@@ -25,10 +25,7 @@ except ImportError:  # a build without binascii.crc32
     from .crc32 import crc32
 
 MAGIC = b"\x89MNQ"
-VERSIONS = (1, 2)  # 2: the edge counts at header bytes 28 and 29, then that many edges
-HEADER = 32
-EDGE = 12
-TENSORS_AT = 56  # header (32) + input edge (12) + output edge (12): the shortest table
+TENSORS_AT = 56  # header (32) + two edges (12 each): the shortest table
 TENSOR_ENTRY = 16
 RECORD_HEAD = 24
 DESCRIPTOR = 12
@@ -92,34 +89,35 @@ def read_table(stream, name="model"):
     stream.seek(0)
     if size < TENSORS_AT:
         reader.fail(f"{size} bytes is too short for a .mnq model (at least {TENSORS_AT})", DAMAGED)
-    head = bytearray(HEADER)
-    reader.fill(head, HEADER)
+    head = bytearray(32)
+    reader.fill(head, 32)
     file_size, table_size, layer_count, tensor_count, arena_size = _header(reader, head, size)
     reader.crc = crc32(memoryview(head)[24:], crc32(memoryview(head)[:20]))
-    n_in, n_out = _edge_counts(reader, head)
-    tensors_at = HEADER + EDGE * (n_in + n_out)
-    records_at = tensors_at + TENSOR_ENTRY * tensor_count
+    n_in = n_out = 1
+    if head[4] == 2:  # version 2: the edge counts are header bytes 28 and 29
+        n_in, n_out = head[28], head[29]
+        if not n_in or not n_out:
+            reader.fail("a model needs an input and an output")
+    edges = n_in + n_out
+    records_at = 32 + 12 * edges + TENSOR_ENTRY * tensor_count
     if records_at > table_size:
-        reader.fail(
-            f"{n_in + n_out} edges and {tensor_count} tensors do not fit the table", DAMAGED
-        )
-    edge_table = bytearray(tensors_at - HEADER)
-    reader.fill(edge_table, len(edge_table))
-    tensor_table = bytearray(records_at - tensors_at)
-    reader.fill(tensor_table, len(tensor_table))
+        reader.fail(f"{edges} edges and {tensor_count} tensors do not fit the table", DAMAGED)
+    table = bytearray(records_at - 32)  # the edges (12 bytes each), then the tensors
+    reader.fill(table, len(table))
     records = _read_records(reader, records_at, table_size, layer_count)
     if reader.crc != struct.unpack_from("<I", head, 20)[0]:
         reader.fail("the header and layer table fail their CRC check", DAMAGED)
     flags = struct.unpack_from("<H", head, 6)[0]
     if flags:
         reader.fail(f"unknown feature flags 0x{flags:04x}", UPDATE)
-    if head[4] == 1 and any(head[28:32]) or head[4] == 2 and any(head[30:32]):
+    if any(head[28 if head[4] == 1 else 30 : 32]):
         reader.fail("the reserved header field is not zero")
     if layer_count < 1 or tensor_count < 2:
         reader.fail(f"{layer_count} layers and {tensor_count} tensors; a model needs 1 and 2")
-    shapes, offsets = _tensors(reader, tensor_table, tensor_count)
-    inputs = _edges(reader, edge_table, 0, n_in, "input", shapes)
-    outputs = _edges(reader, edge_table, n_in, n_out, "output", shapes)
+    shapes, offsets = _tensors(reader, table, 12 * edges, tensor_count)
+    what = ("input", "output")
+    edges = [_edge(reader, table, 12 * k, what[k >= n_in], shapes) for k in range(edges)]
+    inputs, outputs = edges[:n_in], edges[n_in:]
     layers = _layers(reader, records, shapes, table_size, file_size, inputs, outputs)
     model = Model(inputs, outputs, shapes, offsets, arena_size, layers)
     model.file_size = file_size
@@ -156,7 +154,7 @@ def _header(reader, head, size):
     version, _, file_size, table_size, layer_count, tensor_count = struct.unpack_from(
         "<HHIIHH", head, 4
     )
-    if version not in VERSIONS:
+    if version not in (1, 2):
         reader.fail(f"container version {version}; this micronn reads versions 1 and 2", UPDATE)
     if file_size > size:
         reader.fail(f"the file has {size} bytes but its header says {file_size}", DAMAGED)
@@ -166,29 +164,6 @@ def _header(reader, head, size):
         reader.fail(f"impossible table size {table_size}", DAMAGED)
     arena_size = struct.unpack_from("<I", head, 24)[0]
     return file_size, table_size, layer_count, tensor_count, arena_size
-
-
-def _edge_counts(reader, head):
-    """(inputs, outputs): 1 and 1 in version 1, header bytes 28 and 29 in version 2."""
-    if head[4] == 1:
-        return 1, 1
-    n_in, n_out = head[28], head[29]
-    if not n_in or not n_out:
-        reader.fail(f"{n_in} inputs and {n_out} outputs; a model needs at least one of each")
-    return n_in, n_out
-
-
-def _edges(reader, table, first, count, what, shapes):
-    """The edges first .. first + count - 1 of the edge table, checked; a tuple."""
-    edges = []
-    for k in range(count):
-        name = what if count == 1 else f"{what} {k}"
-        edge = _edge(reader, table, EDGE * (first + k), name, shapes)
-        for other in edges:
-            if other.tensor == edge.tensor:
-                reader.fail(f"the {name} is tensor {edge.tensor}, as an earlier {what}")
-        edges.append(edge)
-    return tuple(edges)
 
 
 def _read_records(reader, position, table_size, layer_count):
@@ -215,12 +190,12 @@ def _read_records(reader, position, table_size, layer_count):
     return records
 
 
-def _tensors(reader, table, count):
+def _tensors(reader, table, at, count):
     shapes = []
     offsets = []
     for t in range(count):
         dtype, ndim, reserved, d0, d1, d2, d3, offset = struct.unpack_from(
-            "<BBHHHHHI", table, TENSOR_ENTRY * t
+            "<BBHHHHHI", table, at + TENSOR_ENTRY * t
         )
         dims = (d0, d1, d2, d3)
         if dtype != INT8:
@@ -252,8 +227,10 @@ def _edge(reader, head, at, what, shapes):
 
 def _layers(reader, records, shapes, block_start, file_size, inputs, outputs):
     """Check every record and the graph they form; return the layers, blocks not yet read."""
-    written = bytearray(len(shapes))
+    written = bytearray(len(shapes))  # 1: an input, 2: written by a layer, 3: an output
     for edge in inputs:
+        if written[edge.tensor]:
+            reader.fail(f"tensor {edge.tensor} is two inputs")
         written[edge.tensor] = 1
     layers = []
     for index in range(len(records)):
@@ -278,7 +255,8 @@ def _layers(reader, records, shapes, block_start, file_size, inputs, outputs):
         reader.fail(f"the data blocks end at byte {block_start}, not at {file_size}")
     for edge in outputs:
         if written[edge.tensor] != 2:
-            reader.fail(f"the output tensor {edge.tensor} is never written by a layer")
+            reader.fail(f"the output tensor {edge.tensor} is an input, two outputs or unwritten")
+        written[edge.tensor] = 3
     if min(written) == 0:
         reader.fail(f"activation tensor {list(written).index(0)} is never written")
     return layers

@@ -59,66 +59,6 @@ def _above_127_finder(backend):
     return _above_127
 
 
-def load_codes(x, dst, count, wide, above_127):
-    """Copy the int8 codes x into dst, checking them; return `wide`, or x when its items turn
-    out wider than a byte (then copied code by code, now and whenever x is `wide`: a raise
-    allocates). above_127: _above_127 or its viper twin."""
-    kind = type(x)
-    if (
-        _BYTE_COPIES
-        and x is not wide
-        and (kind is bytes or kind is bytearray or kind is memoryview or kind is array)
-    ):
-        try:
-            dst[_WHOLE] = x  # one-byte items: each bit pattern is an int8 code
-        except _ITEM_SIZES_DIFFER:  # wider items (array('h'), ...): checked below
-            wide = x
-        else:
-            if kind is not array or not above_127(x, dst, count):
-                return wide
-    # bytes, bytearray and memoryview may hold the bit patterns 128..255 of negative codes
-    top = 255 if kind is bytes or kind is bytearray or kind is memoryview else 127
-    i = 0
-    item = None
-    try:
-        for i in range(count):
-            item = x[i]
-            if item > 127:
-                if item > top:
-                    break
-                dst[i] = item - 256
-            elif item < -128:
-                break
-            else:
-                dst[i] = item
-        else:
-            return wide
-    except TypeError:
-        pass
-    raise ValueError(
-        f"input item {i} ({item!r}) is not an int8 code; pass int8 codes (-128..127, or "
-        "their bit patterns in bytes / bytearray) or floats to be quantized"
-    )
-
-
-def store_codes(result, out, wide):
-    """Copy the output codes `result` into out; return `wide`, or out when its items turn out
-    wider than a byte (as load_codes)."""
-    if _BYTE_COPIES and out is not wide:
-        try:
-            out[_WHOLE] = result  # the bytes that storing each code gives
-            return wide
-        except _ITEM_SIZES_DIFFER:  # an array of wider items
-            wide = out
-    if type(out) is bytearray:
-        for i in range(len(result)):
-            out[i] = result[i] & 0xFF
-    else:
-        for i in range(len(result)):
-            out[i] = result[i]
-    return wide
-
-
 class Net:
     """Integer inference for a checked container.Model, one kernel module per layer.
 
@@ -170,20 +110,6 @@ class Net:
             self._file.close()
             self._file = None
 
-    @property
-    def inputs(self):
-        """The network's inputs, in order: a tuple of Edge (shape, size, scale, zero_point)."""
-        from .net_edges import Edge
-
-        return (Edge(self.input_shape, self.input_scale, self.input_zero_point),)
-
-    @property
-    def outputs(self):
-        """The network's outputs, in order: a tuple of Edge (shape, size, scale, zero_point)."""
-        from .net_edges import Edge
-
-        return (Edge(self.output_shape, self.output_scale, self.output_zero_point),)
-
     def predict(self, x, out=None):
         """Run the network on x (int8 codes, or floats to quantize); return out or own buffer."""
         if out is not None:
@@ -191,9 +117,21 @@ class Net:
         self._load_input(x)
         for run, plan, a, b, y in self._plan:
             run(plan, a, b, y)
+        result = self._result
         if out is None:
             out = self._y
-        self._wide_out = store_codes(self._result, out, self._wide_out)
+        if _BYTE_COPIES and out is not self._wide_out:
+            try:
+                out[_WHOLE] = result  # the bytes that storing each code gives
+                return out
+            except _ITEM_SIZES_DIFFER:  # an array of wider items
+                self._wide_out = out  # code by code, now and next time
+        if type(out) is bytearray:
+            for i in range(len(result)):
+                out[i] = result[i] & 0xFF
+        else:
+            for i in range(len(result)):
+                out[i] = result[i]
         return out
 
     def quantize(self, x, out=None):
@@ -223,7 +161,42 @@ class Net:
         if type(x[0]) is float:
             self._quantize(x, dst)
             return
-        self._wide_in = load_codes(x, dst, count, self._wide_in, self._above_127)
+        kind = type(x)
+        if (
+            _BYTE_COPIES
+            and x is not self._wide_in
+            and (kind is bytes or kind is bytearray or kind is memoryview or kind is array)
+        ):
+            try:
+                dst[_WHOLE] = x  # one-byte items: each bit pattern is an int8 code
+            except _ITEM_SIZES_DIFFER:  # wider items (array('h'), ...): checked below
+                self._wide_in = x  # and next time straight away: a raise allocates
+            else:
+                if kind is not array or not self._above_127(x, dst, count):
+                    return
+        # bytes, bytearray and memoryview may hold the bit patterns 128..255 of negative codes
+        top = 255 if kind is bytes or kind is bytearray or kind is memoryview else 127
+        i = 0
+        item = None
+        try:
+            for i in range(count):
+                item = x[i]
+                if item > 127:
+                    if item > top:
+                        break
+                    dst[i] = item - 256
+                elif item < -128:
+                    break
+                else:
+                    dst[i] = item
+            else:
+                return
+        except TypeError:
+            pass
+        raise ValueError(
+            f"input item {i} ({item!r}) is not an int8 code; pass int8 codes (-128..127, or "
+            "their bit patterns in bytes / bytearray) or floats to be quantized"
+        )
 
     def _quantize(self, x, out):
         try:

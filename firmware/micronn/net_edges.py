@@ -7,7 +7,7 @@ net.outputs). A side with one edge works exactly as a Net: one buffer in, or out
 
 from array import array
 
-from .net import Net, _affine, _int8_buffer, load_codes, store_codes
+from .net import _BYTE_COPIES, _ITEM_SIZES_DIFFER, _WHOLE, Net, _affine, _int8_buffer
 
 
 class Edge:
@@ -149,6 +149,71 @@ class EdgesNet(Net):
             return affine.quantize(x, out)
         except TypeError:
             raise ValueError("float input must hold only numbers") from None
+
+
+# load_codes and store_codes are Net._load_input's and Net.predict's copies, with the state of
+# one edge passed in: Net keeps its own, so that a model with one input and one output pays no
+# heap for this module (tests/test_multi_edge.py checks that both give the same codes).
+
+
+def load_codes(x, dst, count, wide, above_127):
+    """Copy the int8 codes x into dst, checking them; return `wide`, or x when its items turn
+    out wider than a byte (then copied code by code, now and whenever x is `wide`: a raise
+    allocates). above_127: _above_127 or its viper twin."""
+    kind = type(x)
+    if (
+        _BYTE_COPIES
+        and x is not wide
+        and (kind is bytes or kind is bytearray or kind is memoryview or kind is array)
+    ):
+        try:
+            dst[_WHOLE] = x  # one-byte items: each bit pattern is an int8 code
+        except _ITEM_SIZES_DIFFER:  # wider items (array('h'), ...): checked below
+            wide = x
+        else:
+            if kind is not array or not above_127(x, dst, count):
+                return wide
+    # bytes, bytearray and memoryview may hold the bit patterns 128..255 of negative codes
+    top = 255 if kind is bytes or kind is bytearray or kind is memoryview else 127
+    i = 0
+    item = None
+    try:
+        for i in range(count):
+            item = x[i]
+            if item > 127:
+                if item > top:
+                    break
+                dst[i] = item - 256
+            elif item < -128:
+                break
+            else:
+                dst[i] = item
+        else:
+            return wide
+    except TypeError:
+        pass
+    raise ValueError(
+        f"input item {i} ({item!r}) is not an int8 code; pass int8 codes (-128..127, or "
+        "their bit patterns in bytes / bytearray) or floats to be quantized"
+    )
+
+
+def store_codes(result, out, wide):
+    """Copy the output codes `result` into out; return `wide`, or out when its items turn out
+    wider than a byte (as load_codes)."""
+    if _BYTE_COPIES and out is not wide:
+        try:
+            out[_WHOLE] = result  # the bytes that storing each code gives
+            return wide
+        except _ITEM_SIZES_DIFFER:  # an array of wider items
+            wide = out
+    if type(out) is bytearray:
+        for i in range(len(result)):
+            out[i] = result[i] & 0xFF
+    else:
+        for i in range(len(result)):
+            out[i] = result[i]
+    return wide
 
 
 def _fits(buffer, count):

@@ -1,6 +1,6 @@
 # Runs on the MicroPython VM only (started by micronn.simulate), never under CPython.
-# argv: MODEL INPUT OUTPUT ROWS BACKEND WEIGHTS [IN_SIZES OUT_SIZES]. Reads ROWS int8 input rows
-# from INPUT, writes the int8 output rows to OUTPUT, and ends with one line the host parses, either
+# argv: MODEL INPUT OUTPUT ROWS BACKEND WEIGHTS. Reads ROWS int8 input rows from INPUT, writes
+# the int8 output rows to OUTPUT, and ends with one line the host parses, either
 #   MICRONN-RESULT {"backend": "...", "weights": "...", "stages": {"import": N, ...}}
 #   MICRONN-ERROR {"type": "ValueError", "message": "..."}
 # stages: the live heap (gc.mem_alloc() right after gc.collect()) after `import micronn`, at the
@@ -9,9 +9,9 @@
 # ("predict"); the host's peak is the largest of them (docs/memory.md). micropython.mem_peak()
 # is no use here: it never subtracts objects the GC reclaims (it is the running total of every
 # m_malloc minus the explicit m_free calls).
-# A model with several inputs or outputs: IN_SIZES / OUT_SIZES are the item counts of its inputs
-# and outputs, comma-separated; a row is the inputs' codes one after the other (the outputs' too),
-# and predict takes a tuple of buffers for a side with several edges.
+# A model with several inputs or outputs gets two more arguments, IN_SIZES OUT_SIZES (item counts,
+# comma-separated); simulate_edges.py, beside this script, then runs it (compiled only then: the
+# VM compiles this script in the heap it measures).
 import gc
 import json
 import sys
@@ -33,7 +33,7 @@ def live_heap():
     return gc.mem_alloc()
 
 
-def run(model_path, input_path, output_path, rows, backend, weights, edges=None):
+def run(model_path, input_path, output_path, rows, backend, weights):
     import micronn
 
     stages = {"import": live_heap()}
@@ -42,8 +42,10 @@ def run(model_path, input_path, output_path, rows, backend, weights, edges=None)
         stages[stage] = live_heap()
 
     net = micronn.load(model_path, backend=backend, weights=weights, probe=probe)
-    if edges is not None:
-        return run_edges(net, input_path, output_path, rows, stages, *edges)
+    if len(sys.argv) > 8:
+        from simulate_edges import run_edges
+
+        return run_edges(net, input_path, output_path, rows, stages, live_heap, WATCHED_ROWS)
     x = array("b", bytes(element_count(net.input_shape)))
     out = array("b", bytes(element_count(net.output_shape)))
     stages["loaded"] = live_heap()
@@ -60,40 +62,11 @@ def run(model_path, input_path, output_path, rows, backend, weights, edges=None)
     return net.backend, net.weights, stages
 
 
-def run_edges(net, input_path, output_path, rows, stages, in_sizes, out_sizes):
-    """run() for a model with several inputs or outputs."""
-    xs = [array("b", bytes(size)) for size in in_sizes]
-    ys = [array("b", bytes(size)) for size in out_sizes]
-    x = xs[0] if len(xs) == 1 else tuple(xs)
-    out = ys[0] if len(ys) == 1 else tuple(ys)
-    stages["loaded"] = live_heap()
-    predicted = 0
-    with open(input_path, "rb") as source, open(output_path, "wb") as sink:
-        for row in range(rows):
-            for buffer in xs:
-                if source.readinto(buffer) != len(buffer):
-                    raise ValueError("input file ended early")
-            net.predict(x, out)
-            for buffer in ys:
-                sink.write(buffer)
-            if row < WATCHED_ROWS:
-                predicted = max(predicted, live_heap())
-        stages["predict"] = max(predicted, live_heap())
-    return net.backend, net.weights, stages
-
-
-def sizes(text):
-    return [int(item) for item in text.split(",")]
-
-
 def main():
     model_path, input_path, output_path, rows, backend = sys.argv[1:6]
     weights = sys.argv[6]
-    edges = (sizes(sys.argv[7]), sizes(sys.argv[8])) if len(sys.argv) > 8 else None
     try:
-        used, placed, stages = run(
-            model_path, input_path, output_path, int(rows), backend, weights, edges
-        )
+        used, placed, stages = run(model_path, input_path, output_path, int(rows), backend, weights)
     except Exception as error:  # every VM error is reported to the host
         report = {"type": type(error).__name__, "message": str(error)}
         print("MICRONN-ERROR " + json.dumps(report))
