@@ -93,18 +93,8 @@ def read_table(stream, name="model"):
     reader.fill(head, 32)
     file_size, table_size, layer_count, tensor_count, arena_size = _header(reader, head, size)
     reader.crc = crc32(memoryview(head)[24:], crc32(memoryview(head)[:20]))
-    n_in = n_out = 1
-    if head[4] == 2:  # version 2: the edge counts are header bytes 28 and 29
-        n_in, n_out = head[28], head[29]
-        if not n_in or not n_out:
-            reader.fail("a model needs an input and an output")
-    edges = n_in + n_out
-    records_at = 32 + 12 * edges + TENSOR_ENTRY * tensor_count
-    if records_at > table_size:
-        reader.fail(f"{edges} edges and {tensor_count} tensors do not fit the table", DAMAGED)
-    table = bytearray(records_at - 32)  # the edges (12 bytes each), then the tensors
-    reader.fill(table, len(table))
-    records = _read_records(reader, records_at, table_size, layer_count)
+    table, n_in, edges = _edge_and_tensor_tables(reader, head, tensor_count, table_size)
+    records = _read_records(reader, 32 + len(table), table_size, layer_count)
     if reader.crc != struct.unpack_from("<I", head, 20)[0]:
         reader.fail("the header and layer table fail their CRC check", DAMAGED)
     flags = struct.unpack_from("<H", head, 6)[0]
@@ -115,8 +105,7 @@ def read_table(stream, name="model"):
     if layer_count < 1 or tensor_count < 2:
         reader.fail(f"{layer_count} layers and {tensor_count} tensors; a model needs 1 and 2")
     shapes, offsets = _tensors(reader, table, 12 * edges, tensor_count)
-    what = ("input", "output")
-    edges = [_edge(reader, table, 12 * k, what[k >= n_in], shapes) for k in range(edges)]
+    edges = [_edge(reader, table, 12 * k, k < n_in, shapes) for k in range(edges)]
     inputs, outputs = edges[:n_in], edges[n_in:]
     layers = _layers(reader, records, shapes, table_size, file_size, inputs, outputs)
     model = Model(inputs, outputs, shapes, offsets, arena_size, layers)
@@ -166,6 +155,22 @@ def _header(reader, head, size):
     return file_size, table_size, layer_count, tensor_count, arena_size
 
 
+def _edge_and_tensor_tables(reader, head, tensor_count, table_size):
+    """(the edge and tensor tables in one buffer, input count, edge count), read unchecked."""
+    n_in = n_out = 1
+    if head[4] == 2:  # version 2: the edge counts are header bytes 28 and 29
+        n_in, n_out = head[28], head[29]
+        if not n_in or not n_out:
+            reader.fail("a model needs an input and an output")
+    edges = n_in + n_out
+    size = 12 * edges + TENSOR_ENTRY * tensor_count  # edges 12 bytes each, then the tensors
+    if 32 + size > table_size:
+        reader.fail(f"{edges} edges and {tensor_count} tensors do not fit the table", DAMAGED)
+    table = bytearray(size)
+    reader.fill(table, size)
+    return table, n_in, edges
+
+
 def _read_records(reader, position, table_size, layer_count):
     """Read the layer records: unchecked, but inside the table and ending where it ends.
 
@@ -210,8 +215,9 @@ def _tensors(reader, table, at, count):
     return shapes, offsets
 
 
-def _edge(reader, head, at, what, shapes):
+def _edge(reader, head, at, is_input, shapes):
     tensor, dtype, reserved, scale, zero_point = struct.unpack_from("<HBBfi", head, at)
+    what = "input" if is_input else "output"
     if tensor >= len(shapes):
         reader.fail(f"the {what} is tensor {tensor}, but there are {len(shapes)} tensors")
     if dtype != INT8:

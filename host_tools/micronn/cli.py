@@ -43,8 +43,15 @@ def _add_inspect(sub):
 def _add_simulate(sub):
     parser = sub.add_parser("simulate", help="run a .mnq file on the MicroPython VM")
     parser.add_argument("model", help=".mnq file")
-    parser.add_argument("--input", required=True, help=".npy of int8 codes or float inputs")
-    parser.add_argument("--output", help="write outputs to this .npy (default: print them)")
+    parser.add_argument(
+        "--input",
+        required=True,
+        help=".npy of int8 codes or float inputs; .npz with input0, input1, ... for several",
+    )
+    parser.add_argument(
+        "--output",
+        help="write outputs to this .npy, or .npz (output0, output1, ...) (default: print them)",
+    )
     parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile: heap size")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument(

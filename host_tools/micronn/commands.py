@@ -20,6 +20,60 @@ def _load_npy(path) -> np.ndarray:
         raise ValueError(f"{path}: cannot read as a .npy array ({error})") from None
 
 
+def _edge_names(edges, kind) -> list:
+    return [f"{kind}{k}" for k in range(len(edges))]
+
+
+def _load_inputs(path, model):
+    """The inputs of `micronn simulate`: a .npy for a one-input model, or a .npz with one array
+    per input named input0, input1, ... (a one-input model's .npz may also hold just one
+    array, under any name)."""
+    if not str(path).endswith(".npz"):
+        if len(model.inputs) > 1:
+            raise ValueError(
+                f"{path}: the model has {len(model.inputs)} inputs; give an .npz with one array "
+                f"per input named {', '.join(_edge_names(model.inputs, 'input'))}"
+            )
+        return _load_npy(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: cannot read as an .npz archive ({error})") from None
+    names = _edge_names(model.inputs, "input")
+    if len(model.inputs) == 1 and len(arrays) == 1:
+        return next(iter(arrays.values()))
+    missing = [name for name in names if name not in arrays]
+    extra = sorted(set(arrays) - set(names))
+    if missing or extra:
+        raise ValueError(
+            f"{path}: the model's inputs are {', '.join(names)}; the archive holds "
+            f"{', '.join(sorted(arrays)) or 'nothing'}: name one array per input so"
+        )
+    values = [arrays[name] for name in names]
+    return values[0] if len(values) == 1 else values
+
+
+def _save_outputs(path, model, outputs) -> str:
+    """Write the outputs as .npy (one output) or .npz (output0, output1, ...); describe them."""
+    _check_output_path(path, model)
+    if len(model.outputs) == 1 and not str(path).endswith(".npz"):
+        np.save(path, outputs)
+        return f"{outputs.dtype} {outputs.shape}"
+    outputs = (outputs,) if len(model.outputs) == 1 else outputs
+    names = _edge_names(model.outputs, "output")
+    np.savez(path, **dict(zip(names, outputs, strict=True)))
+    return ", ".join(f"{n} {o.dtype} {o.shape}" for n, o in zip(names, outputs, strict=True))
+
+
+def _check_output_path(path, model) -> None:
+    if len(model.outputs) > 1 and not str(path).endswith(".npz"):
+        raise ValueError(
+            f"{path}: the model has {len(model.outputs)} outputs; write them to an .npz "
+            "(--output Y.npz holds output0, output1, ...)"
+        )
+
+
 def _read_container(path):
     data = Path(path).read_bytes()
     return data, container.read(data, name=str(path))
@@ -46,7 +100,9 @@ def do_inspect(args) -> list:
 
 def do_simulate(args) -> list:
     data, model = _read_container(args.model)
-    x = _load_npy(args.input)
+    x = _load_inputs(args.input, model)
+    if args.output:
+        _check_output_path(args.output, model)  # before the VM runs
     result = simulate(
         data,
         x,
@@ -59,17 +115,22 @@ def do_simulate(args) -> list:
     board = load_board(args.board)
     outputs = result.outputs
     if args.dequantize:
-        outputs = reference.dequantize_output(model, outputs)
+        if len(model.outputs) == 1:
+            outputs = reference.dequantize_output(model, outputs)
+        else:
+            outputs = tuple(reference.dequantize_output(model, q, k) for k, q in enumerate(outputs))
     lines = [
         f"ran {args.model} on the MicroPython VM as {board.name} "
         f"(backend {result.backend}, weights {result.weights}); "
         f"peak heap {result.peak_heap} of {board.heap_bytes} bytes"
     ]
     if args.output:
-        np.save(args.output, outputs)
-        lines.append(f"wrote {args.output}: {outputs.dtype} {outputs.shape}")
-    else:
+        lines.append(f"wrote {args.output}: {_save_outputs(args.output, model, outputs)}")
+    elif len(model.outputs) == 1:
         lines.append(np.array2string(outputs, threshold=200))
+    else:
+        for name, out in zip(_edge_names(model.outputs, "output"), outputs, strict=True):
+            lines.append(f"{name}: {np.array2string(out, threshold=200)}")
     return lines
 
 
