@@ -78,9 +78,7 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
         _forget(READER_MODULES)
         placed.loaded()
         keep = own and placed.name != "ram"
-        make = Net
-        if len(model.inputs) > 1 or len(model.outputs) > 1:
-            from .net_edges import EdgesNet as make
+        make = placement.net_class(model, Net)  # Net, or EdgesNet for several inputs / outputs
         net = make(model, kernels, name, placed, stream if keep else None)
         placement = placed = model = None
         _forget(LOAD_MODULES)

@@ -6,25 +6,34 @@ that reads it (an output: to after the last layer), both ends included (docs/for
 
 
 def lifetimes(layers, tensor_count, inputs, outputs):
-    """Per tensor, the first and last layer index during which it holds its value."""
+    """Per tensor, the first and last layer index during which it holds its value; None when
+    two edges name one tensor (an output that is an input included)."""
     first = [0] * tensor_count
     last = [0] * tensor_count
     for edge in inputs:
+        if first[edge.tensor]:
+            return None
         first[edge.tensor] = last[edge.tensor] = -1
-    for index in range(len(layers)):
+    end = len(layers)
+    for index in range(end):
         layer = layers[index]
         first[layer.output] = last[layer.output] = index
         for tensor in layer.inputs:
             last[tensor] = index
     for edge in outputs:
-        last[edge.tensor] = len(layers)
+        if first[edge.tensor] < 0 or last[edge.tensor] == end:
+            return None
+        last[edge.tensor] = end
     return first, last
 
 
 def problem(model):
     """What is unsafe about the placement, or None. O(tensors^2), load time only."""
     offsets, sizes, arena_size = model.offsets, model.sizes, model.arena_size
-    first, last = lifetimes(model.layers, len(sizes), model.inputs, model.outputs)
+    spans = lifetimes(model.layers, len(sizes), model.inputs, model.outputs)
+    if spans is None:
+        return "two of the model's inputs and outputs name the same tensor"
+    first, last = spans
     for t in range(len(sizes)):
         start, end = offsets[t], offsets[t] + sizes[t]
         if start % 4 or end > arena_size:

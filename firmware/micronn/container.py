@@ -25,6 +25,7 @@ except ImportError:  # a build without binascii.crc32
     from .crc32 import crc32
 
 MAGIC = b"\x89MNQ"
+VERSION = 2  # and 1: version 2 adds the edge counts, header bytes 28 and 29
 TENSORS_AT = 56  # header (32) + two edges (12 each): the shortest table
 TENSOR_ENTRY = 16
 RECORD_HEAD = 24
@@ -93,8 +94,19 @@ def read_table(stream, name="model"):
     reader.fill(head, 32)
     file_size, table_size, layer_count, tensor_count, arena_size = _header(reader, head, size)
     reader.crc = crc32(memoryview(head)[24:], crc32(memoryview(head)[:20]))
-    table, n_in, edges = _edge_and_tensor_tables(reader, head, tensor_count, table_size)
-    records = _read_records(reader, 32 + len(table), table_size, layer_count)
+    n_in = n_out = 1
+    if head[4] == 2:  # version 2: the edge counts are header bytes 28 and 29
+        n_in, n_out = head[28], head[29]
+    edges = n_in + n_out
+    records_at = 32 + 12 * edges + TENSOR_ENTRY * tensor_count
+    if records_at > table_size or not n_in or not n_out:
+        reader.fail(
+            f"{n_in} inputs, {n_out} outputs and {tensor_count} tensors do not fit the table",
+            DAMAGED,
+        )
+    table = bytearray(records_at - 32)  # the edges (12 bytes each), then the tensors
+    reader.fill(table, len(table))
+    records = _read_records(reader, records_at, table_size, layer_count)
     if reader.crc != struct.unpack_from("<I", head, 20)[0]:
         reader.fail("the header and layer table fail their CRC check", DAMAGED)
     flags = struct.unpack_from("<H", head, 6)[0]
@@ -105,9 +117,10 @@ def read_table(stream, name="model"):
     if layer_count < 1 or tensor_count < 2:
         reader.fail(f"{layer_count} layers and {tensor_count} tensors; a model needs 1 and 2")
     shapes, offsets = _tensors(reader, table, 12 * edges, tensor_count)
-    edges = [_edge(reader, table, 12 * k, k < n_in, shapes) for k in range(edges)]
-    inputs, outputs = edges[:n_in], edges[n_in:]
-    layers = _layers(reader, records, shapes, table_size, file_size, inputs, outputs)
+    inputs = [_edge(reader, table, 12 * k, k < n_in, shapes) for k in range(edges)]
+    outputs = inputs[n_in:]
+    del inputs[n_in:]
+    layers = _layers(reader, records, shapes, table_size, file_size, inputs)
     model = Model(inputs, outputs, shapes, offsets, arena_size, layers)
     model.file_size = file_size
     model.table_size = table_size
@@ -143,8 +156,8 @@ def _header(reader, head, size):
     version, _, file_size, table_size, layer_count, tensor_count = struct.unpack_from(
         "<HHIIHH", head, 4
     )
-    if version not in (1, 2):
-        reader.fail(f"container version {version}; this micronn reads versions 1 and 2", UPDATE)
+    if not 1 <= version <= VERSION:
+        reader.fail(f"container version {version}; this micronn reads 1 to {VERSION}", UPDATE)
     if file_size > size:
         reader.fail(f"the file has {size} bytes but its header says {file_size}", DAMAGED)
     if file_size < size:
@@ -153,22 +166,6 @@ def _header(reader, head, size):
         reader.fail(f"impossible table size {table_size}", DAMAGED)
     arena_size = struct.unpack_from("<I", head, 24)[0]
     return file_size, table_size, layer_count, tensor_count, arena_size
-
-
-def _edge_and_tensor_tables(reader, head, tensor_count, table_size):
-    """(the edge and tensor tables in one buffer, input count, edge count), read unchecked."""
-    n_in = n_out = 1
-    if head[4] == 2:  # version 2: the edge counts are header bytes 28 and 29
-        n_in, n_out = head[28], head[29]
-        if not n_in or not n_out:
-            reader.fail("a model needs an input and an output")
-    edges = n_in + n_out
-    size = 12 * edges + TENSOR_ENTRY * tensor_count  # edges 12 bytes each, then the tensors
-    if 32 + size > table_size:
-        reader.fail(f"{edges} edges and {tensor_count} tensors do not fit the table", DAMAGED)
-    table = bytearray(size)
-    reader.fill(table, size)
-    return table, n_in, edges
 
 
 def _read_records(reader, position, table_size, layer_count):
@@ -231,12 +228,10 @@ def _edge(reader, head, at, is_input, shapes):
     return Edge(tensor, shapes[tensor], scale, zero_point)
 
 
-def _layers(reader, records, shapes, block_start, file_size, inputs, outputs):
+def _layers(reader, records, shapes, block_start, file_size, inputs):
     """Check every record and the graph they form; return the layers, blocks not yet read."""
-    written = bytearray(len(shapes))  # 1: an input, 2: written by a layer, 3: an output
+    written = bytearray(len(shapes))
     for edge in inputs:
-        if written[edge.tensor]:
-            reader.fail(f"tensor {edge.tensor} is two inputs")
         written[edge.tensor] = 1
     layers = []
     for index in range(len(records)):
@@ -248,7 +243,7 @@ def _layers(reader, records, shapes, block_start, file_size, inputs, outputs):
                 reader.fail(f"{where} reads tensor {tensor} before it is written")
         if layer.output >= len(shapes) or written[layer.output]:
             reader.fail(f"{where} writes tensor {layer.output}, which is invalid or written twice")
-        written[layer.output] = 2
+        written[layer.output] = 1
         in_shapes = [shapes[t] for t in layer.inputs]
         problem = _rules().check(
             layer.name, layer.params, in_shapes, shapes[layer.output], layer.counts
@@ -259,10 +254,6 @@ def _layers(reader, records, shapes, block_start, file_size, inputs, outputs):
         layers.append(layer)
     if block_start != file_size:
         reader.fail(f"the data blocks end at byte {block_start}, not at {file_size}")
-    for edge in outputs:
-        if written[edge.tensor] != 2:
-            reader.fail(f"the output tensor {edge.tensor} is an input, two outputs or unwritten")
-        written[edge.tensor] = 3
     if min(written) == 0:
         reader.fail(f"activation tensor {list(written).index(0)} is never written")
     return layers

@@ -28,15 +28,12 @@ def skim(stream, weights):
     if stream.readinto(head) != 24:
         return None
     codes = []
-    version = head[4]
     table_size, layer_count, tensor_count = struct.unpack_from("<IHH", head, 12)
-    edges = 2
-    if version == 2:  # the edge counts are header bytes 28 and 29
+    position = 56 + 16 * tensor_count
+    if head[4] == 2:  # version 2: the edge counts are bytes 28 and 29 (version 1: two edges)
         stream.seek(28)
-        if stream.readinto(head) != 24:
-            return None
-        edges = head[0] + head[1]
-    position = 32 + 12 * edges + 16 * tensor_count
+        stream.readinto(head)
+        position += 12 * (head[0] + head[1] - 2)
     kept = 0
     for _ in range(layer_count):
         stream.seek(position)
