@@ -17,7 +17,7 @@ import sys
 # they are compiled once, first, while the heap is still in one piece, and kept
 # (docs/memory.md).
 TABLE_MODULES = ("rules", "arena")
-READER_MODULES = ("container", "values", "model", "crc32", "ops")
+READER_MODULES = ("container", "values", "model", "crc32", "ops", "edge_table")
 FROM_SOURCE = __file__.endswith(".py")
 LOAD_MODULES = ("placement",)  # dropped once the network is built
 if FROM_SOURCE:
@@ -78,8 +78,7 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
         _forget(READER_MODULES)
         placed.loaded()
         keep = own and placed.name != "ram"
-        make = placement.net_class(model, Net)  # Net, or EdgesNet for several inputs / outputs
-        net = make(model, kernels, name, placed, stream if keep else None)
+        net = (model.net or Net)(model, kernels, name, placed, stream if keep else None)
         placement = placed = model = None
         _forget(LOAD_MODULES)
     except BaseException:

@@ -5,32 +5,35 @@ that reads it (an output: to after the last layer), both ends included (docs/for
 """
 
 
-def lifetimes(layers, tensor_count, inputs, outputs):
+def lifetimes(layers, tensor_count, edges, n_in):
     """Per tensor, the first and last layer index during which it holds its value; None when
-    two edges name one tensor (an output that is an input included)."""
+    two edges name one tensor (an output that is an input included). edges: the n_in inputs,
+    then the outputs."""
     first = [0] * tensor_count
     last = [0] * tensor_count
-    for edge in inputs:
-        if first[edge.tensor]:
+    for k in range(n_in):
+        tensor = edges[k].tensor
+        if first[tensor]:
             return None
-        first[edge.tensor] = last[edge.tensor] = -1
+        first[tensor] = last[tensor] = -1
     end = len(layers)
     for index in range(end):
         layer = layers[index]
         first[layer.output] = last[layer.output] = index
         for tensor in layer.inputs:
             last[tensor] = index
-    for edge in outputs:
-        if first[edge.tensor] < 0 or last[edge.tensor] == end:
+    for k in range(n_in, len(edges)):
+        tensor = edges[k].tensor
+        if first[tensor] < 0 or last[tensor] == end:
             return None
-        last[edge.tensor] = end
+        last[tensor] = end
     return first, last
 
 
 def problem(model):
     """What is unsafe about the placement, or None. O(tensors^2), load time only."""
     offsets, sizes, arena_size = model.offsets, model.sizes, model.arena_size
-    spans = lifetimes(model.layers, len(sizes), model.inputs, model.outputs)
+    spans = lifetimes(model.layers, len(sizes), model.edges, model.n_in)
     if spans is None:
         return "two of the model's inputs and outputs name the same tensor"
     first, last = spans

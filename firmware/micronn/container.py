@@ -8,7 +8,8 @@ the arena check in arena.py.
 
 read() keeps every tensor in RAM. read_table() + read_blocks() let the loader leave the weights
 of chosen layers in the file (placement.py): those are checked through a scratch buffer and
-become InFile records of where they lie.
+become InFile records of where they lie. Version 2's edge table (several inputs or outputs) is
+read by edge_table.py, imported only for such a file.
 """
 
 import struct
@@ -25,8 +26,8 @@ except ImportError:  # a build without binascii.crc32
     from .crc32 import crc32
 
 MAGIC = b"\x89MNQ"
-VERSION = 2  # and 1: version 2 adds the edge counts, header bytes 28 and 29
-TENSORS_AT = 56  # header (32) + two edges (12 each): the shortest table
+VERSION = 2  # and 1; version 2 adds the edge counts (header bytes 28 and 29)
+TENSORS_AT = 56  # header (32) + input edge (12) + output edge (12), or the first two edges
 TENSOR_ENTRY = 16
 RECORD_HEAD = 24
 DESCRIPTOR = 12
@@ -90,22 +91,21 @@ def read_table(stream, name="model"):
     stream.seek(0)
     if size < TENSORS_AT:
         reader.fail(f"{size} bytes is too short for a .mnq model (at least {TENSORS_AT})", DAMAGED)
-    head = bytearray(32)
-    reader.fill(head, 32)
+    head = bytearray(TENSORS_AT)
+    reader.fill(head, TENSORS_AT)
     file_size, table_size, layer_count, tensor_count, arena_size = _header(reader, head, size)
     reader.crc = crc32(memoryview(head)[24:], crc32(memoryview(head)[:20]))
-    n_in = n_out = 1
-    if head[4] == 2:  # version 2: the edge counts are header bytes 28 and 29
-        n_in, n_out = head[28], head[29]
-    edges = n_in + n_out
-    records_at = 32 + 12 * edges + TENSOR_ENTRY * tensor_count
-    if records_at > table_size or not n_in or not n_out:
-        reader.fail(
-            f"{n_in} inputs, {n_out} outputs and {tensor_count} tensors do not fit the table",
-            DAMAGED,
-        )
-    table = bytearray(records_at - 32)  # the edges (12 bytes each), then the tensors
-    reader.fill(table, len(table))
+    records_at = TENSORS_AT + TENSOR_ENTRY * tensor_count
+    more = b""  # the edges past the first two
+    if head[4] == 2:
+        from . import edge_table
+
+        more = edge_table.more(reader, head, records_at, table_size)
+        records_at += len(more)
+    if records_at > table_size:
+        reader.fail(f"{tensor_count} activation tensors do not fit the table", DAMAGED)
+    tensor_table = bytearray(TENSOR_ENTRY * tensor_count)
+    reader.fill(tensor_table, len(tensor_table))
     records = _read_records(reader, records_at, table_size, layer_count)
     if reader.crc != struct.unpack_from("<I", head, 20)[0]:
         reader.fail("the header and layer table fail their CRC check", DAMAGED)
@@ -116,12 +116,15 @@ def read_table(stream, name="model"):
         reader.fail("the reserved header field is not zero")
     if layer_count < 1 or tensor_count < 2:
         reader.fail(f"{layer_count} layers and {tensor_count} tensors; a model needs 1 and 2")
-    shapes, offsets = _tensors(reader, table, 12 * edges, tensor_count)
-    inputs = [_edge(reader, table, 12 * k, k < n_in, shapes) for k in range(edges)]
-    outputs = inputs[n_in:]
-    del inputs[n_in:]
-    layers = _layers(reader, records, shapes, table_size, file_size, inputs)
-    model = Model(inputs, outputs, shapes, offsets, arena_size, layers)
+    shapes, offsets = _tensors(reader, tensor_table, tensor_count)
+    edges = (_edge(reader, head, 32, "input", shapes), _edge(reader, head, 44, "output", shapes))
+    n_in = 1
+    if more:
+        edges, n_in = edge_table.edges(reader, head, more, shapes)
+    layers = _layers(reader, records, shapes, table_size, file_size, edges, n_in)
+    model = Model(edges, n_in, shapes, offsets, arena_size, layers)
+    if more:
+        model.net = edge_table.net()
     model.file_size = file_size
     model.table_size = table_size
     from . import arena  # the table's checks are imported here, so that load() can drop them
@@ -192,12 +195,12 @@ def _read_records(reader, position, table_size, layer_count):
     return records
 
 
-def _tensors(reader, table, at, count):
+def _tensors(reader, table, count):
     shapes = []
     offsets = []
     for t in range(count):
         dtype, ndim, reserved, d0, d1, d2, d3, offset = struct.unpack_from(
-            "<BBHHHHHI", table, at + TENSOR_ENTRY * t
+            "<BBHHHHHI", table, TENSOR_ENTRY * t
         )
         dims = (d0, d1, d2, d3)
         if dtype != INT8:
@@ -212,9 +215,8 @@ def _tensors(reader, table, at, count):
     return shapes, offsets
 
 
-def _edge(reader, head, at, is_input, shapes):
+def _edge(reader, head, at, what, shapes):
     tensor, dtype, reserved, scale, zero_point = struct.unpack_from("<HBBfi", head, at)
-    what = "input" if is_input else "output"
     if tensor >= len(shapes):
         reader.fail(f"the {what} is tensor {tensor}, but there are {len(shapes)} tensors")
     if dtype != INT8:
@@ -228,11 +230,12 @@ def _edge(reader, head, at, is_input, shapes):
     return Edge(tensor, shapes[tensor], scale, zero_point)
 
 
-def _layers(reader, records, shapes, block_start, file_size, inputs):
-    """Check every record and the graph they form; return the layers, blocks not yet read."""
+def _layers(reader, records, shapes, block_start, file_size, edges, n_in):
+    """Check every record and the graph they form; return the layers, blocks not yet read.
+    edges: the n_in inputs, then the outputs (arena.py checks that each names its own tensor)."""
     written = bytearray(len(shapes))
-    for edge in inputs:
-        written[edge.tensor] = 1
+    for k in range(n_in):
+        written[edges[k].tensor] = 1
     layers = []
     for index in range(len(records)):
         head, body = records[index]

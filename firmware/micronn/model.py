@@ -38,11 +38,14 @@ class Layer:
 
 
 class Model:
-    """inputs, outputs: tuples of Edge, in container order (one each in version 1)."""
+    """edges: the Edges in container order, the n_in inputs first, then the outputs.
+    net: None for Net, or the class the reader chose (net_edges.EdgesNet for several edges)."""
 
-    def __init__(self, inputs, outputs, shapes, offsets, arena_size, layers):
-        self.inputs = inputs
-        self.outputs = outputs
+    net = None
+
+    def __init__(self, edges, n_in, shapes, offsets, arena_size, layers):
+        self.edges = edges
+        self.n_in = n_in
         self.shapes = shapes
         self.sizes = [size_of(shape) for shape in shapes]
         self.offsets = offsets

@@ -72,7 +72,7 @@ class Net:
         self.backend = backend
         self.weights = "ram" if placement is None else placement.name
         self._file = file  # the model file the net opened and reads its weights from
-        first_in, first_out = model.inputs[0], model.outputs[0]  # more: net_edges.py
+        first_in, first_out = model.edges[0], model.edges[model.n_in]  # more: net_edges.py
         self.input_shape = tuple(first_in.shape)
         self.output_shape = tuple(first_out.shape)
         self.input_scale = first_in.scale

@@ -40,14 +40,15 @@ class EdgesNet(Net):
 
     def __init__(self, model, kernels, backend, placement=None, file=None):
         super().__init__(model, kernels, backend, placement, file)
-        self._ins = tuple(Edge(e.shape, e.scale, e.zero_point) for e in model.inputs)
-        self._outs = tuple(Edge(e.shape, e.scale, e.zero_point) for e in model.outputs)
+        inputs, outputs = model.edges[: model.n_in], model.edges[model.n_in :]
+        self._ins = tuple(Edge(e.shape, e.scale, e.zero_point) for e in inputs)
+        self._outs = tuple(Edge(e.shape, e.scale, e.zero_point) for e in outputs)
         self._many_in = len(self._ins) > 1
         self._many_out = len(self._outs) > 1
         arena = memoryview(self._arena)
-        self._xs = _views(arena, model, model.inputs)
-        self._results = _views(arena, model, model.outputs)
-        self._ys = (self._y,) + tuple(_int8_buffer(e.size) for e in model.outputs[1:])
+        self._xs = _views(arena, model, inputs)
+        self._results = _views(arena, model, outputs)
+        self._ys = (self._y,) + tuple(_int8_buffer(e.size) for e in outputs[1:])
         self._wide_ins = [None] * len(self._ins)  # as Net's _wide_in and _wide_out, by edge
         self._wide_outs = [None] * len(self._outs)
         self._in_affines = [None] * len(self._ins)  # as Net's _input and _output, by edge

@@ -184,13 +184,3 @@ class Placement:
         address = uctypes.addressof(self.view) + start
         layout = {"w": (uctypes.ARRAY | 0, uctypes.INT8 | weights.count)}
         return uctypes.struct(address, layout, uctypes.LITTLE_ENDIAN).w
-
-
-def net_class(model, net):
-    """`net` (net.Net), or net_edges.EdgesNet for a model with several inputs or outputs: chosen
-    here, in a module load() drops, so that one-edge models pay no heap for the choice."""
-    if len(model.inputs) + len(model.outputs) > 2:
-        from .net_edges import EdgesNet
-
-        return EdgesNet
-    return net
