@@ -28,6 +28,14 @@ def header(data) -> dict:
     }
 
 
+def tensors_at(data) -> int:
+    """Where the activation tensors start: after two edges (version 1), or after as many as
+    header bytes 28 and 29 count (version 2)."""
+    if struct.unpack_from("<H", data, 4)[0] == 2:
+        return HEADER + 12 * (data[28] + data[29])
+    return TENSORS_AT
+
+
 def layout(data) -> list:
     """Per layer: record offset, block offset and size, absolute descriptor and tensor offsets.
 
@@ -35,7 +43,7 @@ def layout(data) -> list:
     """
     head = header(data)
     end = min(head["table_size"], len(data))
-    position = TENSORS_AT + TENSOR_ENTRY * head["tensors"]
+    position = tensors_at(data) + TENSOR_ENTRY * head["tensors"]
     layers = []
     for _ in range(head["layers"]):
         if position + RECORD_HEAD > end:

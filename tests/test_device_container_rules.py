@@ -60,7 +60,7 @@ INVALID = [
     ("output scale inf", put("<f", edge("output", 4), float("inf")), "scale"),
     ("input zero point 128", put("<i", edge("input", 8), 128), "zero point 128"),
     ("output zero point -129", put("<i", edge("output", 8), -129), "zero point -129"),
-    ("output is the input", put("<H", edge("output", 0), 0), "output tensor 0 is an input"),
+    ("output is the input", put("<H", edge("output", 0), 0), "name the same tensor"),
     # activation tensors
     ("tensor dtype", put("<B", tensor_entry(1, 0), 2), "activation tensor 1 has dtype code 2"),
     ("tensor ndim 0", put("<B", tensor_entry(0, 1), 0), "ndim 0"),

@@ -117,10 +117,14 @@ def read_table(stream, name="model"):
     if layer_count < 1 or tensor_count < 2:
         reader.fail(f"{layer_count} layers and {tensor_count} tensors; a model needs 1 and 2")
     shapes, offsets = _tensors(reader, tensor_table, tensor_count)
-    edges = (_edge(reader, head, 32, "input", shapes), _edge(reader, head, 44, "output", shapes))
-    n_in = 1
     if more:
         edges, n_in = edge_table.edges(reader, head, more, shapes)
+    else:
+        edges = (
+            _edge(reader, head, 32, "input", shapes),
+            _edge(reader, head, 44, "output", shapes),
+        )
+        n_in = 1
     layers = _layers(reader, records, shapes, table_size, file_size, edges, n_in)
     model = Model(edges, n_in, shapes, offsets, arena_size, layers)
     if more:

@@ -13,11 +13,12 @@ def more(reader, head, records_at, table_size):
     n_in, n_out = head[28], head[29]
     if not n_in or not n_out:
         reader.fail(f"{n_in} inputs and {n_out} outputs; a model needs at least one of each")
-    extra = bytearray(12 * (n_in + n_out - 2))
-    if records_at + len(extra) > table_size:
+    size = 12 * (n_in + n_out - 2)
+    if records_at + size > table_size:
         tensors = (records_at - 56) // TENSOR_ENTRY
         reader.fail(f"{n_in + n_out} edges and {tensors} tensors do not fit the table", DAMAGED)
-    reader.fill(extra, len(extra))
+    extra = bytearray(size)
+    reader.fill(extra, size)
     return extra
 
 

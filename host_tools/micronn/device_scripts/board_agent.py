@@ -430,6 +430,12 @@ class Agent:
         backend = str(p[1 : 1 + p[0]], "utf-8")
         path = str(p[1 + p[0] :], "utf-8")
         net = micronn.load(path, backend)
+        if hasattr(net, "inputs"):  # only a net of several inputs or outputs has net.inputs
+            net.close()
+            raise Failed(
+                "this model has several inputs or outputs; micronn run takes one of each: use "
+                "micronn simulate, or net.predict((a, b), (y1, y2)) on the board"
+            )
         n_in = 1
         for d in net.input_shape:
             n_in *= d
