@@ -436,3 +436,20 @@ def test_cli_inspect_lists_every_edge(built, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "input  int8 shape (8,)" in out
     assert "output 0 int8 shape (3,)" in out and "output 1 int8 shape (5,)" in out
+
+
+def test_run_on_a_board_refuses_a_multi_edge_model_in_one_line(built, tmp_path):
+    from micronn.flash import flash
+    from micronn.remote import run as run_on_board
+    from micronn.transport import BoardError
+    from micronn.virtual_board import VirtualBoard
+
+    path = tmp_path / "heads.mnq"
+    path.write_bytes(built["heads"][1])
+    with VirtualBoard("rp2040") as board:
+        flash(board.port, path)
+        with pytest.raises(BoardError) as caught:
+            run_on_board(board.port, np.zeros((1, 8), np.int8))
+    message = str(caught.value)
+    assert "several inputs or outputs; micronn run takes one of each" in message
+    assert "micronn simulate" in message and "\n" not in message
