@@ -5,7 +5,7 @@ editor or type checker at stubs/ when writing code that runs on the board.
 """
 
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 __version__: str
@@ -27,6 +27,17 @@ class _BinaryStream(Protocol):
     def seek(self, offset: int, whence: int = 0, /) -> int: ...
 
 Int8Out = array | bytearray  # array('b') or bytearray
+_Input = _IntItems | _FloatItems
+
+class Edge:
+    """One input or output of a network (EdgesNet.inputs / EdgesNet.outputs)."""
+
+    shape: tuple[int, ...]
+    size: int
+    """prod(shape): the items of its buffer."""
+    scale: float
+    zero_point: int
+    """real = scale * (q - zero_point)."""
 
 class Net:
     backend: str
@@ -59,6 +70,40 @@ class Net:
     def dequantize(self, q: _IntItems, out: array | None = None) -> array:
         """int8 output codes to an array('f') of reals: output_scale * (q - output_zero_point)."""
 
+class EdgesNet(Net):
+    """What load() returns for a model with several inputs or outputs (container version 2).
+
+    A side with several edges takes (returns) a tuple or list of buffers, one per edge, in the
+    model's order; a side with one edge takes one buffer, as Net. input_shape, input_scale, ...
+    are input 0's and output 0's. A plain Net has no `inputs` / `outputs`:
+    hasattr(net, "inputs") tells the two apart."""
+
+    inputs: tuple[Edge, ...]
+    outputs: tuple[Edge, ...]
+
+    def predict(  # type: ignore[override]
+        self,
+        x: _Input | Sequence[_Input],
+        out: Int8Out | Sequence[Int8Out] | None = None,
+    ) -> Int8Out | Sequence[Int8Out]:
+        """Run the network on one buffer per input (a tuple or list when there are several).
+
+        Writes into `out` (one buffer per output) and returns it; without `out` returns the
+        net's own tuple of output buffers (or its one buffer), overwritten by the next call.
+        Allocates nothing for int8 input. Raises ValueError for a wrong number of buffers, a
+        wrong length (naming the edge, x[1] ...), type or value.
+        """
+
+    def quantize(  # type: ignore[override]
+        self, x: _FloatItems, out: Int8Out | None = None, index: int = 0
+    ) -> Int8Out:
+        """Floats to int8 codes with input `index`'s scale and zero point."""
+
+    def dequantize(  # type: ignore[override]
+        self, q: _IntItems, out: array | None = None, index: int = 0
+    ) -> array:
+        """int8 codes of output `index` to an array('f') of reals."""
+
 def load(
     path: str | _BinaryStream,
     backend: str = "auto",
@@ -76,5 +121,5 @@ def load(
     "blocks", "network"). Raises ValueError naming the problem and what to do for a damaged or
     invalid file, an operator this board's micronn cannot run, or an unknown backend or
     placement; OSError when the file cannot be opened; MemoryError when the model does not fit
-    the heap.
+    the heap. A model with several inputs or outputs gives an EdgesNet.
     """
