@@ -453,3 +453,18 @@ def test_run_on_a_board_refuses_a_multi_edge_model_in_one_line(built, tmp_path):
     message = str(caught.value)
     assert "several inputs or outputs; micronn run takes one of each" in message
     assert "micronn simulate" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["heads", "add_dense"])
+def test_the_memory_plan_counts_the_multi_edge_modules(built, name):
+    from micronn.boards import load_board
+    from micronn.memory_plan import plan_container
+
+    _, data, model = built[name]
+    x = [np.zeros((2, spec.size), np.int8) for spec in model.inputs]
+    result = simulate(data, x[0] if len(x) == 1 else x, weights="ram", precompiled=True)
+    plan = plan_container(data, load_board("rp2040"), backend=result.backend, runtime="mpy")
+    estimate = plan.placements["ram"].stages
+    for stage in ("table", "network"):
+        measured = result.heap_stages[stage]
+        assert 0.9 * measured <= estimate[stage] <= 1.1 * measured, (stage, estimate, measured)

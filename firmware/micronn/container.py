@@ -128,7 +128,7 @@ def read_table(stream, name="model"):
     layers = _layers(reader, records, shapes, table_size, file_size, edges, n_in)
     model = Model(edges, n_in, shapes, offsets, arena_size, layers)
     if more:
-        model.net = edge_table.net()
+        model.net = edge_table.net
     model.file_size = file_size
     model.table_size = table_size
     from . import arena  # the table's checks are imported here, so that load() can drop them

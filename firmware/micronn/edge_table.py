@@ -33,8 +33,9 @@ def edges(reader, head, extra, shapes):
     return found, n_in
 
 
-def net():
-    """The class of the network, for a model with several inputs or outputs."""
+def net(model, *args):
+    """The network of a model with several inputs or outputs: net_edges.EdgesNet, imported
+    only once load() has dropped the reader (container.py sets model.net to this function)."""
     from .net_edges import EdgesNet
 
-    return EdgesNet
+    return EdgesNet(model, *args)

@@ -39,7 +39,7 @@ class Layer:
 
 class Model:
     """edges: the Edges in container order, the n_in inputs first, then the outputs.
-    net: None for Net, or the class the reader chose (net_edges.EdgesNet for several edges)."""
+    net: None for Net, or what makes the network instead (edge_table.net for several edges)."""
 
     net = None
 

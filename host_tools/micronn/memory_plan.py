@@ -38,7 +38,13 @@ BACKENDS_WITH_RUN_ROWS = ("python", "viper")
 GC_BLOCK = measured.GC_BLOCK
 WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
 EXTRA_EDGE_BYTES = 256  # a net with several inputs or outputs: per edge past the first two, its
-# memoryview, Edge object and own output buffer header (estimated from net.py, not measured)
+# memoryview, Edge object and own output buffer header (estimated from net_edges.py)
+# A model with several inputs or outputs imports edge_table.py with the reader (table, blocks;
+# from source it stays) and net_edges.py for its network; measured on the VM (the stages of the
+# models of tests/test_multi_edge.py against this plan without them, gc.mem_alloc around an
+# import of net_edges).
+EDGE_TABLE_MODULE = {"py": 896, "mpy": 1472}
+NET_EDGES_MODULE = {"py": 5152, "mpy": 5120}
 
 
 def heap_bytes(nbytes: int) -> int:
@@ -234,6 +240,12 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime) -> dict:
         "network": base + modules + reader["residue"] + kept + net,
         "loaded": base + modules + reader["residue"] + kept + net,
     }
+    if len(model.inputs) + len(model.outputs) > 2:
+        for stage in ("table", "blocks"):
+            stages[stage] += EDGE_TABLE_MODULE[runtime]
+        for stage in ("network", "loaded"):
+            stages[stage] += NET_EDGES_MODULE[runtime]
+            stages[stage] += EDGE_TABLE_MODULE[runtime] if runtime == "py" else 0
     offsets = measured.STAGE_OFFSETS[runtime]
     return {stage: value + offsets.get(stage, 0) for stage, value in stages.items()}
 

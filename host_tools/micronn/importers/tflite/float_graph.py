@@ -70,7 +70,8 @@ class _FloatImport:
         if len(graph.inputs) != 1 or len(graph.outputs) != 1:
             raise self.fail(
                 f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
-                "micronn imports models with exactly one input and one output"
+                "micronn calibrates float models with exactly one input and one output "
+                "(a full-integer int8 .tflite may have several)"
             )
         self.builder = GraphBuilder(self._input_shape(graph.tensors[graph.inputs[0]]))
         self.ids[graph.inputs[0]] = self.builder.input
