@@ -13,15 +13,33 @@ import vm
 
 from micronn import container, reference
 
-BACKENDS_SCRIPT = (
-    vm.PREDICT_HELPERS
-    + """
+# MicroPython: modules(net, finder) names what runs each layer of net: its kernel module
+# (python_dense, viper_conv, ...), or "_micronn.<function>" for a layer the c backend runs in C.
+KERNEL_NAMES = """
 from micronn import backends, ops
+try:
+    import _micronn
+except ImportError:
+    _micronn = None
+
+
+def c_function(plan):
+    if _micronn is None or type(plan) is not tuple or not plan:
+        return None
+    for name in dir(_micronn):
+        function = getattr(_micronn, name)
+        if callable(function) and plan[0] is function:
+            return name
+    return None
 
 
 def modules(net, finder):
     names = []
     for step in net._plan:
+        function = c_function(step[1])
+        if function is not None:
+            names.append("_micronn." + function)
+            continue
         for module in set(finder(entry[1]) for entry in ops.entries()):
             if module is not None and step[0] is module.run:
                 names.append(module.__name__.split(".")[-1])
@@ -29,6 +47,12 @@ def modules(net, finder):
         else:
             names.append("?")
     return names
+"""
+
+BACKENDS_SCRIPT = (
+    vm.PREDICT_HELPERS
+    + KERNEL_NAMES
+    + """
 
 
 wanted = {backends!r}
@@ -68,8 +92,8 @@ def run_backends(
     more keyword arguments of micronn.load (e.g. the weight placement). Predict must allocate
     nothing under heap_lock, except with ALLOCATING_BACKENDS, which must allocate in some model.
 
-    Returns (available backends on the VM, {(index, backend): [module per layer]}, {(index,
-    backend): the net's weight placement}).
+    Returns (available backends on the VM, {(index, backend): [module per layer, or
+    "_micronn.<function>" for a layer run in C]}, {(index, backend): the net's weight placement}).
     """
     for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
         (folder / f"m{index}.mnq").write_bytes(container.write(model))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from c_vm_models import ROWS, VM_SCRIPT, check_outputs, write_cases
+from c_vm_models import C_KERNELS, ROWS, VM_SCRIPT, check_kernels, check_outputs, write_cases
 from vm import run
 
 from micronn import container, reference
@@ -53,6 +53,9 @@ bias = array("i", [0, 0])
 x = array("b", [1, 1, 1, 1])
 out = array("b", [0, 0])
 f = _micronn.fully_connected
+# MUL of two 4-element vectors: dims, strides of a, of b, zero points, multiplier, shift, clamp
+mul_params = [1, 1, 1, 4, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1 << 30, 0, -128, 127]
+_micronn.mul(array("i", mul_params), x, x, array("b", bytes(4)))
 bad = [
     ("x", lambda: f(p, 8, w, bias, one, zero, array("h", [1, 1, 1, 1]), out)),
     ("x", lambda: f(p, 8, w, bias, one, zero, array("f", [1, 1, 1, 1]), out)),
@@ -79,6 +82,9 @@ bad = [
     ("table", lambda: _micronn.softmax(array("i", [1, 4, 0, 0, 0]), array("i", [-1] * 256), x, x)),
     ("x", lambda: _micronn.mean(array("i", [2, 2, 1, 0, 0, 1 << 30, 0]), x[:3], out[:1])),
     ("b", lambda: _micronn.add(array("i", [4] + [0] * 12), x, x[:3], x)),
+    ("params", lambda: _micronn.mul(array("i", mul_params[:18]), x, x, x)),
+    ("params", lambda: _micronn.mul(array("i", mul_params[:15] + [-1, 0, -128, 127]), x, x, x)),
+    ("b", lambda: _micronn.mul(array("i", mul_params), x, x[:3], x)),
 ]
 for name, call in bad:
     try:
@@ -95,8 +101,8 @@ pool = [None, 0, 8, 4, 2, -1, 1 << 40, p, w, bias, one, zero, x, out, bytearray(
         array("h", [0] * 8), "text", 3.5]
 functions = [_micronn.fully_connected, _micronn.conv_2d, _micronn.depthwise_conv_2d,
              _micronn.max_pool_2d, _micronn.average_pool_2d, _micronn.mean, _micronn.add,
-             _micronn.lookup, _micronn.softmax]
-arity = [8, 8, 8, 3, 3, 3, 4, 4, 4]
+             _micronn.mul, _micronn.lookup, _micronn.softmax]
+arity = [8, 8, 8, 3, 3, 3, 4, 4, 4, 4]
 raised = 0
 for _ in range({rounds}):
     k = rand(len(functions))
@@ -150,6 +156,7 @@ def _check_vm(executable, folder, micropypath):
     out = _vm(executable, VM_SCRIPT.format(count=count, backend="c"), folder, micropypath)
     assert f"ran {count} models with backend c" in out
     check_outputs(folder, expected)
+    check_kernels(out)
     heap_script = HEAP_SCRIPT.replace("{count}", str(count))
     assert "predict allocated nothing" in _vm(executable, heap_script, folder, micropypath)
     out = _vm(executable, FUZZ_SCRIPT.replace("{rounds}", str(FUZZ_ROUNDS)), folder, micropypath)
@@ -190,6 +197,43 @@ def test_natmod_x64_loads_into_the_pypi_vm_and_matches_the_reference(tmp_path):
     shutil.copy(mpy, work / "_micronn.mpy")
     pypi_vm = find_micropython(str(Path(sys.executable).parent / "micropython"))
     _check_vm(pypi_vm, work, f"{FIRMWARE}:{work}")
+
+
+# The last commit whose _micronn has no mul (MUL came with b632ecc); same ABI_VERSION.
+BEFORE_MUL = "923f61f"
+
+
+@pytest.mark.skipif(not MPY_DIR, reason="set MPY_DIR to a MicroPython checkout to build the natmod")
+def test_an_older_natmod_without_mul_runs_mul_with_its_python_kernel(tmp_path):
+    """A board's _micronn.mpy from before MUL: backend "c" still loads every model, MUL layers
+    run with python_broadcast, the others in C, all exact."""
+    for module in ("elftools", "ar"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"natmod linking needs `pip install pyelftools ar` ({module} missing)")
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", BEFORE_MUL, "ulab_ext"], capture_output=True
+    )
+    if archive.returncode != 0:
+        pytest.skip(f"needs the git history (commit {BEFORE_MUL}) of a full clone")
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive.stdout, check=True)
+    source = tmp_path / "ulab_ext"
+    assert not (source / "kernels" / "mul.c").exists()
+    command = ["make", "-C", str(source), f"MPY_DIR={MPY_DIR}", "ARCH=x64"]
+    done = subprocess.run(
+        [*command, f"PYTHON={sys.executable}"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(source / "_micronn.mpy", work / "_micronn.mpy")
+    pypi_vm = find_micropython(str(Path(sys.executable).parent / "micropython"))
+    probe = "import _micronn\nprint(hasattr(_micronn, 'mul'), _micronn.ABI_VERSION)"
+    assert _vm(pypi_vm, probe, work, f"{FIRMWARE}:{work}").split() == ["False", "1"]
+    count, expected = write_cases(work)
+    out = _vm(pypi_vm, VM_SCRIPT.format(count=count, backend="c"), work, f"{FIRMWARE}:{work}")
+    assert f"ran {count} models with backend c" in out
+    check_outputs(work, expected)
+    check_kernels(out, C_KERNELS | {"MUL": "python_broadcast"})
 
 
 ULAB_SCRIPT = """

@@ -99,7 +99,7 @@ def _c_module_present():
 def c_kernel(op_name):
     """The kernels_c object (prepare / run) that runs op_name through _micronn; the python
     module for an operator _micronn has no kernel for."""
-    kernel = __import__(_PACKAGE + ".kernels_c").kernels_c.KERNELS.get(op_name)
+    kernel = __import__(_PACKAGE + ".kernels_c").kernels_c.kernel(op_name)
     return kernel if kernel is not None else python_kernel(op_name)
 
 

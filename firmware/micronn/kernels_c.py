@@ -85,17 +85,21 @@ def _convention(kinds, inputs):
     return Table if kinds else Window
 
 
-def _kernels():
+def kernel(op_name):
+    """The object whose prepare / run serve op_name (backends.c_kernel), or None for an
+    operator without a C kernel (no inputs: CONSTANT) or whose function this _micronn lacks
+    (built before its kernel existed); that operator runs with its python module. Looked up
+    when a model loads (ops.py is in the heap then), not at import: the probe of
+    `import micronn` imports this file too, and a table built there costs the heap it needs
+    to compile the package from source (tests/test_device_predict.py, 100 KiB)."""
     from .ops import entries
 
-    kernels = {}
     for _, name, _, kinds, inputs, _ in entries():
-        if inputs and hasattr(_micronn, _c_name(name)):
-            kernels[name] = _convention(kinds, inputs)
-    return kernels
-
-
-KERNELS = _kernels()
+        if name == op_name:
+            if inputs and hasattr(_micronn, _c_name(name)):
+                return _convention(kinds, inputs)
+            return None
+    return None
 
 
 def compatible():
