@@ -11,9 +11,11 @@ from micronn.ops import KERNELS, broadcast
 from micronn.ops.add import prepare_add
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
+from micronn.ops.resize import prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 
-FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul")
+FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul", "resize")
+RESIZE_OPS = ("RESIZE_NEAREST_NEIGHBOR",)
 FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
 
@@ -39,6 +41,8 @@ def _in_shapes(layer):
         return [(p["size"],), (p["size"],)]
     if layer.op == "MUL":
         return list(layer.input_shapes)
+    if layer.op in RESIZE_OPS:
+        return [(p["in_height"], p["in_width"], p["channels"])]
     return [(p["size"],)]
 
 
@@ -54,6 +58,8 @@ def _out_shape(layer):
         return (p["channels"],)
     if layer.op == "MUL":
         return broadcast.output_shape(layer)
+    if layer.op in RESIZE_OPS:
+        return (p["out_height"], p["out_width"], p["channels"])
     return _in_shapes(layer)[0]
 
 
@@ -157,6 +163,13 @@ def _mul(rng):
     return layer
 
 
+def _resize(rng):
+    image = [int(d) for d in rng.integers(1, 9, 3)]
+    size = [int(d) for d in rng.integers(1, 20, 2)]
+    align, half = (bool(v) for v in rng.integers(0, 2, 2))
+    return prepare_resize_nearest(image, size, align, half)
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -166,6 +179,7 @@ MAKERS = {
     "lookup": _lookup,
     "softmax": _softmax,
     "mul": _mul,
+    "resize": _resize,
 }
 
 

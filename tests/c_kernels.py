@@ -79,6 +79,10 @@ def packed_weights(layer) -> np.ndarray:
     return np.frombuffer(pack(flat, layer.weight_bits), np.uint8).copy()
 
 
+# operators whose kernel takes (params, x, out): the pools, then the later ones
+WINDOW_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN", "RESIZE_NEAREST_NEIGHBOR")
+
+
 def _ptr(array) -> int:
     return array.ctypes.data if array.size else 0
 
@@ -102,6 +106,7 @@ class CKernels:
             "mnk_mul": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_lookup": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_softmax": [ptr, size, ptr, size, ptr, size, ptr, size],
+            **{f"mnk_{op.lower()}": [ptr, size, ptr, size, ptr, size] for op in WINDOW_OPS[3:]},
         }
         for name, argtypes in signatures.items():
             function = getattr(self.lib, name)
@@ -147,12 +152,8 @@ class CKernels:
         op = layer.op
         if op in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"):
             self._run_filter(layer, params, x[0], out, chunks)
-        elif op in ("MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN"):
-            function = {
-                "MAX_POOL_2D": self.lib.mnk_max_pool_2d,
-                "AVERAGE_POOL_2D": self.lib.mnk_average_pool_2d,
-                "MEAN": self.lib.mnk_mean,
-            }[op]
+        elif op in WINDOW_OPS:
+            function = getattr(self.lib, f"mnk_{op.lower()}")
             self._check(function(_p(params), params.size, _p(x[0]), x[0].size, _p(out), out.size))
         elif op in ("ADD", "MUL"):
             a, b = x

@@ -23,6 +23,7 @@ from micronn.ops.add import prepare_add
 from micronn.ops.constant import prepare_constant
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
+from micronn.ops.resize import prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 
 PARAM_VALUES = (0, 1, -1, 2, 127, 128, -128, -129, 255, 2**22, 2**30, 2**31 - 1, -(2**31))
@@ -33,6 +34,7 @@ SHAPE = (2, 3)  # of the elementwise operators' tensors
 
 # A rule only the host checks (docs/format.md, "What a reader checks"): boards do not
 # re-derive SOFTMAX's exp table, they check its count, range and order.
+RESIZE_MODELS = {"RESIZE_NEAREST_NEIGHBOR": prepare_resize_nearest}
 HOST_ONLY_REFUSAL = "the exp table is not TFLM's"
 
 
@@ -65,6 +67,10 @@ def _model(op: str, rng) -> Model:
         layer = prepare_mul(SHAPE, SHAPE, (0.1, 3), (0.2, 0), (0.05, -2), inputs=(0, 1))
         edge = TensorSpec(SHAPE, 0.25, 0)
         return Model(edge, edge, [constant, layer], [SHAPE, SHAPE, SHAPE])
+    elif op in RESIZE_MODELS:
+        layer = RESIZE_MODELS[op]((2, 3, 2), (4, 5), False, True)
+        out = layer.spec.output_shape(layer)
+        return Model(TensorSpec((2, 3, 2), 0.5, 0), TensorSpec(out, 0.5, 0), [layer])
     else:
         assert op == "SOFTMAX", f"{op} needs a model here"
         layer = prepare_softmax(SHAPE, 1.0, 0.1, 1 / 256, -128)

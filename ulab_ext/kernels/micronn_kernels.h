@@ -72,6 +72,7 @@ enum {
     MNK_LOOKUP_PARAMS = 1,
     MNK_SOFTMAX_PARAMS = 5,
     MNK_MUL_PARAMS = 19,
+    MNK_RESIZE_NEAREST_NEIGHBOR_PARAMS = 11,
     MNK_TABLE_SIZE = 256
 };
 
@@ -116,6 +117,12 @@ mnk_status mnk_lookup(const int32_t *params, size_t param_count, const int8_t *t
 
 mnk_status mnk_softmax(const int32_t *params, size_t param_count, const int32_t *exp_table,
                        size_t exp_len, const int8_t *x, size_t x_len, int8_t *out, size_t out_len);
+
+/* RESIZE_NEAREST_NEIGHBOR: x is (in_h, in_w, c), out (out_h, out_w, c); params: the five sizes,
+ * the float32 height and width scales as (mantissa, exponent), align_corners, half_pixel_centers.
+ */
+mnk_status mnk_resize_nearest_neighbor(const int32_t *params, size_t param_count, const int8_t *x,
+                                       size_t x_len, int8_t *out, size_t out_len);
 
 /* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator. */
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift);

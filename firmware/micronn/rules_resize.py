@@ -1,0 +1,53 @@
+"""The rules of the resizing operators (family "resize": RESIZE_NEAREST_NEIGHBOR), as the host's
+checks (micronn.ops.resize); rules.check imports this module for a model that uses them.
+check() returns what is wrong, or None."""
+
+from .rules import _spatial_io
+
+try:
+    from micropython import const
+except ImportError:  # CPython, in the tests
+    const = int
+
+# BEGIN GENERATED parameter indices (python -m micronn.device_tables)
+_RESIZE_NEAREST_NEIGHBOR_ALIGN_CORNERS = const(9)
+_RESIZE_NEAREST_NEIGHBOR_HEIGHT_SCALE_MANTISSA = const(5)
+_RESIZE_NEAREST_NEIGHBOR_WIDTH_SCALE_MANTISSA = const(7)
+# END GENERATED
+
+_MAX_DIM = const(0x8000)
+
+
+def _image(p, in_shapes, out_shape):
+    """in_height, in_width, channels, out_height, out_width: each in 1..2^15."""
+    for k in range(5):
+        if not 1 <= p[k] <= _MAX_DIM:
+            return "image sizes and channels must be in 1..32768"
+    in_h, in_w, channels, out_h, out_w = p[:5]
+    return _spatial_io(in_shapes, out_shape, in_h * in_w * channels, out_h * out_w * channels)
+
+
+def _nearest(p, in_shapes, out_shape, counts):
+    problem = _image(p, in_shapes, out_shape)
+    if problem:
+        return problem
+    for flag in p[_RESIZE_NEAREST_NEIGHBOR_ALIGN_CORNERS:]:
+        if flag != 0 and flag != 1:
+            return "align_corners and half_pixel_centers must be 0 or 1"
+    for k in (
+        _RESIZE_NEAREST_NEIGHBOR_HEIGHT_SCALE_MANTISSA,
+        _RESIZE_NEAREST_NEIGHBOR_WIDTH_SCALE_MANTISSA,
+    ):
+        mantissa, exponent = p[k], p[k + 1]
+        if mantissa != 0 and mantissa >> 23 != 1:
+            return "a scale mantissa must be 0 or in [2^23, 2^24)"
+        if not -64 <= exponent <= 0:
+            return "a scale exponent must be in -64..0"
+    return None
+
+
+_CHECKS = {"RESIZE_NEAREST_NEIGHBOR": _nearest}
+
+
+def check(name, params, in_shapes, out_shape, counts):
+    return _CHECKS[name](params, in_shapes, out_shape, counts)
