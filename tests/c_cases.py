@@ -11,11 +11,11 @@ from micronn.ops import KERNELS, broadcast
 from micronn.ops.add import prepare_add
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
-from micronn.ops.resize import prepare_resize_nearest
+from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 
 FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul", "resize")
-RESIZE_OPS = ("RESIZE_NEAREST_NEIGHBOR",)
+RESIZE_OPS = ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR")
 FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
 
@@ -167,7 +167,9 @@ def _resize(rng):
     image = [int(d) for d in rng.integers(1, 9, 3)]
     size = [int(d) for d in rng.integers(1, 20, 2)]
     align, half = (bool(v) for v in rng.integers(0, 2, 2))
-    return prepare_resize_nearest(image, size, align, half)
+    if rng.random() < 0.5:
+        return prepare_resize_nearest(image, size, align, half)
+    return prepare_resize_bilinear(image, size, align and not half, half)
 
 
 MAKERS = {

@@ -80,7 +80,13 @@ def packed_weights(layer) -> np.ndarray:
 
 
 # operators whose kernel takes (params, x, out): the pools, then the later ones
-WINDOW_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN", "RESIZE_NEAREST_NEIGHBOR")
+WINDOW_OPS = (
+    "MAX_POOL_2D",
+    "AVERAGE_POOL_2D",
+    "MEAN",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "RESIZE_BILINEAR",
+)
 
 
 def _ptr(array) -> int:

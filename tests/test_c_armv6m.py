@@ -18,7 +18,9 @@ CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
 CPU = ["-mcpu=cortex-m0plus", "-mthumb", "-Os"]
 CASES_PER_FAMILY = 25
-SIZE_BUDGET_BYTES = 8192  # all kernels together, .text + .rodata + .data
+# all kernels together, .text + .rodata + .data: 8 KiB held the first ten operators; the resizing
+# and reduction kernels (about 2 KiB) raised it
+SIZE_BUDGET_BYTES = 12288
 
 missing = [tool for tool in (CC, QEMU, "arm-none-eabi-size") if shutil.which(tool) is None]
 pytestmark = pytest.mark.skipif(

@@ -23,7 +23,7 @@ from micronn.ops.add import prepare_add
 from micronn.ops.constant import prepare_constant
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
-from micronn.ops.resize import prepare_resize_nearest
+from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 
 PARAM_VALUES = (0, 1, -1, 2, 127, 128, -128, -129, 255, 2**22, 2**30, 2**31 - 1, -(2**31))
@@ -34,7 +34,10 @@ SHAPE = (2, 3)  # of the elementwise operators' tensors
 
 # A rule only the host checks (docs/format.md, "What a reader checks"): boards do not
 # re-derive SOFTMAX's exp table, they check its count, range and order.
-RESIZE_MODELS = {"RESIZE_NEAREST_NEIGHBOR": prepare_resize_nearest}
+RESIZE_MODELS = {
+    "RESIZE_NEAREST_NEIGHBOR": prepare_resize_nearest,
+    "RESIZE_BILINEAR": prepare_resize_bilinear,
+}
 HOST_ONLY_REFUSAL = "the exp table is not TFLM's"
 
 

@@ -1,5 +1,5 @@
-"""RESIZE_NEAREST_NEIGHBOR: random sizes (up and down), align_corners and half_pixel_centers,
-imported from .tflite and run by the reference, the device kernels and TFLM."""
+"""RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR: random sizes (up and down), align_corners and
+half_pixel_centers, imported from .tflite and run by the reference, the device kernels and TFLM."""
 
 import numpy as np
 import pytest
@@ -11,6 +11,7 @@ from micronn.container_rules import ContainerError
 from micronn.importers.tflite import import_tflite
 from micronn.ops import resize
 
+ARENA = 1 << 20
 MODES = ((False, False), (False, True), (True, False), (True, True))
 
 
@@ -60,7 +61,7 @@ def _matches_tflm(op, cases, rng, modes=MODES):
             assert "past the image" in str(error), error
             refused += 1
             continue
-        expected = tflm_models.run(data, x)
+        expected = tflm_models.run(data, x, arena_size=ARENA)
         got = reference.run(model, x.reshape(len(x), -1))
         np.testing.assert_array_equal(
             got.reshape(expected.shape), expected, err_msg=f"case {case}: {in_shape} -> {size}"
@@ -130,4 +131,56 @@ def test_nearest_device_backends_give_the_reference_integers(tmp_path):
         data = resize_model("RESIZE_NEAREST_NEIGHBOR", in_shape, size, align, half)
         models.append(import_tflite(data, "r.tflite"))
         inputs.append(_inputs(rng, in_shape, samples=2).reshape(2, -1))
+    run_backends(models, inputs, tmp_path, ("python", "viper", "c"))
+
+
+def test_bilinear_matches_tflm_over_random_sizes_and_modes():
+    modes = ((False, False), (False, True), (True, False))  # TFLM refuses align with half
+    assert _matches_tflm("RESIZE_BILINEAR", 300, np.random.default_rng(44), modes) == 0
+
+
+@pytest.mark.parametrize(("in_size", "size"), [((6, 6, 256), (12, 12)), ((12, 12, 16), (24, 24))])
+def test_bilinear_palm_detection_upsampling_matches_tflm(in_size, size):
+    rng = np.random.default_rng(45)
+    data = resize_model("RESIZE_BILINEAR", in_size, size, False, True)
+    x = _inputs(rng, in_size, samples=2)
+    got = reference.run(import_tflite(data, "r.tflite"), x.reshape(len(x), -1))
+    expected = tflm_models.run(data, x, arena_size=ARENA)
+    np.testing.assert_array_equal(got.reshape(expected.shape), expected)
+
+
+def test_bilinear_refuses_align_corners_with_half_pixel_centers():
+    with pytest.raises(ValueError, match="align_corners"):
+        resize.prepare_resize_bilinear((2, 2, 1), (4, 4), True, True)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("height_scale", -1, "height_scale"),
+        ("width_scale", 4096, "past the input"),
+        ("half_pixel_centers", 2, "half_pixel"),
+        ("in_height", 4, "input values"),
+    ],
+)
+def test_bilinear_container_rules_refuse(key, value, message):
+    model = import_tflite(
+        resize_model("RESIZE_BILINEAR", (3, 4, 2), (6, 8), False, True), "r.tflite"
+    )
+    model.layers[0].params[key] = value
+    with pytest.raises(ContainerError, match=message):
+        container.write(model)
+
+
+def test_bilinear_device_backends_give_the_reference_integers(tmp_path):
+    rng = np.random.default_rng(46)
+    models, inputs = [], []
+    for _ in range(8):
+        in_shape, size, align, half = _random_case(rng, MODES[:3])
+        data = resize_model("RESIZE_BILINEAR", in_shape, size, align, half)
+        models.append(import_tflite(data, "r.tflite"))
+        inputs.append(_inputs(rng, in_shape, samples=2).reshape(2, -1))
+    data = resize_model("RESIZE_BILINEAR", (6, 6, 8), (12, 12), False, True)
+    models.append(import_tflite(data, "r.tflite"))
+    inputs.append(_inputs(rng, (6, 6, 8), samples=2).reshape(2, -1))
     run_backends(models, inputs, tmp_path, ("python", "viper", "c"))

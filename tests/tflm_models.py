@@ -115,10 +115,11 @@ def add_model(size, input1, input2, output, activation="none"):
     return single_op_model("ADD", shapes, fused)
 
 
-def run(model: bytes, *inputs) -> np.ndarray:
-    """Invoke TFLM once per sample; inputs are int8 arrays [samples, *shape]."""
+def run(model: bytes, *inputs, arena_size=None) -> np.ndarray:
+    """Invoke TFLM once per sample; inputs are int8 arrays [samples, *shape]. arena_size: for
+    models whose activations outgrow TFLM's default (10 x the model's bytes)."""
     runtime, _ = _modules()
-    interpreter = runtime.Interpreter.from_bytes(model)
+    interpreter = runtime.Interpreter.from_bytes(model, arena_size=arena_size)
     outputs = []
     for sample in zip(*inputs, strict=True):
         for index, x in enumerate(sample):

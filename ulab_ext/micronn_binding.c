@@ -193,6 +193,11 @@ static mp_obj_t resize_nearest_neighbor(mp_obj_t params, mp_obj_t x, mp_obj_t ou
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(resize_nearest_neighbor_obj, resize_nearest_neighbor);
 
+static mp_obj_t resize_bilinear(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
+    return run_window(params, x, out, mnk_resize_bilinear);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(resize_bilinear_obj, resize_bilinear);
+
 /* (params, a, b, out) */
 static mp_obj_t run_binary(const mp_obj_t *args, binary_kernel kernel) {
     buffer_arg params = int32_arg(args[0], "params");
@@ -260,6 +265,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_lookup, MP_OBJ_FROM_PTR(&lookup_obj));
     mp_store_global(MP_QSTR_softmax, MP_OBJ_FROM_PTR(&softmax_obj));
     mp_store_global(MP_QSTR_resize_nearest_neighbor, MP_OBJ_FROM_PTR(&resize_nearest_neighbor_obj));
+    mp_store_global(MP_QSTR_resize_bilinear, MP_OBJ_FROM_PTR(&resize_bilinear_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -279,6 +285,7 @@ static const mp_rom_map_elem_t micronn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_lookup), MP_ROM_PTR(&lookup_obj)},
     {MP_ROM_QSTR(MP_QSTR_softmax), MP_ROM_PTR(&softmax_obj)},
     {MP_ROM_QSTR(MP_QSTR_resize_nearest_neighbor), MP_ROM_PTR(&resize_nearest_neighbor_obj)},
+    {MP_ROM_QSTR(MP_QSTR_resize_bilinear), MP_ROM_PTR(&resize_bilinear_obj)},
 };
 static MP_DEFINE_CONST_DICT(micronn_globals, micronn_globals_table);
 

@@ -21,6 +21,7 @@ TABLE = """
 11 MUL 19 - 2 broadcast
 12 CONSTANT 1 b 0 constant
 40 RESIZE_NEAREST_NEIGHBOR 11 - 1 resize
+41 RESIZE_BILINEAR 8 - 1 resize
 """
 
 ACTIVATIONS = ("none", "relu", "relu6")

@@ -66,6 +66,8 @@ static mnk_status run_case(const golden_case *c, int sample) {
     case 40:
         return mnk_resize_nearest_neighbor(c->params, c->param_count, x, c->in_len, out_buffer,
                                            c->out_len);
+    case 41:
+        return mnk_resize_bilinear(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 8:
     case 9:
         return mnk_lookup(c->params, c->param_count, c->table, MNK_TABLE_SIZE, x, c->in_len,

@@ -73,6 +73,7 @@ enum {
     MNK_SOFTMAX_PARAMS = 5,
     MNK_MUL_PARAMS = 19,
     MNK_RESIZE_NEAREST_NEIGHBOR_PARAMS = 11,
+    MNK_RESIZE_BILINEAR_PARAMS = 8,
     MNK_TABLE_SIZE = 256
 };
 
@@ -123,6 +124,11 @@ mnk_status mnk_softmax(const int32_t *params, size_t param_count, const int32_t 
  */
 mnk_status mnk_resize_nearest_neighbor(const int32_t *params, size_t param_count, const int8_t *x,
                                        size_t x_len, int8_t *out, size_t out_len);
+
+/* RESIZE_BILINEAR (TFLM's integer path): params: the five sizes, height_scale and width_scale in
+ * 1/1024 pixel, half_pixel_centers. */
+mnk_status mnk_resize_bilinear(const int32_t *params, size_t param_count, const int8_t *x,
+                               size_t x_len, int8_t *out, size_t out_len);
 
 /* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator. */
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift);

@@ -1,6 +1,8 @@
-/* RESIZE_NEAREST_NEIGHBOR of an int8 (H, W, C) image (TFLM reference_ops::ResizeNearestNeighbor;
- * host_tools/micronn/ops/resize.py). The source row of output row y is TFLM's float32 position
- * (y + offset) x scale, computed exactly in integers from the scale's mantissa and exponent. */
+/* RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR of an int8 (H, W, C) image (TFLM
+ * reference_ops::ResizeNearestNeighbor and ResizeBilinearInteger;
+ * host_tools/micronn/ops/resize.py). Nearest: the source row of output row y is TFLM's float32
+ * position (y + offset) x scale, computed exactly in integers from the scale's mantissa and
+ * exponent. Bilinear: TFLM's positions in 1/1024 pixel and four weights in 1/2^20. */
 #include "common.h"
 
 enum {
@@ -98,6 +100,82 @@ mnk_status mnk_resize_nearest_neighbor(const int32_t *params, size_t param_count
             int32_t c;
             for (c = 0; c < channels; ++c) { /* a loop, not memcpy: natmods link no libc */
                 *at++ = pixel[c];
+            }
+        }
+    }
+    return MNK_OK;
+}
+
+enum { B_H_SCALE = OUT_W + 1, B_W_SCALE, B_HALF_PIXEL_CENTERS };
+
+#define ONE 1024
+#define SMALL_INT_LIMIT ((int64_t)1 << 30)
+
+/* TFLM's ComputeInterpolationValuesInteger: C division truncates toward zero. */
+static void position(int32_t value, int32_t scale, int32_t half_pixel_centers, int32_t size,
+                     int32_t *scaled, int32_t *low, int32_t *high) {
+    int32_t s = value * scale + (half_pixel_centers ? scale / 2 - ONE / 2 : 0);
+    int32_t l = s / ONE;
+    int32_t h = (s + ONE - 1) / ONE;
+    *scaled = s;
+    *low = l > 0 ? l : 0;
+    *high = h < size - 1 ? h : size - 1;
+}
+
+static int axis_ok(int32_t in_size, int32_t out_size, int32_t scale, int32_t half) {
+    int64_t last;
+    if (scale < 0 || scale > MAX_DIM * ONE || (int64_t)out_size * scale >= SMALL_INT_LIMIT) {
+        return 0;
+    }
+    last = (int64_t)(out_size - 1) * scale + (half ? scale / 2 - ONE / 2 : 0);
+    return last <= 0 || last / ONE <= in_size - 1;
+}
+
+mnk_status mnk_resize_bilinear(const int32_t *params, size_t param_count, const int8_t *x,
+                               size_t x_len, int8_t *out, size_t out_len) {
+    const int32_t *p = params;
+    int32_t oy, ox, c, channels;
+    size_t row_step;
+    int8_t *at = out;
+    if (param_count != MNK_RESIZE_BILINEAR_PARAMS) {
+        return MNK_BAD_PARAM_COUNT;
+    }
+    if (!image_ok(p) || (p[B_HALF_PIXEL_CENTERS] & ~1) != 0 ||
+        !axis_ok(p[IN_H], p[OUT_H], p[B_H_SCALE], p[B_HALF_PIXEL_CENTERS]) ||
+        !axis_ok(p[IN_W], p[OUT_W], p[B_W_SCALE], p[B_HALF_PIXEL_CENTERS])) {
+        return MNK_BAD_PARAMS;
+    }
+    channels = p[CHANNELS];
+    if (x_len != (uint64_t)p[IN_H] * (uint64_t)p[IN_W] * (uint64_t)channels) {
+        return MNK_BAD_INPUT_SIZE;
+    }
+    if (out_len != (uint64_t)p[OUT_H] * (uint64_t)p[OUT_W] * (uint64_t)channels) {
+        return MNK_BAD_OUTPUT_SIZE;
+    }
+    row_step = (size_t)p[IN_W] * (size_t)channels;
+    for (oy = 0; oy < p[OUT_H]; ++oy) {
+        int32_t ys, y0, y1, fy;
+        position(oy, p[B_H_SCALE], p[B_HALF_PIXEL_CENTERS], p[IN_H], &ys, &y0, &y1);
+        fy = ys - ONE * y0; /* in (-512, 1024): |fy| + |ONE - fy| < 2048 */
+        for (ox = 0; ox < p[OUT_W]; ++ox) {
+            int32_t xs, x0, x1, fx;
+            const int8_t *r0, *r1;
+            int32_t w00, w10, w01, w11;
+            position(ox, p[B_W_SCALE], p[B_HALF_PIXEL_CENTERS], p[IN_W], &xs, &x0, &x1);
+            fx = xs - ONE * x0;
+            w00 = (ONE - fy) * (ONE - fx);
+            w10 = fy * (ONE - fx);
+            w01 = (ONE - fy) * fx;
+            w11 = fy * fx;
+            r0 = x + (size_t)y0 * row_step;
+            r1 = x + (size_t)y1 * row_step;
+            for (c = 0; c < channels; ++c) {
+                /* |total| <= 128 x 2047^2 < 2^30 */
+                int32_t total =
+                    r0[(size_t)x0 * channels + c] * w00 + r1[(size_t)x0 * channels + c] * w10 +
+                    r0[(size_t)x1 * channels + c] * w01 + r1[(size_t)x1 * channels + c] * w11;
+                int32_t round = total > 0 ? (1 << 19) : -(1 << 19);
+                *at++ = (int8_t)((total + round) / (1 << 20));
             }
         }
     }

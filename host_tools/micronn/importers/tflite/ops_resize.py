@@ -1,10 +1,11 @@
-"""RESIZE_NEAREST_NEIGHBOR of an int8 [1, H, W, C] image to a constant size: TFLM's
-Prepare (resize_nearest_neighbor.cc) with the float32 positions of the reference kernel."""
+"""RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR of an int8 [1, H, W, C] image to a constant size:
+TFLM's Prepare (resize_nearest_neighbor.cc, resize_bilinear.cc) and its reference kernels'
+positions."""
 
 import numpy as np
 
 from micronn.importers.tflite.graph import register
-from micronn.ops.resize import prepare_resize_nearest
+from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 
 
 def _geometry(ctx, op):
@@ -23,11 +24,20 @@ def _geometry(ctx, op):
 
 @register("RESIZE_NEAREST_NEIGHBOR")
 def build_resize_nearest(ctx, op):
+    return _build(ctx, op, prepare_resize_nearest)
+
+
+@register("RESIZE_BILINEAR")
+def build_resize_bilinear(ctx, op):
+    return _build(ctx, op, prepare_resize_bilinear)
+
+
+def _build(ctx, op, prepare):
     source, target, image, size = _geometry(ctx, op)
-    # int8 nearest neighbour copies codes: TFLM ignores the quantization of both tensors
+    # int8 resizing works on codes: TFLM ignores the quantization of both tensors
     ctx.quantization(source), ctx.quantization(target)
     try:
-        layer = prepare_resize_nearest(
+        layer = prepare(
             image,
             size,
             bool(op.options.get("align_corners", False)),
