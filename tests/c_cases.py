@@ -7,15 +7,16 @@ import numpy as np
 from conv_factory import bound_conv, random_conv, random_mean, random_pool, zero_point
 from model_factory import random_dense_layer
 
-from micronn.ops import KERNELS, broadcast
+from micronn.ops import KERNELS, broadcast, reduce
 from micronn.ops.add import prepare_add
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 
-FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul", "resize")
+FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul", "resize", "reduce")
 RESIZE_OPS = ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR")
+REDUCE_OPS = ("REDUCE_MAX", "MEAN_AXES", "SUM")
 FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
 
@@ -43,6 +44,8 @@ def _in_shapes(layer):
         return list(layer.input_shapes)
     if layer.op in RESIZE_OPS:
         return [(p["in_height"], p["in_width"], p["channels"])]
+    if layer.op in REDUCE_OPS:
+        return [tuple(p[name] for name in reduce.DIMS)]
     return [(p["size"],)]
 
 
@@ -60,6 +63,8 @@ def _out_shape(layer):
         return broadcast.output_shape(layer)
     if layer.op in RESIZE_OPS:
         return (p["out_height"], p["out_width"], p["channels"])
+    if layer.op in REDUCE_OPS:
+        return reduce.output_shape(layer)
     return _in_shapes(layer)[0]
 
 
@@ -172,6 +177,24 @@ def _resize(rng):
     return prepare_resize_bilinear(image, size, align and not half, half)
 
 
+def _reduce(rng):
+    shape = [int(d) for d in rng.integers(1, 7, int(rng.integers(1, 5)))]
+    axes = [int(a) for a in range(len(shape)) if rng.random() < 0.5]
+    op = str(rng.choice(REDUCE_OPS))
+    scale = float(10.0 ** rng.uniform(-3, 0))
+    if op == "REDUCE_MAX":
+        return reduce.prepare_reduce_max(shape, axes, (scale, 0), (scale, 0))
+    ratio = float(10.0 ** rng.uniform(-1, 1.5 if op == "SUM" else 1))
+    for _ in range(10):
+        try:
+            return reduce.prepare_mean_or_sum(
+                op, shape, axes, (scale, zero_point(rng)), (scale * ratio, zero_point(rng))
+            )
+        except ValueError:  # the 31-bit bound: a wider output range
+            ratio *= 4
+    raise AssertionError("no reduction fits")
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -182,6 +205,7 @@ MAKERS = {
     "softmax": _softmax,
     "mul": _mul,
     "resize": _resize,
+    "reduce": _reduce,
 }
 
 

@@ -86,6 +86,9 @@ WINDOW_OPS = (
     "MEAN",
     "RESIZE_NEAREST_NEIGHBOR",
     "RESIZE_BILINEAR",
+    "REDUCE_MAX",
+    "MEAN_AXES",
+    "SUM",
 )
 
 

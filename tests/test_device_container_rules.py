@@ -74,7 +74,7 @@ INVALID = [
     ("output size", put("<H", tensor_entry(3, 4), 3), "its output tensor holds 3"),
     ("tensor never written", extra_tensor(), "activation tensor 4 is never written"),
     # layer records
-    ("unknown operator", put("<B", record(0, 0), 42), "operator code 42 which this runtime"),
+    ("unknown operator", put("<B", record(0, 0), 200), "operator code 200 which this runtime"),
     ("operator of another shape", put("<B", record(1, 0), 2), "not 18 and 4"),
     ("activation", put("<B", record(1, 1), 3), "activation code 3"),
     ("param count", put("<B", record(0, 2), 5), ""),  # the records after it are misread

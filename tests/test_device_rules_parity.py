@@ -23,6 +23,7 @@ from micronn.ops.add import prepare_add
 from micronn.ops.constant import prepare_constant
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
+from micronn.ops.reduce import prepare_mean_or_sum, prepare_reduce_max
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 
@@ -34,6 +35,7 @@ SHAPE = (2, 3)  # of the elementwise operators' tensors
 
 # A rule only the host checks (docs/format.md, "What a reader checks"): boards do not
 # re-derive SOFTMAX's exp table, they check its count, range and order.
+REDUCE_OPS = ("REDUCE_MAX", "MEAN_AXES", "SUM")
 RESIZE_MODELS = {
     "RESIZE_NEAREST_NEIGHBOR": prepare_resize_nearest,
     "RESIZE_BILINEAR": prepare_resize_bilinear,
@@ -70,6 +72,14 @@ def _model(op: str, rng) -> Model:
         layer = prepare_mul(SHAPE, SHAPE, (0.1, 3), (0.2, 0), (0.05, -2), inputs=(0, 1))
         edge = TensorSpec(SHAPE, 0.25, 0)
         return Model(edge, edge, [constant, layer], [SHAPE, SHAPE, SHAPE])
+    elif op in REDUCE_OPS:
+        shape, axes = (2, 3, 2), (0, 2)
+        if op == "REDUCE_MAX":
+            layer = prepare_reduce_max(shape, axes, (0.1, 3), (0.1, 3))
+        else:
+            layer = prepare_mean_or_sum(op, shape, axes, (0.1, 3), (0.05, -2))
+        out = layer.spec.output_shape(layer)
+        return Model(TensorSpec(shape, 0.1, 3), TensorSpec(out, 0.05, -2), [layer])
     elif op in RESIZE_MODELS:
         layer = RESIZE_MODELS[op]((2, 3, 2), (4, 5), False, True)
         out = layer.spec.output_shape(layer)

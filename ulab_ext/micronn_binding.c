@@ -198,6 +198,21 @@ static mp_obj_t resize_bilinear(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(resize_bilinear_obj, resize_bilinear);
 
+static mp_obj_t reduce_max(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
+    return run_window(params, x, out, mnk_reduce_max);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(reduce_max_obj, reduce_max);
+
+static mp_obj_t mean_axes(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
+    return run_window(params, x, out, mnk_mean_axes);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(mean_axes_obj, mean_axes);
+
+static mp_obj_t sum(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
+    return run_window(params, x, out, mnk_sum);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(sum_obj, sum);
+
 /* (params, a, b, out) */
 static mp_obj_t run_binary(const mp_obj_t *args, binary_kernel kernel) {
     buffer_arg params = int32_arg(args[0], "params");
@@ -266,6 +281,9 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_softmax, MP_OBJ_FROM_PTR(&softmax_obj));
     mp_store_global(MP_QSTR_resize_nearest_neighbor, MP_OBJ_FROM_PTR(&resize_nearest_neighbor_obj));
     mp_store_global(MP_QSTR_resize_bilinear, MP_OBJ_FROM_PTR(&resize_bilinear_obj));
+    mp_store_global(MP_QSTR_reduce_max, MP_OBJ_FROM_PTR(&reduce_max_obj));
+    mp_store_global(MP_QSTR_mean_axes, MP_OBJ_FROM_PTR(&mean_axes_obj));
+    mp_store_global(MP_QSTR_sum, MP_OBJ_FROM_PTR(&sum_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -286,6 +304,9 @@ static const mp_rom_map_elem_t micronn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_softmax), MP_ROM_PTR(&softmax_obj)},
     {MP_ROM_QSTR(MP_QSTR_resize_nearest_neighbor), MP_ROM_PTR(&resize_nearest_neighbor_obj)},
     {MP_ROM_QSTR(MP_QSTR_resize_bilinear), MP_ROM_PTR(&resize_bilinear_obj)},
+    {MP_ROM_QSTR(MP_QSTR_reduce_max), MP_ROM_PTR(&reduce_max_obj)},
+    {MP_ROM_QSTR(MP_QSTR_mean_axes), MP_ROM_PTR(&mean_axes_obj)},
+    {MP_ROM_QSTR(MP_QSTR_sum), MP_ROM_PTR(&sum_obj)},
 };
 static MP_DEFINE_CONST_DICT(micronn_globals, micronn_globals_table);
 

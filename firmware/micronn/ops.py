@@ -22,6 +22,9 @@ TABLE = """
 12 CONSTANT 1 b 0 constant
 40 RESIZE_NEAREST_NEIGHBOR 11 - 1 resize
 41 RESIZE_BILINEAR 8 - 1 resize
+42 REDUCE_MAX 8 - 1 reduce
+43 MEAN_AXES 12 - 1 reduce
+44 SUM 12 - 1 reduce
 """
 
 ACTIVATIONS = ("none", "relu", "relu6")

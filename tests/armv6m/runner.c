@@ -68,6 +68,12 @@ static mnk_status run_case(const golden_case *c, int sample) {
                                            c->out_len);
     case 41:
         return mnk_resize_bilinear(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
+    case 42:
+        return mnk_reduce_max(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
+    case 43:
+        return mnk_mean_axes(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
+    case 44:
+        return mnk_sum(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 8:
     case 9:
         return mnk_lookup(c->params, c->param_count, c->table, MNK_TABLE_SIZE, x, c->in_len,

@@ -74,6 +74,8 @@ enum {
     MNK_MUL_PARAMS = 19,
     MNK_RESIZE_NEAREST_NEIGHBOR_PARAMS = 11,
     MNK_RESIZE_BILINEAR_PARAMS = 8,
+    MNK_REDUCE_MAX_PARAMS = 8,
+    MNK_MEAN_AXES_PARAMS = 12, /* and SUM */
     MNK_TABLE_SIZE = 256
 };
 
@@ -129,6 +131,15 @@ mnk_status mnk_resize_nearest_neighbor(const int32_t *params, size_t param_count
  * 1/1024 pixel, half_pixel_centers. */
 mnk_status mnk_resize_bilinear(const int32_t *params, size_t param_count, const int8_t *x,
                                size_t x_len, int8_t *out, size_t out_len);
+
+/* REDUCE_MAX, MEAN_AXES and SUM: params dim0..3, reduce0..3 (0/1), and for MEAN_AXES and SUM
+ * input_zero_point, output_zero_point, multiplier, shift; out holds the kept dims' product. */
+mnk_status mnk_reduce_max(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
+                          int8_t *out, size_t out_len);
+mnk_status mnk_mean_axes(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
+                         int8_t *out, size_t out_len);
+mnk_status mnk_sum(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
+                   int8_t *out, size_t out_len);
 
 /* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator. */
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift);
