@@ -24,6 +24,10 @@ OPTIONS = {
     "SOFTMAX": "SoftmaxOptions",
     "RESHAPE": "ReshapeOptions",
     "MEAN": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions",
+    "SUM": "ReducerOptions",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
+    "RESIZE_BILINEAR": "ResizeBilinearOptions",
 }
 ENUMS = {"padding": tflite.Padding, "fused_activation_function": tflite.ActivationFunctionType}
 

@@ -115,6 +115,40 @@ def mean(x):
     return x.mean(axis=tuple(range(1, x.ndim - 1)), dtype=np.float32)
 
 
+def resize(x, size, mode, align_corners, half_pixel_centers):
+    """TFLite RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR (float kernels) of [batch, H, W, C]."""
+    from micronn.ops.resize import tflm_nearest_index
+
+    in_h, in_w = x.shape[1:3]
+    out_h, out_w = size
+    if mode == "nearest":
+        rows = tflm_nearest_index(np.arange(out_h), in_h, out_h, align_corners, half_pixel_centers)
+        cols = tflm_nearest_index(np.arange(out_w), in_w, out_w, align_corners, half_pixel_centers)
+        return x[:, rows][:, :, cols]
+    y, y0, y1 = _bilinear_axis(in_h, out_h, align_corners, half_pixel_centers)
+    c, c0, c1 = _bilinear_axis(in_w, out_w, align_corners, half_pixel_centers)
+    fy = (y - y0)[None, :, None, None]
+    fx = (c - c0)[None, None, :, None]
+    top = x[:, y0][:, :, c0] * (1 - fx) + x[:, y0][:, :, c1] * fx
+    bottom = x[:, y1][:, :, c0] * (1 - fx) + x[:, y1][:, :, c1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+
+
+def _bilinear_axis(in_size, out_size, align_corners, half_pixel_centers):
+    """TFLM ComputeInterpolationValues in float32: (position, floor, ceil) per output."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    if align_corners and out_size > 1:
+        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
+    value = np.arange(out_size, dtype=np.float32)
+    if half_pixel_centers:
+        value = (value + np.float32(0.5)) * scale - np.float32(0.5)
+    else:
+        value = value * scale
+    low = np.maximum(np.floor(value).astype(np.int64), 0)
+    high = np.minimum(np.ceil(value).astype(np.int64), in_size - 1)
+    return value, low, high
+
+
 def add(a, b):
     return a + b
 

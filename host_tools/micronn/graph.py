@@ -20,6 +20,9 @@ FLOAT_OPS = {
     "max_pool": 1,
     "avg_pool": 1,
     "mean": 1,
+    "resize": 1,
+    "reduce_max": 1,
+    "reduce_mean": 1,
     "add": 2,
     "logistic": 1,
     "tanh": 1,
@@ -102,6 +105,16 @@ def run_node(node: Node, inputs: list) -> np.ndarray:
         y = float_ops.avg_pool(x, a["size"], a["stride"], a["pads"])
     elif node.op == "mean":
         y = float_ops.mean(x)
+    elif node.op == "resize":
+        y = float_ops.resize(x, a["size"], a["mode"], a["align_corners"], a["half_pixel_centers"])
+    elif node.op in ("reduce_max", "reduce_mean"):
+        axes = tuple(axis + 1 for axis in a["axes"])
+        keep = a["keepdims"]
+        if node.op == "reduce_max":
+            y = x.max(axis=axes, keepdims=keep)
+        else:
+            y = x.mean(axis=axes, keepdims=keep, dtype=np.float32)
+        y = y.reshape(x.shape[0], -1) if y.ndim == 1 else y  # every axis reduced: (1,)
     elif node.op == "add":
         y = float_ops.add(x, inputs[1])
     elif node.op == "reshape":
@@ -156,6 +169,21 @@ def infer_shape(node: Node, in_shapes: list) -> tuple:
         if len(shape) < 2:
             fail(f"global average pooling needs (..., channels) input, got shape {shape}")
         return (shape[-1],)
+    if node.op == "resize":
+        if len(shape) != 3:
+            fail(f"needs a (height, width, channels) input, got shape {shape}")
+        if a["mode"] not in ("nearest", "bilinear"):
+            fail(f"unknown resize mode {a['mode']!r}")
+        return (*(int(d) for d in a["size"]), shape[2])
+    if node.op in ("reduce_max", "reduce_mean"):
+        axes = a["axes"]
+        if not axes or any(not 0 <= axis < len(shape) for axis in axes):
+            fail(f"reduces axes {tuple(axes)} of a tensor of shape {shape}")
+        kept = [1 if k in axes else d for k, d in enumerate(shape)]
+        out = (
+            tuple(kept) if a["keepdims"] else tuple(d for k, d in enumerate(shape) if k not in axes)
+        )
+        return out or (1,)
     if node.op == "add":
         if tuple(in_shapes[1]) != shape:
             fail(f"adds shapes {shape} and {tuple(in_shapes[1])}; broadcasting is not supported")

@@ -90,6 +90,22 @@ class GraphBuilder:
     def mean(self, x, name=""):
         return self.add_node("mean", (x,), name)
 
+    def resize(self, x, size, mode, align_corners=False, half_pixel_centers=False, name=""):
+        """TFLite's RESIZE_NEAREST_NEIGHBOR (mode "nearest") or RESIZE_BILINEAR ("bilinear")."""
+        attrs = {
+            "size": tuple(int(d) for d in size),
+            "mode": mode,
+            "align_corners": bool(align_corners),
+            "half_pixel_centers": bool(half_pixel_centers),
+        }
+        return self.add_node("resize", (x,), name, **attrs)
+
+    def reduce(self, op, x, axes, keepdims=False, name=""):
+        """reduce_max or reduce_mean over `axes` of one sample's shape."""
+        rank = len(self.shapes[x])
+        axes = tuple(sorted({int(a) % rank for a in axes})) if rank else ()
+        return self.add_node(op, (x,), name, axes=axes, keepdims=bool(keepdims))
+
     def add(self, a, b, activation="none", name=""):
         return self.add_node("add", (a, b), name, activation=activation)
 

@@ -21,7 +21,7 @@ FIXED_OUTPUT_PARAMS = {
     "softmax": (1 / 256, -128),
     "tanh": (1 / 128, 0),
 }
-SHARES_INPUT_PARAMS = ("max_pool", "avg_pool", "reshape")
+SHARES_INPUT_PARAMS = ("max_pool", "avg_pool", "reshape", "resize", "reduce_max")
 # ops whose integer form fixes the layout of a tensor they read or write (dense sees only sizes)
 FREE_LAYOUT = ("dense", "reshape")
 MIN_RANGE_WIDTH = 1e-6

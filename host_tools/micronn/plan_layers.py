@@ -10,7 +10,7 @@ import numpy as np
 
 from micronn import tflite_int8, weight_quant
 from micronn.model import SMALL_INT_LIMIT, WEIGHT_LIMITS, FullyConnected, Layer
-from micronn.ops import add, conv, lookup, mean, pooling, softmax
+from micronn.ops import add, conv, lookup, mean, pooling, reduce, resize, softmax
 
 INPUT_REACH = {"dense": 128, "conv2d": 255, "depthwise_conv2d": 255}
 
@@ -163,6 +163,23 @@ def _mean(node, io: LayerIO):
     )
 
 
+def _resize(node, io: LayerIO):
+    a = node.attrs
+    prepare = resize.prepare_resize_nearest
+    if a["mode"] == "bilinear":
+        prepare = resize.prepare_resize_bilinear
+    return prepare(io.in_shapes[0], a["size"], a["align_corners"], a["half_pixel_centers"])
+
+
+def _reduce(node, io: LayerIO):
+    shape, axes = io.in_shapes[0], node.attrs["axes"]
+    if node.op == "reduce_max":
+        return reduce.prepare_reduce_max(shape, axes, io.in_params[0], io.out_params)
+    if len(shape) == 3 and set(axes) == {0, 1}:  # every spatial axis: record 6
+        return _mean(node, io)
+    return reduce.prepare_mean_or_sum("MEAN_AXES", shape, axes, io.in_params[0], io.out_params)
+
+
 def _add(node, io: LayerIO):
     (scale1, zp1), (scale2, zp2) = io.in_params
     size = int(np.prod(io.in_shapes[0]))
@@ -185,6 +202,9 @@ BUILDERS = {
     "max_pool": _pool,
     "avg_pool": _pool,
     "mean": _mean,
+    "resize": _resize,
+    "reduce_max": _reduce,
+    "reduce_mean": _reduce,
     "add": _add,
     "logistic": _lookup,
     "tanh": _lookup,

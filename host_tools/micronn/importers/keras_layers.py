@@ -320,6 +320,21 @@ class KerasGraph:
     def _GlobalMaxPooling1D(self, config, inputs, name, weights):  # noqa: N802
         return self._global("max", config, self._row_image(inputs[0], name), name)
 
+    def _UpSampling2D(self, config, inputs, name, weights):  # noqa: N802
+        """Keras repeats rows and columns (nearest: TFLite's RESIZE_NEAREST_NEIGHBOR without
+        align_corners or half pixels) or calls tf.image.resize (bilinear: half_pixel_centers)."""
+        height, width, _ = self.builder.shape(inputs[0])
+        size_h, size_w = (int(s) for s in config.get("size", (2, 2)))
+        interpolation = config.get("interpolation", "nearest")
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(
+                f"layer '{name}' (UpSampling2D) interpolates '{interpolation}'; micronn resizes "
+                "with 'nearest' or 'bilinear'"
+            )
+        size = (height * size_h, width * size_w)
+        half = interpolation == "bilinear"
+        return self.builder.resize(inputs[0], size, interpolation, False, half, name)
+
     def _Flatten(self, config, inputs, name, weights):  # noqa: N802
         size = int(np.prod(self.builder.shape(inputs[0])))
         return self.builder.reshape(inputs[0], (size,), name)

@@ -9,8 +9,9 @@ from micronn.graph_builder import GraphBuilder
 
 SUPPORTED = (
     "Gemm, MatMul (+ Add of a constant bias), Conv (group 1 or depthwise), Relu, Clip(0, 6), "
-    "Sigmoid, Tanh, Softmax, MaxPool, AveragePool, GlobalAveragePool, ReduceMean over space, "
-    "GlobalMaxPool, Flatten, Reshape, Add, BatchNormalization, Identity, Dropout, Constant"
+    "Sigmoid, Tanh, Softmax, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, ReduceMax, "
+    "GlobalMaxPool, Resize, Upsample, Flatten, Reshape, Add, BatchNormalization, Identity, "
+    "Dropout, Constant"
 )
 CHANNELS_LAST = "channels_last"  # ONNX (C, H, W) / (C, L) held as (H, W, C) / (1, L, C)
 SAME = "same"  # held in ONNX's own layout
@@ -32,6 +33,10 @@ def channels_last(shape) -> tuple:
     if len(shape) == 3:
         return (shape[1], shape[2], shape[0])
     return (1, shape[1], shape[0])
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _attributes(node) -> dict:
@@ -226,17 +231,122 @@ class OnnxGraph:
 
     def _ReduceMean(self, node, attrs):  # noqa: N802
         x = self.value(node.input[0], node.name)
+        rank = len(x.shape) + 1
+        axes = self._axes(node, attrs, rank)
+        if x.layout == CHANNELS_LAST and axes == list(range(2, rank)):
+            return self._global(node, x, bool(attrs.get("keepdims", 1)))
+        return self._reduce("reduce_mean", node, attrs, x, axes)
+
+    def _ReduceMax(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        return self._reduce("reduce_max", node, attrs, x, self._axes(node, attrs, len(x.shape) + 1))
+
+    def _axes(self, node, attrs, rank) -> list:
+        """The reduced axes of the batched ONNX tensor (attribute, or input 1 from opset 18);
+        none given: every axis."""
         axes = attrs.get("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.constant(node, 1).tolist()
-        rank = len(x.shape) + 1
-        axes = sorted(a % rank for a in (axes or []))
-        if x.layout != CHANNELS_LAST or axes != list(range(2, rank)):
+        if not axes:
+            if attrs.get("noop_with_empty_axes", 0):
+                raise ValueError(f"node '{node.name}' ({node.op_type}): reduces no axis")
+            axes = range(rank)
+        if any(not -rank <= int(a) < rank for a in axes):
+            raise ValueError(f"node '{node.name}' ({node.op_type}): axes {list(axes)} out of range")
+        return sorted({int(a) % rank for a in axes})
+
+    def _reduce(self, op, node, attrs, x: Value, axes) -> Value:
+        """reduce_max / reduce_mean over ONNX axes (batch 0 excluded) of a channels-last image
+        or a tensor held as is. Without keepdims the kept axes must keep ONNX's order."""
+        keepdims = bool(attrs.get("keepdims", 1))
+        if 0 in axes:
             raise ValueError(
-                f"node '{node.name}' (ReduceMean): only the mean over all spatial axes of an "
-                "(N, C, H, W) or (N, C, L) tensor (global average pooling) is supported"
+                f"node '{node.name}' ({node.op_type}) reduces the batch axis; micronn runs one "
+                "sample at a time: reduce the other axes"
             )
-        return self._global(node, x, bool(attrs.get("keepdims", 1)))
+        onnx_axes = [a - 1 for a in axes]  # of one sample's ONNX shape
+        if x.layout == CHANNELS_LAST:
+            # ONNX (C, H, W) / (C, L) is held as (H, W, C) / (1, L, C)
+            to_held = {0: 2, 1: 0, 2: 1} if len(x.shape) == 3 else {0: 2, 1: 1}
+            held = [to_held[a] for a in onnx_axes]
+        elif x.layout == SAME:
+            held = onnx_axes
+        else:
+            raise ValueError(f"node '{node.name}' ({node.op_type}) reduces a flattened image")
+        tensor = self.builder.reduce(op, x.tensor, held, keepdims, node.name)
+        kept = tuple(1 if k in onnx_axes else d for k, d in enumerate(x.shape))
+        if keepdims:
+            return Value(tensor, kept, x.layout)
+        out = tuple(d for k, d in enumerate(x.shape) if k not in onnx_axes)
+        if x.layout == CHANNELS_LAST and 0 not in onnx_axes and len(out) > 1:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}) keeps the channels and a spatial axis "
+                "without keepdims; micronn holds them in another order: use keepdims=1"
+            )
+        return Value(tensor, out or (1,))
+
+    def _Resize(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        self._image(node, x)
+        if len(x.shape) != 3:
+            raise ValueError(f"node '{node.name}' (Resize) needs an (N, C, H, W) input")
+        sizes = self.constant(node, 3)
+        scales = self.constant(node, 2) if len(node.input) > 2 else self.constant(node, 1)
+        if sizes is not None and sizes.size:
+            out = [int(d) for d in sizes.reshape(-1)]
+        elif scales is not None and scales.size:
+            out = [
+                int(np.floor(d * s))
+                for d, s in zip((1, *x.shape), scales.reshape(-1), strict=False)
+            ]
+        else:
+            raise ValueError(f"node '{node.name}' (Resize) has neither scales nor sizes")
+        if out[:2] != [1, x.shape[0]]:
+            raise ValueError(f"node '{node.name}' (Resize) resizes the batch or channel axis")
+        mode = _text(attrs.get("mode", "nearest"))
+        transform = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
+        rounding = _text(attrs.get("nearest_mode", "round_prefer_floor"))
+        return self._resize(node, x, out[2:], mode, transform, rounding)
+
+    def _Upsample(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        self._image(node, x)
+        scales = attrs.get("scales")
+        scales = self.constant(node, 1) if scales is None else np.asarray(scales)
+        out = [
+            int(np.floor(d * s)) for d, s in zip((1, *x.shape), scales.reshape(-1), strict=False)
+        ]
+        if len(out) != 4 or out[:2] != [1, x.shape[0]]:
+            raise ValueError(f"node '{node.name}' (Upsample) must resize H and W of (N, C, H, W)")
+        mode = _text(attrs.get("mode", "nearest"))
+        return self._resize(node, x, out[2:], mode, "asymmetric", "floor")
+
+    def _resize(self, node, x: Value, size, mode, transform, rounding) -> Value:
+        """ONNX's coordinate transformation and rounding as TFLite's align_corners and
+        half_pixel_centers: only the combinations that give the same pixels."""
+        modes = {
+            ("nearest", "asymmetric", "floor"): (False, False),
+            ("nearest", "tf_half_pixel_for_nn", "floor"): (False, True),
+            ("nearest", "half_pixel", "round_prefer_ceil"): (False, True),
+            ("nearest", "align_corners", "round_prefer_ceil"): (True, False),
+            ("linear", "asymmetric", None): (False, False),
+            ("linear", "half_pixel", None): (False, True),
+            ("linear", "pytorch_half_pixel", None): (False, True),
+            ("linear", "align_corners", None): (True, False),
+        }
+        key = (mode, transform, rounding if mode == "nearest" else None)
+        if key not in modes or (transform == "pytorch_half_pixel" and min(size) < 2):
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}): mode {mode}, coordinate transformation "
+                f"{transform}" + (f", nearest_mode {rounding}" if mode == "nearest" else "")
+                + " has no TFLite equivalent; micronn resizes nearest (asymmetric + floor, "
+                "tf_half_pixel_for_nn + floor, align_corners + round_prefer_ceil) or linear "
+                "(asymmetric, half_pixel, align_corners)"
+            )  # fmt: skip
+        align, half = modes[key]
+        kind = "nearest" if mode == "nearest" else "bilinear"
+        tensor = self.builder.resize(x.tensor, size, kind, align, half, node.name)
+        return self._out_image(tensor, False)
 
     def _dense(self, node, x: Value, weight, bias):
         """weight [out, in] in ONNX's column order; undo a channels-last flatten."""

@@ -18,7 +18,6 @@ from micronn.importers.tflite.reader import NO_INPUT
 FUSED = {"NONE": "none", "RELU": "relu", "RELU6": "relu6"}
 UNARY = {"LOGISTIC": "logistic", "TANH": "tanh"}
 POOLS = {"MAX_POOL_2D": "max_pool", "AVERAGE_POOL_2D": "avg_pool"}
-MEAN_ADVICE = "micronn averages over all spatial axes per channel (GlobalAveragePooling)"
 
 
 def is_float_model(graph) -> bool:
@@ -265,8 +264,55 @@ class _FloatImport:
         axes = {int(a) % rank for a in np.asarray(self.static.get(op.input(1), [])).reshape(-1)}
         kept = [a for a in range(1, rank - 1) if a not in axes and shape[a] != 1]
         if rank not in (3, 4) or (rank - 1 in axes and shape[-1] != 1) or kept:
-            raise self.op_error(op, f"reduces axes {sorted(axes)} of {list(shape)}; {MEAN_ADVICE}")
+            self.reduce(op)  # any other axes: a reduce_mean (MEAN_AXES)
+            return
         self.output(op, self.builder.mean(x, self.name(op)))
+
+    def reduce(self, op) -> None:
+        """MEAN over other axes than the spatial ones, REDUCE_MAX: axes of the batched tensor
+        mapped onto the sample's shape (activation_view), the output reshaped to TFLite's view."""
+        x = self.activation(op)
+        shape = tuple(self.graph.tensors[op.input(0)].shape)
+        target = self.graph.tensors[op.outputs[0]]
+        rank = len(shape)
+        if op.input(1) not in self.static:
+            raise self.op_error(op, "reduces axes computed at run time; make them constant")
+        axes = np.asarray(self.static[op.input(1)]).reshape(-1)
+        if any(not -rank <= int(a) < rank for a in axes):
+            raise self.op_error(op, f"reduces axes {axes.tolist()} of a {rank}-D tensor")
+        axes = {int(a) % rank for a in axes}
+        keep = bool(op.options.get("keep_dims", False))
+        if rank >= 2 and 0 in axes and not keep and len(target.shape) >= 2:
+            raise self.op_error(op, "reduces the batch axis away; reduce other axes or keep_dims")
+        # the sample's view drops the batch of a 2-D or 4-D tensor; a 3-D one keeps a 1 there
+        offset = 1 if rank in (2, 4) else 0
+        sample_axes = sorted({a - offset for a in axes if a - offset >= 0})
+        kind = "reduce_max" if op.name == "REDUCE_MAX" else "reduce_mean"
+        if not sample_axes:
+            y = x
+        else:
+            y = self.builder.reduce(kind, x, sample_axes, True, self.name(op))
+        self.output(op, self.builder.reshape(y, activation_view(target.shape), self.name(op)))
+
+    def resize(self, op) -> None:
+        x = self.activation(op)
+        image = self.builder.shape(x)
+        if len(image) != 3:
+            raise self.op_error(op, f"resizes shape {list(image)}; expected [1, H, W, C]")
+        if op.input(1) not in self.static:
+            raise self.op_error(op, "resizes to a size computed at run time; make it constant")
+        size = [int(d) for d in np.asarray(self.static[op.input(1)]).reshape(-1)]
+        mode = "nearest" if op.name == "RESIZE_NEAREST_NEIGHBOR" else "bilinear"
+        o = op.options
+        y = self.builder.resize(
+            x,
+            size,
+            mode,
+            bool(o.get("align_corners", False)),
+            bool(o.get("half_pixel_centers", False)),
+            self.name(op),
+        )
+        self.output(op, y)
 
     def add(self, op) -> None:
         a, b = self.activation(op, 0), self.activation(op, 1)
@@ -293,6 +339,9 @@ HANDLERS = {
     "DEPTHWISE_CONV_2D": _FloatImport.conv,
     "ADD": _FloatImport.add,
     "MEAN": _FloatImport.mean,
+    "REDUCE_MAX": _FloatImport.reduce,
+    "RESIZE_NEAREST_NEIGHBOR": _FloatImport.resize,
+    "RESIZE_BILINEAR": _FloatImport.resize,
     "SOFTMAX": _FloatImport.softmax,
     "RELU": _FloatImport.relu,
     "RELU6": _FloatImport.relu,
