@@ -34,7 +34,7 @@ import micronn
 from micronn import container, reference
 from micronn.boards import list_boards, load_board
 from micronn.model import OPS, Model, TensorSpec
-from micronn.ops import add, lookup, softmax
+from micronn.ops import add, lookup, resize, softmax
 from micronn.ops.constant import prepare_constant
 from micronn.ops.mul import prepare_mul
 
@@ -257,6 +257,11 @@ def test_predict_allocates_nothing_with_every_backend(tmp_path):
         Model(edge, TensorSpec(shape, 0.01, 5), [constant, product], [shape, broadcast, shape])
     )
     inputs.append(rng.integers(-128, 128, (2, *shape)).astype(np.int8))
+    for prepare in (resize.prepare_resize_nearest, resize.prepare_resize_bilinear):
+        layer = prepare((3, 4, 5), (7, 6), False, True)
+        spec = TensorSpec((3, 4, 5), 0.1, 3)
+        models.append(Model(spec, TensorSpec((7, 6, 5), 0.1, 3), [layer]))
+        inputs.append(rng.integers(-128, 128, (2, 3, 4, 5)).astype(np.int8))
     ops = {layer.op for model in models for layer in model.layers}
     assert ops >= set(VIPER_MODULES)
     available = _check(models, inputs, tmp_path, backends=("python", "viper", "ulab", "c"))
