@@ -34,7 +34,7 @@ import micronn
 from micronn import container, reference
 from micronn.boards import list_boards, load_board
 from micronn.model import OPS, Model, TensorSpec
-from micronn.ops import add, lookup, resize, softmax
+from micronn.ops import add, lookup, reduce, resize, softmax
 from micronn.ops.constant import prepare_constant
 from micronn.ops.mul import prepare_mul
 
@@ -261,6 +261,15 @@ def test_predict_allocates_nothing_with_every_backend(tmp_path):
         layer = prepare((3, 4, 5), (7, 6), False, True)
         spec = TensorSpec((3, 4, 5), 0.1, 3)
         models.append(Model(spec, TensorSpec((7, 6, 5), 0.1, 3), [layer]))
+        inputs.append(rng.integers(-128, 128, (2, 3, 4, 5)).astype(np.int8))
+    for axes in ((0, 2), (1,), (0, 1, 2)):
+        layer = reduce.prepare_reduce_max((3, 4, 5), axes, (0.1, 3), (0.1, 3))
+        out = reduce.output_shape(layer)
+        models.append(Model(spec, TensorSpec(out, 0.1, 3), [layer]))
+        inputs.append(rng.integers(-128, 128, (2, 3, 4, 5)).astype(np.int8))
+    for op in ("MEAN_AXES", "SUM"):
+        layer = reduce.prepare_mean_or_sum(op, (3, 4, 5), (2,), (0.1, 3), (0.5, -2))
+        models.append(Model(spec, TensorSpec((3, 4), 0.5, -2), [layer]))
         inputs.append(rng.integers(-128, 128, (2, 3, 4, 5)).astype(np.int8))
     ops = {layer.op for model in models for layer in model.layers}
     assert ops >= set(VIPER_MODULES)
