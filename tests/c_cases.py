@@ -9,11 +9,12 @@ from model_factory import random_dense_layer
 
 from micronn.ops import KERNELS, broadcast
 from micronn.ops.add import prepare_add
+from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
 from micronn.ops.softmax import prepare_softmax
 
-FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul")
+FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul", "concatenation")
 FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
 
@@ -37,7 +38,7 @@ def _in_shapes(layer):
         return [(p["rows"], p["depth"])]
     if layer.op == "ADD":
         return [(p["size"],), (p["size"],)]
-    if layer.op == "MUL":
+    if layer.op in ("MUL", "CONCATENATION"):
         return list(layer.input_shapes)
     return [(p["size"],)]
 
@@ -54,6 +55,8 @@ def _out_shape(layer):
         return (p["channels"],)
     if layer.op == "MUL":
         return broadcast.output_shape(layer)
+    if layer.op == "CONCATENATION":
+        return (layer.outer * (layer.inner1 + layer.inner2),)
     return _in_shapes(layer)[0]
 
 
@@ -157,6 +160,16 @@ def _mul(rng):
     return layer
 
 
+def _concatenation(rng):
+    rank = int(rng.integers(1, 5))
+    shapes = [[int(d) for d in rng.integers(1, 6, rank)] for _ in range(2)]
+    axis = int(rng.integers(-rank, rank))
+    shapes[1] = [d if k != axis % rank else shapes[1][k] for k, d in enumerate(shapes[0])]
+    layer = prepare_concatenation(shapes[0], shapes[1], axis)
+    layer.input_shapes = [tuple(shapes[0]), tuple(shapes[1])]
+    return layer
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -166,6 +179,7 @@ MAKERS = {
     "lookup": _lookup,
     "softmax": _softmax,
     "mul": _mul,
+    "concatenation": _concatenation,
 }
 
 

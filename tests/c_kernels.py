@@ -102,6 +102,7 @@ class CKernels:
             "mnk_mul": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_lookup": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_softmax": [ptr, size, ptr, size, ptr, size, ptr, size],
+            "mnk_concatenation": [ptr, size, ptr, size, ptr, size, ptr, size],
         }
         for name, argtypes in signatures.items():
             function = getattr(self.lib, name)
@@ -154,7 +155,7 @@ class CKernels:
                 "MEAN": self.lib.mnk_mean,
             }[op]
             self._check(function(_p(params), params.size, _p(x[0]), x[0].size, _p(out), out.size))
-        elif op in ("ADD", "MUL"):
+        elif op in ("ADD", "MUL", "CONCATENATION"):
             a, b = x
             status = getattr(self.lib, f"mnk_{op.lower()}")(
                 _p(params), params.size, _p(a), a.size, _p(b), b.size, _p(out), out.size

@@ -20,6 +20,7 @@ from micronn import container
 from micronn.device_tables import BEGIN, END, device_ops_source, rule_modules, with_indices
 from micronn.model import OPS, Model, TensorSpec
 from micronn.ops.add import prepare_add
+from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.constant import prepare_constant
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
@@ -65,6 +66,10 @@ def _model(op: str, rng) -> Model:
         layer = prepare_mul(SHAPE, SHAPE, (0.1, 3), (0.2, 0), (0.05, -2), inputs=(0, 1))
         edge = TensorSpec(SHAPE, 0.25, 0)
         return Model(edge, edge, [constant, layer], [SHAPE, SHAPE, SHAPE])
+    elif op == "CONCATENATION":
+        layer = prepare_concatenation((1, *SHAPE), (1, *SHAPE), 2, inputs=(0, 0), output_tensor=1)
+        wide = (SHAPE[0], 2 * SHAPE[1])
+        return Model(TensorSpec(SHAPE, 0.25, 0), TensorSpec(wide, 0.25, 0), [layer], [SHAPE, wide])
     else:
         assert op == "SOFTMAX", f"{op} needs a model here"
         layer = prepare_softmax(SHAPE, 1.0, 0.1, 1 / 256, -128)

@@ -211,6 +211,12 @@ static mp_obj_t mul(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mul_obj, 4, 4, mul);
 
+static mp_obj_t concatenation(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return run_binary(args, mnk_concatenation);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(concatenation_obj, 4, 4, concatenation);
+
 /* (params, table, x, out): LOGISTIC and TANH */
 static mp_obj_t lookup(size_t n_args, const mp_obj_t *args) {
     buffer_arg params = int32_arg(args[0], "params");
@@ -254,6 +260,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_mul, MP_OBJ_FROM_PTR(&mul_obj));
     mp_store_global(MP_QSTR_lookup, MP_OBJ_FROM_PTR(&lookup_obj));
     mp_store_global(MP_QSTR_softmax, MP_OBJ_FROM_PTR(&softmax_obj));
+    mp_store_global(MP_QSTR_concatenation, MP_OBJ_FROM_PTR(&concatenation_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -272,6 +279,7 @@ static const mp_rom_map_elem_t micronn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_mul), MP_ROM_PTR(&mul_obj)},
     {MP_ROM_QSTR(MP_QSTR_lookup), MP_ROM_PTR(&lookup_obj)},
     {MP_ROM_QSTR(MP_QSTR_softmax), MP_ROM_PTR(&softmax_obj)},
+    {MP_ROM_QSTR(MP_QSTR_concatenation), MP_ROM_PTR(&concatenation_obj)},
 };
 static MP_DEFINE_CONST_DICT(micronn_globals, micronn_globals_table);
 

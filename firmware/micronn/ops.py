@@ -20,6 +20,7 @@ TABLE = """
 10 SOFTMAX 5 i 1 softmax
 11 MUL 19 - 2 broadcast
 12 CONSTANT 1 b 0 constant
+30 CONCATENATION 3 - 2 shape
 """
 
 ACTIVATIONS = ("none", "relu", "relu6")

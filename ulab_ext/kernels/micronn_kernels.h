@@ -72,6 +72,7 @@ enum {
     MNK_LOOKUP_PARAMS = 1,
     MNK_SOFTMAX_PARAMS = 5,
     MNK_MUL_PARAMS = 19,
+    MNK_CONCATENATION_PARAMS = 3,
     MNK_TABLE_SIZE = 256
 };
 
@@ -116,6 +117,12 @@ mnk_status mnk_lookup(const int32_t *params, size_t param_count, const int8_t *t
 
 mnk_status mnk_softmax(const int32_t *params, size_t param_count, const int32_t *exp_table,
                        size_t exp_len, const int8_t *x, size_t x_len, int8_t *out, size_t out_len);
+
+/* CONCATENATION: outer rows of inner1 codes of a, then inner2 codes of b (params: outer, inner1,
+ * inner2). */
+mnk_status mnk_concatenation(const int32_t *params, size_t param_count, const int8_t *a,
+                             size_t a_len, const int8_t *b, size_t b_len, int8_t *out,
+                             size_t out_len);
 
 /* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator. */
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift);
