@@ -12,9 +12,21 @@ from micronn.ops.add import prepare_add
 from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
+from micronn.ops.pad import padded_dims, prepare_pad
 from micronn.ops.softmax import prepare_softmax
 
-FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul", "concatenation")
+FAMILIES = (
+    "dense",
+    "conv",
+    "pool",
+    "mean",
+    "add",
+    "lookup",
+    "softmax",
+    "mul",
+    "concatenation",
+    "pad",
+)
 FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
 
@@ -40,6 +52,8 @@ def _in_shapes(layer):
         return [(p["size"],), (p["size"],)]
     if layer.op in ("MUL", "CONCATENATION"):
         return list(layer.input_shapes)
+    if layer.op == "PAD":
+        return [tuple(p[f"in_dim{k}"] for k in range(4))]
     return [(p["size"],)]
 
 
@@ -57,6 +71,8 @@ def _out_shape(layer):
         return broadcast.output_shape(layer)
     if layer.op == "CONCATENATION":
         return (layer.outer * (layer.inner1 + layer.inner2),)
+    if layer.op == "PAD":
+        return padded_dims(p)
     return _in_shapes(layer)[0]
 
 
@@ -170,6 +186,13 @@ def _concatenation(rng):
     return layer
 
 
+def _pad(rng):
+    rank = int(rng.integers(1, 5))
+    shape = [int(d) for d in rng.integers(1, 6, rank)]
+    paddings = rng.integers(0, 3, (rank, 2)) * (rng.random((rank, 1)) < 0.7)
+    return prepare_pad(shape, paddings, int(rng.integers(-128, 128)))
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -180,6 +203,7 @@ MAKERS = {
     "softmax": _softmax,
     "mul": _mul,
     "concatenation": _concatenation,
+    "pad": _pad,
 }
 
 

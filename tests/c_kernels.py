@@ -83,6 +83,9 @@ def _ptr(array) -> int:
     return array.ctypes.data if array.size else 0
 
 
+MOVERS = ("PAD",)  # one-input data movers: (params, x, out)
+
+
 class CKernels:
     def __init__(self, path: Path):
         self.lib = ctypes.CDLL(str(path))
@@ -103,6 +106,7 @@ class CKernels:
             "mnk_lookup": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_softmax": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_concatenation": [ptr, size, ptr, size, ptr, size, ptr, size],
+            "mnk_pad": [ptr, size, ptr, size, ptr, size],
         }
         for name, argtypes in signatures.items():
             function = getattr(self.lib, name)
@@ -154,6 +158,9 @@ class CKernels:
                 "AVERAGE_POOL_2D": self.lib.mnk_average_pool_2d,
                 "MEAN": self.lib.mnk_mean,
             }[op]
+            self._check(function(_p(params), params.size, _p(x[0]), x[0].size, _p(out), out.size))
+        elif op in MOVERS:
+            function = getattr(self.lib, f"mnk_{op.lower()}")
             self._check(function(_p(params), params.size, _p(x[0]), x[0].size, _p(out), out.size))
         elif op in ("ADD", "MUL", "CONCATENATION"):
             a, b = x

@@ -24,6 +24,7 @@ from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.constant import prepare_constant
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
+from micronn.ops.pad import prepare_pad
 from micronn.ops.softmax import prepare_softmax
 
 PARAM_VALUES = (0, 1, -1, 2, 127, 128, -128, -129, 255, 2**22, 2**30, 2**31 - 1, -(2**31))
@@ -70,6 +71,11 @@ def _model(op: str, rng) -> Model:
         layer = prepare_concatenation((1, *SHAPE), (1, *SHAPE), 2, inputs=(0, 0), output_tensor=1)
         wide = (SHAPE[0], 2 * SHAPE[1])
         return Model(TensorSpec(SHAPE, 0.25, 0), TensorSpec(wide, 0.25, 0), [layer], [SHAPE, wide])
+    elif op == "PAD":
+        layer = prepare_pad((1, *SHAPE), [[0, 0], [1, 0], [2, 1]], -3)
+        padded = (SHAPE[0] + 1, SHAPE[1] + 3)
+        edge = TensorSpec(SHAPE, 0.25, 0)
+        return Model(edge, TensorSpec(padded, 0.25, 0), [layer], [SHAPE, padded])
     else:
         assert op == "SOFTMAX", f"{op} needs a model here"
         layer = prepare_softmax(SHAPE, 1.0, 0.1, 1 / 256, -128)

@@ -217,6 +217,11 @@ static mp_obj_t concatenation(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(concatenation_obj, 4, 4, concatenation);
 
+static mp_obj_t pad(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
+    return run_window(params, x, out, mnk_pad);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(pad_obj, pad);
+
 /* (params, table, x, out): LOGISTIC and TANH */
 static mp_obj_t lookup(size_t n_args, const mp_obj_t *args) {
     buffer_arg params = int32_arg(args[0], "params");
@@ -261,6 +266,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_lookup, MP_OBJ_FROM_PTR(&lookup_obj));
     mp_store_global(MP_QSTR_softmax, MP_OBJ_FROM_PTR(&softmax_obj));
     mp_store_global(MP_QSTR_concatenation, MP_OBJ_FROM_PTR(&concatenation_obj));
+    mp_store_global(MP_QSTR_pad, MP_OBJ_FROM_PTR(&pad_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -280,6 +286,7 @@ static const mp_rom_map_elem_t micronn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_lookup), MP_ROM_PTR(&lookup_obj)},
     {MP_ROM_QSTR(MP_QSTR_softmax), MP_ROM_PTR(&softmax_obj)},
     {MP_ROM_QSTR(MP_QSTR_concatenation), MP_ROM_PTR(&concatenation_obj)},
+    {MP_ROM_QSTR(MP_QSTR_pad), MP_ROM_PTR(&pad_obj)},
 };
 static MP_DEFINE_CONST_DICT(micronn_globals, micronn_globals_table);
 

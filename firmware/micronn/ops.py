@@ -21,6 +21,7 @@ TABLE = """
 11 MUL 19 - 2 broadcast
 12 CONSTANT 1 b 0 constant
 30 CONCATENATION 3 - 2 shape
+31 PAD 13 - 1 shape
 """
 
 ACTIVATIONS = ("none", "relu", "relu6")

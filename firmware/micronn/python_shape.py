@@ -3,15 +3,21 @@ do, and allocate nothing in run. Every index is below the size of its tensor (th
 rules, rules_shape.py), so every intermediate is a small int on a board.
 
 CONCATENATION: rows of input 1 and input 2 in turn (outer x [inner1 | inner2]).
+PAD: the whole output set to the pad value, then each input row copied to its place.
 """
 
 _CONCATENATION = 0
+_PAD = 1
 
 
 def prepare(op, params, tensors):
     name = op.name
     if name == "CONCATENATION":
         return (_CONCATENATION, params[0], params[1], params[2])
+    if name == "PAD":
+        dims, before = params[0:4], params[4:8]
+        out_dims = [dims[k] + before[k] + params[8 + k] for k in range(4)]
+        return (_PAD, tuple(dims), tuple(before), tuple(out_dims[1:]), params[12])
     raise ValueError(f"python_shape does not run {name}; update micronn")
 
 
@@ -29,7 +35,27 @@ def _concatenation(plan, a, b, out):
             j2 += 1
 
 
+def _pad(plan, a, out):
+    _, dims, before, out_dims, value = plan
+    d0, d1, d2, d3 = dims
+    b0, b1, b2, b3 = before
+    o1, o2, o3 = out_dims
+    for i in range(len(out)):
+        out[i] = value
+    j = 0
+    for i0 in range(d0):
+        for i1 in range(d1):
+            for i2 in range(d2):
+                k = (((i0 + b0) * o1 + i1 + b1) * o2 + i2 + b2) * o3 + b3
+                for _ in range(d3):
+                    out[k] = a[j]
+                    k += 1
+                    j += 1
+
+
 def run(plan, a, b, out):
     kind = plan[0]
     if kind == _CONCATENATION:
         _concatenation(plan, a, b, out)
+    elif kind == _PAD:
+        _pad(plan, a, out)

@@ -1,6 +1,6 @@
-"""The rules of the data-movement operators (family "shape": CONCATENATION), as the host's
-checks (micronn.ops.concatenation); rules.check imports this module for a model that uses them.
-check() returns what is wrong, or None."""
+"""The rules of the data-movement operators (family "shape": CONCATENATION, PAD), as the
+host's checks (micronn.ops.concatenation, micronn.ops.pad); rules.check imports this module
+for a model that uses them. check() returns what is wrong, or None."""
 
 from .model import size_of
 
@@ -10,6 +10,11 @@ except ImportError:  # CPython, in the tests
     const = int
 
 # BEGIN GENERATED parameter indices (python -m micronn.device_tables)
+_PAD_IN_DIM0 = const(0)
+_PAD_IN_DIM3 = const(3)
+_PAD_PAD_AFTER3 = const(11)
+_PAD_PAD_BEFORE0 = const(4)
+_PAD_VALUE = const(12)
 # END GENERATED
 
 
@@ -26,7 +31,33 @@ def _concatenation(p, in_shapes, out_shape, counts):
     return None
 
 
-_CHECKS = {"CONCATENATION": _concatenation}
+def _product(values):
+    total = 1
+    for value in values:
+        total *= value
+    return total
+
+
+def _pad(p, in_shapes, out_shape, counts):
+    dims = p[_PAD_IN_DIM0 : _PAD_IN_DIM3 + 1]
+    amounts = p[_PAD_PAD_BEFORE0 : _PAD_PAD_AFTER3 + 1]
+    for d in dims:
+        if not 1 <= d <= 0xFFFF:
+            return "dims must be in 1..65535"
+    for amount in amounts:
+        if not 0 <= amount <= 0xFFFF:
+            return "pad amounts must be in 0..65535"
+    if not -128 <= p[_PAD_VALUE] <= 127:
+        return "the pad value is outside -128..127"
+    if size_of(in_shapes[0]) != _product(dims):
+        return "the input tensor size disagrees with the dims"
+    padded = [dims[k] + amounts[k] + amounts[4 + k] for k in range(4)]
+    if size_of(out_shape) != _product(padded):
+        return "the output tensor size disagrees with the padded dims"
+    return None
+
+
+_CHECKS = {"CONCATENATION": _concatenation, "PAD": _pad}
 
 
 def check(name, params, in_shapes, out_shape, counts):

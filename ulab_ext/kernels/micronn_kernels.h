@@ -73,6 +73,7 @@ enum {
     MNK_SOFTMAX_PARAMS = 5,
     MNK_MUL_PARAMS = 19,
     MNK_CONCATENATION_PARAMS = 3,
+    MNK_PAD_PARAMS = 13,
     MNK_TABLE_SIZE = 256
 };
 
@@ -123,6 +124,10 @@ mnk_status mnk_softmax(const int32_t *params, size_t param_count, const int32_t 
 mnk_status mnk_concatenation(const int32_t *params, size_t param_count, const int8_t *a,
                              size_t a_len, const int8_t *b, size_t b_len, int8_t *out,
                              size_t out_len);
+
+/* PAD: the 4 dims of x, the amounts before and after each dim, the pad value. */
+mnk_status mnk_pad(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
+                   int8_t *out, size_t out_len);
 
 /* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator. */
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift);

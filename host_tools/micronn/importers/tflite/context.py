@@ -41,6 +41,7 @@ class BuildContext:
         self._ids = {}  # TFLite tensor index -> activation id
         # constants, and values folded at import (shape arithmetic, reshaped constants)
         self.static = {t.index: t.data for t in graph.tensors if t.data is not None}
+        self.folded = set()  # operator indices folded into the layers after them (PADs)
 
     # ---------------------------------------------------------------- reading tensors
 

@@ -1,10 +1,14 @@
-"""The data-movement operators of int8 activations: CONCATENATION. TFLM's int8 kernels move
+"""The data-movement operators of int8 activations: CONCATENATION, PAD. TFLM's int8 kernels move
 codes without requantizing, and their Prepare refuses inputs whose quantization differs from
 the output's (concatenation.cc), so these builders do too."""
 
+import numpy as np
+
 from micronn.importers.tflite.context import activation_view
 from micronn.importers.tflite.graph import register
+from micronn.importers.tflite.reader import NO_INPUT
 from micronn.ops.concatenation import concatenated_shape, prepare_concatenation
+from micronn.ops.pad import prepare_pad
 
 
 def _same_quantization(ctx, op, sources, target, what):
@@ -47,3 +51,21 @@ def build_concatenation(ctx, op):
         current = layer.output
         layers.append(layer)
     return layers
+
+
+def build_pad_layer(ctx, op):
+    """PAD / PADV2 as a layer (ops_conv.py folds the ones that feed only convolutions)."""
+    source, target = op.input(0), op.outputs[0]
+    paddings = np.asarray(ctx.constant(op, op.input(1)))
+    _, value = ctx.quantization(target)
+    if op.name == "PADV2" and op.input(2) != NO_INPUT:
+        constant = ctx.constant(op, op.input(2)).reshape(-1)
+        if constant.size != 1:
+            raise ctx.error(op, f"pads with {constant.size} values; TFLM takes one")
+        _same_quantization(ctx, op, [op.input(2)], target, "pads with the constant")
+        value = int(constant[0])
+    try:
+        layer = prepare_pad(ctx.tensor(source).shape, paddings, value)
+    except ValueError as error:
+        raise ctx.error(op, str(error)) from None
+    return ctx.connect(layer, (source,), target)
