@@ -14,6 +14,7 @@ from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
 from micronn.ops.pad import padded_dims, prepare_pad
 from micronn.ops.softmax import prepare_softmax
+from micronn.ops.strided import prepare_strided_slice, prepare_transpose
 
 FAMILIES = (
     "dense",
@@ -54,6 +55,8 @@ def _in_shapes(layer):
         return list(layer.input_shapes)
     if layer.op == "PAD":
         return [tuple(p[f"in_dim{k}"] for k in range(4))]
+    if layer.op in ("TRANSPOSE", "STRIDED_SLICE"):
+        return list(layer.input_shapes)
     return [(p["size"],)]
 
 
@@ -73,6 +76,8 @@ def _out_shape(layer):
         return (layer.outer * (layer.inner1 + layer.inner2),)
     if layer.op == "PAD":
         return padded_dims(p)
+    if layer.op in ("TRANSPOSE", "STRIDED_SLICE"):
+        return tuple(p[f"out_dim{k}"] for k in range(4))
     return _in_shapes(layer)[0]
 
 
@@ -193,6 +198,28 @@ def _pad(rng):
     return prepare_pad(shape, paddings, int(rng.integers(-128, 128)))
 
 
+def _transpose(rng):
+    rank = int(rng.integers(1, 5))
+    shape = [int(d) for d in rng.integers(1, 7, rank)]
+    layer = prepare_transpose(shape, rng.permutation(rank))
+    layer.input_shapes = [tuple(shape)]
+    return layer
+
+
+def _strided_slice(rng):
+    rank = int(rng.integers(1, 5))
+    shape = [int(d) for d in rng.integers(1, 7, rank)]
+    walk = []
+    for dim in shape:
+        step = int(rng.choice([1, 1, 2, 3, -1, -2]))
+        start = int(rng.integers(0, dim))
+        room = start + 1 if step < 0 else dim - start
+        walk.append((start, int(rng.integers(1, (room - 1) // abs(step) + 2)), step))
+    layer = prepare_strided_slice(shape, walk)
+    layer.input_shapes = [tuple(shape)]
+    return layer
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -204,6 +231,8 @@ MAKERS = {
     "mul": _mul,
     "concatenation": _concatenation,
     "pad": _pad,
+    "transpose": _transpose,
+    "strided_slice": _strided_slice,
 }
 
 

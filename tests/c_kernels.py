@@ -83,7 +83,7 @@ def _ptr(array) -> int:
     return array.ctypes.data if array.size else 0
 
 
-MOVERS = ("PAD",)  # one-input data movers: (params, x, out)
+MOVERS = ("PAD", "TRANSPOSE", "STRIDED_SLICE")  # one-input data movers: (params, x, out)
 
 
 class CKernels:
@@ -107,6 +107,8 @@ class CKernels:
             "mnk_softmax": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_concatenation": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_pad": [ptr, size, ptr, size, ptr, size],
+            "mnk_transpose": [ptr, size, ptr, size, ptr, size],
+            "mnk_strided_slice": [ptr, size, ptr, size, ptr, size],
         }
         for name, argtypes in signatures.items():
             function = getattr(self.lib, name)

@@ -22,6 +22,8 @@ TABLE = """
 12 CONSTANT 1 b 0 constant
 30 CONCATENATION 3 - 2 shape
 31 PAD 13 - 1 shape
+32 TRANSPOSE 8 - 1 shape
+33 STRIDED_SLICE 9 - 1 shape
 """
 
 ACTIVATIONS = ("none", "relu", "relu6")

@@ -4,10 +4,14 @@ rules, rules_shape.py), so every intermediate is a small int on a board.
 
 CONCATENATION: rows of input 1 and input 2 in turn (outer x [inner1 | inner2]).
 PAD: the whole output set to the pad value, then each input row copied to its place.
+TRANSPOSE, STRIDED_SLICE: the output walked as 4 dims, the input read at offset + sum(i_k x
+stride_k); the input holds fewer than 2^29 codes, so even the index one stride past the walk is
+a small int.
 """
 
 _CONCATENATION = 0
 _PAD = 1
+_WALK = 2
 
 
 def prepare(op, params, tensors):
@@ -18,6 +22,10 @@ def prepare(op, params, tensors):
         dims, before = params[0:4], params[4:8]
         out_dims = [dims[k] + before[k] + params[8 + k] for k in range(4)]
         return (_PAD, tuple(dims), tuple(before), tuple(out_dims[1:]), params[12])
+    if name == "TRANSPOSE":
+        return (_WALK, 0, tuple(params[0:4]), tuple(params[4:8]))
+    if name == "STRIDED_SLICE":
+        return (_WALK, params[0], tuple(params[1:5]), tuple(params[5:9]))
     raise ValueError(f"python_shape does not run {name}; update micronn")
 
 
@@ -53,9 +61,28 @@ def _pad(plan, a, out):
                     j += 1
 
 
+def _walk(plan, a, out):
+    _, offset, dims, strides = plan
+    d0, d1, d2, d3 = dims
+    s0, s1, s2, s3 = strides
+    i = 0
+    for i0 in range(d0):
+        j0 = offset + i0 * s0
+        for i1 in range(d1):
+            j1 = j0 + i1 * s1
+            for i2 in range(d2):
+                j = j1 + i2 * s2
+                for _ in range(d3):
+                    out[i] = a[j]
+                    i += 1
+                    j += s3
+
+
 def run(plan, a, b, out):
     kind = plan[0]
     if kind == _CONCATENATION:
         _concatenation(plan, a, b, out)
     elif kind == _PAD:
         _pad(plan, a, out)
+    else:
+        _walk(plan, a, out)

@@ -74,6 +74,8 @@ enum {
     MNK_MUL_PARAMS = 19,
     MNK_CONCATENATION_PARAMS = 3,
     MNK_PAD_PARAMS = 13,
+    MNK_TRANSPOSE_PARAMS = 8,
+    MNK_STRIDED_SLICE_PARAMS = 9,
     MNK_TABLE_SIZE = 256
 };
 
@@ -128,6 +130,14 @@ mnk_status mnk_concatenation(const int32_t *params, size_t param_count, const in
 /* PAD: the 4 dims of x, the amounts before and after each dim, the pad value. */
 mnk_status mnk_pad(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
                    int8_t *out, size_t out_len);
+
+/* TRANSPOSE (params: 4 output dims, 4 input strides >= 0) and STRIDED_SLICE (params: offset,
+ * 4 output dims, 4 input strides of any sign): out[i0, i1, i2, i3] = x[offset + sum(i_k x
+ * stride_k)]. */
+mnk_status mnk_transpose(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
+                         int8_t *out, size_t out_len);
+mnk_status mnk_strided_slice(const int32_t *params, size_t param_count, const int8_t *x,
+                             size_t x_len, int8_t *out, size_t out_len);
 
 /* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator. */
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift);
