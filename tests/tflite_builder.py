@@ -24,6 +24,8 @@ OPTIONS = {
     "SOFTMAX": "SoftmaxOptions",
     "RESHAPE": "ReshapeOptions",
     "MEAN": "ReducerOptions",
+    "CONCATENATION": "ConcatenationOptions",
+    "STRIDED_SLICE": "StridedSliceOptions",
 }
 ENUMS = {"padding": tflite.Padding, "fused_activation_function": tflite.ActivationFunctionType}
 
