@@ -9,14 +9,32 @@ from model_factory import random_dense_layer
 
 from micronn.ops import KERNELS, broadcast, reduce
 from micronn.ops.add import prepare_add
+from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
+from micronn.ops.pad import padded_dims, prepare_pad
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
+from micronn.ops.strided import prepare_strided_slice, prepare_transpose
 
-FAMILIES = ("dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul", "resize", "reduce")
 RESIZE_OPS = ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR")
 REDUCE_OPS = ("REDUCE_MAX", "MEAN_AXES", "SUM")
+FAMILIES = (
+    "dense",
+    "conv",
+    "pool",
+    "mean",
+    "add",
+    "lookup",
+    "softmax",
+    "mul",
+    "resize",
+    "reduce",
+    "concatenation",
+    "pad",
+    "transpose",
+    "strided_slice",
+)
 FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
 
@@ -40,7 +58,11 @@ def _in_shapes(layer):
         return [(p["rows"], p["depth"])]
     if layer.op == "ADD":
         return [(p["size"],), (p["size"],)]
-    if layer.op == "MUL":
+    if layer.op in ("MUL", "CONCATENATION"):
+        return list(layer.input_shapes)
+    if layer.op == "PAD":
+        return [tuple(p[f"in_dim{k}"] for k in range(4))]
+    if layer.op in ("TRANSPOSE", "STRIDED_SLICE"):
         return list(layer.input_shapes)
     if layer.op in RESIZE_OPS:
         return [(p["in_height"], p["in_width"], p["channels"])]
@@ -65,6 +87,12 @@ def _out_shape(layer):
         return (p["out_height"], p["out_width"], p["channels"])
     if layer.op in REDUCE_OPS:
         return reduce.output_shape(layer)
+    if layer.op == "CONCATENATION":
+        return (layer.outer * (layer.inner1 + layer.inner2),)
+    if layer.op == "PAD":
+        return padded_dims(p)
+    if layer.op in ("TRANSPOSE", "STRIDED_SLICE"):
+        return tuple(p[f"out_dim{k}"] for k in range(4))
     return _in_shapes(layer)[0]
 
 
@@ -195,6 +223,45 @@ def _reduce(rng):
     raise AssertionError("no reduction fits")
 
 
+def _concatenation(rng):
+    rank = int(rng.integers(1, 5))
+    shapes = [[int(d) for d in rng.integers(1, 6, rank)] for _ in range(2)]
+    axis = int(rng.integers(-rank, rank))
+    shapes[1] = [d if k != axis % rank else shapes[1][k] for k, d in enumerate(shapes[0])]
+    layer = prepare_concatenation(shapes[0], shapes[1], axis)
+    layer.input_shapes = [tuple(shapes[0]), tuple(shapes[1])]
+    return layer
+
+
+def _pad(rng):
+    rank = int(rng.integers(1, 5))
+    shape = [int(d) for d in rng.integers(1, 6, rank)]
+    paddings = rng.integers(0, 3, (rank, 2)) * (rng.random((rank, 1)) < 0.7)
+    return prepare_pad(shape, paddings, int(rng.integers(-128, 128)))
+
+
+def _transpose(rng):
+    rank = int(rng.integers(1, 5))
+    shape = [int(d) for d in rng.integers(1, 7, rank)]
+    layer = prepare_transpose(shape, rng.permutation(rank))
+    layer.input_shapes = [tuple(shape)]
+    return layer
+
+
+def _strided_slice(rng):
+    rank = int(rng.integers(1, 5))
+    shape = [int(d) for d in rng.integers(1, 7, rank)]
+    walk = []
+    for dim in shape:
+        step = int(rng.choice([1, 1, 2, 3, -1, -2]))
+        start = int(rng.integers(0, dim))
+        room = start + 1 if step < 0 else dim - start
+        walk.append((start, int(rng.integers(1, (room - 1) // abs(step) + 2)), step))
+    layer = prepare_strided_slice(shape, walk)
+    layer.input_shapes = [tuple(shape)]
+    return layer
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -206,6 +273,10 @@ MAKERS = {
     "mul": _mul,
     "resize": _resize,
     "reduce": _reduce,
+    "concatenation": _concatenation,
+    "pad": _pad,
+    "transpose": _transpose,
+    "strided_slice": _strided_slice,
 }
 
 

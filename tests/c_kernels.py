@@ -96,6 +96,9 @@ def _ptr(array) -> int:
     return array.ctypes.data if array.size else 0
 
 
+MOVERS = ("PAD", "TRANSPOSE", "STRIDED_SLICE")  # one-input data movers: (params, x, out)
+
+
 class CKernels:
     def __init__(self, path: Path):
         self.lib = ctypes.CDLL(str(path))
@@ -116,6 +119,10 @@ class CKernels:
             "mnk_lookup": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_softmax": [ptr, size, ptr, size, ptr, size, ptr, size],
             **{f"mnk_{op.lower()}": [ptr, size, ptr, size, ptr, size] for op in WINDOW_OPS[3:]},
+            "mnk_concatenation": [ptr, size, ptr, size, ptr, size, ptr, size],
+            "mnk_pad": [ptr, size, ptr, size, ptr, size],
+            "mnk_transpose": [ptr, size, ptr, size, ptr, size],
+            "mnk_strided_slice": [ptr, size, ptr, size, ptr, size],
         }
         for name, argtypes in signatures.items():
             function = getattr(self.lib, name)
@@ -164,7 +171,10 @@ class CKernels:
         elif op in WINDOW_OPS:
             function = getattr(self.lib, f"mnk_{op.lower()}")
             self._check(function(_p(params), params.size, _p(x[0]), x[0].size, _p(out), out.size))
-        elif op in ("ADD", "MUL"):
+        elif op in MOVERS:
+            function = getattr(self.lib, f"mnk_{op.lower()}")
+            self._check(function(_p(params), params.size, _p(x[0]), x[0].size, _p(out), out.size))
+        elif op in ("ADD", "MUL", "CONCATENATION"):
             a, b = x
             status = getattr(self.lib, f"mnk_{op.lower()}")(
                 _p(params), params.size, _p(a), a.size, _p(b), b.size, _p(out), out.size

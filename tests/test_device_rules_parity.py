@@ -20,12 +20,15 @@ from micronn import container
 from micronn.device_tables import BEGIN, END, device_ops_source, rule_modules, with_indices
 from micronn.model import OPS, Model, TensorSpec
 from micronn.ops.add import prepare_add
+from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.constant import prepare_constant
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
+from micronn.ops.pad import prepare_pad
 from micronn.ops.reduce import prepare_mean_or_sum, prepare_reduce_max
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
+from micronn.ops.strided import prepare_strided_slice, prepare_transpose
 
 PARAM_VALUES = (0, 1, -1, 2, 127, 128, -128, -129, 255, 2**22, 2**30, 2**31 - 1, -(2**31))
 INT32_VALUES = (0, -1, 1, 2**30, 2**30 - 1, 2**31 - 1, -(2**31), -(2**30))
@@ -84,6 +87,23 @@ def _model(op: str, rng) -> Model:
         layer = RESIZE_MODELS[op]((2, 3, 2), (4, 5), False, True)
         out = layer.spec.output_shape(layer)
         return Model(TensorSpec((2, 3, 2), 0.5, 0), TensorSpec(out, 0.5, 0), [layer])
+    elif op == "CONCATENATION":
+        layer = prepare_concatenation((1, *SHAPE), (1, *SHAPE), 2, inputs=(0, 0), output_tensor=1)
+        wide = (SHAPE[0], 2 * SHAPE[1])
+        return Model(TensorSpec(SHAPE, 0.25, 0), TensorSpec(wide, 0.25, 0), [layer], [SHAPE, wide])
+    elif op == "PAD":
+        layer = prepare_pad((1, *SHAPE), [[0, 0], [1, 0], [2, 1]], -3)
+        padded = (SHAPE[0] + 1, SHAPE[1] + 3)
+        edge = TensorSpec(SHAPE, 0.25, 0)
+        return Model(edge, TensorSpec(padded, 0.25, 0), [layer], [SHAPE, padded])
+    elif op == "TRANSPOSE":
+        layer = prepare_transpose((1, 2, 3, 2), (0, 3, 1, 2))  # walks 2 x 6: two dims merge
+        edge = TensorSpec((2, 3, 2), 0.25, 0)
+        return Model(edge, TensorSpec((2, 2, 3), 0.25, 0), [layer], [(2, 3, 2), (2, 2, 3)])
+    elif op == "STRIDED_SLICE":
+        layer = prepare_strided_slice((1, 4, 5), [(0, 1, 1), (3, 2, -2), (1, 2, 2)])
+        edge = TensorSpec((4, 5), 0.25, 0)
+        return Model(edge, TensorSpec((2, 2), 0.25, 0), [layer], [(4, 5), (2, 2)])
     else:
         assert op == "SOFTMAX", f"{op} needs a model here"
         layer = prepare_softmax(SHAPE, 1.0, 0.1, 1 / 256, -128)

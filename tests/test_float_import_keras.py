@@ -11,7 +11,7 @@ import pytest
 
 h5py = pytest.importorskip("h5py")
 
-from micronn import container, convert  # noqa: E402
+from micronn import container, convert, reference  # noqa: E402
 from micronn.importers.keras import load_keras  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -137,3 +137,71 @@ def test_keras_file_converts_with_calibration_only(tmp_path):
     model = container.read(convert(path, calibration=calibration, weights="int4"))
     assert model.input.shape == (1, 64, 3)
     assert {layer.weight_bits for layer in model.layers if "weights" in layer.tensors} == {4}
+
+
+def _functional(layers, output):
+    return {
+        "name": "m",
+        "layers": layers,
+        "input_layers": [["input_layer", 0, 0]],
+        "output_layers": [[output, 0, 0]],
+    }
+
+
+def _called(layer, *sources):
+    return layer | {"inbound_nodes": [[[source, 0, 0, {}] for source in sources]]}
+
+
+def test_concatenate_permute_zero_padding_and_cropping(tmp_path):
+    layers = [
+        _input((4, 3, 2)) | {"inbound_nodes": []},
+        _called(_layer("ZeroPadding2D", "zp", padding=[[1, 0], [0, 2]]), "input_layer"),
+        _called(_layer("Cropping2D", "crop", cropping=[[0, 1], [1, 1]]), "zp"),
+        _called(_layer("Permute", "perm", dims=[1, 3, 2]), "crop"),
+        _called(_layer("Permute", "back", dims=[1, 3, 2]), "perm"),
+        _called(_layer("Concatenate", "cat", axis=-1), "back", "input_layer", "back"),
+    ]
+    path = tmp_path / "movers.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        config = {"class_name": "Functional", "config": _functional(layers, "cat")}
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+        archive.writestr("model.weights.h5", _empty_weights())
+    graph = load_keras(path)
+    assert [node.op for node in graph.nodes] == [
+        "pad", "slice", "transpose", "transpose", "concat", "concat",
+    ]  # fmt: skip
+    x = RNG.normal(size=(5, 4, 3, 2)).astype(np.float32)
+    moved = np.pad(x, [(0, 0), (1, 0), (0, 2), (0, 0)])[:, :4, 1:4, :]
+    np.testing.assert_array_equal(graph.predict(x), np.concatenate([moved, x, moved], axis=-1))
+    data = convert(str(path), calibration=RNG.normal(size=(32, 4, 3, 2)).astype(np.float32))
+    model = container.read(data)
+    ops = [layer.op for layer in model.layers]
+    assert ops == ["PAD", "STRIDED_SLICE", "TRANSPOSE", "TRANSPOSE", *["CONCATENATION"] * 2]
+    codes = reference.run(model, reference.quantize_input(model, x))
+    got = reference.dequantize_output(model, codes).reshape(x.shape[0], 4, 3, 6)
+    # data movers add no error: every output is an input code, on the concatenation's scale
+    assert np.abs(got - graph.predict(x)).max() <= model.output.scale
+
+
+def _empty_weights() -> bytes:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w"):
+        pass
+    return buffer.getvalue()
+
+
+def test_concatenating_a_fixed_range_output_is_refused(tmp_path):
+    layers = [
+        _input((4,)) | {"inbound_nodes": []},
+        _called(_layer("Activation", "sig", activation="sigmoid"), "input_layer"),
+        _called(_layer("Concatenate", "cat", axis=-1), "sig", "input_layer"),
+    ]
+    path = tmp_path / "fixed.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        config = {"class_name": "Functional", "config": _functional(layers, "cat")}
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+        archive.writestr("model.weights.h5", _empty_weights())
+    with pytest.raises(ValueError, match="fixed int8 parameters"):
+        convert(str(path), calibration=RNG.normal(size=(16, 4)).astype(np.float32))

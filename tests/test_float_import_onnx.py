@@ -228,3 +228,62 @@ def test_unsupported_options_are_explained(tmp_path, node, initializers, message
 def test_float_onnx_without_calibration_asks_for_it():
     with pytest.raises(ValueError, match="needs calibration data"):
         convert(EXAMPLE / "digits_torch.onnx")
+
+
+def _ints(name, values):
+    return numpy_helper.from_array(np.array(values, np.int64), name)
+
+
+def test_pad_slice_concat_and_transpose_match_the_onnx_reference_evaluator(tmp_path):
+    nodes = [
+        helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+        helper.make_node("Slice", ["p", "starts", "ends", "axes"], ["s"], name="slice"),
+        helper.make_node("Concat", ["s", "x"], ["c"], name="concat", axis=1),
+        helper.make_node("Transpose", ["c"], ["t"], name="to_nhwc", perm=[0, 2, 3, 1]),
+        helper.make_node("Transpose", ["t"], ["u"], name="to_nchw", perm=[0, 3, 1, 2]),
+        helper.make_node("Slice", ["u", "r0", "r1", "r2", "r3"], ["y"], name="reverse"),
+    ]
+    initializers = [
+        _ints("pads", [0, 1, 1, 0, 0, 0, 0, 0]),
+        _ints("starts", [1, 0]),
+        _ints("ends", [5, 100]),
+        _ints("axes", [2, 3]),
+        _ints("r0", [-1]),
+        _ints("r1", [-1000]),
+        _ints("r2", [3]),
+        _ints("r3", [-2]),
+    ]
+    path, model = _save(tmp_path, nodes, initializers, (2, 4, 5), (5, 4, 3))
+    x = RNG.normal(size=(4, 2, 4, 5)).astype(np.float32)
+    expected = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    graph = load_onnx(path)
+    got = graph.predict(x.transpose(0, 2, 3, 1))  # held channels-last
+    np.testing.assert_array_equal(got.transpose(0, 3, 1, 2), expected)
+    ops = ["pad", "slice", "concat", "transpose", "transpose", "slice"]
+    assert [node.op for node in graph.nodes] == ops
+    data = convert(str(path), calibration=RNG.normal(size=(32, 2, 4, 5)).astype(np.float32))
+    ops = [layer.op for layer in container.read(data).layers]
+    assert ops == [
+        "PAD",
+        "STRIDED_SLICE",
+        "CONCATENATION",
+        "TRANSPOSE",
+        "TRANSPOSE",
+        "STRIDED_SLICE",
+    ]
+
+
+def test_a_transpose_to_channels_first_feeds_a_convolution(tmp_path):
+    # an NHWC input permuted to NCHW before a Conv (a common PyTorch export); micronn holds
+    # every 3-D ONNX input as (C, H, W) channels-last, so the transpose is a real one
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], name="to_nchw", perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["t", "w"], ["y"], name="conv"),
+    ]
+    path, model = _save(tmp_path, nodes, [_weight("w", 3, 2, 1, 1)], (4, 5, 2), (3, 4, 5))
+    x = RNG.normal(size=(3, 4, 5, 2)).astype(np.float32)
+    expected = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    graph = load_onnx(path)
+    assert [node.op for node in graph.nodes] == ["transpose", "conv2d"]
+    got = graph.predict(x.transpose(0, 2, 3, 1))
+    np.testing.assert_allclose(got.transpose(0, 3, 1, 2), expected, rtol=1e-5, atol=1e-5)

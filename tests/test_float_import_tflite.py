@@ -214,3 +214,54 @@ def test_an_unsupported_fused_activation_is_refused():
     ops = [Op("FULLY_CONNECTED", (0, 1, -1), (2,), {"fused_activation_function": "RELU_N1_TO_1"})]
     with pytest.raises(ValueError, match="fused activation RELU_N1_TO_1; micronn supports relu"):
         _graph(build_tflite(tensors, ops, (0,), (2,)))
+
+
+def _movers() -> bytes:
+    """A float model with PAD (channels), TRANSPOSE, CONCATENATION, STRIDED_SLICE and SLICE."""
+    tensors = [
+        T("x", (1, 4, 4, 2), "FLOAT32"),
+        T("conv/w", (3, 1, 1, 2), "FLOAT32", RNG.normal(0, 1, (3, 1, 1, 2)).astype(np.float32)),
+        T("conv/b", (3,), "FLOAT32", np.float32([0.1, -0.2, 0.3])),
+        T("conv", (1, 4, 4, 3), "FLOAT32"),
+        T("paddings", (4, 2), "INT32", np.int32([[0, 0], [0, 0], [0, 0], [0, 1]])),
+        T("pad", (1, 4, 4, 4), "FLOAT32"),
+        T("perm", (4,), "INT32", np.int32([0, 2, 1, 3])),
+        T("transpose", (1, 4, 4, 4), "FLOAT32"),
+        T("concat", (1, 4, 4, 8), "FLOAT32"),
+        T("begin", (4,), "INT32", np.int32([0, 0, 1, 0])),
+        T("end", (4,), "INT32", np.int32([1, 4, 4, 8])),
+        T("strides", (4,), "INT32", np.int32([1, 1, 1, 2])),
+        T("strided", (1, 4, 3, 4), "FLOAT32"),
+        T("slice_begin", (4,), "INT32", np.int32([0, 1, 0, 0])),
+        T("slice_size", (4,), "INT32", np.int32([1, -1, -1, 3])),
+        T("slice", (1, 3, 3, 3), "FLOAT32"),
+    ]
+    operators = [
+        Op("CONV_2D", (0, 1, 2), (3,), {"padding": "VALID", "stride_w": 1, "stride_h": 1}),
+        Op("PAD", (3, 4), (5,)),
+        Op("TRANSPOSE", (5, 6), (7,)),
+        Op("CONCATENATION", (7, 5), (8,), {"axis": 3}),
+        Op("STRIDED_SLICE", (8, 9, 10, 11), (12,)),
+        Op("SLICE", (12, 13, 14), (15,)),
+    ]
+    return build_tflite(tensors, operators, (0,), (15,))
+
+
+def test_data_movers_compute_what_tflm_computes_and_quantize_close_to_it(tmp_path):
+    data = _movers()
+    ops = [node.op for node in _graph(data).nodes]
+    assert ops == ["conv2d", "pad", "transpose", "concat", "slice", "slice"]
+    x = RNG.normal(0, 1, (8, 4, 4, 2)).astype(np.float32)
+    _assert_close_to_tflm(data, x)
+    path = tmp_path / "movers.tflite"
+    path.write_bytes(data)
+    model = convert_to_model(path, calibration=RNG.normal(0, 1, (64, 4, 4, 2)).astype(np.float32))
+    assert [layer.op for layer in model.layers] == [
+        "CONV_2D", "PAD", "TRANSPOSE", "CONCATENATION", "STRIDED_SLICE", "STRIDED_SLICE",
+    ]  # fmt: skip
+    concat = model.layers[3]
+    assert concat.inputs[1] == model.layers[1].output  # the PAD's output, read twice
+    floats = _graph(data).predict(x)
+    codes = reference.run(model, reference.quantize_input(model, x))
+    quantized = reference.dequantize_output(model, codes).reshape(floats.shape)
+    assert np.abs(quantized - floats).max() <= 0.05 * np.abs(floats).max()

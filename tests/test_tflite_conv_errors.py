@@ -58,41 +58,12 @@ def test_fused_activation_other_than_relu():
     _refused(conv_model(_spec(fused=4)), "CONV_2D", "fused activation TANH")
 
 
-def test_pad_on_the_channel_axis():
-    amounts = [[0, 0], [1, 1], [1, 1], [0, 1]]
-    spec = _spec(pad=((1, 1), (1, 1)), pad_amounts=amounts, weights=np.ones((3, 3, 3, 3), np.int8))
-    _refused(conv_model(spec), "PAD (operator 0", "pads the channel axis (0 before, 1 after)")
-
-
 def test_pad_as_wide_as_the_window():
     _refused(
         conv_model(_spec(pad=((2, 0), (0, 0)), padding="same")),
         "follows a PAD that pads 2 before the image",
         "pad less",
     )
-
-
-def test_pad_feeding_a_pool():
-    g = GraphBuilder()
-    source = g.activation((4, 4, 1), 0.1, 0)
-    amounts = np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)
-    padded = g.activation((6, 6, 1), 0.1, 0)
-    g.operator("PAD", [source, g.tensor((4, 2), "INT32", amounts)], [padded])
-    pooled = g.activation((3, 3, 1), 0.1, 0)
-    options = g.schema.Pool2DOptionsT()
-    options.padding, options.strideH, options.strideW = 1, 2, 2
-    options.filterHeight = options.filterWidth = 2
-    g.operator("AVERAGE_POOL_2D", [padded], [pooled], options)
-    _refused(g.build(pooled), "PAD (operator 0", "feeds AVERAGE_POOL_2D", "padding='same'")
-
-
-def test_pad_as_the_model_output():
-    g = GraphBuilder()
-    source = g.activation((4, 4, 1), 0.1, 0)
-    amounts = np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)
-    padded = g.activation((6, 6, 1), 0.1, 0)
-    g.operator("PAD", [source, g.tensor((4, 2), "INT32", amounts)], [padded])
-    _refused(g.build(padded), "PAD (operator 0", "is the model's output")
 
 
 def test_pool_that_requantizes():

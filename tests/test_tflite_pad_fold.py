@@ -1,6 +1,6 @@
 """An explicit PAD before a convolution (how TFLite writes PyTorch's and Keras' padding) is
 folded into the convolution's padding, bit-exact with TFLM running the PAD; one that cannot be
-folded is refused with a message that says why."""
+folded becomes a PAD layer, bit-exact too."""
 
 import numpy as np
 import pytest
@@ -97,38 +97,72 @@ def test_a_padv2_with_the_zero_point_folds():
     _matches_tflm(_pad_graph((0.03, -17), value=-17), (5, 5, 2))
 
 
+def _pad_layer_matches_tflm(model_bytes, in_shape):
+    model = import_tflite(model_bytes, "pad.tflite")
+    assert "PAD" in [layer.op for layer in model.layers]
+    x = random_inputs(np.random.default_rng(2), in_shape, 6)
+    expected = tflm_models.run(model_bytes, x)
+    got = reference.run(model, x)
+    np.testing.assert_array_equal(got.reshape(expected.shape), expected)
+    return model
+
+
 @pytest.mark.parametrize(
-    ("model_bytes", "words"),
+    ("model_bytes", "in_shape"),
     [
-        (_pad_graph((0.03, -17), value=5), ["PADV2 (operator 0", "pads with [5], not the zero"]),
+        (_pad_graph((0.03, -17), value=5), (5, 5, 2)),
         (
             conv_model(
                 _spec(False, ((1, 1), (1, 1)), channels=2)
-                | {"pad_amounts": [[0, 0], [1, 1], [1, 1], [0, 1]]}
+                | {
+                    "pad_amounts": [[0, 0], [1, 1], [1, 1], [0, 1]],
+                    "weights": np.random.default_rng(5)
+                    .integers(-127, 128, (4, 3, 3, 3))
+                    .astype(np.int8),
+                }
             ),
-            ["PAD (operator 0", "pads the channel axis (0 before, 1 after)"],
+            (7, 6, 2),
         ),
     ],
     ids=["padv2-other-value", "channel-pad"],
 )
-def test_a_pad_that_cannot_fold_is_refused(model_bytes, words):
-    with pytest.raises(ValueError) as error:
-        import_tflite(model_bytes, "pad.tflite")
-    for word in [*words, "has no PAD layer", "padding='same'"]:
-        assert word in str(error.value), str(error.value)
+def test_a_pad_that_cannot_fold_becomes_a_pad_layer(model_bytes, in_shape):
+    model = _pad_layer_matches_tflm(model_bytes, in_shape)
+    conv = model.layers[-1]
+    assert (conv.pad_top, conv.pad_left) == (0, 0)  # the PAD layer pads, not the convolution
 
 
-def test_a_channel_pad_feeding_add_names_both_reasons():
+def test_a_channel_pad_feeding_add():
     # BlazeFace's shortcut: PAD the channels, then ADD
     g = GraphBuilder()
-    source = g.activation((4, 4, 2), 0.05, 0)
+    source = g.activation((4, 4, 2), 0.05, 3)
     paddings = np.array([[0, 0], [0, 0], [0, 0], [0, 2]], np.int32)
-    padded = g.activation((4, 4, 4), 0.05, 0)
+    padded = g.activation((4, 4, 4), 0.05, 3)
     g.operator("PAD", [source, g.tensor((4, 2), "INT32", paddings)], [padded])
-    other = g.activation((4, 4, 4), 0.05, 0)
     total = g.activation((4, 4, 4), 0.1, 0)
-    g.operator("ADD", [padded, other], [total], g.schema.AddOptionsT())
-    with pytest.raises(
-        ValueError, match=r"pads the channel axis \(0 before, 2 after\) and feeds ADD"
-    ):
-        import_tflite(g.build(total), "pad.tflite")
+    g.operator("ADD", [padded, padded], [total], g.schema.AddOptionsT())
+    model = _pad_layer_matches_tflm(g.build(total), (4, 4, 2))
+    assert [layer.op for layer in model.layers] == ["PAD", "ADD"]
+
+
+def test_a_pad_feeding_a_pool():
+    g = GraphBuilder()
+    source = g.activation((4, 4, 1), 0.1, -5)
+    amounts = np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)
+    padded = g.activation((6, 6, 1), 0.1, -5)
+    g.operator("PAD", [source, g.tensor((4, 2), "INT32", amounts)], [padded])
+    pooled = g.activation((3, 3, 1), 0.1, -5)
+    options = g.schema.Pool2DOptionsT()
+    options.padding, options.strideH, options.strideW = 1, 2, 2
+    options.filterHeight = options.filterWidth = 2
+    g.operator("MAX_POOL_2D", [padded], [pooled], options)
+    _pad_layer_matches_tflm(g.build(pooled), (4, 4, 1))
+
+
+def test_a_pad_as_the_model_output():
+    g = GraphBuilder()
+    source = g.activation((4, 4, 1), 0.1, 7)
+    amounts = np.array([[0, 0], [1, 2], [0, 1], [0, 0]], np.int32)
+    padded = g.activation((7, 5, 1), 0.1, 7)
+    g.operator("PAD", [source, g.tensor((4, 2), "INT32", amounts)], [padded])
+    _pad_layer_matches_tflm(g.build(padded), (4, 4, 1))

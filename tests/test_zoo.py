@@ -25,7 +25,8 @@ SAMPLE_DTYPES = {"INT8": np.int8, "UINT8": np.uint8, "FLOAT32": np.float32}
 
 
 def by_file(entries):
-    return pytest.mark.parametrize("entry", entries, ids=[e["file"][:-7] for e in entries])
+    params = [pytest.param(e, marks=pytest.mark.long) if e.get("long") else e for e in entries]
+    return pytest.mark.parametrize("entry", params, ids=[e["file"][:-7] for e in entries])
 
 
 @pytest.fixture(scope="module")

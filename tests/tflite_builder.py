@@ -28,6 +28,8 @@ OPTIONS = {
     "SUM": "ReducerOptions",
     "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
     "RESIZE_BILINEAR": "ResizeBilinearOptions",
+    "CONCATENATION": "ConcatenationOptions",
+    "STRIDED_SLICE": "StridedSliceOptions",
 }
 ENUMS = {"padding": tflite.Padding, "fused_activation_function": tflite.ActivationFunctionType}
 

@@ -236,6 +236,27 @@ static mp_obj_t mul(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mul_obj, 4, 4, mul);
 
+static mp_obj_t concatenation(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return run_binary(args, mnk_concatenation);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(concatenation_obj, 4, 4, concatenation);
+
+static mp_obj_t pad(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
+    return run_window(params, x, out, mnk_pad);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(pad_obj, pad);
+
+static mp_obj_t transpose(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
+    return run_window(params, x, out, mnk_transpose);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(transpose_obj, transpose);
+
+static mp_obj_t strided_slice(mp_obj_t params, mp_obj_t x, mp_obj_t out) {
+    return run_window(params, x, out, mnk_strided_slice);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(strided_slice_obj, strided_slice);
+
 /* (params, table, x, out): LOGISTIC and TANH */
 static mp_obj_t lookup(size_t n_args, const mp_obj_t *args) {
     buffer_arg params = int32_arg(args[0], "params");
@@ -284,6 +305,10 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_reduce_max, MP_OBJ_FROM_PTR(&reduce_max_obj));
     mp_store_global(MP_QSTR_mean_axes, MP_OBJ_FROM_PTR(&mean_axes_obj));
     mp_store_global(MP_QSTR_sum, MP_OBJ_FROM_PTR(&sum_obj));
+    mp_store_global(MP_QSTR_concatenation, MP_OBJ_FROM_PTR(&concatenation_obj));
+    mp_store_global(MP_QSTR_pad, MP_OBJ_FROM_PTR(&pad_obj));
+    mp_store_global(MP_QSTR_transpose, MP_OBJ_FROM_PTR(&transpose_obj));
+    mp_store_global(MP_QSTR_strided_slice, MP_OBJ_FROM_PTR(&strided_slice_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -307,6 +332,10 @@ static const mp_rom_map_elem_t micronn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_reduce_max), MP_ROM_PTR(&reduce_max_obj)},
     {MP_ROM_QSTR(MP_QSTR_mean_axes), MP_ROM_PTR(&mean_axes_obj)},
     {MP_ROM_QSTR(MP_QSTR_sum), MP_ROM_PTR(&sum_obj)},
+    {MP_ROM_QSTR(MP_QSTR_concatenation), MP_ROM_PTR(&concatenation_obj)},
+    {MP_ROM_QSTR(MP_QSTR_pad), MP_ROM_PTR(&pad_obj)},
+    {MP_ROM_QSTR(MP_QSTR_transpose), MP_ROM_PTR(&transpose_obj)},
+    {MP_ROM_QSTR(MP_QSTR_strided_slice), MP_ROM_PTR(&strided_slice_obj)},
 };
 static MP_DEFINE_CONST_DICT(micronn_globals, micronn_globals_table);
 

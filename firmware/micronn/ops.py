@@ -20,6 +20,10 @@ TABLE = """
 10 SOFTMAX 5 i 1 softmax
 11 MUL 19 - 2 broadcast
 12 CONSTANT 1 b 0 constant
+30 CONCATENATION 3 - 2 shape
+31 PAD 13 - 1 shape
+32 TRANSPOSE 8 - 1 shape
+33 STRIDED_SLICE 9 - 1 shape
 40 RESIZE_NEAREST_NEIGHBOR 11 - 1 resize
 41 RESIZE_BILINEAR 8 - 1 resize
 42 REDUCE_MAX 8 - 1 reduce

@@ -31,6 +31,10 @@ FLOAT_OPS = {
     "relu": 1,
     "relu6": 1,
     "scale_shift": 1,
+    "concat": 2,
+    "transpose": 1,
+    "pad": 1,
+    "slice": 1,
 }
 FUSES_ACTIVATION = ("dense", "conv2d", "depthwise_conv2d", "max_pool", "avg_pool", "add")
 WINDOW_OPS = ("conv2d", "depthwise_conv2d", "max_pool", "avg_pool")
@@ -123,9 +127,57 @@ def run_node(node: Node, inputs: list) -> np.ndarray:
         y = float_ops.activation(x, node.op)
     elif node.op == "scale_shift":
         y = x * node.weight + node.bias
+    elif node.op in MOVERS:
+        y = _move(node.op, a, x, inputs)
     else:
         y = getattr(float_ops, node.op)(x)
     return float_ops.activation(y, node.activation)
+
+
+MOVERS = ("concat", "transpose", "pad", "slice")
+
+
+def _move(op, a, x, inputs):
+    """The data-movement nodes; their attrs count axes of one sample (no batch axis):
+    concat axis; transpose perm; pad paddings [(before, after)] and value; slice walk
+    [(start, count, step)]."""
+    if op == "concat":
+        return np.concatenate([x, inputs[1]], axis=1 + a["axis"])
+    if op == "transpose":
+        return x.transpose(0, *(1 + p for p in a["perm"]))
+    if op == "pad":
+        widths = [(0, 0), *(tuple(w) for w in a["paddings"])]
+        return np.pad(x, widths, constant_values=np.float32(a["value"]))
+    for axis, (start, count, step) in enumerate(a["walk"]):
+        x = np.take(x, start + step * np.arange(count), axis=1 + axis)
+    return x
+
+
+def _mover_shape(node, in_shapes, fail) -> tuple:
+    shape, a = tuple(in_shapes[0]), node.attrs
+    if node.op == "concat":
+        other, axis = tuple(in_shapes[1]), a["axis"]
+        if len(other) != len(shape) or not 0 <= axis < len(shape):
+            fail(f"cannot concatenate shapes {shape} and {other} on axis {axis}")
+        if shape[:axis] + shape[axis + 1 :] != other[:axis] + other[axis + 1 :]:
+            fail(f"shapes {shape} and {other} differ off the axis {axis}")
+        return (*shape[:axis], shape[axis] + other[axis], *shape[axis + 1 :])
+    if node.op == "transpose":
+        if sorted(a["perm"]) != list(range(len(shape))):
+            fail(f"perm {list(a['perm'])} is not a permutation of the dims of {shape}")
+        return tuple(shape[p] for p in a["perm"])
+    if node.op == "pad":
+        paddings = [tuple(int(v) for v in w) for w in a["paddings"]]
+        if len(paddings) != len(shape) or min(min(w) for w in paddings) < 0:
+            fail(f"paddings {paddings} do not fit the shape {shape} (or crop)")
+        return tuple(d + before + after for d, (before, after) in zip(shape, paddings, strict=True))
+    walk = a["walk"]
+    if len(walk) != len(shape):
+        fail(f"a slice of shape {shape} needs one (start, count, step) per dim")
+    for dim, (start, count, step) in zip(shape, walk, strict=True):
+        if count < 1 or not (0 <= start < dim and 0 <= start + (count - 1) * step < dim):
+            fail(f"the slice {walk} is empty or leaves the shape {shape}")
+    return tuple(count for _, count, _ in walk)
 
 
 def infer_shape(node: Node, in_shapes: list) -> tuple:
@@ -188,6 +240,8 @@ def infer_shape(node: Node, in_shapes: list) -> tuple:
         if tuple(in_shapes[1]) != shape:
             fail(f"adds shapes {shape} and {tuple(in_shapes[1])}; broadcasting is not supported")
         return shape
+    if node.op in MOVERS:
+        return _mover_shape(node, in_shapes, fail)
     if node.op == "reshape":
         target = tuple(int(d) for d in a["shape"])
         if int(np.prod(target)) != int(np.prod(shape)) or min(target, default=1) < 1:

@@ -118,6 +118,36 @@ class GraphBuilder:
             return x
         return self.add_node("reshape", (x,), name, shape=shape)
 
+    def concat(self, inputs, axis, name=""):
+        """Tensors joined along `axis` of one sample (negative counts from the end), as a
+        chain of two-input nodes."""
+        axis = int(axis) % len(self.shapes[inputs[0]])
+        total = inputs[0]
+        for other in inputs[1:]:
+            total = self.add_node("concat", (total, other), name, axis=axis)
+        return total
+
+    def transpose(self, x, perm, name=""):
+        perm = tuple(int(p) for p in perm)
+        if perm == tuple(range(len(perm))):
+            return x
+        return self.add_node("transpose", (x,), name, perm=perm)
+
+    def pad(self, x, paddings, value=0.0, name=""):
+        paddings = tuple((int(a), int(b)) for a, b in paddings)
+        if not any(a or b for a, b in paddings):
+            return x
+        return self.add_node("pad", (x,), name, paddings=paddings, value=float(value))
+
+    def slice(self, x, walk, name=""):
+        """walk: (start, count, step) per dim of one sample."""
+        walk = tuple((int(s), int(c), int(t)) for s, c, t in walk)
+        if all(
+            s == 0 and t == 1 and c == d for (s, c, t), d in zip(walk, self.shapes[x], strict=True)
+        ):
+            return x
+        return self.add_node("slice", (x,), name, walk=walk)
+
     def scale_shift(self, x, scale, shift, name=""):
         """x * scale + shift per channel (last axis), e.g. batch normalization at inference.
 

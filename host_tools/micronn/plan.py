@@ -1,9 +1,11 @@
 """Post-training quantization: a FloatGraph plus calibration data becomes an integer Model.
 
 Activations: asymmetric int8 per tensor, from calibrated (or stored) ranges; LOGISTIC and
-SOFTMAX outputs are fixed at (1/256, -128) and TANH at (1/128, 0) as TFLite requires; pools
-and reshapes keep their input's parameters. Weights: symmetric int8, int4 or int2, per output
-channel unless per_tensor. Each layer's integer plan comes from its op family's prepare helper.
+SOFTMAX outputs are fixed at (1/256, -128) and TANH at (1/128, 0) as TFLite requires; pools,
+reshapes and the data movers (transpose, pad, slice) keep their input's parameters, and the
+inputs of a concatenation take its output's (TFLM's int8 kernel copies codes). Weights:
+symmetric int8, int4 or int2, per output channel unless per_tensor. Each layer's integer plan
+comes from its op family's prepare helper.
 """
 
 import numpy as np
@@ -11,7 +13,7 @@ import numpy as np
 from micronn import tflite_int8
 from micronn.calibration import calibrate, calibration_values
 from micronn.container import validate
-from micronn.graph import FloatGraph
+from micronn.graph import MOVERS, FloatGraph
 from micronn.model import Model, TensorSpec
 from micronn.plan_layers import LayerIO, quantize_node
 
@@ -21,9 +23,19 @@ FIXED_OUTPUT_PARAMS = {
     "softmax": (1 / 256, -128),
     "tanh": (1 / 128, 0),
 }
-SHARES_INPUT_PARAMS = ("max_pool", "avg_pool", "reshape", "resize", "reduce_max")
-# ops whose integer form fixes the layout of a tensor they read or write (dense sees only sizes)
-FREE_LAYOUT = ("dense", "reshape")
+SHARES_INPUT_PARAMS = (
+    "max_pool",
+    "avg_pool",
+    "reshape",
+    "resize",
+    "reduce_max",
+    "transpose",
+    "pad",
+    "slice",
+)
+# ops whose integer form fixes the layout of a tensor they read or write (dense sees only sizes;
+# the data movers walk their own float shapes, so they too need only the sizes to agree)
+FREE_LAYOUT = ("dense", "reshape", *MOVERS)
 MIN_RANGE_WIDTH = 1e-6
 
 
@@ -53,7 +65,48 @@ def tensor_params(graph: FloatGraph, values=None, method: str = "minmax") -> dic
             params[node.output] = (float(np.float32(scale)), zero_point)
         elif node.op in SHARES_INPUT_PARAMS:
             params[node.output] = params[node.inputs[0]]
+    if any(node.op == "concat" for node in graph.nodes):
+        _unify_concatenations(graph, params)
     return params
+
+
+def _unify_concatenations(graph: FloatGraph, params: dict) -> None:
+    """TFLM's int8 CONCATENATION copies codes and requires every input to have the output's
+    parameters, as TFLite's converter arranges: each input takes the output's (calibrated over
+    all of them), back through the nodes that share their input's parameters."""
+    producers = {node.output: node for node in graph.nodes}
+    for node in reversed(graph.nodes):
+        if node.op != "concat":
+            continue
+        for tensor in node.inputs:
+            while True:
+                params[tensor] = params[node.output]
+                producer = producers.get(tensor)
+                if producer is None or producer.op not in SHARES_INPUT_PARAMS:
+                    break
+                tensor = producer.inputs[0]
+    for node in graph.nodes:  # the shared parameters follow their sources again
+        if node.op in SHARES_INPUT_PARAMS:
+            params[node.output] = params[node.inputs[0]]
+    for node in graph.nodes:
+        producer_fixed = [
+            producers[t].label
+            for t in node.inputs
+            if t in producers and producers[t].op in FIXED_OUTPUT_PARAMS
+        ]
+        if node.op == "concat" and (
+            producer_fixed or any(params[t] != params[node.output] for t in node.inputs)
+        ):
+            why = (
+                f"{producer_fixed[0]} has fixed int8 parameters"
+                if producer_fixed
+                else ("a tensor it reads also feeds another concatenation")
+            )
+            raise ValueError(
+                f"{node.label}: its inputs must share the output's int8 parameters (TFLM copies "
+                f"codes), but {why}; put a layer that requantizes (e.g. a 1x1 convolution) "
+                "before it"
+            )
 
 
 def integer_tensors(graph: FloatGraph) -> tuple:
@@ -110,8 +163,9 @@ def quantize_network(
     for node in graph.nodes:
         if node.op == "reshape":
             continue
+        own = node.op in MOVERS  # (1, W, C) and (W, C) are the same bytes to a mover
         io = LayerIO(
-            [shapes[ids[t]] for t in node.inputs],
+            [graph.shapes[t] if own else shapes[ids[t]] for t in node.inputs],
             [params[t] for t in node.inputs],
             params[node.output],
             bits,

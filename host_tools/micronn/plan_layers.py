@@ -10,7 +10,19 @@ import numpy as np
 
 from micronn import tflite_int8, weight_quant
 from micronn.model import SMALL_INT_LIMIT, WEIGHT_LIMITS, FullyConnected, Layer
-from micronn.ops import add, conv, lookup, mean, pooling, reduce, resize, softmax
+from micronn.ops import (
+    add,
+    concatenation,
+    conv,
+    lookup,
+    mean,
+    pad,
+    pooling,
+    reduce,
+    resize,
+    softmax,
+    strided,
+)
 
 INPUT_REACH = {"dense": 128, "conv2d": 255, "depthwise_conv2d": 255}
 
@@ -195,6 +207,25 @@ def _softmax(node, io: LayerIO):
     return softmax.prepare_softmax(io.in_shapes[0], 1.0, io.in_scale, *io.out_params)
 
 
+def _concat(node, io: LayerIO):
+    return concatenation.prepare_concatenation(*io.in_shapes, node.attrs["axis"])
+
+
+def _transpose(node, io: LayerIO):
+    return strided.prepare_transpose(io.in_shapes[0], node.attrs["perm"])
+
+
+def _pad(node, io: LayerIO):
+    """The pad value quantized with the output's parameters (the input's)."""
+    scale, zero_point = io.out_params
+    code = np.round(np.float32(node.attrs["value"]) / np.float32(scale)) + zero_point
+    return pad.prepare_pad(io.in_shapes[0], node.attrs["paddings"], int(np.clip(code, -128, 127)))
+
+
+def _slice(node, io: LayerIO):
+    return strided.prepare_strided_slice(io.in_shapes[0], node.attrs["walk"])
+
+
 BUILDERS = {
     "dense": _dense,
     "conv2d": _conv2d,
@@ -209,4 +240,8 @@ BUILDERS = {
     "logistic": _lookup,
     "tanh": _lookup,
     "softmax": _softmax,
+    "concat": _concat,
+    "transpose": _transpose,
+    "pad": _pad,
+    "slice": _slice,
 }

@@ -74,6 +74,15 @@ static mnk_status run_case(const golden_case *c, int sample) {
         return mnk_mean_axes(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 44:
         return mnk_sum(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
+    case 30:
+        return mnk_concatenation(c->params, c->param_count, x, c->in_len, b, c->b_len, out_buffer,
+                                 c->out_len);
+    case 31:
+        return mnk_pad(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
+    case 32:
+        return mnk_transpose(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
+    case 33:
+        return mnk_strided_slice(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 8:
     case 9:
         return mnk_lookup(c->params, c->param_count, c->table, MNK_TABLE_SIZE, x, c->in_len,

@@ -76,6 +76,10 @@ enum {
     MNK_RESIZE_BILINEAR_PARAMS = 8,
     MNK_REDUCE_MAX_PARAMS = 8,
     MNK_MEAN_AXES_PARAMS = 12, /* and SUM */
+    MNK_CONCATENATION_PARAMS = 3,
+    MNK_PAD_PARAMS = 13,
+    MNK_TRANSPOSE_PARAMS = 8,
+    MNK_STRIDED_SLICE_PARAMS = 9,
     MNK_TABLE_SIZE = 256
 };
 
@@ -140,6 +144,24 @@ mnk_status mnk_mean_axes(const int32_t *params, size_t param_count, const int8_t
                          int8_t *out, size_t out_len);
 mnk_status mnk_sum(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
                    int8_t *out, size_t out_len);
+
+/* CONCATENATION: outer rows of inner1 codes of a, then inner2 codes of b (params: outer, inner1,
+ * inner2). */
+mnk_status mnk_concatenation(const int32_t *params, size_t param_count, const int8_t *a,
+                             size_t a_len, const int8_t *b, size_t b_len, int8_t *out,
+                             size_t out_len);
+
+/* PAD: the 4 dims of x, the amounts before and after each dim, the pad value. */
+mnk_status mnk_pad(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
+                   int8_t *out, size_t out_len);
+
+/* TRANSPOSE (params: 4 output dims, 4 input strides >= 0) and STRIDED_SLICE (params: offset,
+ * 4 output dims, 4 input strides of any sign): out[i0, i1, i2, i3] = x[offset + sum(i_k x
+ * stride_k)]. */
+mnk_status mnk_transpose(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
+                         int8_t *out, size_t out_len);
+mnk_status mnk_strided_slice(const int32_t *params, size_t param_count, const int8_t *x,
+                             size_t x_len, int8_t *out, size_t out_len);
 
 /* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator. */
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift);

@@ -30,8 +30,10 @@ IDENTITY_LAYERS = (
 SUPPORTED = (
     "InputLayer, Dense, Conv1D, Conv2D, DepthwiseConv2D, MaxPooling1D/2D, AveragePooling1D/2D, "
     "GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, Flatten, Reshape, Add, Activation, ReLU, "
-    "Softmax, BatchNormalization, Dropout"
+    "Softmax, BatchNormalization, Dropout, Concatenate, Permute, ZeroPadding1D/2D, "
+    "Cropping1D/2D"
 )
+MULTI_INPUT = ("Add", "Concatenate")
 
 
 def _history(value) -> list:
@@ -164,7 +166,7 @@ class KerasGraph:
                 f"layer '{name}' ({kind}) is not supported; micronn imports {SUPPORTED}. "
                 "Replace it, or convert the model to an int8 .tflite with TensorFlow's converter"
             )
-        if kind != "Add" and len(inputs) != 1:
+        if kind not in MULTI_INPUT and len(inputs) != 1:
             raise ValueError(f"layer '{name}' ({kind}) takes one input, got {len(inputs)}")
         return handler(config, inputs, name, self.weights.get(name, []))
 
@@ -353,6 +355,55 @@ class KerasGraph:
         for other in inputs[1:]:
             total = self.builder.add(total, other, name=name)
         return total
+
+    def _Concatenate(self, config, inputs, name, weights):  # noqa: N802
+        if len(inputs) < 2:
+            raise ValueError(f"layer '{name}' (Concatenate) needs at least two inputs")
+        rank = len(self.builder.shape(inputs[0]))
+        axis = int(config.get("axis", -1))
+        if axis == 0 or not -rank <= axis <= rank:
+            raise ValueError(
+                f"layer '{name}' (Concatenate) joins axis {axis}; micronn runs batch 1"
+            )
+        return self.builder.concat(inputs, axis - 1 if axis > 0 else axis, name)
+
+    def _Permute(self, config, inputs, name, weights):  # noqa: N802
+        perm = [int(d) - 1 for d in config["dims"]]  # Keras counts from 1, after the batch
+        return self.builder.transpose(inputs[0], perm, name)
+
+    def _spatial_amounts(self, config, key, tensor, name, spatial):
+        """((before, after) per spatial axis) of a ZeroPadding / Cropping config."""
+        value = config[key]
+        if isinstance(value, int):
+            value = [value] * spatial
+        amounts = [(v, v) if isinstance(v, int) else tuple(v) for v in value]
+        if len(amounts) != spatial or len(self.builder.shape(tensor)) != spatial + 1:
+            raise ValueError(
+                f"layer '{name}' needs a {spatial + 1}-D input, got {self.builder.shape(tensor)}"
+            )
+        return amounts
+
+    def _zero_padding(self, config, inputs, name, spatial):
+        amounts = self._spatial_amounts(config, "padding", inputs[0], name, spatial)
+        return self.builder.pad(inputs[0], [*amounts, (0, 0)], 0.0, name)
+
+    def _ZeroPadding2D(self, config, inputs, name, weights):  # noqa: N802
+        return self._zero_padding(config, inputs, name, 2)
+
+    def _ZeroPadding1D(self, config, inputs, name, weights):  # noqa: N802
+        return self._zero_padding(config, inputs, name, 1)
+
+    def _cropping(self, config, inputs, name, spatial):
+        amounts = self._spatial_amounts(config, "cropping", inputs[0], name, spatial)
+        shape = self.builder.shape(inputs[0])
+        walk = [(a, d - a - b, 1) for d, (a, b) in zip(shape, amounts, strict=False)]
+        return self.builder.slice(inputs[0], [*walk, (0, shape[-1], 1)], name)
+
+    def _Cropping2D(self, config, inputs, name, weights):  # noqa: N802
+        return self._cropping(config, inputs, name, 2)
+
+    def _Cropping1D(self, config, inputs, name, weights):  # noqa: N802
+        return self._cropping(config, inputs, name, 1)
 
     def _Activation(self, config, inputs, name, weights):  # noqa: N802
         return self._activate(inputs[0], config.get("activation"), name)

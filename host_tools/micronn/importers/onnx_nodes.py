@@ -11,7 +11,7 @@ SUPPORTED = (
     "Gemm, MatMul (+ Add of a constant bias), Conv (group 1 or depthwise), Relu, Clip(0, 6), "
     "Sigmoid, Tanh, Softmax, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, ReduceMax, "
     "GlobalMaxPool, Resize, Upsample, Flatten, Reshape, Add, BatchNormalization, Identity, "
-    "Dropout, Constant"
+    "Dropout, Constant, Concat, Transpose, Pad (constant), Slice"
 )
 CHANNELS_LAST = "channels_last"  # ONNX (C, H, W) / (C, L) held as (H, W, C) / (1, L, C)
 SAME = "same"  # held in ONNX's own layout
@@ -503,6 +503,108 @@ class OnnxGraph:
 
     def _Dropout(self, node, attrs):  # noqa: N802
         return self.value(node.input[0], node.name)
+
+    # the data movers ------------------------------------------------------------------
+
+    def _builder_axes(self, node, x: Value) -> list:
+        """The builder axis of each ONNX axis of one sample of x (no batch)."""
+        if x.layout == FLAT_CHW:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}) moves a flattened image; micronn holds it "
+                "in (H, W, C) order, not ONNX's (C, H, W): move the data before flattening"
+            )
+        if x.layout == SAME:
+            return list(range(len(x.shape)))
+        return [2, 0, 1] if len(x.shape) == 3 else [2, 1]
+
+    def _sample_axis(self, node, axis, rank) -> int:
+        axis = int(axis) % rank
+        if axis == 0:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}) moves data along the batch axis; micronn "
+                "runs one sample at a time"
+            )
+        return axis - 1
+
+    def _Concat(self, node, attrs):  # noqa: N802
+        xs = [self.value(name, node.name) for name in node.input]
+        first = xs[0]
+        if any(x.layout != first.layout or len(x.shape) != len(first.shape) for x in xs):
+            raise ValueError(f"node '{node.name}' (Concat): its inputs have different layouts")
+        axis = self._sample_axis(node, attrs["axis"], len(first.shape) + 1)
+        builder_axis = self._builder_axes(node, first)[axis]
+        tensor = self.builder.concat([x.tensor for x in xs], builder_axis, node.name)
+        shape = list(first.shape)
+        shape[axis] = sum(x.shape[axis] for x in xs)
+        return Value(tensor, tuple(shape), first.layout)
+
+    def _Transpose(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        rank = len(x.shape) + 1
+        perm = list(attrs.get("perm", range(rank - 1, -1, -1)))
+        if perm[0] != 0:
+            self._sample_axis(node, 0, rank)
+        order = [p - 1 for p in perm[1:]]
+        axes, tensor = self._builder_axes(node, x), x.tensor
+        if x.layout == CHANNELS_LAST and len(x.shape) == 2:  # (1, L, C) -> (L, C)
+            tensor, axes = self.builder.reshape(tensor, (x.shape[1], x.shape[0]), node.name), [1, 0]
+        onnx_order = [axes[q] for q in order]  # the builder perm that gives ONNX's output
+        shape = tuple(x.shape[q] for q in order)
+        if len(shape) == 3:  # held channels-last, as an image input is
+            tensor = self.builder.transpose(tensor, [onnx_order[j] for j in (1, 2, 0)], node.name)
+            return Value(tensor, shape, CHANNELS_LAST)
+        if len(shape) == 2:  # held as (1, L, C), as a signal input is
+            tensor = self.builder.transpose(tensor, [onnx_order[1], onnx_order[0]], node.name)
+            tensor = self.builder.reshape(tensor, (1, shape[1], shape[0]), node.name)
+            return Value(tensor, shape, CHANNELS_LAST)
+        return Value(self.builder.transpose(tensor, onnx_order, node.name), shape)
+
+    def _Pad(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        mode = attrs.get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        if mode != "constant":
+            raise ValueError(f"node '{node.name}' (Pad): only mode 'constant' is supported")
+        pads = self.constant(node, 1)
+        pads = list(attrs.get("pads", [])) if pads is None else [int(v) for v in pads]
+        value = self.constant(node, 2)
+        value = float(attrs.get("value", 0.0)) if value is None else float(value.reshape(-1)[0])
+        if self.constant(node, 3) is not None:
+            raise ValueError(f"node '{node.name}' (Pad): the axes input is not supported")
+        rank = len(x.shape) + 1
+        if len(pads) != 2 * rank or pads[0] or pads[rank]:
+            raise ValueError(f"node '{node.name}' (Pad): pads {pads} must not touch the batch")
+        axes = self._builder_axes(node, x)
+        paddings = [(0, 0)] * len(self.builder.shape(x.tensor))
+        for a in range(rank - 1):
+            paddings[axes[a]] = (pads[a + 1], pads[rank + a + 1])
+        tensor = self.builder.pad(x.tensor, paddings, value, node.name)
+        shape = tuple(d + pads[a + 1] + pads[rank + a + 1] for a, d in enumerate(x.shape))
+        return Value(tensor, shape, x.layout)
+
+    def _Slice(self, node, attrs):  # noqa: N802
+        x = self.value(node.input[0], node.name)
+        starts, ends = self.constant(node, 1), self.constant(node, 2)
+        rank = len(x.shape) + 1
+        axes = self.constant(node, 3)
+        axes = list(range(len(starts))) if axes is None else [int(a) for a in axes]
+        steps = self.constant(node, 4)
+        steps = [1] * len(starts) if steps is None else [int(s) for s in steps]
+        builder_axes = self._builder_axes(node, x)
+        walk = [(0, d, 1) for d in self.builder.shape(x.tensor)]
+        shape = list(x.shape)
+        for axis, start, end, step in zip(axes, starts, ends, steps, strict=True):
+            if axis % rank == 0:
+                if (int(start), int(end), step) in ((0, 1, 1), (0, 2**63 - 1, 1)):
+                    continue
+            a = self._sample_axis(node, axis, rank)
+            begin, stop, step = slice(int(start), int(end), step).indices(x.shape[a])
+            count = len(range(begin, stop, step))
+            if count < 1:
+                raise ValueError(f"node '{node.name}' (Slice): the slice of axis {axis} is empty")
+            walk[builder_axes[a]] = (begin, count, step)
+            shape[a] = count
+        return Value(self.builder.slice(x.tensor, walk, node.name), tuple(shape), x.layout)
 
     def _Constant(self, node, attrs):  # noqa: N802
         from onnx import numpy_helper

@@ -41,6 +41,7 @@ class BuildContext:
         self._ids = {}  # TFLite tensor index -> activation id
         # constants, and values folded at import (shape arithmetic, reshaped constants)
         self.static = {t.index: t.data for t in graph.tensors if t.data is not None}
+        self.folded = set()  # operator indices folded into the layers after them (PADs)
 
     # ---------------------------------------------------------------- reading tensors
 
@@ -203,6 +204,12 @@ class BuildContext:
         self._ids[index] = len(self.shapes)
         self.shapes.append(self.activation_shape(index))
         return self._ids[index]
+
+    def new_internal(self, shape) -> int:
+        """A new activation id no TFLite tensor names: a link inside a chain of layers that
+        one TFLite operator becomes (a CONCATENATION of more than two inputs)."""
+        self.shapes.append(tuple(int(d) for d in shape))
+        return len(self.shapes) - 1
 
     def alias(self, index: int, of: int) -> None:
         """TFLite tensor `index` holds the same bytes as `of` (reshape-like ops)."""

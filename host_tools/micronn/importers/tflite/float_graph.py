@@ -14,6 +14,7 @@ from micronn.graph_builder import GraphBuilder
 from micronn.importers.tflite.context import activation_view, describe
 from micronn.importers.tflite.plumbing import SHAPE_OPS, VIEW_OPS, evaluate_shape_op, view_problem
 from micronn.importers.tflite.reader import NO_INPUT
+from micronn.ops.strided import slice_walk
 
 FUSED = {"NONE": "none", "RELU": "relu", "RELU6": "relu6"}
 UNARY = {"LOGISTIC": "logistic", "TANH": "tanh"}
@@ -162,7 +163,7 @@ class _FloatImport:
     # ------------------------------------------------------------ operators
 
     def _import(self, op) -> None:
-        if op.name in SHAPE_OPS:
+        if op.name in SHAPE_OPS and op.input(0) not in self.ids:
             try:
                 value = evaluate_shape_op(op, self.static, self.graph.tensors)
             except (IndexError, ValueError, TypeError):
@@ -327,6 +328,67 @@ class _FloatImport:
     def unary(self, op) -> None:
         self.output(op, self.builder.unary(UNARY[op.name], self.activation(op), self.name(op)))
 
+    # the data movers: TFLite counts axes with the batch; micronn's view of a 3-D [1, W, C]
+    # tensor is (1, W, C), of the others the shape without the batch
+
+    def _sample(self, op, index=None) -> tuple:
+        """(rank with the batch, the view's leading dims of 1 that TFLite's sample lacks)."""
+        rank = len(self.graph.tensors[op.input(0) if index is None else index].shape)
+        return rank, 1 if rank == 3 else 0
+
+    def _no_batch(self, op, moves_batch: bool) -> None:
+        if moves_batch:
+            raise self.op_error(op, "moves data across the batch axis; micronn runs batch 1")
+
+    def concatenation(self, op) -> None:
+        rank, lead = self._sample(op)
+        axis = int(op.options.get("axis", 0)) % rank
+        self._no_batch(op, axis == 0)
+        inputs = [self.activation(op, k) for k in range(len(op.inputs))]
+        if self.fused(op) != "none":
+            raise self.op_error(op, "has a fused activation, which TFLM refuses here")
+        self.output(op, self.builder.concat(inputs, axis - 1 + lead, self.name(op)))
+
+    def transpose(self, op) -> None:
+        rank, lead = self._sample(op)
+        perm = [int(p) for p in np.asarray(self.static_input(op, 1)).reshape(-1)]
+        self._no_batch(op, perm[:1] != [0])
+        view_perm = list(range(lead)) + [p - 1 + lead for p in perm[1:]]
+        self.output(op, self.builder.transpose(self.activation(op), view_perm, self.name(op)))
+
+    def pad(self, op) -> None:
+        rank, lead = self._sample(op)
+        paddings = np.asarray(self.static_input(op, 1)).reshape(-1, 2).tolist()
+        self._no_batch(op, len(paddings) != rank or any(paddings[0]))
+        value = 0.0
+        if op.name == "PADV2" and op.input(2) != NO_INPUT:
+            value = float(self.constant(op, 2).reshape(-1)[0])
+        view = [(0, 0)] * lead + [tuple(p) for p in paddings[1:]]
+        self.output(op, self.builder.pad(self.activation(op), view, value, self.name(op)))
+
+    def slice(self, op) -> None:
+        rank, lead = self._sample(op)
+        shape = self.graph.tensors[op.input(0)].shape
+        if op.name == "SLICE":
+            begin, size = (np.asarray(self.static_input(op, k)).reshape(-1) for k in (1, 2))
+            walk = [
+                (int(b), int(d - b if n == -1 else n), 1)
+                for b, n, d in zip(begin, size, shape, strict=False)
+            ]
+        else:
+            begin, end, strides = (np.asarray(self.static_input(op, k)) for k in (1, 2, 3))
+            masks = (op.options.get(m, 0) for m in ("begin_mask", "end_mask", "shrink_axis_mask"))
+            walk = slice_walk(shape, begin, end, strides, *masks)
+        self._no_batch(op, len(walk) != rank or walk[0][:2] != (0, 1))
+        view = [(0, 1, 1)] * lead + list(walk[1:])
+        self.output(op, self.builder.slice(self.activation(op), view, self.name(op)))
+
+    def static_input(self, op, position: int) -> np.ndarray:
+        index = op.input(position)
+        if index not in self.static:
+            raise self.op_error(op, f"needs a constant input {position}, computed at run time")
+        return self.static[index]
+
     def relu(self, op) -> None:
         kind = op.name.lower()
         self.output(op, self.builder.activation(self.activation(op), kind, self.name(op)))
@@ -345,6 +407,12 @@ HANDLERS = {
     "SOFTMAX": _FloatImport.softmax,
     "RELU": _FloatImport.relu,
     "RELU6": _FloatImport.relu,
+    "CONCATENATION": _FloatImport.concatenation,
+    "TRANSPOSE": _FloatImport.transpose,
+    "PAD": _FloatImport.pad,
+    "PADV2": _FloatImport.pad,
+    "SLICE": _FloatImport.slice,
+    "STRIDED_SLICE": _FloatImport.slice,
     **dict.fromkeys(VIEW_OPS, _FloatImport.view),
     **dict.fromkeys(POOLS, _FloatImport.pool),
     **dict.fromkeys(UNARY, _FloatImport.unary),

@@ -3,13 +3,14 @@
 A PAD (or PADV2 padding with the zero point) that feeds only convolutions is folded into their
 padding: its pad value is the convolution's input zero point, so its taps add exactly 0, the
 same as the taps a convolution skips outside the image. This is how Keras' causal Conv1D
-arrives.
+arrives. Every other PAD becomes a PAD layer (ops_shape.py).
 """
 
 import numpy as np
 
 from micronn.importers.tflite.dead_channels import fold_dead_channels
 from micronn.importers.tflite.graph import register
+from micronn.importers.tflite.ops_shape import build_pad_layer
 from micronn.importers.tflite.plumbing import VIEW_OPS
 from micronn.ops.conv import prepare_conv2d, prepare_depthwise_conv2d
 from micronn.ops.window import effective_size, geometry
@@ -126,10 +127,11 @@ def _producer(ctx, index):
 
 
 def _pad_producer(ctx, index):
-    """The PAD/PADV2 that writes `index`, possibly through reshapes, or None."""
+    """The PAD/PADV2 folded into the convolutions that read `index` (possibly through
+    reshapes), or None."""
     while (producer := _producer(ctx, index)) is not None:
         if producer.name in PAD_OPS:
-            return producer
+            return producer if producer.index in ctx.folded else None
         if producer.name not in VIEW_OPS:
             return None
         index = producer.inputs[0]
@@ -180,16 +182,11 @@ def _view_consumers(ctx, index):
 
 
 def _build_pad(ctx, op):
-    """Fold a PAD into the convolutions it feeds (they add its padding to their own)."""
-    problems = _fold_problems(ctx, op)
-    if problems:
-        raise ctx.error(
-            op,
-            f"{' and '.join(problems)}, so it cannot be folded into a convolution and micronn "
-            "has no PAD layer; use padding='same' in the convolution after it (a PAD is folded "
-            "when it pads only height and width with the zero point and feeds only "
-            "convolutions)",
-        )
+    """Fold a PAD into the convolutions it feeds (they add its padding to their own), or make
+    it a PAD layer when it cannot fold."""
+    if _fold_problems(ctx, op):
+        return build_pad_layer(ctx, op)
+    ctx.folded.add(op.index)
     ctx.alias(op.outputs[0], of=op.input(0))
     return []
 
