@@ -26,6 +26,13 @@ class Filter:
         function, params, bits, weights, bias, multiplier, shift = plan
         function(params, bits, weights, bias, multiplier, shift, a, out)
 
+    @staticmethod
+    def run_rows(plan, a, out, weights, first, count):
+        """Output channels first .. first+count-1 only; weights[0] is the first weight of
+        channel `first` (placement.py: a streamed chunk, or the whole tensor with first 0)."""
+        function, params, bits, _, bias, multiplier, shift = plan
+        function(params, bits, weights, bias, multiplier, shift, a, out, first, first + count, 0)
+
 
 class Window:
     """MAX_POOL_2D, AVERAGE_POOL_2D, MEAN: params only."""
