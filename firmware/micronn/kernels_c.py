@@ -9,7 +9,7 @@ from array import array
 
 import _micronn
 
-ABI_VERSION = 1
+from .backends import C_ABI_VERSION as ABI_VERSION
 
 
 class Filter:
