@@ -43,10 +43,11 @@ VM_SCRIPT = (
 import json
 import micronn
 from array import array
+from micronn.infile import run_streamed
 
-count, backend = {count}, {backend!r}
+count, backend, weights = {count}, {backend!r}, {weights!r}
 for index in range(count):
-    net = micronn.load("m%d.mnq" % index, backend=backend)
+    net = micronn.load("m%d.mnq" % index, backend=backend, weights=weights)
     assert net.backend == backend, net.backend
     n = len(net._x)
     with open("x%d.bin" % index, "rb") as f:
@@ -59,6 +60,9 @@ for index in range(count):
     with open("y%d.bin" % index, "wb") as f:
         f.write(result)
     print("layers", json.dumps([index, modules(net, backends.select(backend)[1])]))
+    streamed = [step[0] is run_streamed for step in net._plan].count(True)
+    print("streamed", index, streamed)
+    net.close()
 print("ran", count, "models with backend", backend)
 """
 )
@@ -131,6 +135,23 @@ def check_kernels(stdout: str, kernels=C_KERNELS):
     for index, model in enumerate(found):
         want = [kernels[layer.op] for layer in model.layers]
         assert reported[index] == want, (index, reported[index], want)
+
+
+def check_streamed(stdout: str):
+    """The "streamed" lines of VM_SCRIPT with weights "stream": every FULLY_CONNECTED and
+    CONV_2D layer read its weights from the file in chunks."""
+    found, _ = models()
+    reported = {}
+    for line in stdout.splitlines():
+        if line.startswith("streamed "):
+            index, count = (int(v) for v in line.split()[1:])
+            reported[index] = count
+    want = {
+        index: sum(layer.op in ("FULLY_CONNECTED", "CONV_2D") for layer in model.layers)
+        for index, model in enumerate(found)
+    }
+    assert reported == want, stdout
+    assert sum(want.values()) >= 10
 
 
 def check_outputs(folder: Path, expected):

@@ -19,7 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from c_vm_models import C_KERNELS, ROWS, VM_SCRIPT, check_kernels, check_outputs, write_cases
+from c_vm_models import (
+    C_KERNELS,
+    ROWS,
+    VM_SCRIPT,
+    check_kernels,
+    check_outputs,
+    check_streamed,
+    write_cases,
+)
 from vm import run
 
 from micronn import container, reference
@@ -153,10 +161,16 @@ def _vm(executable, script, folder, micropypath):
 
 def _check_vm(executable, folder, micropypath):
     count, expected = write_cases(folder)
-    out = _vm(executable, VM_SCRIPT.format(count=count, backend="c"), folder, micropypath)
+    script = VM_SCRIPT.format(count=count, backend="c", weights="ram")
+    out = _vm(executable, script, folder, micropypath)
     assert f"ran {count} models with backend c" in out
     check_outputs(folder, expected)
     check_kernels(out)
+    # weights streamed from the file a few channels at a time: Filter.run_rows, begin/end/first
+    script = VM_SCRIPT.format(count=count, backend="c", weights="stream")
+    out = _vm(executable, script, folder, micropypath)
+    check_outputs(folder, expected)
+    check_streamed(out)
     heap_script = HEAP_SCRIPT.replace("{count}", str(count))
     assert "predict allocated nothing" in _vm(executable, heap_script, folder, micropypath)
     out = _vm(executable, FUZZ_SCRIPT.replace("{rounds}", str(FUZZ_ROUNDS)), folder, micropypath)
@@ -230,7 +244,8 @@ def test_an_older_natmod_without_mul_runs_mul_with_its_python_kernel(tmp_path):
     probe = "import _micronn\nprint(hasattr(_micronn, 'mul'), _micronn.ABI_VERSION)"
     assert _vm(pypi_vm, probe, work, f"{FIRMWARE}:{work}").split() == ["False", "1"]
     count, expected = write_cases(work)
-    out = _vm(pypi_vm, VM_SCRIPT.format(count=count, backend="c"), work, f"{FIRMWARE}:{work}")
+    script = VM_SCRIPT.format(count=count, backend="c", weights="ram")
+    out = _vm(pypi_vm, script, work, f"{FIRMWARE}:{work}")
     assert f"ran {count} models with backend c" in out
     check_outputs(work, expected)
     check_kernels(out, C_KERNELS | {"MUL": "python_broadcast"})

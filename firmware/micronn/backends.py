@@ -84,16 +84,19 @@ def ulab_kernel(op_name):
     return _family_kernel("ulab_", op_name)
 
 
+# The _micronn calling convention kernels_c.py speaks (ulab_ext/micronn_binding.c)
+C_ABI_VERSION = 1
+
+
 def _c_module_present():
-    """True when the _micronn C module (ulab_ext/) imports and speaks kernels_c's convention;
-    kernels_c is imported again when a model loads with the c backend."""
+    """True when the _micronn C module (ulab_ext/) imports and speaks kernels_c's convention.
+    kernels_c itself is imported only when a model loads with the c backend: compiling it from
+    source here would cost `import micronn` heap on every board with _micronn."""
     try:
-        kernels_c = __import__(_PACKAGE + ".kernels_c").kernels_c
+        import _micronn
     except ImportError:
         return False
-    compatible = kernels_c.compatible()
-    _drop(kernels_c)
-    return compatible
+    return getattr(_micronn, "ABI_VERSION", None) == C_ABI_VERSION
 
 
 def c_kernel(op_name):

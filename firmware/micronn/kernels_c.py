@@ -9,7 +9,7 @@ from array import array
 
 import _micronn
 
-ABI_VERSION = 1
+from .backends import C_ABI_VERSION as ABI_VERSION
 
 
 class Filter:
@@ -25,6 +25,13 @@ class Filter:
     def run(plan, a, b, out):
         function, params, bits, weights, bias, multiplier, shift = plan
         function(params, bits, weights, bias, multiplier, shift, a, out)
+
+    @staticmethod
+    def run_rows(plan, a, out, weights, first, count):
+        """Output channels first .. first+count-1 only; weights[0] is the first weight of
+        channel `first` (placement.py: a streamed chunk, or the whole tensor with first 0)."""
+        function, params, bits, _, bias, multiplier, shift = plan
+        function(params, bits, weights, bias, multiplier, shift, a, out, first, first + count, 0)
 
 
 class Window:
