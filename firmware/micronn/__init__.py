@@ -69,6 +69,7 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
                     f"support; {container.UPDATE}"
                 )
             kernels.append(kernel)
+        _forget(("ops",))  # the op table: its room goes to the tensors
         from . import placement
 
         placed = placement.choose(weights, model, kernels, stream, chunk_bytes)

@@ -18,7 +18,7 @@ from . import values
 from .buffers import unfilled
 from .infile import InFile
 from .model import Edge, Layer, Model
-from .ops import ACTIVATIONS, by_code
+from .ops import ACTIVATIONS
 
 try:
     from binascii import crc32
@@ -271,6 +271,8 @@ def _layer(reader, index, head, body, block_start, file_size):
     code, activation, n_params, n_tensors, in0, in1, out, reserved, offset, size = (
         struct.unpack_from("<BBBBHHHHII", head)
     )
+    from .ops import by_code  # not a global: load() drops the op table before the blocks
+
     entry = by_code(code)
     if entry is None:
         reader.fail(
