@@ -16,6 +16,7 @@ from micronn.ops.pad import padded_dims, prepare_pad
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 from micronn.ops.strided import prepare_strided_slice, prepare_transpose
+from micronn.ops.unary import prepare_table
 
 RESIZE_OPS = ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR")
 REDUCE_OPS = ("REDUCE_MAX", "MEAN_AXES", "SUM")
@@ -34,6 +35,7 @@ FAMILIES = (
     "pad",
     "transpose",
     "strided_slice",
+    "table_lookup",
 )
 FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
@@ -262,6 +264,12 @@ def _strided_slice(rng):
     return layer
 
 
+def _table_lookup(rng):
+    table = rng.integers(-128, 128, 256).astype(np.int8)
+    source = str(rng.choice(["HARD_SWISH", "LEAKY_RELU", "QUANTIZE"]))
+    return prepare_table(source, int(rng.integers(1, 60)), table)
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -277,6 +285,7 @@ MAKERS = {
     "pad": _pad,
     "transpose": _transpose,
     "strided_slice": _strided_slice,
+    "table_lookup": _table_lookup,
 }
 
 

@@ -180,7 +180,8 @@ class CKernels:
                 _p(params), params.size, _p(a), a.size, _p(b), b.size, _p(out), out.size
             )
             self._check(status)
-        elif op in ("LOGISTIC", "TANH"):
+        elif op in ("LOGISTIC", "TANH", "LOOKUP"):
+            params = params[:1]  # as kernels_c passes them (LOOKUP: size only)
             table = np.ascontiguousarray(layer.table, np.int8)
             status = self.lib.mnk_lookup(
                 _p(params), params.size, _p(table), table.size, _p(x[0]), x[0].size, _p(out),
