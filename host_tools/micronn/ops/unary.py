@@ -43,6 +43,7 @@ SOURCES = (
     "RELU_N1_TO_1",
     "QUANTIZE",
     "CLIP",
+    "KERAS_RELU",
 )
 MAX_SOURCE = 255
 CODES = lookup.CODES
