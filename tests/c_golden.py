@@ -87,7 +87,7 @@ def header(cases) -> str:
         if layer.op in ("LOGISTIC", "TANH", "LOOKUP"):
             parts.append(_array("int8_t", f"{name}_table", layer.table))
             fields["table"] = f"{name}_table"
-        if layer.op == "SOFTMAX":
+        if layer.op in ("SOFTMAX", "LOG_SOFTMAX"):
             parts.append(_array("int32_t", f"{name}_exp", layer.exp))
             fields["exp"] = f"{name}_exp"
         rows.append("{" + ", ".join(f".{k} = {v}" for k, v in fields.items()) + "}")

@@ -22,6 +22,7 @@ from micronn.model import OPS, Model, TensorSpec
 from micronn.ops.add import prepare_add
 from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.constant import prepare_constant
+from micronn.ops.log_softmax import prepare_log_softmax
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
 from micronn.ops.pad import prepare_pad
@@ -44,7 +45,7 @@ RESIZE_MODELS = {
     "RESIZE_NEAREST_NEIGHBOR": prepare_resize_nearest,
     "RESIZE_BILINEAR": prepare_resize_bilinear,
 }
-HOST_ONLY_REFUSAL = "the exp table is not TFLM's"
+HOST_ONLY_REFUSAL = "table is not TFLM's"  # SOFTMAX's exp; LOG_SOFTMAX's exp, diff, limit
 
 
 def _model(op: str, rng) -> Model:
@@ -105,6 +106,8 @@ def _model(op: str, rng) -> Model:
         layer = prepare_strided_slice((1, 4, 5), [(0, 1, 1), (3, 2, -2), (1, 2, 2)])
         edge = TensorSpec((4, 5), 0.25, 0)
         return Model(edge, TensorSpec((2, 2), 0.25, 0), [layer], [(4, 5), (2, 2)])
+    elif op == "LOG_SOFTMAX":
+        layer = prepare_log_softmax(SHAPE, 0.1, 16 / 256, 127)
     elif op == "LOOKUP":
         table = hard_swish_table(0.05, 2, 0.04, -3)
         layer = prepare_table("HARD_SWISH", SHAPE[0] * SHAPE[1], table)

@@ -61,7 +61,8 @@ class Binary:
 
 
 class Table:
-    """LOGISTIC, TANH and LOOKUP (an int8 table) and SOFTMAX (the int32 exp table)."""
+    """LOGISTIC, TANH and LOOKUP (an int8 table), SOFTMAX and LOG_SOFTMAX (the int32 exp
+    table)."""
 
     @staticmethod
     def prepare(op, params, tensors):
@@ -91,7 +92,7 @@ def _convention(kinds, inputs):
         return Filter
     if inputs == 2:
         return Binary
-    return Table if kinds else Window
+    return Table if kinds else Window  # LOG_SOFTMAX: its exp table, the C kernel needs no other
 
 
 def kernel(op_name):
