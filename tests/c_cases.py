@@ -10,12 +10,14 @@ from model_factory import random_dense_layer
 from micronn.ops import KERNELS, broadcast, reduce
 from micronn.ops.add import prepare_add
 from micronn.ops.concatenation import prepare_concatenation
+from micronn.ops.log_softmax import prepare_log_softmax
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
 from micronn.ops.pad import padded_dims, prepare_pad
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 from micronn.ops.strided import prepare_strided_slice, prepare_transpose
+from micronn.ops.unary import prepare_table
 
 RESIZE_OPS = ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR")
 REDUCE_OPS = ("REDUCE_MAX", "MEAN_AXES", "SUM")
@@ -34,6 +36,8 @@ FAMILIES = (
     "pad",
     "transpose",
     "strided_slice",
+    "table_lookup",
+    "log_softmax",
 )
 FILTER_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
@@ -54,7 +58,7 @@ def _in_shapes(layer):
         return [(p["in_height"], p["in_width"], p["in_channels"])]
     if layer.op in ("MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN"):
         return [(p["in_height"], p["in_width"], p["channels"])]
-    if layer.op == "SOFTMAX":
+    if layer.op in ("SOFTMAX", "LOG_SOFTMAX"):
         return [(p["rows"], p["depth"])]
     if layer.op == "ADD":
         return [(p["size"],), (p["size"],)]
@@ -262,6 +266,19 @@ def _strided_slice(rng):
     return layer
 
 
+def _table_lookup(rng):
+    table = rng.integers(-128, 128, 256).astype(np.int8)
+    source = str(rng.choice(["HARD_SWISH", "LEAKY_RELU", "QUANTIZE"]))
+    return prepare_table(source, int(rng.integers(1, 60)), table)
+
+
+def _log_softmax(rng):
+    depth = int(rng.choice([1, 2, 5, 10, int(rng.integers(1, 40)), 600]))
+    rows = int(rng.integers(1, 4))
+    scale = float(10.0 ** rng.uniform(-2, 0.5))
+    return prepare_log_softmax((rows, depth), scale, 16 / 256, 127)
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -277,6 +294,8 @@ MAKERS = {
     "pad": _pad,
     "transpose": _transpose,
     "strided_slice": _strided_slice,
+    "table_lookup": _table_lookup,
+    "log_softmax": _log_softmax,
 }
 
 

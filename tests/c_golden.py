@@ -51,7 +51,8 @@ def header(cases) -> str:
         name = f"c{i}"
         fields = {"op": OPS[layer.op].code}
         parts.append(_array("int32_t", f"{name}_params", params_of(layer)))
-        fields |= {"params": f"{name}_params", "param_count": len(OPS[layer.op].params)}
+        param_count = 1 if layer.op == "LOOKUP" else len(OPS[layer.op].params)  # as kernels_c
+        fields |= {"params": f"{name}_params", "param_count": param_count}
         samples, in_len = case.inputs[0].shape
         out_len = case.expected.shape[1]
         max_out = max(max_out, out_len)
@@ -83,10 +84,10 @@ def header(cases) -> str:
                 "chunks": f"{name}_chunks",
                 "chunk_count": len(chunks),
             }
-        if layer.op in ("LOGISTIC", "TANH"):
+        if layer.op in ("LOGISTIC", "TANH", "LOOKUP"):
             parts.append(_array("int8_t", f"{name}_table", layer.table))
             fields["table"] = f"{name}_table"
-        if layer.op == "SOFTMAX":
+        if layer.op in ("SOFTMAX", "LOG_SOFTMAX"):
             parts.append(_array("int32_t", f"{name}_exp", layer.exp))
             fields["exp"] = f"{name}_exp"
         rows.append("{" + ", ".join(f".{k} = {v}" for k, v in fields.items()) + "}")

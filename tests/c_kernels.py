@@ -123,6 +123,7 @@ class CKernels:
             "mnk_pad": [ptr, size, ptr, size, ptr, size],
             "mnk_transpose": [ptr, size, ptr, size, ptr, size],
             "mnk_strided_slice": [ptr, size, ptr, size, ptr, size],
+            "mnk_log_softmax": [ptr, size, ptr, size, ptr, size, ptr, size],
         }
         for name, argtypes in signatures.items():
             function = getattr(self.lib, name)
@@ -180,16 +181,18 @@ class CKernels:
                 _p(params), params.size, _p(a), a.size, _p(b), b.size, _p(out), out.size
             )
             self._check(status)
-        elif op in ("LOGISTIC", "TANH"):
+        elif op in ("LOGISTIC", "TANH", "LOOKUP"):
+            params = params[:1]  # as kernels_c passes them (LOOKUP: size only)
             table = np.ascontiguousarray(layer.table, np.int8)
             status = self.lib.mnk_lookup(
                 _p(params), params.size, _p(table), table.size, _p(x[0]), x[0].size, _p(out),
                 out.size,
             )  # fmt: skip
             self._check(status)
-        elif op == "SOFTMAX":
+        elif op in ("SOFTMAX", "LOG_SOFTMAX"):
             table = np.ascontiguousarray(layer.exp, np.int32)
-            status = self.lib.mnk_softmax(
+            function = self.lib.mnk_softmax if op == "SOFTMAX" else self.lib.mnk_log_softmax
+            status = function(
                 _p(params), params.size, _p(table), table.size, _p(x[0]), x[0].size, _p(out),
                 out.size,
             )  # fmt: skip

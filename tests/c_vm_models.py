@@ -14,9 +14,11 @@ from model_factory import random_dense_layer, random_dense_model, random_inputs
 from micronn import container, reference
 from micronn.model import Model, TensorSpec
 from micronn.ops.constant import prepare_constant
+from micronn.ops.log_softmax import prepare_log_softmax
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
 from micronn.ops.softmax import prepare_softmax
+from micronn.ops.unary import hard_swish_table, prepare_table
 
 ROWS = 4
 
@@ -35,6 +37,8 @@ C_KERNELS = {
     "TANH": "_micronn.lookup",
     "SOFTMAX": "_micronn.softmax",
     "CONSTANT": "python_constant",
+    "LOOKUP": "_micronn.lookup",
+    "LOG_SOFTMAX": "_micronn.log_softmax",
 }
 
 VM_SCRIPT = (
@@ -69,10 +73,15 @@ print("ran", count, "models with backend", backend)
 
 
 def _head(rng, kind, width):
-    """A FULLY_CONNECTED layer followed by LOGISTIC / TANH / SOFTMAX."""
+    """A FULLY_CONNECTED layer followed by LOGISTIC / TANH / SOFTMAX / LOOKUP / LOG_SOFTMAX."""
     dense = random_dense_layer(rng, width, 12, int(rng.choice([8, 4, 2])), True, "none")
     if kind == "SOFTMAX":
         tail = prepare_softmax((3, 4), float(rng.uniform(0.5, 2)), 0.05, 1.0 / 256, -128)
+    elif kind == "LOG_SOFTMAX":
+        tail = prepare_log_softmax((3, 4), float(rng.uniform(0.02, 0.3)), 16 / 256, 127)
+    elif kind == "LOOKUP":
+        table = hard_swish_table(0.05, int(rng.integers(-20, 20)), 0.04, int(rng.integers(-9, 9)))
+        tail = prepare_table("HARD_SWISH", 12, table)
     else:
         out = {"LOGISTIC": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}[kind]
         tail = prepare_lookup(kind, 12, 0.05, int(rng.integers(-20, 20)), *out)
@@ -102,7 +111,9 @@ def models(seed=11):
     found = [random_dense_model(rng) for _ in range(4)]
     found += [random_chain(rng) for _ in range(6)]
     found += [random_residual_model(rng) for _ in range(3)]
-    found += [_head(rng, kind, 9) for kind in ("LOGISTIC", "TANH", "SOFTMAX")]
+    found += [
+        _head(rng, kind, 9) for kind in ("LOGISTIC", "TANH", "SOFTMAX", "LOOKUP", "LOG_SOFTMAX")
+    ]
     found += [_mul(rng, (6, 5), (1, 5)), _mul(rng, (1, 5), (4, 5)), _mul(rng, (3, 4), None)]
     return found, rng
 

@@ -22,6 +22,7 @@ from micronn.model import OPS, Model, TensorSpec
 from micronn.ops.add import prepare_add
 from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.constant import prepare_constant
+from micronn.ops.log_softmax import prepare_log_softmax
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mul import prepare_mul
 from micronn.ops.pad import prepare_pad
@@ -29,6 +30,7 @@ from micronn.ops.reduce import prepare_mean_or_sum, prepare_reduce_max
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 from micronn.ops.strided import prepare_strided_slice, prepare_transpose
+from micronn.ops.unary import hard_swish_table, prepare_table
 
 PARAM_VALUES = (0, 1, -1, 2, 127, 128, -128, -129, 255, 2**22, 2**30, 2**31 - 1, -(2**31))
 INT32_VALUES = (0, -1, 1, 2**30, 2**30 - 1, 2**31 - 1, -(2**31), -(2**30))
@@ -43,7 +45,7 @@ RESIZE_MODELS = {
     "RESIZE_NEAREST_NEIGHBOR": prepare_resize_nearest,
     "RESIZE_BILINEAR": prepare_resize_bilinear,
 }
-HOST_ONLY_REFUSAL = "the exp table is not TFLM's"
+HOST_ONLY_REFUSAL = "table is not TFLM's"  # SOFTMAX's exp; LOG_SOFTMAX's exp, diff, limit
 
 
 def _model(op: str, rng) -> Model:
@@ -104,6 +106,11 @@ def _model(op: str, rng) -> Model:
         layer = prepare_strided_slice((1, 4, 5), [(0, 1, 1), (3, 2, -2), (1, 2, 2)])
         edge = TensorSpec((4, 5), 0.25, 0)
         return Model(edge, TensorSpec((2, 2), 0.25, 0), [layer], [(4, 5), (2, 2)])
+    elif op == "LOG_SOFTMAX":
+        layer = prepare_log_softmax(SHAPE, 0.1, 16 / 256, 127)
+    elif op == "LOOKUP":
+        table = hard_swish_table(0.05, 2, 0.04, -3)
+        layer = prepare_table("HARD_SWISH", SHAPE[0] * SHAPE[1], table)
     else:
         assert op == "SOFTMAX", f"{op} needs a model here"
         layer = prepare_softmax(SHAPE, 1.0, 0.1, 1 / 256, -128)

@@ -112,12 +112,13 @@ def test_scale_shift_folds_into_the_layer_before_or_becomes_a_layer():
     np.testing.assert_allclose(graph.predict(x_in), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_relu_after_a_tensor_read_elsewhere_is_refused():
+def test_relu_after_a_tensor_read_elsewhere_stays_a_node_of_its_own():
     b = GraphBuilder((4,))
     x = b.dense(b.input, RNG.normal(size=(4, 4)))
     y = b.activation(x, "relu")
-    with pytest.raises(ValueError, match="cannot carry it"):
-        b.build(b.add(x, y))
+    graph = b.build(b.add(x, y))
+    assert [node.op for node in graph.nodes] == ["dense", "relu", "add"]
+    assert graph.nodes[0].activation == "none"
 
 
 def test_per_tensor_and_sub_byte_weights():

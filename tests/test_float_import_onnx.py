@@ -180,8 +180,8 @@ def _one_node(tmp_path, node, initializers=(), in_shape=(4, 4, 4), out_shape=(4,
 
 
 def test_unsupported_operator_names_the_node_and_what_to_do(tmp_path):
-    node = helper.make_node("LeakyRelu", ["x"], ["y"], name="leaky_1", alpha=0.1)
-    with pytest.raises(ValueError, match=r"'leaky_1' \(LeakyRelu\) is not supported.*Export"):
+    node = helper.make_node("Elu", ["x"], ["y"], name="elu_1", alpha=0.1)
+    with pytest.raises(ValueError, match=r"'elu_1' \(Elu\) is not supported.*Export"):
         load_onnx(_one_node(tmp_path, node))
 
 
@@ -199,19 +199,6 @@ def test_dynamic_shapes_are_refused(tmp_path):
             helper.make_node("Conv", ["x", "w"], ["y"], name="grouped", group=2),
             [_weight("w", 4, 2, 1, 1)],
             "group=2",
-        ),
-        (
-            helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="clip"),
-            [
-                numpy_helper.from_array(np.float32(-1), "lo"),
-                numpy_helper.from_array(np.float32(1), "hi"),
-            ],
-            r"Clip\(0, 6\)",
-        ),
-        (
-            helper.make_node("Relu", ["x"], ["y"], name="lonely_relu"),
-            [],
-            "cannot carry it",
         ),
         (
             helper.make_node("Conv", ["x", "x"], ["y"], name="dynamic_weights"),

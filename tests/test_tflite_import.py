@@ -17,6 +17,7 @@ from micronn.cli import main
 from micronn.convert import convert_to_model
 from micronn.importers.tflite import import_tflite, load_tflite, supported_operators
 from micronn.importers.tflite.weights import QuantizedWeights, requantize_weights
+from micronn.ops.unary import SOURCES
 
 FIXTURES = Path(__file__).parent / "data" / "tflite"
 MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
@@ -211,10 +212,12 @@ def test_an_unsupported_fused_activation_is_refused():
         import_tflite(dense_int8(fused_activation=2), "relu1.tflite")
 
 
-def test_an_int8_requantize_inside_the_model_is_refused():
+def test_an_int8_requantize_inside_the_model_becomes_a_lookup_layer():
     data = dense_int8(extra_op="QUANTIZE", extra_inputs=(3,), extra_output=(0.07, 1))
-    with pytest.raises(ValueError, match=r"QUANTIZE \(operator 1.*no requantize layer"):
-        import_tflite(data, "requantize.tflite")
+    model = import_tflite(data, "requantize.tflite")
+    assert [layer.op for layer in model.layers] == ["FULLY_CONNECTED", "LOOKUP"]
+    assert model.layers[1].params["source"] == SOURCES.index("QUANTIZE")
+    assert (model.output.scale, model.output.zero_point) == (np.float32(0.07), 1)
 
 
 def test_an_int8_quantize_that_changes_nothing_is_folded():

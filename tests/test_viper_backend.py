@@ -37,6 +37,7 @@ from micronn.model import OPS, Model, TensorSpec
 from micronn.ops import add, lookup, reduce, resize, softmax
 from micronn.ops.constant import prepare_constant
 from micronn.ops.mul import prepare_mul
+from micronn.ops.unary import hard_swish_table, prepare_table
 
 FIXTURES = Path(__file__).parent / "data" / "tflite"
 MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
@@ -271,6 +272,9 @@ def test_predict_allocates_nothing_with_every_backend(tmp_path):
         layer = reduce.prepare_mean_or_sum(op, (3, 4, 5), (2,), (0.1, 3), (0.5, -2))
         models.append(Model(spec, TensorSpec((3, 4), 0.5, -2), [layer]))
         inputs.append(rng.integers(-128, 128, (2, 3, 4, 5)).astype(np.int8))
+    table = prepare_table("HARD_SWISH", 60, hard_swish_table(0.05, 3, 0.04, -2))
+    models.append(Model(TensorSpec((60,), 0.05, 3), TensorSpec((60,), 0.04, -2), [table]))
+    inputs.append(rng.integers(-128, 128, (2, 60)).astype(np.int8))
     ops = {layer.op for model in models for layer in model.layers}
     assert ops >= set(VIPER_MODULES)
     available = _check(models, inputs, tmp_path, backends=("python", "viper", "ulab", "c"))

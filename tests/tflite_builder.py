@@ -30,6 +30,7 @@ OPTIONS = {
     "RESIZE_BILINEAR": "ResizeBilinearOptions",
     "CONCATENATION": "ConcatenationOptions",
     "STRIDED_SLICE": "StridedSliceOptions",
+    "LEAKY_RELU": "LeakyReluOptions",
 }
 ENUMS = {"padding": tflite.Padding, "fused_activation_function": tflite.ActivationFunctionType}
 

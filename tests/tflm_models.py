@@ -45,9 +45,10 @@ def _buffer(schema, data):
     return buffer
 
 
-def graph_model(tensors, operators, inputs, outputs) -> bytes:
+def graph_model(tensors, operators, inputs, outputs, float_tensors=()) -> bytes:
     """tensors: [(shape, scale, zero_point[, constant data])]; operators: [(name, input
-    indices, output indices, options object or None)], in execution order."""
+    indices, output indices, options object or None)], in execution order; float_tensors: the
+    indices of float32 activations (their scale and zero point are ignored)."""
     _, schema = _modules()
     names = sorted({name for name, *_ in operators})
     codes = []
@@ -58,6 +59,9 @@ def graph_model(tensors, operators, inputs, outputs) -> bytes:
         codes.append(code)
     graph = schema.SubGraphT()
     graph.tensors = [_tensor(schema, i, *spec) for i, spec in enumerate(tensors)]
+    for index in float_tensors:
+        graph.tensors[index].type = schema.TensorType.FLOAT32
+        graph.tensors[index].quantization = None
     graph.inputs, graph.outputs = list(inputs), list(outputs)
     graph.operators = []
     for name, op_inputs, op_outputs, options in operators:

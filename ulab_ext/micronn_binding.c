@@ -283,6 +283,20 @@ static mp_obj_t softmax(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(softmax_obj, 4, 4, softmax);
 
+/* (params, exp, x, out) */
+static mp_obj_t log_softmax(size_t n_args, const mp_obj_t *args) {
+    buffer_arg params = int32_arg(args[0], "params");
+    buffer_arg exps = int32_arg(args[1], "exp");
+    buffer_arg x = int8_arg(args[2], "x", 0);
+    buffer_arg out = int8_arg(args[3], "out", 1);
+    (void)n_args;
+    check_status(mnk_log_softmax((const int32_t *)params.data, params.len,
+                                 (const int32_t *)exps.data, exps.len, (const int8_t *)x.data,
+                                 x.len, (int8_t *)out.data, out.len));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(log_softmax_obj, 4, 4, log_softmax);
+
 #define MICRONN_ABI_VERSION 1
 
 #ifdef MICROPY_ENABLE_DYNRUNTIME
@@ -309,6 +323,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_pad, MP_OBJ_FROM_PTR(&pad_obj));
     mp_store_global(MP_QSTR_transpose, MP_OBJ_FROM_PTR(&transpose_obj));
     mp_store_global(MP_QSTR_strided_slice, MP_OBJ_FROM_PTR(&strided_slice_obj));
+    mp_store_global(MP_QSTR_log_softmax, MP_OBJ_FROM_PTR(&log_softmax_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -336,6 +351,7 @@ static const mp_rom_map_elem_t micronn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_pad), MP_ROM_PTR(&pad_obj)},
     {MP_ROM_QSTR(MP_QSTR_transpose), MP_ROM_PTR(&transpose_obj)},
     {MP_ROM_QSTR(MP_QSTR_strided_slice), MP_ROM_PTR(&strided_slice_obj)},
+    {MP_ROM_QSTR(MP_QSTR_log_softmax), MP_ROM_PTR(&log_softmax_obj)},
 };
 static MP_DEFINE_CONST_DICT(micronn_globals, micronn_globals_table);
 

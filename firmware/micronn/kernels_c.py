@@ -61,10 +61,13 @@ class Binary:
 
 
 class Table:
-    """LOGISTIC and TANH (an int8 table) and SOFTMAX (the int32 exp table)."""
+    """LOGISTIC, TANH and LOOKUP (an int8 table), SOFTMAX and LOG_SOFTMAX (the int32 exp
+    table)."""
 
     @staticmethod
     def prepare(op, params, tensors):
+        if op.name == "LOOKUP":
+            params = params[:1]  # the lookup kernel reads the size; source is informative
         return (_function(op.name), array("i", params), tensors[0])
 
     @staticmethod
@@ -74,9 +77,9 @@ class Table:
 
 
 def _c_name(op_name):
-    """The _micronn function of an operator: its name in lower case; LOGISTIC and TANH share
-    lookup."""
-    return "lookup" if op_name in ("LOGISTIC", "TANH") else op_name.lower()
+    """The _micronn function of an operator: its name in lower case; LOGISTIC, TANH and LOOKUP
+    share lookup."""
+    return "lookup" if op_name in ("LOGISTIC", "TANH", "LOOKUP") else op_name.lower()
 
 
 def _function(op_name):
@@ -89,7 +92,7 @@ def _convention(kinds, inputs):
         return Filter
     if inputs == 2:
         return Binary
-    return Table if kinds else Window
+    return Table if kinds else Window  # LOG_SOFTMAX: its exp table, the C kernel needs no other
 
 
 def kernel(op_name):

@@ -20,6 +20,8 @@ TABLE = """
 10 SOFTMAX 5 i 1 softmax
 11 MUL 19 - 2 broadcast
 12 CONSTANT 1 b 0 constant
+20 LOOKUP 2 b 1 lut
+21 LOG_SOFTMAX 7 iii 1 log_softmax
 30 CONCATENATION 3 - 2 shape
 31 PAD 13 - 1 shape
 32 TRANSPOSE 8 - 1 shape

@@ -57,6 +57,41 @@ def activation(y, name: str):
     return y.astype(np.float32, copy=False)
 
 
+def hard_swish(x):
+    """x * relu6(x + 3) / 6, as TFLite's float HardSwish."""
+    x = np.asarray(x, np.float32)
+    three, six = np.float32(3), np.float32(6)
+    return (x * np.minimum(six, np.maximum(np.float32(0), x + three)) / six).astype(np.float32)
+
+
+def leaky_relu(x, alpha):
+    x = np.asarray(x, np.float32)
+    return np.where(x > 0, x, x * np.float32(alpha)).astype(np.float32)
+
+
+def clip(x, low, high):
+    x = np.asarray(x, np.float32)
+    if low is not None:
+        x = np.maximum(x, np.float32(low))
+    if high is not None:
+        x = np.minimum(x, np.float32(high))
+    return x.astype(np.float32)
+
+
+def relu_x(x, negative_slope, threshold, max_value):
+    """Keras ReLU: x above the threshold, negative_slope * (x - threshold) below, at most
+    max_value."""
+    x = np.asarray(x, np.float32)
+    y = np.where(x >= threshold, x, np.float32(negative_slope) * (x - np.float32(threshold)))
+    if max_value is not None:
+        y = np.minimum(y, np.float32(max_value))
+    return y.astype(np.float32)
+
+
+def rescaling(x, scale, offset):
+    return (np.asarray(x, np.float32) * np.float32(scale) + np.float32(offset)).astype(np.float32)
+
+
 def dense(x, weight, bias):
     """weight [out, in]; x is flattened per sample."""
     flat = x.reshape(x.shape[0], -1)

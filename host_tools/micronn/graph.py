@@ -35,7 +35,14 @@ FLOAT_OPS = {
     "transpose": 1,
     "pad": 1,
     "slice": 1,
+    # int8 -> int8 functions of one input: a LOOKUP layer each (ops/unary.py)
+    "hard_swish": 1,
+    "leaky_relu": 1,  # attrs: alpha
+    "clip": 1,  # attrs: low, high (either may be None)
+    "relu_x": 1,  # Keras ReLU: attrs negative_slope, threshold, max_value (None: no maximum)
+    "rescaling": 1,  # Keras Rescaling x * scale + offset: attrs scale, offset
 }
+UNARY_TABLE_OPS = ("hard_swish", "leaky_relu", "clip", "relu_x", "relu", "relu6")
 FUSES_ACTIVATION = ("dense", "conv2d", "depthwise_conv2d", "max_pool", "avg_pool", "add")
 WINDOW_OPS = ("conv2d", "depthwise_conv2d", "max_pool", "avg_pool")
 
@@ -129,6 +136,14 @@ def run_node(node: Node, inputs: list) -> np.ndarray:
         y = x * node.weight + node.bias
     elif node.op in MOVERS:
         y = _move(node.op, a, x, inputs)
+    elif node.op == "leaky_relu":
+        y = float_ops.leaky_relu(x, a["alpha"])
+    elif node.op == "clip":
+        y = float_ops.clip(x, a["low"], a["high"])
+    elif node.op == "relu_x":
+        y = float_ops.relu_x(x, a["negative_slope"], a["threshold"], a["max_value"])
+    elif node.op == "rescaling":
+        y = float_ops.rescaling(x, a["scale"], a["offset"])
     else:
         y = getattr(float_ops, node.op)(x)
     return float_ops.activation(y, node.activation)

@@ -109,8 +109,15 @@ class GraphBuilder:
     def add(self, a, b, activation="none", name=""):
         return self.add_node("add", (a, b), name, activation=activation)
 
-    def unary(self, op, x, name=""):
-        return self.add_node(op, (x,), name)
+    def unary(self, op, x, name="", **attrs):
+        return self.add_node(op, (x,), name, **attrs)
+
+    def rescaling(self, x, scale, offset, name=""):
+        """x * scale + offset (Keras Rescaling, one scale and offset for every value). build()
+        keeps it as the graph's first node when it alone reads the input, so that
+        plan.quantize_network folds it into the input's quantization; anywhere else it becomes
+        a scale_shift (folded into the layer before it, or a layer of its own)."""
+        return self.add_node("rescaling", (x,), name, scale=float(scale), offset=float(offset))
 
     def reshape(self, x, shape, name=""):
         shape = tuple(int(d) for d in shape)
@@ -192,36 +199,35 @@ class GraphBuilder:
 def _fold(nodes: list, output: int, shapes: list) -> tuple:
     """Fold relu/relu6 and scale_shift nodes into the node that writes their input."""
     kept, alias, folded = [], {}, set()
-    for node in nodes:
-        node.inputs = tuple(alias.get(t, t) for t in node.inputs)
+    for original in nodes:
+        original.inputs = tuple(alias.get(t, t) for t in original.inputs)
+        source, node = original.inputs[0], original
+        if node.op == "rescaling" and (source != 0 or node.attrs["scale"] <= 0):
+            node = _rescaling_as_scale_shift(node, shapes[source])
         if node.op not in ("relu", "relu6", "scale_shift"):
             kept.append(node)
             continue
-        source = node.inputs[0]
         producer = next((n for n in kept if n.output == source), None)
         readers = [
             n
             for n in nodes
-            if n is not node
+            if n is not original
             and id(n) not in folded
             and source in (alias.get(t, t) for t in n.inputs)
         ]
         alone = alias.get(output, output) != source and not readers
-        folded.add(id(node))
+        folded.add(id(original))
         if node.op == "scale_shift":
             if alone and producer is not None and _fold_scale_shift(producer, node):
                 alias[node.output] = source
             else:
-                folded.discard(id(node))
+                folded.discard(id(original))
                 kept.append(_scale_shift_layer(node, shapes[source]))
             continue
         if not alone or producer is None or producer.op not in FUSES_ACTIVATION:
-            after = producer.label if producer else "the input"
-            raise ValueError(
-                f"{node.label} follows {after}, which cannot carry it; micronn fuses relu/relu6 "
-                "into a directly preceding dense, conv, depthwise conv, pooling or add layer "
-                "whose output nothing else reads"
-            )
+            folded.discard(id(original))
+            kept.append(node)  # a standalone relu / relu6: a LOOKUP layer of its own
+            continue
         producer.activation = "relu6" if "relu6" in (producer.activation, node.op) else "relu"
         alias[node.output] = source
     return kept, alias.get(output, output)
@@ -239,6 +245,18 @@ def _fold_scale_shift(producer: Node, node: Node) -> bool:
         producer.weight = producer.weight * scale
     producer.bias = producer.bias * scale + node.bias
     return True
+
+
+def _rescaling_as_scale_shift(node: Node, shape: tuple) -> Node:
+    channels = shape[-1]
+    scale = np.full(channels, node.attrs["scale"], np.float32)
+    offset = np.full(channels, node.attrs["offset"], np.float32)
+    return Node("scale_shift", node.inputs, node.output, node.name, scale, offset)
+
+
+def rescaling_layer(node: Node, shape: tuple) -> Node:
+    """A rescaling node as the layer that computes it (when it cannot fold into the input)."""
+    return _scale_shift_layer(_rescaling_as_scale_shift(node, shape), shape)
 
 
 def _scale_shift_layer(node: Node, shape: tuple) -> Node:

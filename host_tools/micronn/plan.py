@@ -8,12 +8,15 @@ symmetric int8, int4 or int2, per output channel unless per_tensor. Each layer's
 comes from its op family's prepare helper.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
 from micronn import tflite_int8
 from micronn.calibration import calibrate, calibration_values
 from micronn.container import validate
 from micronn.graph import MOVERS, FloatGraph
+from micronn.graph_builder import rescaling_layer
 from micronn.model import Model, TensorSpec
 from micronn.plan_layers import LayerIO, quantize_node
 
@@ -35,7 +38,7 @@ SHARES_INPUT_PARAMS = (
 )
 # ops whose integer form fixes the layout of a tensor they read or write (dense sees only sizes;
 # the data movers walk their own float shapes, so they too need only the sizes to agree)
-FREE_LAYOUT = ("dense", "reshape", *MOVERS)
+FREE_LAYOUT = ("dense", "reshape", "rescaling", *MOVERS)
 MIN_RANGE_WIDTH = 1e-6
 
 
@@ -117,7 +120,8 @@ def integer_tensors(graph: FloatGraph) -> tuple:
     """
     root = {graph.input: graph.input}
     for node in graph.nodes:
-        root[node.output] = root[node.inputs[0]] if node.op == "reshape" else node.output
+        moves_no_data = node.op in ("reshape", "rescaling")  # a rescaling left here is folded
+        root[node.output] = root[node.inputs[0]] if moves_no_data else node.output
     order = list(dict.fromkeys(root[t] for t in [graph.input] + [n.output for n in graph.nodes]))
     ids = {t: order.index(r) for t, r in root.items()}
     demands = {i: {} for i in range(len(order))}
@@ -146,6 +150,34 @@ def integer_tensors(graph: FloatGraph) -> tuple:
     return ids, shapes
 
 
+def _fold_input_rescaling(graph: FloatGraph, params: dict) -> FloatGraph:
+    """A Keras Rescaling (x * scale + offset) that alone reads the input folds into the input's
+    quantization: with its output's (s, z), the input's are (s / scale, z + round(offset / s)),
+    so the codes the network reads are its output's codes (the offset moves by less than half a
+    step). Where that zero point leaves int8, or the rescaling is the whole model, it becomes a
+    layer (a 1x1 depthwise convolution or a diagonal dense layer)."""
+    nodes = list(graph.nodes)
+    for index, node in enumerate(nodes):
+        if node.op != "rescaling":
+            continue
+        scale, zero_point = params[node.output]
+        readers = [n for n in nodes if graph.input in n.inputs]
+        shift = round(node.attrs["offset"] / scale)
+        if (
+            node.inputs[0] == graph.input
+            and readers == [node]
+            and node.output != graph.output
+            and -128 <= zero_point + shift <= 127
+        ):
+            params[graph.input] = (
+                float(np.float32(scale / node.attrs["scale"])),
+                zero_point + shift,
+            )
+        else:
+            nodes[index] = rescaling_layer(node, graph.shapes[node.inputs[0]])
+    return replace(graph, nodes=nodes)
+
+
 def quantize_network(
     graph: FloatGraph,
     calibration=None,
@@ -158,10 +190,11 @@ def quantize_network(
         raise ValueError(f"--weights must be int8, int4 or int2, got {weights!r}")
     values = calibration_values(graph, calibration)
     params = tensor_params(graph, values, method)
+    graph = _fold_input_rescaling(graph, params)
     ids, shapes = integer_tensors(graph)
     layers = []
     for node in graph.nodes:
-        if node.op == "reshape":
+        if node.op in ("reshape", "rescaling"):
             continue
         own = node.op in MOVERS  # (1, W, C) and (W, C) are the same bytes to a mover
         io = LayerIO(

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from micronn import tflite_int8, weight_quant
+from micronn import float_ops, tflite_int8, weight_quant
+from micronn.graph import UNARY_TABLE_OPS
 from micronn.model import SMALL_INT_LIMIT, WEIGHT_LIMITS, FullyConnected, Layer
 from micronn.ops import (
     add,
@@ -22,6 +23,7 @@ from micronn.ops import (
     resize,
     softmax,
     strided,
+    unary,
 )
 
 INPUT_REACH = {"dense": 128, "conv2d": 255, "depthwise_conv2d": 255}
@@ -203,6 +205,32 @@ def _lookup(node, io: LayerIO):
     return lookup.prepare_lookup(node.op.upper(), size, *io.in_params[0], *io.out_params)
 
 
+def _unary_table(node, io: LayerIO):
+    """hard_swish, leaky_relu, standalone relu / relu6, clip, Keras ReLU: a LOOKUP layer.
+    TFLite's int8 kernels where TFLite has the operator (HARD_SWISH, LEAKY_RELU, RELU), else
+    the float function of each code quantized to the output."""
+    size = int(np.prod(io.in_shapes[0]))
+    quantization = (*io.in_params[0], *io.out_params)
+    a = node.attrs
+    if node.op == "hard_swish":
+        source, table = "HARD_SWISH", unary.hard_swish_table(*quantization)
+    elif node.op == "leaky_relu":
+        source, table = "LEAKY_RELU", unary.leaky_relu_table(*quantization, a["alpha"])
+    elif node.op == "relu":
+        source, table = "RELU", unary.relu_table("RELU", *quantization)
+    elif node.op == "relu6":
+        source = "RELU6"
+        table = unary.float_table(lambda x: float_ops.clip(x, 0, 6), *quantization)
+    elif node.op == "clip":
+        source = "CLIP"
+        table = unary.float_table(lambda x: float_ops.clip(x, a["low"], a["high"]), *quantization)
+    else:
+        source = "KERAS_RELU"
+        args = (a["negative_slope"], a["threshold"], a["max_value"])
+        table = unary.float_table(lambda x: float_ops.relu_x(x, *args), *quantization)
+    return unary.prepare_table(source, size, table)
+
+
 def _softmax(node, io: LayerIO):
     return softmax.prepare_softmax(io.in_shapes[0], 1.0, io.in_scale, *io.out_params)
 
@@ -244,4 +272,5 @@ BUILDERS = {
     "transpose": _transpose,
     "pad": _pad,
     "slice": _slice,
+    **dict.fromkeys(UNARY_TABLE_OPS, _unary_table),
 }

@@ -2,6 +2,7 @@
 
 from micronn.arena import plan_arena
 from micronn.boards import Board
+from micronn.ops.unary import source_name
 
 # Rough heap costs, from the live heap measured on the 64-bit MicroPython unix VM (objects are
 # smaller on 32-bit boards): the imported device package, and per-layer objects around the
@@ -44,6 +45,13 @@ def _weights_text(layer) -> str:
     return f"int{layer.weight_bits} {granularity}"
 
 
+def _op_text(layer) -> str:
+    """The operator; a LOOKUP names the function its table holds (e.g. LOOKUP (HARD_SWISH))."""
+    if layer.op == "LOOKUP":
+        return f"LOOKUP ({source_name(layer.params['source'])})"
+    return layer.op
+
+
 def layer_rows(model) -> list:
     """Per layer: operator, fused activation, shapes in -> out, weights, weight bytes, all
     parameter bytes, and the activation bytes it touches (its inputs and its output)."""
@@ -54,7 +62,7 @@ def layer_rows(model) -> list:
         rows.append(
             (
                 str(index),
-                layer.op,
+                _op_text(layer),
                 layer.activation,
                 f"{inputs} -> {_shape_text(model.shapes[layer.output])}",
                 _weights_text(layer),

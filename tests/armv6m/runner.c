@@ -85,8 +85,12 @@ static mnk_status run_case(const golden_case *c, int sample) {
         return mnk_strided_slice(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 8:
     case 9:
+    case 20:
         return mnk_lookup(c->params, c->param_count, c->table, MNK_TABLE_SIZE, x, c->in_len,
                           out_buffer, c->out_len);
+    case 21:
+        return mnk_log_softmax(c->params, c->param_count, c->exp, MNK_TABLE_SIZE, x, c->in_len,
+                               out_buffer, c->out_len);
     default:
         return mnk_softmax(c->params, c->param_count, c->exp, MNK_TABLE_SIZE, x, c->in_len,
                            out_buffer, c->out_len);

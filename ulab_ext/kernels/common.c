@@ -102,3 +102,53 @@ mnk_status mnk_check_filter(const mnk_filter *filter, size_t first, int32_t chan
     }
     return MNK_OK;
 }
+
+/* The gemmlowp helpers SOFTMAX and LOG_SOFTMAX share (common.h). */
+#define FORTY_EIGHT_SEVENTEENTHS 1515870810
+#define MINUS_THIRTY_TWO_SEVENTEENTHS (-1010580540)
+#define ONE_Q2 (1 << 29)
+
+int32_t mnk_times_pot(int32_t x, int exponent) {
+    int32_t threshold;
+    if (exponent == 0) {
+        return x;
+    }
+    threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
+    if (x > threshold) {
+        return MNK_INT32_MAX;
+    }
+    if (x < -threshold) {
+        return MNK_INT32_MIN;
+    }
+    return (int32_t)((int64_t)x * ((int64_t)1 << exponent));
+}
+
+int32_t mnk_rounding_half_sum(int32_t a, int32_t b) {
+    int64_t sum = (int64_t)a + b;
+    return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+}
+
+int32_t mnk_one_over_one_plus_x(int32_t a) {
+    int i;
+    int32_t half_denominator = mnk_rounding_half_sum(a, MNK_INT32_MAX);
+    int32_t x = mnk_wrap32((int64_t)FORTY_EIGHT_SEVENTEENTHS +
+                           mnk_srdhm(half_denominator, MINUS_THIRTY_TWO_SEVENTEENTHS));
+    for (i = 0; i < 3; ++i) {
+        int32_t product = mnk_srdhm(half_denominator, x);
+        int32_t one_minus = mnk_wrap32((int64_t)ONE_Q2 - product);
+        x = mnk_wrap32((int64_t)x + mnk_times_pot(mnk_srdhm(x, one_minus), 2));
+    }
+    return mnk_times_pot(x, 1);
+}
+
+int mnk_leading_zeros(uint32_t v) {
+    int n = 0;
+    if (v == 0) {
+        return 32;
+    }
+    while (!(v & 0x80000000u)) {
+        v <<= 1;
+        ++n;
+    }
+    return n;
+}

@@ -33,4 +33,13 @@ static inline int32_t mnk_weight(const uint8_t *w, int32_t bits, size_t k) {
     return (((w[k >> 2] >> ((k & 3) << 1)) & 3) ^ 2) - 2;
 }
 
+/* TFLite's SaturatingRoundingMultiplyByPOTParam for exponent >= 0 (saturating x * 2^e). */
+int32_t mnk_times_pot(int32_t x, int exponent);
+/* gemmlowp RoundingHalfSum: (a + b) / 2 rounded away from zero. */
+int32_t mnk_rounding_half_sum(int32_t a, int32_t b);
+/* gemmlowp one_over_one_plus_x_for_x_in_0_1, Q0.31 in and out. */
+int32_t mnk_one_over_one_plus_x(int32_t a);
+/* CountLeadingZeros of a uint32 (32 for 0). */
+int mnk_leading_zeros(uint32_t v);
+
 #endif

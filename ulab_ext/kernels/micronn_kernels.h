@@ -80,7 +80,8 @@ enum {
     MNK_PAD_PARAMS = 13,
     MNK_TRANSPOSE_PARAMS = 8,
     MNK_STRIDED_SLICE_PARAMS = 9,
-    MNK_TABLE_SIZE = 256
+    MNK_TABLE_SIZE = 256,
+    MNK_LOG_SOFTMAX_PARAMS = 7
 };
 
 /* out[o] for o in [begin, end); weight (o, d) is element weights_first + (o - begin) x in + d. */
@@ -162,6 +163,11 @@ mnk_status mnk_transpose(const int32_t *params, size_t param_count, const int8_t
                          int8_t *out, size_t out_len);
 mnk_status mnk_strided_slice(const int32_t *params, size_t param_count, const int8_t *x,
                              size_t x_len, int8_t *out, size_t out_len);
+
+/* LOG_SOFTMAX: the exp table is the container's first tensor (the others serve python). */
+mnk_status mnk_log_softmax(const int32_t *params, size_t param_count, const int32_t *exp_table,
+                           size_t exp_len, const int8_t *x, size_t x_len, int8_t *out,
+                           size_t out_len);
 
 /* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator. */
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift);

@@ -9,57 +9,6 @@ enum { ROWS, DEPTH };
 
 #define MAX_DEPTH 2047
 #define ACCUMULATION_BITS 12
-#define FORTY_EIGHT_SEVENTEENTHS 1515870810
-#define MINUS_THIRTY_TWO_SEVENTEENTHS (-1010580540)
-#define ONE_Q2 (1 << 29)
-
-/* SaturatingRoundingMultiplyByPOT for exponent >= 0. */
-static int32_t times_pot(int32_t x, int exponent) {
-    int32_t threshold;
-    if (exponent == 0) {
-        return x;
-    }
-    threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
-    if (x > threshold) {
-        return MNK_INT32_MAX;
-    }
-    if (x < -threshold) {
-        return MNK_INT32_MIN;
-    }
-    return (int32_t)((int64_t)x * ((int64_t)1 << exponent));
-}
-
-static int32_t rounding_half_sum(int32_t a, int32_t b) {
-    int64_t sum = (int64_t)a + b;
-    return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
-}
-
-/* gemmlowp one_over_one_plus_x_for_x_in_0_1, Q0.31 in and out. */
-static int32_t one_over_one_plus_x(int32_t a) {
-    int i;
-    int32_t half_denominator = rounding_half_sum(a, MNK_INT32_MAX);
-    int32_t x = mnk_wrap32((int64_t)FORTY_EIGHT_SEVENTEENTHS +
-                           mnk_srdhm(half_denominator, MINUS_THIRTY_TWO_SEVENTEENTHS));
-    for (i = 0; i < 3; ++i) {
-        int32_t product = mnk_srdhm(half_denominator, x);
-        int32_t one_minus = mnk_wrap32((int64_t)ONE_Q2 - product);
-        x = mnk_wrap32((int64_t)x + times_pot(mnk_srdhm(x, one_minus), 2));
-    }
-    return times_pot(x, 1);
-}
-
-static int leading_zeros(uint32_t v) {
-    int n = 0;
-    if (v == 0) {
-        return 32;
-    }
-    while (!(v & 0x80000000u)) {
-        v <<= 1;
-        ++n;
-    }
-    return n;
-}
-
 static void softmax_row(const int32_t *exps, const int8_t *x, int8_t *out, int32_t depth) {
     int32_t c, top = x[0], total = 0, scale, exponent;
     int clz;
@@ -71,8 +20,8 @@ static void softmax_row(const int32_t *exps, const int8_t *x, int8_t *out, int32
     for (c = 0; c < depth; ++c) {
         total += mnk_rdbpot(exps[top - x[c]], ACCUMULATION_BITS); /* each term <= 2^19 */
     }
-    clz = leading_zeros((uint32_t)total);
-    scale = one_over_one_plus_x(
+    clz = mnk_leading_zeros((uint32_t)total);
+    scale = mnk_one_over_one_plus_x(
         mnk_wrap32((int64_t)(uint32_t)((uint64_t)(uint32_t)total << clz) - ((int64_t)1 << 31)));
     exponent = (ACCUMULATION_BITS - clz) + 31 - 8;
     for (c = 0; c < depth; ++c) {

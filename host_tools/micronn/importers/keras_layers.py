@@ -17,7 +17,12 @@ ACTIVATIONS = {
     "sigmoid": "logistic",
     "tanh": "tanh",
     "softmax": "softmax",
+    "hard_swish": "hard_swish",
+    "hard_silu": "hard_swish",
+    "leaky_relu": "leaky_relu",
 }
+LEAKY_RELU_ACTIVATION_SLOPE = 0.2  # keras.activations.leaky_relu's default negative_slope
+LEAKY_RELU_LAYER_SLOPE = 0.3  # keras.layers.LeakyReLU's default
 IDENTITY_LAYERS = (
     "Dropout",
     "SpatialDropout1D",
@@ -30,8 +35,8 @@ IDENTITY_LAYERS = (
 SUPPORTED = (
     "InputLayer, Dense, Conv1D, Conv2D, DepthwiseConv2D, MaxPooling1D/2D, AveragePooling1D/2D, "
     "GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, Flatten, Reshape, Add, Activation, ReLU, "
-    "Softmax, BatchNormalization, Dropout, Concatenate, Permute, ZeroPadding1D/2D, "
-    "Cropping1D/2D"
+    "LeakyReLU, Rescaling, Softmax, BatchNormalization, Dropout, Concatenate, Permute, "
+    "ZeroPadding1D/2D, Cropping1D/2D"
 )
 MULTI_INPUT = ("Add", "Concatenate")
 
@@ -176,11 +181,13 @@ class KerasGraph:
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"layer '{name}': activation {activation!r} is not supported; micronn supports "
-                "relu, relu6, sigmoid, tanh, softmax and linear"
+                "relu, relu6, sigmoid, tanh, softmax, hard_swish (hard_silu), leaky_relu and linear"
             )
         kind = ACTIVATIONS[activation]
         if kind in ("relu", "relu6"):
             return self.builder.activation(tensor, kind, name)
+        if kind == "leaky_relu":
+            return self.builder.unary(kind, tensor, name, alpha=LEAKY_RELU_ACTIVATION_SLOPE)
         if kind is not None:
             return self.builder.unary(kind, tensor, name)
         return tensor
@@ -409,15 +416,35 @@ class KerasGraph:
         return self._activate(inputs[0], config.get("activation"), name)
 
     def _ReLU(self, config, inputs, name, weights):  # noqa: N802
-        if config.get("negative_slope", 0) or config.get("threshold", 0):
-            raise ValueError(
-                f"layer '{name}' (ReLU) has a negative slope or threshold; micronn supports "
-                "plain relu and relu6 only"
-            )
+        slope = float(config.get("negative_slope") or 0.0)
+        threshold = float(config.get("threshold") or 0.0)
         max_value = config.get("max_value")
-        if max_value not in (None, 6, 6.0):
-            raise ValueError(f"layer '{name}' (ReLU): max_value {max_value} (only 6 or none)")
-        return self.builder.activation(inputs[0], "relu" if max_value is None else "relu6", name)
+        if not slope and not threshold and max_value in (None, 6, 6.0):
+            kind = "relu" if max_value is None else "relu6"
+            return self.builder.activation(inputs[0], kind, name)
+        max_value = None if max_value is None else float(max_value)
+        return self.builder.unary(
+            "relu_x",
+            inputs[0],
+            name,
+            negative_slope=slope,
+            threshold=threshold,
+            max_value=max_value,
+        )
+
+    def _LeakyReLU(self, config, inputs, name, weights):  # noqa: N802
+        # Keras 3 calls the slope negative_slope, Keras 2 alpha
+        slope = config.get("negative_slope", config.get("alpha", LEAKY_RELU_LAYER_SLOPE))
+        return self.builder.unary("leaky_relu", inputs[0], name, alpha=float(slope))
+
+    def _Rescaling(self, config, inputs, name, weights):  # noqa: N802
+        scale, offset = config.get("scale", 1.0), config.get("offset", 0.0)
+        if np.ndim(scale) == 0 and np.ndim(offset) == 0:
+            return self.builder.rescaling(inputs[0], float(scale), float(offset), name)
+        channels = self.builder.shape(inputs[0])[-1]
+        scale = np.broadcast_to(np.asarray(scale, np.float32).reshape(-1), (channels,))
+        offset = np.broadcast_to(np.asarray(offset, np.float32).reshape(-1), (channels,))
+        return self.builder.scale_shift(inputs[0], scale, offset, name)
 
     def _Softmax(self, config, inputs, name, weights):  # noqa: N802
         rank = len(self.builder.shape(inputs[0]))

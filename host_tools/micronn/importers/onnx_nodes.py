@@ -8,10 +8,10 @@ from micronn.float_ops import same_pads
 from micronn.graph_builder import GraphBuilder
 
 SUPPORTED = (
-    "Gemm, MatMul (+ Add of a constant bias), Conv (group 1 or depthwise), Relu, Clip(0, 6), "
-    "Sigmoid, Tanh, Softmax, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, ReduceMax, "
-    "GlobalMaxPool, Resize, Upsample, Flatten, Reshape, Add, BatchNormalization, Identity, "
-    "Dropout, Constant, Concat, Transpose, Pad (constant), Slice"
+    "Gemm, MatMul (+ Add of a constant bias), Conv (group 1 or depthwise), Relu, Clip, "
+    "LeakyRelu, HardSwish, Sigmoid, Tanh, Softmax, MaxPool, AveragePool, GlobalAveragePool, "
+    "ReduceMean, ReduceMax, GlobalMaxPool, Resize, Upsample, Flatten, Reshape, Add, "
+    "BatchNormalization, Identity, Dropout, Constant, Concat, Transpose, Pad (constant), Slice"
 )
 CHANNELS_LAST = "channels_last"  # ONNX (C, H, W) / (C, L) held as (H, W, C) / (1, L, C)
 SAME = "same"  # held in ONNX's own layout
@@ -430,14 +430,20 @@ class OnnxGraph:
             high = float(self.constant(node, 2))
         if low == 0 and high in (None, 6):
             return self._activation(node, "relu" if high is None else "relu6")
-        raise ValueError(
-            f"node '{node.name}' (Clip): only Clip(0, 6) (ReLU6) and Clip(0) (ReLU) are "
-            f"supported, got min={low} max={high}"
-        )
+        low = None if low is None else float(low)
+        high = None if high is None else float(high)
+        return self._unary(node, "clip", low=low, high=high)
 
-    def _unary(self, node, op):
+    def _LeakyRelu(self, node, attrs):  # noqa: N802
+        return self._unary(node, "leaky_relu", alpha=float(attrs.get("alpha", 0.01)))
+
+    def _HardSwish(self, node, attrs):  # noqa: N802
+        return self._unary(node, "hard_swish")
+
+    def _unary(self, node, op, **attrs):
         x = self.value(node.input[0], node.name)
-        return Value(self.builder.unary(op, x.tensor, node.name), x.shape, x.layout, x.source)
+        tensor = self.builder.unary(op, x.tensor, node.name, **attrs)
+        return Value(tensor, x.shape, x.layout, x.source)
 
     def _Sigmoid(self, node, attrs):  # noqa: N802
         return self._unary(node, "logistic")

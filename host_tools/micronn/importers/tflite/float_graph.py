@@ -389,6 +389,17 @@ class _FloatImport:
             raise self.op_error(op, f"needs a constant input {position}, computed at run time")
         return self.static[index]
 
+    def table_unary(self, op) -> None:
+        """HARD_SWISH, LEAKY_RELU, RELU_N1_TO_1: int8 LOOKUP layers once quantized."""
+        x, name = self.activation(op), self.name(op)
+        if op.name == "HARD_SWISH":
+            tensor = self.builder.unary("hard_swish", x, name)
+        elif op.name == "LEAKY_RELU":
+            tensor = self.builder.unary("leaky_relu", x, name, alpha=op.options.get("alpha", 0.0))
+        else:
+            tensor = self.builder.unary("clip", x, name, low=-1.0, high=1.0)
+        self.output(op, tensor)
+
     def relu(self, op) -> None:
         kind = op.name.lower()
         self.output(op, self.builder.activation(self.activation(op), kind, self.name(op)))
@@ -413,6 +424,9 @@ HANDLERS = {
     "PADV2": _FloatImport.pad,
     "SLICE": _FloatImport.slice,
     "STRIDED_SLICE": _FloatImport.slice,
+    "HARD_SWISH": _FloatImport.table_unary,
+    "LEAKY_RELU": _FloatImport.table_unary,
+    "RELU_N1_TO_1": _FloatImport.table_unary,
     **dict.fromkeys(VIEW_OPS, _FloatImport.view),
     **dict.fromkeys(POOLS, _FloatImport.pool),
     **dict.fromkeys(UNARY, _FloatImport.unary),

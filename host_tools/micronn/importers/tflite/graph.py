@@ -20,6 +20,7 @@ from micronn.importers.tflite.plumbing import (
 from micronn.importers.tflite.reader import NO_INPUT
 from micronn.importers.tflite.uint8_edges import refusal, shift_problem
 from micronn.model import Model, TensorSpec
+from micronn.ops.unary import float_table, prepare_table, requantize_table
 
 BUILDERS = {}
 EDGE_OPS = ("QUANTIZE", "DEQUANTIZE")
@@ -38,8 +39,6 @@ DILATION_ADVICE = (
 UNSUPPORTED_ADVICE = {
     "SPACE_TO_BATCH_ND": DILATION_ADVICE,
     "BATCH_TO_SPACE_ND": DILATION_ADVICE,
-    "RELU": "fuse the activation into the Conv2D/Dense/Add before it (activation='relu')",
-    "RELU6": "fuse the activation into the Conv2D/Dense/Add before it (activation='relu6')",
 }
 
 
@@ -73,7 +72,8 @@ def import_graph(graph, weight_bits: int = 8) -> Model:
     """The quantized Model of a reader.TfliteGraph; ValueError naming anything unsupported."""
     load_builders()
     _check_edge_counts(graph)
-    _check_integer_only(graph)
+    pairs = _dequantize_quantize_pairs(graph)
+    _check_integer_only(graph, pairs)
     ctx = BuildContext(graph, weight_bits)
     edges_in, edges_out, skipped, sources = _edges(graph)
     for edge_in in edges_in:
@@ -87,8 +87,10 @@ def import_graph(graph, weight_bits: int = 8) -> Model:
             values[op.outputs[0]] = value
         elif op.name in VIEW_OPS:
             _fold_view(ctx, op, values)
+        elif op.name == "DEQUANTIZE" and op.outputs[0] in pairs:
+            continue  # its QUANTIZE reads the int8 codes through the pair
         elif op.name == "QUANTIZE":
-            _fold_requantize(ctx, op)
+            layers.extend(_requantize(ctx, op, pairs))
         elif op.name in BUILDERS:
             built = BUILDERS[op.name](ctx, op)
             layers.extend(built if isinstance(built, list) else [built])
@@ -139,7 +141,26 @@ def _producer(graph, index):
     return next((op for op in graph.operators if index in op.outputs), None)
 
 
-def _check_integer_only(graph) -> None:
+def _dequantize_quantize_pairs(graph) -> dict:
+    """{float tensor: int8 tensor} for each DEQUANTIZE inside the graph whose float output only
+    QUANTIZE reads: the pair is an int8 -> int8 function of the codes (a table)."""
+    pairs = {}
+    for op in graph.operators:
+        if op.name != "DEQUANTIZE" or op.input(0) == NO_INPUT:
+            continue
+        source, target = op.inputs[0], op.outputs[0]
+        consumers = _consumers(graph, target)
+        if (
+            graph.tensors[source].dtype == "INT8"
+            and target not in graph.outputs
+            and consumers
+            and all(c.name == "QUANTIZE" and c.inputs[0] == target for c in consumers)
+        ):
+            pairs[target] = source
+    return pairs
+
+
+def _check_integer_only(graph, pairs=()) -> None:
     input_indices, output_indices = set(graph.inputs), set(graph.outputs)
     for op in graph.operators:
         if op.name in (*VIEW_OPS, *EDGE_OPS) and op.input(0) == NO_INPUT:
@@ -151,9 +172,13 @@ def _check_integer_only(graph) -> None:
                 continue
             if edge_quantize and position == 0 and tensor.dtype in ("FLOAT32", "UINT8"):
                 continue
+            if op.name == "QUANTIZE" and index in pairs:
+                continue
             raise _type_error(graph, op, tensor, "input")
         for index in op.outputs:
             tensor = graph.tensors[index]
+            if op.name == "DEQUANTIZE" and index in pairs:
+                continue
             allowed = ("INT8",)
             if index in output_indices:
                 allowed = {"DEQUANTIZE": ("FLOAT32",), "QUANTIZE": ("INT8", "UINT8")}.get(
@@ -275,18 +300,26 @@ def _fold_view(ctx, op, values) -> None:
     ctx.alias(target.index, of=source.index)
 
 
-def _fold_requantize(ctx, op) -> None:
+def _requantize(ctx, op, pairs) -> list:
+    """An int8 -> int8 QUANTIZE, or a DEQUANTIZE -> QUANTIZE pair: nothing when the parameters
+    are equal (the output is the input's bytes), else a LOOKUP layer holding TFLM's result for
+    every code (Requantize; for a pair, AffineQuantize of Dequantize)."""
     source, target = op.inputs[0], op.outputs[0]
+    source = pairs.get(source, source)
     (in_scale, in_zero_point), (out_scale, out_zero_point) = map(ctx.quantization, (source, target))
     if (in_scale, in_zero_point) == (out_scale, out_zero_point):
         ctx.alias(target, of=source)
-        return
-    raise ctx.error(
-        op,
-        f"requantizes int8 from scale {in_scale:.6g} zero point {in_zero_point} to scale "
-        f"{out_scale:.6g} zero point {out_zero_point}; micronn has no requantize layer. "
-        "Re-export so the layers around it share quantization parameters",
-    )
+        return []
+    quantization = (in_scale, in_zero_point, out_scale, out_zero_point)
+    try:
+        if op.inputs[0] in pairs:
+            table = float_table(lambda real: real, *quantization)
+        else:
+            table = requantize_table(*quantization)
+    except ValueError as error:
+        raise ctx.error(op, str(error)) from None
+    size = int(np.prod(ctx.tensor(target).shape))
+    return [ctx.connect(prepare_table("QUANTIZE", size, table), (source,), target)]
 
 
 def _model(ctx, graph, layers, edges, sources) -> Model:
