@@ -20,12 +20,16 @@ from micronn import container
 from micronn.device_tables import BEGIN, END, device_ops_source, rule_modules, with_indices
 from micronn.model import OPS, Model, TensorSpec
 from micronn.ops.add import prepare_add
+from micronn.ops.add_broadcast import prepare_add_broadcast
 from micronn.ops.constant import prepare_constant
 from micronn.ops.lookup import prepare_lookup
+from micronn.ops.maximum_minimum import prepare_maximum_minimum
 from micronn.ops.mul import prepare_mul
+from micronn.ops.prelu import prepare_prelu
 from micronn.ops.reduce import prepare_mean_or_sum, prepare_reduce_max
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
+from micronn.ops.sub import prepare_sub
 
 PARAM_VALUES = (0, 1, -1, 2, 127, 128, -128, -129, 255, 2**22, 2**30, 2**31 - 1, -(2**31))
 INT32_VALUES = (0, -1, 1, 2**30, 2**30 - 1, 2**31 - 1, -(2**31), -(2**30))
@@ -84,6 +88,17 @@ def _model(op: str, rng) -> Model:
         layer = RESIZE_MODELS[op]((2, 3, 2), (4, 5), False, True)
         out = layer.spec.output_shape(layer)
         return Model(TensorSpec((2, 3, 2), 0.5, 0), TensorSpec(out, 0.5, 0), [layer])
+    elif op == "SUB":
+        layer = prepare_sub(SHAPE, SHAPE, (0.1, 3), (0.1, 3), (0.05, -2), "relu", (0, 0), 1)
+    elif op == "ADD_BROADCAST":
+        layer = prepare_add_broadcast(
+            SHAPE, SHAPE, (0.1, 3), (0.1, 3), (0.3, 1), "relu6", (0, 0), 1
+        )
+    elif op in ("MAXIMUM", "MINIMUM"):
+        q = (0.1, 3)
+        layer = prepare_maximum_minimum(op, SHAPE, SHAPE, q, q, q, (0, 0), 1)
+    elif op == "PRELU":
+        layer = prepare_prelu(SHAPE, SHAPE, (0.1, 3), (0.1, 3), (0.05, -2), (0, 0), 1)
     else:
         assert op == "SOFTMAX", f"{op} needs a model here"
         layer = prepare_softmax(SHAPE, 1.0, 0.1, 1 / 256, -128)

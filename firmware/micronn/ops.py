@@ -20,6 +20,11 @@ TABLE = """
 10 SOFTMAX 5 i 1 softmax
 11 MUL 19 - 2 broadcast
 12 CONSTANT 1 b 0 constant
+13 SUB 24 - 2 broadcast
+14 ADD_BROADCAST 24 - 2 broadcast
+15 MAXIMUM 12 - 2 broadcast
+16 MINIMUM 12 - 2 broadcast
+17 PRELU 19 - 2 broadcast
 40 RESIZE_NEAREST_NEIGHBOR 11 - 1 resize
 41 RESIZE_BILINEAR 8 - 1 resize
 42 REDUCE_MAX 8 - 1 reduce
