@@ -109,6 +109,20 @@ class GraphBuilder:
     def add(self, a, b, activation="none", name=""):
         return self.add_node("add", (a, b), name, activation=activation)
 
+    def binary(self, op, a, b, activation="none", name=""):
+        """An element-wise op of two tensors with broadcasting (graph.BINARY_OPS): add, mul,
+        sub, maximum, minimum, prelu (a: x, b: alpha)."""
+        return self.add_node(op, (a, b), name, activation=activation)
+
+    def constant(self, value, name=""):
+        """A tensor of one value for every sample (a constant operand of a binary op)."""
+        value = _f32(value)
+        if value.ndim == 0:
+            value = value.reshape(1)
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"constant '{name}' contains NaN or inf")
+        return self.add_node("constant", (), name, weight=value)
+
     def unary(self, op, x, name=""):
         return self.add_node(op, (x,), name)
 
