@@ -108,3 +108,16 @@ def device_models(op, seed, count=12, same_quantization=False):
         models.append(import_tflite(binary_model(*spec), "m.tflite"))
         rows.append(inputs(rng, spec[1], samples=4).reshape(4, -1))
     return models, rows
+
+
+PYTHON_ON_VIPER = ("SUB", "ADD_BROADCAST", "PRELU")  # viper_broadcast.OPS lacks them
+
+
+def check_backend_modules(models, modules, op):
+    """Each backend ran op with its module: viper_broadcast for MAXIMUM / MINIMUM, the python
+    module for the others (viper_broadcast.OPS), kernels_c with the c backend."""
+    viper = "python_broadcast" if op in PYTHON_ON_VIPER else "viper_broadcast"
+    wanted = {"python": "python_broadcast", "viper": viper, "c": "kernels_c"}
+    for (index, backend), names in modules.items():
+        ops = [layer.op for layer in models[index].layers]
+        assert names[ops.index(op)] == wanted[backend], (backend, names)

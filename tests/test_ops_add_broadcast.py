@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 import tflm_models as tm
 from backend_vm import run_backends
-from elementwise_models import binary_model, check_against_tflm, device_models
+from elementwise_models import (
+    binary_model,
+    check_against_tflm,
+    check_backend_modules,
+    device_models,
+)
 
 from micronn import container, reference
 from micronn.container_rules import ContainerError
@@ -61,4 +66,16 @@ def test_container_rules_refuse_a_left_shift_past_20():
 
 def test_device_backends_give_the_reference_integers(tmp_path):
     models, rows = device_models("ADD", 55)
-    run_backends(models, rows, tmp_path, ("python", "viper", "c"))
+    available, modules, _ = run_backends(models, rows, tmp_path, ("python", "viper", "c"))
+    assert "viper" in available
+    broadcasting = [i for i, m in enumerate(models) if "ADD_BROADCAST" in [x.op for x in m.layers]]
+    assert broadcasting
+    check_backend_modules(
+        [models[i] for i in broadcasting],
+        {
+            (broadcasting.index(i), b): names
+            for (i, b), names in modules.items()
+            if i in broadcasting
+        },
+        "ADD_BROADCAST",
+    )

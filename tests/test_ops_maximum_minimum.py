@@ -4,7 +4,12 @@ quantization for inputs and output, against TFLM; other quantizations are refuse
 import numpy as np
 import pytest
 from backend_vm import run_backends
-from elementwise_models import binary_model, check_against_tflm, device_models
+from elementwise_models import (
+    binary_model,
+    check_against_tflm,
+    check_backend_modules,
+    device_models,
+)
 
 from micronn.importers.tflite import import_tflite
 
@@ -27,4 +32,13 @@ def test_device_backends_give_the_reference_integers(tmp_path):
         more = device_models(op, seed, count=6, same_quantization=True)
         models += more[0]
         rows += more[1]
-    run_backends(models, rows, tmp_path, ("python", "viper", "c"))
+    available, modules, _ = run_backends(models, rows, tmp_path, ("python", "viper", "c"))
+    assert "viper" in available
+    half = len(models) // 2
+    check_backend_modules(models[:half], modules_of(modules, range(half)), "MAXIMUM")
+    check_backend_modules(models[half:], modules_of(modules, range(half, len(models))), "MINIMUM")
+
+
+def modules_of(modules, indices):
+    indices = list(indices)
+    return {(indices.index(i), b): names for (i, b), names in modules.items() if i in indices}

@@ -4,7 +4,12 @@ fused activations, imported from .tflite and run by the reference, the device ke
 import numpy as np
 import pytest
 from backend_vm import run_backends
-from elementwise_models import binary_model, check_against_tflm, device_models
+from elementwise_models import (
+    binary_model,
+    check_against_tflm,
+    check_backend_modules,
+    device_models,
+)
 
 from micronn import container
 from micronn.container_rules import ContainerError
@@ -66,4 +71,6 @@ def test_container_rules_refuse(key, value, message):
 
 def test_device_backends_give_the_reference_integers(tmp_path):
     models, rows = device_models("SUB", 43)
-    run_backends(models, rows, tmp_path, ("python", "viper", "c"))
+    available, modules, _ = run_backends(models, rows, tmp_path, ("python", "viper", "c"))
+    assert "viper" in available
+    check_backend_modules(models, modules, "SUB")
