@@ -14,13 +14,14 @@ from micronn.ops.lookup import prepare_lookup
 from micronn.ops.maximum_minimum import prepare_maximum_minimum
 from micronn.ops.mul import prepare_mul
 from micronn.ops.prelu import prepare_prelu
+from micronn.ops.requantize import prepare_requantize
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 from micronn.ops.sub import prepare_sub
 
 FAMILIES = (
     "dense", "conv", "pool", "mean", "add", "lookup", "softmax", "mul", "resize", "reduce",
-    "sub", "add_broadcast", "maximum_minimum", "prelu",
+    "sub", "add_broadcast", "maximum_minimum", "prelu", "requantize",
 )  # fmt: skip
 RESIZE_OPS = ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR")
 REDUCE_OPS = ("REDUCE_MAX", "MEAN_AXES", "SUM")
@@ -247,6 +248,13 @@ def _prelu(rng):
     return layer
 
 
+def _requantize(rng):
+    scales = [float(10.0 ** rng.uniform(-3, 0)) for _ in range(2)]
+    return prepare_requantize(
+        int(rng.integers(1, 60)), (scales[0], zero_point(rng)), (scales[1], zero_point(rng))
+    )
+
+
 MAKERS = {
     "dense": _dense,
     "conv": _conv,
@@ -262,6 +270,7 @@ MAKERS = {
     "add_broadcast": _add_broadcast,
     "maximum_minimum": _maximum_minimum,
     "prelu": _prelu,
+    "requantize": _requantize,
 }
 
 

@@ -83,7 +83,7 @@ def header(cases) -> str:
                 "chunks": f"{name}_chunks",
                 "chunk_count": len(chunks),
             }
-        if layer.op in ("LOGISTIC", "TANH"):
+        if layer.op in ("LOGISTIC", "TANH", "REQUANTIZE"):
             parts.append(_array("int8_t", f"{name}_table", layer.table))
             fields["table"] = f"{name}_table"
         if layer.op == "SOFTMAX":

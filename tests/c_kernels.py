@@ -178,7 +178,7 @@ class CKernels:
                 _p(params), params.size, _p(a), a.size, _p(b), b.size, _p(out), out.size
             )
             self._check(status)
-        elif op in ("LOGISTIC", "TANH"):
+        elif op in ("LOGISTIC", "TANH", "REQUANTIZE"):
             table = np.ascontiguousarray(layer.table, np.int8)
             status = self.lib.mnk_lookup(
                 _p(params), params.size, _p(table), table.size, _p(x[0]), x[0].size, _p(out),

@@ -27,6 +27,7 @@ from micronn.ops.maximum_minimum import prepare_maximum_minimum
 from micronn.ops.mul import prepare_mul
 from micronn.ops.prelu import prepare_prelu
 from micronn.ops.reduce import prepare_mean_or_sum, prepare_reduce_max
+from micronn.ops.requantize import prepare_requantize
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 from micronn.ops.sub import prepare_sub
@@ -97,6 +98,8 @@ def _model(op: str, rng) -> Model:
     elif op in ("MAXIMUM", "MINIMUM"):
         q = (0.1, 3)
         layer = prepare_maximum_minimum(op, SHAPE, SHAPE, q, q, q, (0, 0), 1)
+    elif op == "REQUANTIZE":
+        layer = prepare_requantize(SHAPE[0] * SHAPE[1], (0.05, 2), (0.11, -7))
     elif op == "PRELU":
         layer = prepare_prelu(SHAPE, SHAPE, (0.1, 3), (0.1, 3), (0.05, -2), (0, 0), 1)
     else:

@@ -211,10 +211,11 @@ def test_an_unsupported_fused_activation_is_refused():
         import_tflite(dense_int8(fused_activation=2), "relu1.tflite")
 
 
-def test_an_int8_requantize_inside_the_model_is_refused():
+def test_an_int8_requantize_inside_the_model_is_a_requantize_layer():
+    """(tests/test_ops_requantize.py sweeps scales and zero points against TFLM)"""
     data = dense_int8(extra_op="QUANTIZE", extra_inputs=(3,), extra_output=(0.07, 1))
-    with pytest.raises(ValueError, match=r"QUANTIZE \(operator 1.*no requantize layer"):
-        import_tflite(data, "requantize.tflite")
+    model = import_tflite(data, "requantize.tflite")
+    assert [layer.op for layer in model.layers] == ["FULLY_CONNECTED", "REQUANTIZE"]
 
 
 def test_an_int8_quantize_that_changes_nothing_is_folded():

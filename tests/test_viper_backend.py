@@ -39,6 +39,7 @@ from micronn.model import OPS, Model, TensorSpec
 from micronn.ops import add, lookup, reduce, resize, softmax
 from micronn.ops.constant import prepare_constant
 from micronn.ops.mul import prepare_mul
+from micronn.ops.requantize import prepare_requantize
 
 FIXTURES = Path(__file__).parent / "data" / "tflite"
 MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
@@ -290,6 +291,9 @@ def test_predict_allocates_nothing_with_every_backend(tmp_path):
         more, rows = device_models(op, seed, count=2, same_quantization=same)
         models += more
         inputs += [r[:2] for r in rows]
+    layer = prepare_requantize(12, (0.05, 2), (0.11, -7))
+    models.append(Model(TensorSpec((12,), 0.05, 2), TensorSpec((12,), 0.11, -7), [layer]))
+    inputs.append(rng.integers(-128, 128, (2, 12)).astype(np.int8))
     ops = {layer.op for model in models for layer in model.layers}
     assert ops >= set(VIPER_MODULES)
     available = _check(models, inputs, tmp_path, backends=("python", "viper", "ulab", "c"))

@@ -67,9 +67,9 @@ class Table:
 
 
 def _c_name(op_name):
-    """The _micronn function of an operator: its name in lower case; LOGISTIC and TANH share
-    lookup."""
-    return "lookup" if op_name in ("LOGISTIC", "TANH") else op_name.lower()
+    """The _micronn function of an operator: its name in lower case; LOGISTIC, TANH and
+    REQUANTIZE share lookup."""
+    return "lookup" if op_name in ("LOGISTIC", "TANH", "REQUANTIZE") else op_name.lower()
 
 
 def _function(op_name):

@@ -25,6 +25,7 @@ TABLE = """
 15 MAXIMUM 12 - 2 broadcast
 16 MINIMUM 12 - 2 broadcast
 17 PRELU 19 - 2 broadcast
+18 REQUANTIZE 1 b 1 lut
 40 RESIZE_NEAREST_NEIGHBOR 11 - 1 resize
 41 RESIZE_BILINEAR 8 - 1 resize
 42 REDUCE_MAX 8 - 1 reduce

@@ -1,4 +1,5 @@
-"""LOGISTIC and TANH: one table lookup per value (the host ran TFLM's algorithm for every code).
+"""LOGISTIC, TANH and REQUANTIZE: one table lookup per value (the host ran TFLM's algorithm for
+every code).
 
 The table is indexed by the input code's uint8 bit pattern, as TFLite's LUTLookup does.
 """

@@ -20,6 +20,7 @@ from micronn.importers.tflite.plumbing import (
 from micronn.importers.tflite.reader import NO_INPUT
 from micronn.importers.tflite.uint8_edges import refusal, shift_problem
 from micronn.model import Model, TensorSpec
+from micronn.ops.requantize import prepare_requantize
 
 BUILDERS = {}
 EDGE_OPS = ("QUANTIZE", "DEQUANTIZE")
@@ -88,7 +89,7 @@ def import_graph(graph, weight_bits: int = 8) -> Model:
         elif op.name in VIEW_OPS:
             _fold_view(ctx, op, values)
         elif op.name == "QUANTIZE":
-            _fold_requantize(ctx, op)
+            layers.extend(_fold_requantize(ctx, op))
         elif op.name in BUILDERS:
             built = BUILDERS[op.name](ctx, op)
             layers.extend(built if isinstance(built, list) else [built])
@@ -275,18 +276,19 @@ def _fold_view(ctx, op, values) -> None:
     ctx.alias(target.index, of=source.index)
 
 
-def _fold_requantize(ctx, op) -> None:
+def _fold_requantize(ctx, op) -> list:
+    """An int8 QUANTIZE inside the model: folded away when it changes nothing, else a
+    REQUANTIZE layer (TFLM's Requantize as a lookup table)."""
     source, target = op.inputs[0], op.outputs[0]
-    (in_scale, in_zero_point), (out_scale, out_zero_point) = map(ctx.quantization, (source, target))
-    if (in_scale, in_zero_point) == (out_scale, out_zero_point):
+    quantizations = [ctx.quantization(source), ctx.quantization(target)]
+    if quantizations[0] == quantizations[1]:
         ctx.alias(target, of=source)
-        return
-    raise ctx.error(
-        op,
-        f"requantizes int8 from scale {in_scale:.6g} zero point {in_zero_point} to scale "
-        f"{out_scale:.6g} zero point {out_zero_point}; micronn has no requantize layer. "
-        "Re-export so the layers around it share quantization parameters",
-    )
+        return []
+    try:
+        layer = prepare_requantize(int(np.prod(ctx.tensor(source).shape)), *quantizations)
+    except ValueError as error:
+        raise ctx.error(op, str(error)) from None
+    return [ctx.connect(layer, (source,), target)]
 
 
 def _model(ctx, graph, layers, edges, sources) -> Model:
