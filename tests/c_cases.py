@@ -9,18 +9,23 @@ from model_factory import random_dense_layer
 
 from micronn.ops import KERNELS, broadcast, reduce
 from micronn.ops.add import prepare_add
+from micronn.ops.add_broadcast import prepare_add_broadcast
 from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.log_softmax import prepare_log_softmax
 from micronn.ops.lookup import prepare_lookup
+from micronn.ops.maximum_minimum import prepare_maximum_minimum
 from micronn.ops.mul import prepare_mul
 from micronn.ops.pad import padded_dims, prepare_pad
+from micronn.ops.prelu import prepare_prelu
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 from micronn.ops.strided import prepare_strided_slice, prepare_transpose
+from micronn.ops.sub import prepare_sub
 from micronn.ops.unary import prepare_table
 
 RESIZE_OPS = ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR")
 REDUCE_OPS = ("REDUCE_MAX", "MEAN_AXES", "SUM")
+BROADCAST_OPS = ("MUL", "SUB", "ADD_BROADCAST", "MAXIMUM", "MINIMUM", "PRELU")
 FAMILIES = (
     "dense",
     "conv",
@@ -32,6 +37,10 @@ FAMILIES = (
     "mul",
     "resize",
     "reduce",
+    "sub",
+    "add_broadcast",
+    "maximum_minimum",
+    "prelu",
     "concatenation",
     "pad",
     "transpose",
@@ -62,7 +71,7 @@ def _in_shapes(layer):
         return [(p["rows"], p["depth"])]
     if layer.op == "ADD":
         return [(p["size"],), (p["size"],)]
-    if layer.op in ("MUL", "CONCATENATION"):
+    if layer.op in (*BROADCAST_OPS, "CONCATENATION"):
         return list(layer.input_shapes)
     if layer.op == "PAD":
         return [tuple(p[f"in_dim{k}"] for k in range(4))]
@@ -85,7 +94,7 @@ def _out_shape(layer):
         return (p["out_height"], p["out_width"], p["channels"])
     if layer.op == "MEAN":
         return (p["channels"],)
-    if layer.op == "MUL":
+    if layer.op in BROADCAST_OPS:
         return broadcast.output_shape(layer)
     if layer.op in RESIZE_OPS:
         return (p["out_height"], p["out_width"], p["channels"])
@@ -179,7 +188,7 @@ def _softmax(rng):
     return prepare_softmax((rows, depth), beta, scale, 1.0 / 256, -128)
 
 
-def _mul(rng):
+def _broadcast_shapes(rng):
     rank = int(rng.integers(1, 5))
     shape = [int(d) for d in rng.integers(1, 6, rank)]
     shapes = [
@@ -187,6 +196,11 @@ def _mul(rng):
         [d if rng.random() < 0.6 else 1 for d in shape],
     ]
     shapes[int(rng.integers(2))] = shape  # one input has the output's shape (or both broadcast)
+    return shapes
+
+
+def _mul(rng):
+    shapes = _broadcast_shapes(rng)
     s1, s2 = (float(10.0 ** rng.uniform(-3, 0)) for _ in range(2))
     layer = prepare_mul(
         shapes[0],
@@ -227,12 +241,51 @@ def _reduce(rng):
     raise AssertionError("no reduction fits")
 
 
+def _sub(rng, prepare=prepare_sub):
+    shapes = _broadcast_shapes(rng)
+    s1, s2 = (float(10.0 ** rng.uniform(-3, 0)) for _ in range(2))
+    layer = prepare(
+        shapes[0],
+        shapes[1],
+        (s1, zero_point(rng)),
+        (s2, zero_point(rng)),
+        (max(s1, s2) * float(10.0 ** rng.uniform(-0.7, 1.3)), zero_point(rng)),
+        str(rng.choice(["none", "relu", "relu6"])),
+    )
+    layer.input_shapes = [tuple(shapes[0]), tuple(shapes[1])]
+    return layer
+
+
 def _concatenation(rng):
     rank = int(rng.integers(1, 5))
     shapes = [[int(d) for d in rng.integers(1, 6, rank)] for _ in range(2)]
     axis = int(rng.integers(-rank, rank))
     shapes[1] = [d if k != axis % rank else shapes[1][k] for k, d in enumerate(shapes[0])]
     layer = prepare_concatenation(shapes[0], shapes[1], axis)
+    layer.input_shapes = [tuple(shapes[0]), tuple(shapes[1])]
+    return layer
+
+
+def _add_broadcast(rng):
+    return _sub(rng, prepare_add_broadcast)
+
+
+def _maximum_minimum(rng):
+    shapes = _broadcast_shapes(rng)
+    q = (float(10.0 ** rng.uniform(-3, 0)), zero_point(rng))
+    layer = prepare_maximum_minimum(str(rng.choice(["MAXIMUM", "MINIMUM"])), *shapes, q, q, q)
+    layer.input_shapes = [tuple(shapes[0]), tuple(shapes[1])]
+    return layer
+
+
+def _prelu(rng):
+    shapes = _broadcast_shapes(rng)
+    s_in, s_alpha = (float(10.0 ** rng.uniform(-3, 0)) for _ in range(2))
+    s_out = s_in * float(10.0 ** rng.uniform(-1, 1))
+    layer = prepare_prelu(
+        shapes[0], shapes[1], (s_in, zero_point(rng)), (s_alpha, zero_point(rng)),
+        (s_out, zero_point(rng)),
+    )  # fmt: skip
     layer.input_shapes = [tuple(shapes[0]), tuple(shapes[1])]
     return layer
 
@@ -296,6 +349,10 @@ MAKERS = {
     "strided_slice": _strided_slice,
     "table_lookup": _table_lookup,
     "log_softmax": _log_softmax,
+    "sub": _sub,
+    "add_broadcast": _add_broadcast,
+    "maximum_minimum": _maximum_minimum,
+    "prelu": _prelu,
 }
 
 

@@ -97,6 +97,7 @@ def _ptr(array) -> int:
 
 
 MOVERS = ("PAD", "TRANSPOSE", "STRIDED_SLICE")  # one-input data movers: (params, x, out)
+BINARY_OPS = ("ADD", "MUL", "SUB", "ADD_BROADCAST", "MAXIMUM", "MINIMUM", "PRELU")
 
 
 class CKernels:
@@ -116,6 +117,11 @@ class CKernels:
             "mnk_mean": [ptr, size, ptr, size, ptr, size],
             "mnk_add": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_mul": [ptr, size, ptr, size, ptr, size, ptr, size],
+            "mnk_sub": [ptr, size, ptr, size, ptr, size, ptr, size],
+            "mnk_add_broadcast": [ptr, size, ptr, size, ptr, size, ptr, size],
+            "mnk_maximum": [ptr, size, ptr, size, ptr, size, ptr, size],
+            "mnk_minimum": [ptr, size, ptr, size, ptr, size, ptr, size],
+            "mnk_prelu": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_lookup": [ptr, size, ptr, size, ptr, size, ptr, size],
             "mnk_softmax": [ptr, size, ptr, size, ptr, size, ptr, size],
             **{f"mnk_{op.lower()}": [ptr, size, ptr, size, ptr, size] for op in WINDOW_OPS[3:]},
@@ -175,7 +181,7 @@ class CKernels:
         elif op in MOVERS:
             function = getattr(self.lib, f"mnk_{op.lower()}")
             self._check(function(_p(params), params.size, _p(x[0]), x[0].size, _p(out), out.size))
-        elif op in ("ADD", "MUL", "CONCATENATION"):
+        elif op in BINARY_OPS or op == "CONCATENATION":
             a, b = x
             status = getattr(self.lib, f"mnk_{op.lower()}")(
                 _p(params), params.size, _p(a), a.size, _p(b), b.size, _p(out), out.size

@@ -20,16 +20,20 @@ from micronn import container
 from micronn.device_tables import BEGIN, END, device_ops_source, rule_modules, with_indices
 from micronn.model import OPS, Model, TensorSpec
 from micronn.ops.add import prepare_add
+from micronn.ops.add_broadcast import prepare_add_broadcast
 from micronn.ops.concatenation import prepare_concatenation
 from micronn.ops.constant import prepare_constant
 from micronn.ops.log_softmax import prepare_log_softmax
 from micronn.ops.lookup import prepare_lookup
+from micronn.ops.maximum_minimum import prepare_maximum_minimum
 from micronn.ops.mul import prepare_mul
 from micronn.ops.pad import prepare_pad
+from micronn.ops.prelu import prepare_prelu
 from micronn.ops.reduce import prepare_mean_or_sum, prepare_reduce_max
 from micronn.ops.resize import prepare_resize_bilinear, prepare_resize_nearest
 from micronn.ops.softmax import prepare_softmax
 from micronn.ops.strided import prepare_strided_slice, prepare_transpose
+from micronn.ops.sub import prepare_sub
 from micronn.ops.unary import hard_swish_table, prepare_table
 
 PARAM_VALUES = (0, 1, -1, 2, 127, 128, -128, -129, 255, 2**22, 2**30, 2**31 - 1, -(2**31))
@@ -111,6 +115,17 @@ def _model(op: str, rng) -> Model:
     elif op == "LOOKUP":
         table = hard_swish_table(0.05, 2, 0.04, -3)
         layer = prepare_table("HARD_SWISH", SHAPE[0] * SHAPE[1], table)
+    elif op == "SUB":
+        layer = prepare_sub(SHAPE, SHAPE, (0.1, 3), (0.1, 3), (0.05, -2), "relu", (0, 0), 1)
+    elif op == "ADD_BROADCAST":
+        layer = prepare_add_broadcast(
+            SHAPE, SHAPE, (0.1, 3), (0.1, 3), (0.3, 1), "relu6", (0, 0), 1
+        )
+    elif op in ("MAXIMUM", "MINIMUM"):
+        q = (0.1, 3)
+        layer = prepare_maximum_minimum(op, SHAPE, SHAPE, q, q, q, (0, 0), 1)
+    elif op == "PRELU":
+        layer = prepare_prelu(SHAPE, SHAPE, (0.1, 3), (0.1, 3), (0.05, -2), (0, 0), 1)
     else:
         assert op == "SOFTMAX", f"{op} needs a model here"
         layer = prepare_softmax(SHAPE, 1.0, 0.1, 1 / 256, -128)

@@ -189,9 +189,9 @@ def _dense_then(op: str, inputs=(3,), options=None, extra=()) -> bytes:
         ),
         (
             _dense_then(
-                "ADD", (3, 4), extra=[T("c", (1, 3), "FLOAT32", np.ones((1, 3), np.float32))]
+                "ADD", (4, 4), extra=[T("c", (1, 3), "FLOAT32", np.ones((1, 3), np.float32))]
             ),
-            "ADD .* reads a constant as input 1",
+            "ADD .* has no computed input",
         ),
         (
             _dense_then("SOFTMAX", options={"beta": 2.0}),

@@ -87,32 +87,15 @@ def test_softmax_after_a_reshape_normalises_the_reshaped_last_axis():
     np.testing.assert_array_equal(reference.run(model, x).reshape(expected.shape), expected)
 
 
-def test_a_broadcasting_add_is_refused():
-    """x [1, 4] + FC(x) [1, 1]: TFLite broadcasts, micronn adds tensors of one shape only."""
-    weights = np.array([[1, 2, 3, 4]], np.int8)
-    tensors = [
-        ((1, 4), 0.1, 0),
-        ((1, 4), 0.01, 0, weights),
-        ((1,), 0.001, 0, np.array([7], np.int32)),
-        ((1, 1), 0.1, 0),
-        ((1, 4), 0.2, 0),
-    ]
-    fused = tm.options("AddOptions", fusedActivationFunction=0)
-    dense = tm.options("FullyConnectedOptions", fusedActivationFunction=0)
-    operators = [("FULLY_CONNECTED", [0, 1, 2], [3], dense), ("ADD", [0, 3], [4], fused)]
-    model_bytes = tm.graph_model(tensors, operators, [0], [4])
-    with pytest.raises(
-        ValueError, match=r"ADD \(operator 1.*broadcasts shapes \[1, 4\] and \[1, 1\]"
-    ):
-        import_tflite(model_bytes)
-
-
-def test_an_add_of_a_constant_is_refused():
+def test_an_add_of_a_constant_becomes_a_constant_layer_and_add():
+    """(tests/test_ops_add_broadcast.py has the broadcasting ADD of two computed tensors)"""
     tensors = [((1, 4), 0.1, 0), ((1, 4), 0.1, 0, np.arange(4, dtype=np.int8)), ((1, 4), 0.2, 0)]
     fused = tm.options("AddOptions", fusedActivationFunction=0)
     model_bytes = tm.graph_model(tensors, [("ADD", [0, 1], [2], fused)], [0], [2])
-    with pytest.raises(ValueError, match=r"ADD \(operator 0.*adds the constant tensor 't1'"):
-        import_tflite(model_bytes)
+    model = import_tflite(model_bytes)
+    assert [layer.op for layer in model.layers] == ["CONSTANT", "ADD"]
+    x = np.arange(-128, 128, 8, dtype=np.int8).reshape(8, 4)
+    np.testing.assert_array_equal(reference.run(model, x), tm.run(model_bytes, x))
 
 
 @pytest.mark.parametrize(

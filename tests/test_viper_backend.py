@@ -8,6 +8,7 @@ offers), and the VM reports that the viper_* modules really ran each layer.
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from conv_factory import (
     random_pool,
 )
 from conv_factory import random_inputs as image_inputs
+from elementwise_models import device_models
 from graph_factory import random_graph_model, random_residual_model
 from model_factory import random_dense_model, random_inputs
 from test_device_int31 import bound_model
@@ -42,11 +44,21 @@ from micronn.ops.unary import hard_swish_table, prepare_table
 FIXTURES = Path(__file__).parent / "data" / "tflite"
 MANIFEST = json.loads((FIXTURES / "MANIFEST.json").read_text())
 FIRMWARE_DIR = Path(__file__).parents[1] / "firmware" / "micronn"
+
+
+def _viper_runs(operator) -> bool:
+    """True when the family's viper module exists and runs the operator: a module that lists
+    the operators it runs (OPS = (...)) leaves the others to python (backends.viper_kernel)."""
+    source = FIRMWARE_DIR / f"viper_{operator.family}.py"
+    if not source.is_file():
+        return False
+    listed = re.search(r"^OPS = \((.*?)\)", source.read_text(), re.MULTILINE | re.DOTALL)
+    return listed is None or f'"{operator.name}"' in listed.group(1)
+
+
 # operator -> its family's viper module, for the operators that have one
 VIPER_MODULES = {
-    name: f"viper_{operator.family}"
-    for name, operator in OPS.items()
-    if (FIRMWARE_DIR / f"viper_{operator.family}.py").is_file()
+    name: f"viper_{operator.family}" for name, operator in OPS.items() if _viper_runs(operator)
 }
 RAM = {"weights": "ram"}  # every tensor an array: the plan runs the kernel modules directly
 SUPPORTED = [  # every fixture that converts, i.e. computes something
@@ -275,6 +287,13 @@ def test_predict_allocates_nothing_with_every_backend(tmp_path):
     table = prepare_table("HARD_SWISH", 60, hard_swish_table(0.05, 3, 0.04, -2))
     models.append(Model(TensorSpec((60,), 0.05, 3), TensorSpec((60,), 0.04, -2), [table]))
     inputs.append(rng.integers(-128, 128, (2, 60)).astype(np.int8))
+    for op, seed, same in (
+        ("SUB", 81, False), ("ADD", 82, False), ("MAXIMUM", 83, True), ("MINIMUM", 84, True),
+        ("PRELU", 85, False),
+    ):  # fmt: skip
+        more, rows = device_models(op, seed, count=2, same_quantization=same)
+        models += more
+        inputs += [r[:2] for r in rows]
     ops = {layer.op for model in models for layer in model.layers}
     assert ops >= set(VIPER_MODULES)
     available = _check(models, inputs, tmp_path, backends=("python", "viper", "ulab", "c"))

@@ -296,6 +296,35 @@ static mp_obj_t log_softmax(size_t n_args, const mp_obj_t *args) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(log_softmax_obj, 4, 4, log_softmax);
+static mp_obj_t sub(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return run_binary(args, mnk_sub);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(sub_obj, 4, 4, sub);
+
+static mp_obj_t add_broadcast(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return run_binary(args, mnk_add_broadcast);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(add_broadcast_obj, 4, 4, add_broadcast);
+
+static mp_obj_t maximum(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return run_binary(args, mnk_maximum);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(maximum_obj, 4, 4, maximum);
+
+static mp_obj_t minimum(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return run_binary(args, mnk_minimum);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(minimum_obj, 4, 4, minimum);
+
+static mp_obj_t prelu(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return run_binary(args, mnk_prelu);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(prelu_obj, 4, 4, prelu);
 
 #define MICRONN_ABI_VERSION 1
 
@@ -324,6 +353,11 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_transpose, MP_OBJ_FROM_PTR(&transpose_obj));
     mp_store_global(MP_QSTR_strided_slice, MP_OBJ_FROM_PTR(&strided_slice_obj));
     mp_store_global(MP_QSTR_log_softmax, MP_OBJ_FROM_PTR(&log_softmax_obj));
+    mp_store_global(MP_QSTR_sub, MP_OBJ_FROM_PTR(&sub_obj));
+    mp_store_global(MP_QSTR_add_broadcast, MP_OBJ_FROM_PTR(&add_broadcast_obj));
+    mp_store_global(MP_QSTR_maximum, MP_OBJ_FROM_PTR(&maximum_obj));
+    mp_store_global(MP_QSTR_minimum, MP_OBJ_FROM_PTR(&minimum_obj));
+    mp_store_global(MP_QSTR_prelu, MP_OBJ_FROM_PTR(&prelu_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -352,6 +386,11 @@ static const mp_rom_map_elem_t micronn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_transpose), MP_ROM_PTR(&transpose_obj)},
     {MP_ROM_QSTR(MP_QSTR_strided_slice), MP_ROM_PTR(&strided_slice_obj)},
     {MP_ROM_QSTR(MP_QSTR_log_softmax), MP_ROM_PTR(&log_softmax_obj)},
+    {MP_ROM_QSTR(MP_QSTR_sub), MP_ROM_PTR(&sub_obj)},
+    {MP_ROM_QSTR(MP_QSTR_add_broadcast), MP_ROM_PTR(&add_broadcast_obj)},
+    {MP_ROM_QSTR(MP_QSTR_maximum), MP_ROM_PTR(&maximum_obj)},
+    {MP_ROM_QSTR(MP_QSTR_minimum), MP_ROM_PTR(&minimum_obj)},
+    {MP_ROM_QSTR(MP_QSTR_prelu), MP_ROM_PTR(&prelu_obj)},
 };
 static MP_DEFINE_CONST_DICT(micronn_globals, micronn_globals_table);
 

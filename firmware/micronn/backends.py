@@ -44,8 +44,11 @@ def python_kernel(op_name):
 
 
 def viper_kernel(op_name):
-    """The viper module of op_name's family; the python module where there is none."""
-    return _family_kernel("viper_", op_name)
+    """The viper module of op_name's family; the python module where there is none, or where
+    the viper module lists the operators it runs (OPS) without op_name."""
+    kernel = _family_kernel("viper_", op_name)
+    runs = getattr(kernel, "OPS", None)
+    return kernel if runs is None or op_name in runs else python_kernel(op_name)
 
 
 def _drop(module):

@@ -20,6 +20,11 @@ TABLE = """
 10 SOFTMAX 5 i 1 softmax
 11 MUL 19 - 2 broadcast
 12 CONSTANT 1 b 0 constant
+13 SUB 24 - 2 broadcast
+14 ADD_BROADCAST 24 - 2 broadcast
+15 MAXIMUM 12 - 2 broadcast
+16 MINIMUM 12 - 2 broadcast
+17 PRELU 19 - 2 broadcast
 20 LOOKUP 2 b 1 lut
 21 LOG_SOFTMAX 7 iii 1 log_softmax
 30 CONCATENATION 3 - 2 shape

@@ -1,8 +1,9 @@
-"""MUL with the viper backend: the integers of python_broadcast (TFLM's MulElementwise with
-broadcasting). The 4-D output walk reads its dims and strides (all below 2**24) from an
-array('i'); the product of two offset codes is at most 255 * 255 and the container allows a
-left shift of at most 14, so the requantization's input stays below 2**30 as in
-viper_requant.
+"""MUL, MAXIMUM and MINIMUM with the viper backend: the integers of python_broadcast (TFLM's
+MulElementwise with broadcasting; the maximum / minimum of raw codes). The family's other
+operators (SUB, ADD_BROADCAST, PRELU) run with python_broadcast (OPS, backends.viper_kernel).
+The 4-D output walk reads its dims and strides (all below 2**24) from an array('i'); the product
+of two offset codes is at most 255 * 255 and the container allows a left shift of at most 14, so
+the requantization's input stays below 2**30 as in viper_requant.
 """
 
 # ruff: noqa: F821 - ptr8, ptr16, ptr32 and uint are the viper emitter's own types
@@ -15,9 +16,12 @@ from micropython import const
 from .viper_requant import table
 
 _HEAD = const(8)  # viper_requant's table layout: the one channel's entry at _HEAD
+OPS = ("MUL", "MAXIMUM", "MINIMUM")
 
 
 def prepare(op, params, tensors):
+    if op.name == "MAXIMUM" or op.name == "MINIMUM":
+        return (array("i", params[0:12]), 1 if op.name == "MAXIMUM" else -1, 0, None)
     if op.name != "MUL":
         raise ValueError(f"viper_broadcast does not run {op.name}; update micronn")
     zp1, zp2, zp_out, multiplier, shift, act_min, act_max = params[12:19]
@@ -27,7 +31,35 @@ def prepare(op, params, tensors):
 
 def run(plan, a, b, out):
     geometry, offset1, offset2, words = plan
-    _mul(a, b, out, geometry, offset1, offset2, words)
+    if words is None:
+        _extreme(a, b, out, geometry, offset1)
+    else:
+        _mul(a, b, out, geometry, offset1, offset2, words)
+
+
+@micropython.viper
+def _extreme(a: ptr8, b: ptr8, out: ptr8, g: ptr32, sign: int):
+    """MAXIMUM (sign 1) or MINIMUM (sign -1) of the raw codes; g as _mul's."""
+    d0 = g[0]
+    d1 = g[1]
+    d2 = g[2]
+    d3 = g[3]
+    i = 0
+    for i0 in range(d0):
+        for i1 in range(d1):
+            for i2 in range(d2):
+                j1 = i0 * g[4] + i1 * g[5] + i2 * g[6]
+                j2 = i0 * g[8] + i1 * g[9] + i2 * g[10]
+                for _ in range(d3):
+                    x = (a[j1] ^ 0x80) - 0x80
+                    y = (b[j2] ^ 0x80) - 0x80
+                    if (x - y) * sign > 0:
+                        out[i] = x
+                    else:
+                        out[i] = y
+                    i += 1
+                    j1 += g[7]
+                    j2 += g[11]
 
 
 @micropython.viper

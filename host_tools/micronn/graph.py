@@ -41,9 +41,34 @@ FLOAT_OPS = {
     "clip": 1,  # attrs: low, high (either may be None)
     "relu_x": 1,  # Keras ReLU: attrs negative_slope, threshold, max_value (None: no maximum)
     "rescaling": 1,  # Keras Rescaling x * scale + offset: attrs scale, offset
+    "constant": 0,
+    "mul": 2,
+    "sub": 2,
+    "maximum": 2,
+    "minimum": 2,
+    "prelu": 2,
 }
 UNARY_TABLE_OPS = ("hard_swish", "leaky_relu", "clip", "relu_x", "relu", "relu6")
-FUSES_ACTIVATION = ("dense", "conv2d", "depthwise_conv2d", "max_pool", "avg_pool", "add")
+FUSES_ACTIVATION = (
+    "dense",
+    "conv2d",
+    "depthwise_conv2d",
+    "max_pool",
+    "avg_pool",
+    "add",
+    "mul",
+    "sub",
+)
+# element-wise ops of two tensors with NumPy broadcasting over the sample shapes; prelu is
+# (x, alpha): x >= 0 ? x : x * alpha, with alpha broadcast to x's shape
+BINARY_OPS = {
+    "add": np.add,
+    "mul": np.multiply,
+    "sub": np.subtract,
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+    "prelu": lambda x, alpha: np.where(x >= 0, x, x * alpha),
+}
 WINDOW_OPS = ("conv2d", "depthwise_conv2d", "max_pool", "avg_pool")
 
 
@@ -91,7 +116,11 @@ class FloatGraph:
             )
         values = [None] * len(self.shapes)
         values[self.input] = x.reshape(-1, *self.input_shape)
+        batch = values[self.input].shape[0]
         for node in self.nodes:
+            if node.op == "constant":  # the same value for every sample
+                values[node.output] = np.broadcast_to(node.weight, (batch, *node.weight.shape))
+                continue
             values[node.output] = run_node(node, [values[t] for t in node.inputs])
         return values
 
@@ -99,8 +128,16 @@ class FloatGraph:
         return self.forward_all(x)[self.output]
 
 
+def broadcast_operands(a, b) -> tuple:
+    """Two batches [batch, *shape] whose sample shapes broadcast as NumPy's, at one rank."""
+    rank = max(a.ndim, b.ndim)
+    return tuple(v.reshape(v.shape[0], *(1,) * (rank - v.ndim), *v.shape[1:]) for v in (a, b))
+
+
 def run_node(node: Node, inputs: list) -> np.ndarray:
     a = node.attrs
+    if node.op == "constant":
+        return node.weight[np.newaxis]
     x = inputs[0]
     if node.op == "dense":
         y = float_ops.dense(x, node.weight, node.bias)
@@ -126,8 +163,8 @@ def run_node(node: Node, inputs: list) -> np.ndarray:
         else:
             y = x.mean(axis=axes, keepdims=keep, dtype=np.float32)
         y = y.reshape(x.shape[0], -1) if y.ndim == 1 else y  # every axis reduced: (1,)
-    elif node.op == "add":
-        y = float_ops.add(x, inputs[1])
+    elif node.op in BINARY_OPS:
+        y = BINARY_OPS[node.op](*broadcast_operands(x, inputs[1])).astype(np.float32)
     elif node.op == "reshape":
         y = x.reshape(x.shape[0], *a["shape"])
     elif node.op in ("relu", "relu6"):
@@ -197,6 +234,8 @@ def _mover_shape(node, in_shapes, fail) -> tuple:
 
 def infer_shape(node: Node, in_shapes: list) -> tuple:
     """The output shape of one sample; ValueError naming the node if the inputs do not fit."""
+    if node.op == "constant":
+        return tuple(node.weight.shape)
     shape = tuple(in_shapes[0])
     a = node.attrs
 
@@ -251,10 +290,17 @@ def infer_shape(node: Node, in_shapes: list) -> tuple:
             tuple(kept) if a["keepdims"] else tuple(d for k, d in enumerate(shape) if k not in axes)
         )
         return out or (1,)
-    if node.op == "add":
-        if tuple(in_shapes[1]) != shape:
-            fail(f"adds shapes {shape} and {tuple(in_shapes[1])}; broadcasting is not supported")
-        return shape
+    if node.op in BINARY_OPS:
+        other = tuple(in_shapes[1])
+        try:
+            out = tuple(int(d) for d in np.broadcast_shapes(shape, other))
+        except ValueError:
+            fail(f"shapes {shape} and {other} do not broadcast")
+        if len(out) > 4:
+            fail(f"broadcasts to {out}; micronn's element-wise operators take up to 4 dims")
+        if node.op == "prelu" and out != shape:
+            fail(f"alpha of shape {other} does not broadcast to the input's {shape}")
+        return out
     if node.op in MOVERS:
         return _mover_shape(node, in_shapes, fail)
     if node.op == "reshape":

@@ -109,6 +109,20 @@ class GraphBuilder:
     def add(self, a, b, activation="none", name=""):
         return self.add_node("add", (a, b), name, activation=activation)
 
+    def binary(self, op, a, b, activation="none", name=""):
+        """An element-wise op of two tensors with broadcasting (graph.BINARY_OPS): add, mul,
+        sub, maximum, minimum, prelu (a: x, b: alpha)."""
+        return self.add_node(op, (a, b), name, activation=activation)
+
+    def constant(self, value, name=""):
+        """A tensor of one value for every sample (a constant operand of a binary op)."""
+        value = _f32(value)
+        if value.ndim == 0:
+            value = value.reshape(1)
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"constant '{name}' contains NaN or inf")
+        return self.add_node("constant", (), name, weight=value)
+
     def unary(self, op, x, name="", **attrs):
         return self.add_node(op, (x,), name, **attrs)
 
@@ -201,6 +215,9 @@ def _fold(nodes: list, output: int, shapes: list) -> tuple:
     kept, alias, folded = [], {}, set()
     for original in nodes:
         original.inputs = tuple(alias.get(t, t) for t in original.inputs)
+        if not original.inputs:  # a constant
+            kept.append(original)
+            continue
         source, node = original.inputs[0], original
         if node.op == "rescaling" and (source != 0 or node.attrs["scale"] <= 0):
             node = _rescaling_as_scale_shift(node, shapes[source])

@@ -36,6 +36,8 @@ SHARES_INPUT_PARAMS = (
     "pad",
     "slice",
 )
+# ops whose inputs and output share one (scale, zero point): TFLM compares their raw codes
+SAME_PARAMS = ("maximum", "minimum")
 # ops whose integer form fixes the layout of a tensor they read or write (dense sees only sizes;
 # the data movers walk their own float shapes, so they too need only the sizes to agree)
 FREE_LAYOUT = ("dense", "reshape", "rescaling", *MOVERS)
@@ -58,16 +60,53 @@ def calibrated_tensors(graph: FloatGraph) -> list:
     ]
 
 
+def _shared_groups(graph: FloatGraph) -> dict:
+    """tensor id -> the root of the tensors that must share its parameters (a pool or reshape
+    and its input; a maximum / minimum, its inputs and output)."""
+    parent = {}
+
+    def root(t):
+        while parent.get(t, t) != t:
+            t = parent[t]
+        return t
+
+    for node in graph.nodes:
+        if node.op in SHARES_INPUT_PARAMS or node.op in SAME_PARAMS:
+            for t in node.inputs[1:] + (node.output,):
+                parent[root(t)] = root(node.inputs[0])
+    tensors = [graph.input] + [node.output for node in graph.nodes]
+    return {t: root(t) for t in tensors}
+
+
 def tensor_params(graph: FloatGraph, values=None, method: str = "minmax") -> dict:
-    """(scale, zero_point) of every tensor id; values: calibration_values(graph, x) or None."""
+    """(scale, zero_point) of every tensor id; values: calibration_values(graph, x) or None.
+
+    Tensors that must share parameters (_shared_groups) take the union of their ranges, or the
+    fixed output parameters of a logistic / tanh / softmax among them."""
     ranges = calibrate(graph, values, calibrated_tensors(graph), method)
-    params = {t: activation_params(r) for t, r in ranges.items()}
+    groups = _shared_groups(graph)
+    fixed = {}
     for node in graph.nodes:
         if node.op in FIXED_OUTPUT_PARAMS:
             scale, zero_point = FIXED_OUTPUT_PARAMS[node.op]
-            params[node.output] = (float(np.float32(scale)), zero_point)
-        elif node.op in SHARES_INPUT_PARAMS:
-            params[node.output] = params[node.inputs[0]]
+            group = groups[node.output]
+            params = (float(np.float32(scale)), zero_point)
+            if fixed.setdefault(group, (node, params))[1] != params:
+                raise ValueError(
+                    f"{fixed[group][0].label} and {node.label} have fixed output parameters "
+                    f"that differ, but a maximum / minimum needs them equal"
+                )
+    spans = {}
+    for t, (low, high) in ranges.items():
+        group = groups.get(t, t)
+        old = spans.get(group, (low, high))
+        spans[group] = (min(old[0], low), max(old[1], high))
+    params = {}
+    for t, group in groups.items():
+        if group in fixed:
+            params[t] = fixed[group][1]
+        elif group in spans:
+            params[t] = activation_params(spans[group])
     if any(node.op == "concat" for node in graph.nodes):
         _unify_concatenations(graph, params)
     return params
@@ -203,7 +242,7 @@ def quantize_network(
             params[node.output],
             bits,
             not per_tensor,
-            None if values is None else values[node.inputs[0]],
+            None if values is None or not node.inputs else values[node.inputs[0]],
         )
         layer = quantize_node(node, io)
         layer.inputs = tuple(ids[t] for t in node.inputs)

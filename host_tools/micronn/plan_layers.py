@@ -13,16 +13,22 @@ from micronn.graph import UNARY_TABLE_OPS
 from micronn.model import SMALL_INT_LIMIT, WEIGHT_LIMITS, FullyConnected, Layer
 from micronn.ops import (
     add,
+    add_broadcast,
     concatenation,
+    constant,
     conv,
     lookup,
+    maximum_minimum,
     mean,
+    mul,
     pad,
     pooling,
+    prelu,
     reduce,
     resize,
     softmax,
     strided,
+    sub,
     unary,
 )
 
@@ -196,8 +202,35 @@ def _reduce(node, io: LayerIO):
 
 def _add(node, io: LayerIO):
     (scale1, zp1), (scale2, zp2) = io.in_params
+    if tuple(io.in_shapes[0]) != tuple(io.in_shapes[1]):
+        return add_broadcast.prepare_add_broadcast(
+            *io.in_shapes, *io.in_params, io.out_params, node.activation
+        )
     size = int(np.prod(io.in_shapes[0]))
     return add.prepare_add(size, scale1, zp1, scale2, zp2, *io.out_params, node.activation)
+
+
+def _mul(node, io: LayerIO):
+    return mul.prepare_mul(*io.in_shapes, *io.in_params, io.out_params, node.activation)
+
+
+def _sub(node, io: LayerIO):
+    return sub.prepare_sub(*io.in_shapes, *io.in_params, io.out_params, node.activation)
+
+
+def _maximum_minimum(node, io: LayerIO):
+    return maximum_minimum.prepare_maximum_minimum(
+        node.op.upper(), *io.in_shapes, *io.in_params, io.out_params
+    )
+
+
+def _prelu(node, io: LayerIO):
+    return prelu.prepare_prelu(*io.in_shapes, *io.in_params, io.out_params)
+
+
+def _constant(node, io: LayerIO):
+    codes = tflite_int8.affine_quantize(node.weight, *io.out_params)
+    return constant.prepare_constant(codes)
 
 
 def _lookup(node, io: LayerIO):
@@ -265,6 +298,12 @@ BUILDERS = {
     "reduce_max": _reduce,
     "reduce_mean": _reduce,
     "add": _add,
+    "mul": _mul,
+    "sub": _sub,
+    "maximum": _maximum_minimum,
+    "minimum": _maximum_minimum,
+    "prelu": _prelu,
+    "constant": _constant,
     "logistic": _lookup,
     "tanh": _lookup,
     "softmax": _softmax,

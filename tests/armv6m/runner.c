@@ -83,6 +83,21 @@ static mnk_status run_case(const golden_case *c, int sample) {
         return mnk_transpose(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
     case 33:
         return mnk_strided_slice(c->params, c->param_count, x, c->in_len, out_buffer, c->out_len);
+    case 13:
+        return mnk_sub(c->params, c->param_count, x, c->in_len, b, c->b_len, out_buffer,
+                       c->out_len);
+    case 14:
+        return mnk_add_broadcast(c->params, c->param_count, x, c->in_len, b, c->b_len, out_buffer,
+                                 c->out_len);
+    case 15:
+        return mnk_maximum(c->params, c->param_count, x, c->in_len, b, c->b_len, out_buffer,
+                           c->out_len);
+    case 16:
+        return mnk_minimum(c->params, c->param_count, x, c->in_len, b, c->b_len, out_buffer,
+                           c->out_len);
+    case 17:
+        return mnk_prelu(c->params, c->param_count, x, c->in_len, b, c->b_len, out_buffer,
+                         c->out_len);
     case 8:
     case 9:
     case 20:

@@ -80,6 +80,11 @@ enum {
     MNK_PAD_PARAMS = 13,
     MNK_TRANSPOSE_PARAMS = 8,
     MNK_STRIDED_SLICE_PARAMS = 9,
+    MNK_SUB_PARAMS = 24,
+    MNK_ADD_BROADCAST_PARAMS = 24,
+    MNK_MAXIMUM_PARAMS = 12,
+    MNK_MINIMUM_PARAMS = 12,
+    MNK_PRELU_PARAMS = 19,
     MNK_TABLE_SIZE = 256,
     MNK_LOG_SOFTMAX_PARAMS = 7
 };
@@ -145,6 +150,20 @@ mnk_status mnk_mean_axes(const int32_t *params, size_t param_count, const int8_t
                          int8_t *out, size_t out_len);
 mnk_status mnk_sum(const int32_t *params, size_t param_count, const int8_t *x, size_t x_len,
                    int8_t *out, size_t out_len);
+/* SUB and ADD with broadcasting (ADD's rescaling; params: dims, strides of a, strides of b, then
+ * ADD's parameters), MAXIMUM and MINIMUM (dims, strides: raw codes), PRELU (dims, strides; b is
+ * the alpha tensor), laid out as mnk_mul's. */
+mnk_status mnk_sub(const int32_t *params, size_t param_count, const int8_t *a, size_t a_len,
+                   const int8_t *b, size_t b_len, int8_t *out, size_t out_len);
+mnk_status mnk_add_broadcast(const int32_t *params, size_t param_count, const int8_t *a,
+                             size_t a_len, const int8_t *b, size_t b_len, int8_t *out,
+                             size_t out_len);
+mnk_status mnk_maximum(const int32_t *params, size_t param_count, const int8_t *a, size_t a_len,
+                       const int8_t *b, size_t b_len, int8_t *out, size_t out_len);
+mnk_status mnk_minimum(const int32_t *params, size_t param_count, const int8_t *a, size_t a_len,
+                       const int8_t *b, size_t b_len, int8_t *out, size_t out_len);
+mnk_status mnk_prelu(const int32_t *params, size_t param_count, const int8_t *a, size_t a_len,
+                     const int8_t *b, size_t b_len, int8_t *out, size_t out_len);
 
 /* CONCATENATION: outer rows of inner1 codes of a, then inner2 codes of b (params: outer, inner1,
  * inner2). */

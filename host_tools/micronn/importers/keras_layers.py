@@ -34,11 +34,13 @@ IDENTITY_LAYERS = (
 )
 SUPPORTED = (
     "InputLayer, Dense, Conv1D, Conv2D, DepthwiseConv2D, MaxPooling1D/2D, AveragePooling1D/2D, "
-    "GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, Flatten, Reshape, Add, Activation, ReLU, "
-    "LeakyReLU, Rescaling, Softmax, BatchNormalization, Dropout, Concatenate, Permute, "
-    "ZeroPadding1D/2D, Cropping1D/2D"
+    "GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, Flatten, Reshape, Add, Multiply, Subtract, "
+    "Maximum, Minimum, Activation, ReLU, PReLU, LeakyReLU, Rescaling, Softmax, BatchNormalization, "
+    "Dropout, Concatenate, Permute, ZeroPadding1D/2D, Cropping1D/2D"
 )
-MULTI_INPUT = ("Add", "Concatenate")
+# merge layers of two or more tensors -> the float op that folds them pairwise
+MERGE_LAYERS = {"Add": "add", "Multiply": "mul", "Maximum": "maximum", "Minimum": "minimum"}
+MULTI_INPUT = (*MERGE_LAYERS, "Subtract", "Concatenate")
 
 
 def _history(value) -> list:
@@ -355,12 +357,12 @@ class KerasGraph:
             target[target.index(-1)] = int(np.prod(self.builder.shape(inputs[0]))) // known
         return self.builder.reshape(inputs[0], target, name)
 
-    def _Add(self, config, inputs, name, weights):  # noqa: N802
+    def _merge(self, kind, inputs, name):
         if len(inputs) < 2:
-            raise ValueError(f"layer '{name}' (Add) needs at least two inputs")
+            raise ValueError(f"layer '{name}' ({kind}) needs at least two inputs")
         total = inputs[0]
         for other in inputs[1:]:
-            total = self.builder.add(total, other, name=name)
+            total = self.builder.binary(MERGE_LAYERS[kind], total, other, name=name)
         return total
 
     def _Concatenate(self, config, inputs, name, weights):  # noqa: N802
@@ -411,6 +413,36 @@ class KerasGraph:
 
     def _Cropping1D(self, config, inputs, name, weights):  # noqa: N802
         return self._cropping(config, inputs, name, 1)
+
+    def _Add(self, config, inputs, name, weights):  # noqa: N802
+        return self._merge("Add", inputs, name)
+
+    def _Multiply(self, config, inputs, name, weights):  # noqa: N802
+        return self._merge("Multiply", inputs, name)
+
+    def _Maximum(self, config, inputs, name, weights):  # noqa: N802
+        return self._merge("Maximum", inputs, name)
+
+    def _Minimum(self, config, inputs, name, weights):  # noqa: N802
+        return self._merge("Minimum", inputs, name)
+
+    def _Subtract(self, config, inputs, name, weights):  # noqa: N802
+        if len(inputs) != 2:
+            raise ValueError(f"layer '{name}' (Subtract) takes two inputs, got {len(inputs)}")
+        return self.builder.binary("sub", inputs[0], inputs[1], name=name)
+
+    def _PReLU(self, config, inputs, name, weights):  # noqa: N802
+        """alpha has the input's shape with 1 along the shared axes (Keras' PReLU weight)."""
+        alpha = self._kernel(weights, name)
+        shape = self.builder.shape(inputs[0])
+        if alpha.size == 1:
+            alpha = alpha.reshape(1)
+        elif alpha.ndim > len(shape):
+            raise ValueError(
+                f"layer '{name}' (PReLU): alpha of shape {alpha.shape} for input shape {shape}"
+            )
+        constant = self.builder.constant(alpha, f"{name}/alpha")
+        return self.builder.binary("prelu", inputs[0], constant, name=name)
 
     def _Activation(self, config, inputs, name, weights):  # noqa: N802
         return self._activate(inputs[0], config.get("activation"), name)

@@ -10,9 +10,11 @@ from micronn.graph_builder import GraphBuilder
 SUPPORTED = (
     "Gemm, MatMul (+ Add of a constant bias), Conv (group 1 or depthwise), Relu, Clip, "
     "LeakyRelu, HardSwish, Sigmoid, Tanh, Softmax, MaxPool, AveragePool, GlobalAveragePool, "
-    "ReduceMean, ReduceMax, GlobalMaxPool, Resize, Upsample, Flatten, Reshape, Add, "
-    "BatchNormalization, Identity, Dropout, Constant, Concat, Transpose, Pad (constant), Slice"
+    "ReduceMean, ReduceMax, GlobalMaxPool, Resize, Upsample, Flatten, Reshape, Add, Mul, Sub, "
+    "Max, Min, PRelu (with NumPy broadcasting), BatchNormalization, Identity, Dropout, Constant, "
+    "Concat, Transpose, Pad (constant), Slice"
 )
+BINARY_NODES = {"Add": "add", "Mul": "mul", "Sub": "sub", "Max": "maximum", "Min": "minimum"}
 CHANNELS_LAST = "channels_last"  # ONNX (C, H, W) / (C, L) held as (H, W, C) / (1, L, C)
 SAME = "same"  # held in ONNX's own layout
 FLAT_CHW = "flat_chw"  # ONNX's flatten of (C, H, W), held flattened in (H, W, C) order
@@ -383,35 +385,125 @@ class OnnxGraph:
 
     def _Add(self, node, attrs):  # noqa: N802
         names = list(node.input)
-        if all(name in self.values for name in names):
-            a, b = (self.values[name] for name in names)
-            if a.layout != b.layout or a.shape != b.shape:
-                raise ValueError(
-                    f"node '{node.name}' (Add): shapes {a.shape} and {b.shape} differ; "
-                    "broadcasting is not supported"
-                )
-            tensor = self.builder.add(a.tensor, b.tensor, name=node.name)
-            return Value(tensor, a.shape, a.layout, a.source)
         tensor_name = next((n for n in names if n in self.values), None)
         const_name = next((n for n in names if n in self.constants), None)
-        if tensor_name is None or const_name is None:
-            raise ValueError(f"node '{node.name}' (Add): inputs {names} are not computed")
-        x = self.values[tensor_name]
-        producer = self._producer(x)
-        bias = np.asarray(self.constants[const_name], np.float32)
-        if (
-            producer is None
-            or producer.op not in ("dense", "conv2d", "depthwise_conv2d")
-            or producer.activation != "none"
-            or self.readers.get(tensor_name, 0) != 1
-            or bias.size not in (1, producer.bias.size)
-        ):
-            raise ValueError(
-                f"node '{node.name}' (Add): adding a constant is supported only as the bias of "
-                "the MatMul/Gemm/Conv right before it"
+        if tensor_name is not None and const_name is not None:
+            x = self.values[tensor_name]
+            producer = self._producer(x)
+            bias = np.asarray(self.constants[const_name], np.float32)
+            if (
+                producer is not None
+                and producer.op in ("dense", "conv2d", "depthwise_conv2d")
+                and producer.activation == "none"
+                and self.readers.get(tensor_name, 0) == 1
+                and bias.size in (1, producer.bias.size)
+                and self._channel_vector(bias, x)
+            ):
+                producer.bias = producer.bias + bias.reshape(-1)
+                return x  # the bias of the MatMul/Gemm/Conv before it
+        return self._binary(node, "add")
+
+    def _channel_vector(self, value, x: Value) -> bool:
+        """True when a constant holds one value per channel of x (or one value)."""
+        if value.size == 1:
+            return True
+        shape = self._sample_constant_shape(np.asarray(value), x)
+        if shape is None:
+            return False
+        return (
+            x.layout == CHANNELS_LAST
+            and shape[1:] == (1,) * (len(shape) - 1)
+            or (
+                x.layout == SAME
+                and len(shape) == len(x.shape)
+                and shape[:-1] == (1,) * (len(shape) - 1)
             )
-        producer.bias = producer.bias + bias.reshape(-1)
-        return x
+        )
+
+    @staticmethod
+    def _sample_constant_shape(value, x: Value):
+        """The ONNX shape of one sample of a constant operand of x (batch dropped, padded to
+        x's rank), or None when it has a batch other than 1 or too many dims."""
+        shape = tuple(int(d) for d in value.shape)
+        rank = len(x.shape)
+        if len(shape) == rank + 1:
+            if shape[0] != 1:
+                return None
+            shape = shape[1:]
+        if len(shape) > rank:
+            return None
+        return (1,) * (rank - len(shape)) + shape
+
+    def _operand(self, node, name, x: Value) -> int:
+        """The builder tensor of constant `name` broadcast against x, in x's layout."""
+        value = np.asarray(self.constants[name], np.float32)
+        shape = self._sample_constant_shape(value, x)
+        if shape is None:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}): constant '{name}' of shape "
+                f"{list(value.shape)} does not broadcast against one sample of {list(x.shape)}"
+            )
+        value = value.reshape(shape)
+        if x.layout == CHANNELS_LAST and value.size > 1:
+            value = value.transpose(1, 2, 0) if value.ndim == 3 else value.T[np.newaxis]
+        elif x.layout == FLAT_CHW and value.size > 1:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}): a constant of shape {list(value.shape)} "
+                "on a flattened image; micronn holds it in (H, W, C) order: use a scalar, or "
+                "apply it before the Flatten"
+            )
+        return self.builder.constant(value, f"{node.name}/{name}")
+
+    def _binary(self, node, op):
+        """An element-wise node of two operands (computed, or one constant) with broadcasting."""
+        names = list(node.input)
+        if len(names) != 2:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}) has {len(names)} inputs; micronn takes two"
+            )
+        computed = [self.values.get(name) for name in names]
+        if computed[0] is None and computed[1] is None:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}): inputs {names} are not computed"
+            )
+        if None not in computed:
+            a, b = computed
+            if a.layout != b.layout or (a.layout != SAME and len(a.shape) != len(b.shape)):
+                raise ValueError(
+                    f"node '{node.name}' ({node.op_type}): shapes {a.shape} and {b.shape} are "
+                    "held in different layouts; micronn broadcasts tensors of one layout and rank"
+                )
+            tensors, x = (a.tensor, b.tensor), a
+            shape = tuple(int(d) for d in np.broadcast_shapes(a.shape, b.shape))
+        else:
+            x = computed[0] if computed[0] is not None else computed[1]
+            tensors = [
+                value.tensor if value is not None else self._operand(node, name, x)
+                for name, value in zip(names, computed, strict=True)
+            ]
+            constant_shape = self._sample_constant_shape(
+                np.asarray(self.constants[names[computed.index(None)]]), x
+            )
+            shape = tuple(int(d) for d in np.broadcast_shapes(x.shape, constant_shape))
+        tensor = self.builder.binary(op, *tensors, name=node.name)
+        return Value(tensor, shape, x.layout, x.source)
+
+    def _Mul(self, node, attrs):  # noqa: N802
+        return self._binary(node, "mul")
+
+    def _Sub(self, node, attrs):  # noqa: N802
+        return self._binary(node, "sub")
+
+    def _Max(self, node, attrs):  # noqa: N802
+        return self._binary(node, "maximum")
+
+    def _Min(self, node, attrs):  # noqa: N802
+        return self._binary(node, "minimum")
+
+    def _PRelu(self, node, attrs):  # noqa: N802
+        if node.input[0] not in self.values:
+            raise ValueError(f"node '{node.name}' (PRelu): its input '{node.input[0]}' is constant")
+        return self._binary(node, "prelu")
 
     def _activation(self, node, kind):
         x = self.value(node.input[0], node.name)

@@ -19,6 +19,14 @@ from micronn.ops.strided import slice_walk
 FUSED = {"NONE": "none", "RELU": "relu", "RELU6": "relu6"}
 UNARY = {"LOGISTIC": "logistic", "TANH": "tanh"}
 POOLS = {"MAX_POOL_2D": "max_pool", "AVERAGE_POOL_2D": "avg_pool"}
+BINARY = {
+    "ADD": "add",
+    "MUL": "mul",
+    "SUB": "sub",
+    "MAXIMUM": "maximum",
+    "MINIMUM": "minimum",
+    "PRELU": "prelu",
+}
 
 
 def is_float_model(graph) -> bool:
@@ -315,9 +323,31 @@ class _FloatImport:
         )
         self.output(op, y)
 
-    def add(self, op) -> None:
-        a, b = self.activation(op, 0), self.activation(op, 1)
-        self.output(op, self.builder.add(a, b, self.fused(op), self.name(op)))
+    def operand(self, op, position: int, other: int) -> int:
+        """A computed input, or a constant one as a constant node shaped as one sample of the
+        computed operand `other` (the batch dropped, the activation view's rank)."""
+        index = op.input(position)
+        if index in self.ids or index not in self.static:
+            return self.activation(op, position)
+        value = self.constant(op, position)
+        rank = len(self.graph.tensors[op.input(other)].shape)
+        if value.ndim > rank or (value.ndim == rank and value.shape[0] != 1):
+            raise self.op_error(
+                op, f"has a constant operand of shape {list(value.shape)} with a batch other than 1"
+            )
+        value = value.reshape((1,) * (rank - value.ndim) + value.shape)
+        sample = activation_view((1, *value.shape[1:])) if rank > 1 else value.shape
+        return self.builder.constant(value.reshape(sample), f"{self.name(op)}/constant{position}")
+
+    def binary(self, op) -> None:
+        """ADD, MUL, SUB, MAXIMUM, MINIMUM, PRELU with broadcasting; one operand may be constant."""
+        if op.input(0) not in self.ids and op.input(1) not in self.ids:
+            raise self.op_error(op, "has no computed input; micronn needs one")
+        computed = 0 if op.input(0) in self.ids else 1
+        a = self.operand(op, 0, computed)
+        b = self.operand(op, 1, computed)
+        fused = self.fused(op) if op.name in ("ADD", "MUL", "SUB") else "none"
+        self.output(op, self.builder.binary(BINARY[op.name], a, b, fused, self.name(op)))
 
     def softmax(self, op) -> None:
         beta = op.options.get("beta", 1.0)
@@ -410,7 +440,7 @@ HANDLERS = {
     "FULLY_CONNECTED": _FloatImport.fully_connected,
     "CONV_2D": _FloatImport.conv,
     "DEPTHWISE_CONV_2D": _FloatImport.conv,
-    "ADD": _FloatImport.add,
+    **dict.fromkeys(BINARY, _FloatImport.binary),
     "MEAN": _FloatImport.mean,
     "REDUCE_MAX": _FloatImport.reduce,
     "RESIZE_NEAREST_NEIGHBOR": _FloatImport.resize,
