@@ -194,6 +194,26 @@ class BuildContext:
             layers.append(self.connect(prepare_constant(self.constant(op, index)), (), index))
         return layers
 
+    def broadcast_operator(self, op: OperatorInfo, prepare) -> list:
+        """The layers of a two-input element-wise op with broadcasting and a fused activation:
+        CONSTANT layers for its constant operands, then prepare(shape1, shape2, (scale, zero
+        point) of input 1, input 2 and the output, activation=...)."""
+        first, second, target = op.input(0), op.input(1), op.outputs[0]
+        layers = self.constant_operands(op, (first, second))
+        activation, _, _ = self.fused_activation(op)
+        try:
+            layer = prepare(
+                self.tensor(first).shape,
+                self.tensor(second).shape,
+                self.quantization(first),
+                self.quantization(second),
+                self.quantization(target),
+                activation=activation,
+            )
+        except ValueError as error:
+            raise self.error(op, str(error)) from None
+        return [*layers, self.connect(layer, (first, second), target)]
+
     def new_activation(self, index: int) -> int:
         """A new activation id for TFLite tensor `index` (graph.py calls this for the input)."""
         if index in self._ids:
