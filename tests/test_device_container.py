@@ -46,6 +46,7 @@ def attempt(data, use_file):
     return ["returned a net", ""]
 
 def positions(path):
+    gc.collect()  # a fragmented heap after thousands of loads: the list needs one free block
     with open(path, "rb") as f:
         return array("I", f.read())
 

@@ -10,7 +10,6 @@ from small_models import calibration_inputs, small_container
 from micronn import container, reference
 from micronn.boards import load_board
 from micronn.importers.tflite import load_tflite
-from micronn.report import estimated_peak_ram
 from micronn.simulate import SimulationError, find_micropython, simulate
 
 
@@ -134,14 +133,3 @@ def test_micropython_executable_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("MICRONN_MICROPYTHON")
     assert find_micropython().endswith("micropython")
     assert find_micropython(find_micropython()) == find_micropython()
-
-
-@pytest.mark.parametrize(
-    ("sizes", "weights"), [((8, 6, 4), "int8"), ((64, 64, 32, 10), "int8"), ((256, 96, 10), "int4")]
-)
-def test_inspect_estimate_tracks_the_measured_heap(tmp_path, sizes, weights):
-    data = small_container(tmp_path, sizes=sizes, weights=weights)
-    model = container.read(data)
-    measured = simulate(data, _codes(model, 2), board="esp32s3").peak_heap
-    estimate = estimated_peak_ram(model, len(data))
-    assert 0.75 * measured <= estimate <= 1.35 * measured, (estimate, measured)

@@ -1,15 +1,9 @@
-"""Describe a model for people: layer table and a simple RAM estimate against a board."""
+"""Describe a model for people: layer table and its activation and accumulator bytes."""
 
 from micronn.arena import plan_arena
 from micronn.boards import Board
 from micronn.ops.unary import source_name
 
-# Rough heap costs, from the live heap measured on the 64-bit MicroPython unix VM (objects are
-# smaller on 32-bit boards): the imported device package, and per-layer objects around the
-# tensors (fitted to dense stacks of 1-3 layers on the graph-container runtime: 44-45 KB).
-# `micronn simulate` measures the real figure.
-RUNTIME_ESTIMATE_BYTES = 42 * 1024
-PER_LAYER_ESTIMATE_BYTES = 1024
 INT32_BYTES = 4
 
 
@@ -21,17 +15,6 @@ def activation_bytes(model) -> int:
 
 def accumulator_bytes(model) -> int:
     return INT32_BYTES * max(model.shapes[layer.output][-1] for layer in model.layers)
-
-
-def estimated_peak_ram(model, container_bytes: int) -> int:
-    """Container held in RAM + activation arena and accumulators + runtime overhead."""
-    return (
-        RUNTIME_ESTIMATE_BYTES
-        + PER_LAYER_ESTIMATE_BYTES * len(model.layers)
-        + container_bytes
-        + activation_bytes(model)
-        + accumulator_bytes(model)
-    )
 
 
 def _shape_text(shape) -> str:
