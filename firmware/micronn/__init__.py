@@ -33,7 +33,7 @@ __version__ = "0.1.0"
 def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=None):
     """Read and check the model at `path` (or an open binary stream); return a Net.
 
-    backend: "auto" (the fastest available) or a name from micronn.backends.AVAILABLE.
+    backend: "auto" (the fastest available but ulab) or a name from backends.available().
     weights: where the big weight tensors live (placement.py): "ram" (heap arrays),
     "stream" (read from the open file into one scratch buffer of about chunk_bytes, every
     predict), "rom" (straight from a file on a ROMFS mount) or "auto" (ram if it fits the

@@ -7,7 +7,7 @@ op is the container.Layer (op.name, op.weight_bits, op.activation), params its i
 parameters in container order, tensors its tensors in container order (array('b') int8,
 bytearray packed int4 / int2 weights, array('i') int32). a, b and out are memoryviews ('b')
 onto the arena; b is None for one-input operators. Every backend gives exactly the same
-integers; "auto" takes the fastest one this board can run.
+integers; "auto" takes the fastest one this board can run, except ulab (NOT_AUTO).
 """
 
 import sys
@@ -139,21 +139,40 @@ BACKENDS = (
     ("python", _always, python_kernel, ""),
 )
 
-# The backends this board can run, fastest first.
+# "auto" never picks these: ulab's predict allocates (ndarray temporaries), and the default
+# keeps the promise that predict allocates nothing. They run when asked for by name.
+NOT_AUTO = ("ulab",)
+
+# The backends this board can run, fastest first (see available()).
 AVAILABLE = tuple(entry[0] for entry in BACKENDS if entry[1]())
 
 
+def available():
+    """The backends this board can run, fastest first; AVAILABLE is updated to match.
+
+    Only "c" can appear after `import micronn`: a _micronn.mpy copied to the board is found
+    without a soft reset (one failed import while it is absent). The others are firmware."""
+    global AVAILABLE
+    if AVAILABLE[0] != "c" and _c_module_present():
+        AVAILABLE = ("c",) + AVAILABLE
+    return AVAILABLE
+
+
 def select(name):
-    """Return (backend name, kernel finder) for a name from AVAILABLE, or "auto".
+    """Return (backend name, kernel finder) for a name from available(), or "auto" (the
+    fastest one outside NOT_AUTO).
 
     The finder maps an operator name to its kernel module, or to None when it has none.
     """
+    offered = available()
     if name == "auto":
-        name = AVAILABLE[0]
+        for name in offered:  # noqa: B007 (ends at the first one auto may pick; python is last)
+            if name not in NOT_AUTO:
+                break
     for backend, _, finder, advice in BACKENDS:
         if backend == name:
-            if name not in AVAILABLE:
+            if name not in offered:
                 raise ValueError(advice)
             return name, finder
-    choices = ", ".join(AVAILABLE)
+    choices = ", ".join(offered)
     raise ValueError(f"unknown backend {name!r}; available on this board: auto, {choices}")

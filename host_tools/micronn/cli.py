@@ -57,9 +57,14 @@ def _add_simulate(sub):
     parser.add_argument(
         "--weights", choices=WEIGHTS, default="auto", help="where the weights live (docs/memory.md)"
     )
-    parser.add_argument(
-        "--mpy", action="store_true", help="run the device package precompiled, as flashed"
+    runtime = parser.add_mutually_exclusive_group()
+    runtime.add_argument(
+        "--source",
+        action="store_true",
+        help="run the device package's .py sources, compiled on the VM at the cost of heap "
+        "(default: the .mpy files that micronn flash installs)",
     )
+    runtime.add_argument("--mpy", action="store_true", help=argparse.SUPPRESS)  # the default
     parser.add_argument("--dequantize", action="store_true", help="write float outputs")
     parser.add_argument("--micropython", help="path of the MicroPython unix executable")
 

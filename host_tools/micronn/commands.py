@@ -66,7 +66,19 @@ def _save_outputs(path, model, outputs) -> str:
     return ", ".join(f"{n} {o.dtype} {o.shape}" for n, o in zip(names, outputs, strict=True))
 
 
+def _check_output_folder(path) -> None:
+    """OSError before any work when the folder of an output file is missing (writing there
+    would fail with a "file not found" that sounds like the input's)."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise OSError(
+            f"{path}: the output folder {folder} {what}; create it first or write elsewhere"
+        )
+
+
 def _check_output_path(path, model) -> None:
+    _check_output_folder(path)
     if len(model.outputs) > 1 and not str(path).endswith(".npz"):
         raise ValueError(
             f"{path}: the model has {len(model.outputs)} outputs; write them to an .npz "
@@ -80,6 +92,7 @@ def _read_container(path):
 
 
 def do_convert(args) -> list:
+    _check_output_folder(args.output)
     model = convert_to_model(
         args.model, calibration=args.calibration, weights=args.weights, per_tensor=args.per_tensor
     )
@@ -110,7 +123,7 @@ def do_simulate(args) -> list:
         backend=args.backend,
         micropython=args.micropython,
         weights=args.weights,
-        precompiled=args.mpy,
+        precompiled=not args.source,
     )
     board = load_board(args.board)
     outputs = result.outputs
@@ -232,6 +245,8 @@ def do_run(args) -> list:
     from micronn.remote import run
 
     x = _load_npy(args.input)
+    if args.output:
+        _check_output_folder(args.output)  # before the board runs
     result = run(args.port, x, model=args.model, backend=args.backend, baudrate=args.baud)
     lines = [f"ran {result.board_path} on {args.port} (backend {result.model.backend})"]
     if args.output:

@@ -1,8 +1,12 @@
 """The device package precompiled to .mpy for the MicroPython VM, as `micronn flash` puts it on
 a board: importing .mpy files needs no compiler heap, and their code is smaller than a parse.
+`micronn simulate` runs it by default, so that the VM's heap holds what a board's would.
 
 The files are built once per process (runtime.build_runtime, for the VM's own .mpy version and
-native arch) into a temporary folder that is removed when the process ends.
+native arch) into a temporary folder that is removed when the process ends. mpy-cross writes
+the same bytes for every arch into a module without native code, so these are the board's own
+files, except the viper modules: their machine code is the VM's (x64) instead of the board's
+(xtensawin, armv6m, ...), which the VM could not execute.
 """
 
 import atexit

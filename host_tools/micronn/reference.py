@@ -7,66 +7,34 @@ double-rounding requantization.
 
 import numpy as np
 
-from micronn import tflite_int8
+from micronn import inputs, tflite_int8
 from micronn.model import Model
 from micronn.ops import KERNELS
 
-UINT8_SHIFT = 128  # int8 code = uint8 code - 128 at a uint8 edge (model.TensorSpec)
-
 
 def sample_shapes(model: Model, index: int = 0) -> list[tuple]:
-    """The shapes one sample of input `index` may take: the input's shape, that shape without
-    its leading 1s ((W, C) for a Conv1D model's (1, W, C)), and flat (input size,)."""
-    spec = model.inputs[index]
-    shape = tuple(spec.shape)
-    squeezed = shape
-    while len(squeezed) > 1 and squeezed[0] == 1:
-        squeezed = squeezed[1:]
-    return list(dict.fromkeys([shape, squeezed, (spec.size,)]))
+    """The shapes one sample of input `index` may take (inputs.sample_shapes): the input's
+    shape, that shape without its leading 1s ((W, C) for a Conv1D model's (1, W, C)), and flat
+    (input size,)."""
+    return inputs.sample_shapes(model.inputs[index])
 
 
 def input_rows(model: Model, shape, index: int = 0) -> tuple[int, bool]:
     """(rows, single) for input `index` shaped `shape`: one sample (see sample_shapes) or a
-    batch of them along a leading axis."""
-    shape = tuple(shape)
-    samples = sample_shapes(model, index)
-    if shape in samples:
-        return 1, True
-    if len(shape) > 1 and shape[1:] in samples:
-        return shape[0], False
-    accepted = " or ".join(str(s) for s in samples)
-    which = "input" if len(model.inputs) == 1 else f"input {index}"
-    raise ValueError(
-        f"{which} shape {shape} does not match the model's {which} {accepted} "
-        "(optionally with a leading batch axis)"
-    )
+    batch of them along a leading axis. The same rules as simulate and run (inputs.py)."""
+    return inputs.input_rows(model.inputs, shape, index)
 
 
 def edge_arrays(model: Model, x, what: str = "x") -> list:
     """x as a list of one array per input: x itself for a one-input model, else a sequence of
     len(model.inputs) arrays."""
-    count = len(model.inputs)
-    if count == 1:
-        return [x]
-    if isinstance(x, np.ndarray) or not isinstance(x, (list, tuple)) or len(x) != count:
-        raise ValueError(
-            f"the model has {count} inputs; pass {what} as a list or tuple of {count} arrays, "
-            "one per input in order"
-        )
-    return list(x)
+    return inputs.edge_arrays(len(model.inputs), x, what)
 
 
 def batch_rows(model: Model, arrays) -> tuple[int, bool]:
     """(rows, single) shared by one array per input (see input_rows); ValueError if they
     disagree."""
-    found = [input_rows(model, np.shape(a), k) for k, a in enumerate(arrays)]
-    if len(set(found)) != 1:
-        got = ", ".join("one sample" if single else f"{rows} rows" for rows, single in found)
-        raise ValueError(
-            "the inputs disagree on the batch: give every input one sample, or every input "
-            f"the same number of rows (got {got})"
-        )
-    return found[0]
+    return inputs.batch_rows(model.inputs, arrays)
 
 
 def run(model: Model, x):
@@ -98,11 +66,7 @@ def quantize_input(model: Model, x, index: int = 0) -> np.ndarray:
 
     For an input imported from a uint8 .tflite input (source_dtype "uint8"), a uint8 array holds
     that input's codes: they become int8 codes by subtracting 128, as TFLM's QUANTIZE does."""
-    x = np.asarray(x)
-    spec = model.inputs[index]
-    if spec.source_dtype == "uint8" and x.dtype == np.uint8:
-        return (x.astype(np.int16) - UINT8_SHIFT).astype(np.int8)
-    return tflite_int8.affine_quantize(x, spec.scale, spec.zero_point)
+    return inputs.quantize(model.inputs[index], x)
 
 
 def dequantize_output(model: Model, q, index: int = 0) -> np.ndarray:

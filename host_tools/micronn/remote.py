@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from micronn import tflite_int8
 from micronn.flash import MODEL_SUFFIX, MODELS_DIR, board_model_path
+from micronn.inputs import input_codes
+from micronn.model import TensorSpec
 from micronn.runtime import decode_mpy
 from micronn.session import BoardInfo, ModelInfo
 from micronn.transport_serial import DEFAULT_BAUD, SerialTransport
@@ -49,24 +50,9 @@ def _choose_model(session, name) -> str:
 
 
 def _input_rows(model: ModelInfo, x) -> tuple:
-    """int8 rows [n, input_size] and whether x was one sample."""
-    x = np.asarray(x)
-    if np.issubdtype(x.dtype, np.floating):
-        x = tflite_int8.affine_quantize(x, float(model.input_scale), model.input_zero_point)
-    elif x.dtype != np.int8:
-        raise ValueError(
-            f"input must be int8 codes or float values, got {x.dtype}; "
-            "cast quantized data to int8 or pass floats to quantize on the host"
-        )
-    shape = tuple(model.input_shape)
-    single = x.shape == shape
-    if not single and x.shape[1:] != shape:
-        raise ValueError(
-            f"input shape {x.shape} does not match the model's {shape} "
-            "(optionally with a leading batch axis)"
-        )
-    size = int(np.prod(shape))
-    return np.ascontiguousarray(x, dtype=np.int8).reshape(-1, size), single
+    """int8 rows [n, input_size] and whether x was one sample: the rules of simulate."""
+    spec = TensorSpec(tuple(model.input_shape), float(model.input_scale), model.input_zero_point)
+    return input_codes([spec], x)
 
 
 def run(port, x, *, model=None, backend="auto", baudrate=DEFAULT_BAUD, open_transport=None):

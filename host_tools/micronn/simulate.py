@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from micronn import container, reference
+from micronn import container
 from micronn.boards import load_board
+from micronn.inputs import input_codes
 from micronn.precompiled import precompiled_package
 from micronn.resources import device_package_dir, device_script
 
@@ -76,28 +77,6 @@ def _load_model(model_path_or_bytes):
     path = Path(model_path_or_bytes)
     data = path.read_bytes()
     return data, container.read(data, name=str(path))
-
-
-def _input_codes(model, x) -> tuple:
-    """int8 rows [n, total input size] for the VM (each row: the inputs' codes one after the
-    other) and whether x was a single sample. x: one array, or one per input (reference.run)."""
-    codes = []
-    for k, array in enumerate(reference.edge_arrays(model, x)):
-        array = np.asarray(array)
-        if np.issubdtype(array.dtype, np.floating):
-            array = reference.quantize_input(model, array, k)
-        elif array.dtype != np.int8:
-            raise ValueError(
-                f"input must be int8 codes or float values, got {array.dtype}; "
-                "cast quantized data to int8 or pass floats to quantize on the host"
-            )
-        codes.append(array)
-    rows, single = reference.batch_rows(model, codes)
-    flat = [
-        np.ascontiguousarray(c, dtype=np.int8).reshape(rows, spec.size)
-        for c, spec in zip(codes, model.inputs, strict=True)
-    ]
-    return (flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)), single
 
 
 def _split_outputs(model, raw: bytes, rows: int, single: bool):
@@ -167,15 +146,17 @@ def simulate(
     backend="auto",
     micropython=None,
     weights="auto",
-    precompiled=False,
+    precompiled=True,
     heap_bytes=None,
 ) -> SimulationResult:
     """Run the model on the MicroPython VM with `board`'s heap; x is int8 codes or floats, one
-    sample or a batch (reference.input_rows); outputs have the model's output shape.
+    sample or a batch, as `micronn run` takes them on a board (inputs.input_codes); outputs
+    have the model's output shape.
 
     weights: micronn.load's placement (auto, ram, stream, rom). precompiled: run the device
-    package as .mpy files, as `micronn flash` installs it, instead of compiling its .py files on
-    the VM (which costs heap). heap_bytes: another heap size than the board's.
+    package as .mpy files, as `micronn flash` installs it (the default); False compiles its .py
+    sources on the VM, which costs the board's heap and may run out where a board would not.
+    heap_bytes: another heap size than the board's.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
@@ -186,7 +167,7 @@ def simulate(
     profile = load_board(board)
     heap = profile.heap_bytes if heap_bytes is None else int(heap_bytes)
     data, model = _load_model(model_path_or_bytes)
-    rows, single = _input_codes(model, x)
+    rows, single = input_codes(model.inputs, x)
     executable = find_micropython(micropython)
     with tempfile.TemporaryDirectory(prefix="micronn-sim-") as workdir:
         work = Path(workdir)
@@ -210,6 +191,7 @@ def simulate(
                 for edges in (model.inputs, model.outputs)
             ]
         # precompiled: the package as .mpy files, as `micronn flash` installs it on a board
+        # (precompiled.py: the board's bytecode, native code for the VM's own arch)
         package = precompiled_package(executable) if precompiled else device_package_dir().parent
         env = dict(os.environ, MICROPYPATH=str(package))
         try:

@@ -414,7 +414,8 @@ class Agent:
         try:
             from micronn import backends
 
-            names = ",".join(backends.AVAILABLE)
+            # available() sees a _micronn.mpy copied since import; an older runtime lacks it
+            names = ",".join(getattr(backends, "available", lambda: backends.AVAILABLE)())
         except Exception as e:  # a missing or broken runtime is reported, not fatal
             names = "unavailable (" + type(e).__name__ + ": " + str(e) + ")"
         version = ".".join(str(v) for v in impl.version[:3])
