@@ -1,12 +1,13 @@
 """The `micronn` command line, end to end on a small model and the real MicroPython VM."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from small_models import calibration_inputs, write_dense_npz
+from small_models import calibration_inputs, small_container, write_dense_npz
 
 from micronn import container, reference
 from micronn.cli import main
@@ -71,6 +72,46 @@ def test_simulate_float_input_with_dequantize(converted):
     outputs = np.load(out_path)
     assert outputs.dtype == np.float32
     np.testing.assert_array_equal(outputs, expected)
+
+
+def test_simulate_runs_the_flashed_package_unless_asked_for_the_sources(tmp_path, capsys):
+    mnq = tmp_path / "mlp.mnq"
+    mnq.write_bytes(small_container(tmp_path, sizes=(784, 240, 10)))  # 190 KB of weights
+    np.save(tmp_path / "x.npy", np.zeros((1, 784), np.int8))
+    args = ["simulate", str(mnq), "--input", str(tmp_path / "x.npy"), "--board", "esp32"]
+    assert main(args) == 0
+    flashed = capsys.readouterr().out
+    assert "weights stream" in flashed
+    assert main([*args, "--mpy"]) == 0  # the old flag for the default
+    assert capsys.readouterr().out == flashed
+    assert main([*args[:-1], "esp32s3", "--source"]) == 0
+    peaks = [
+        int(re.search(r"peak heap (\d+)", out).group(1))
+        for out in (flashed, capsys.readouterr().out)
+    ]
+    assert peaks[1] > peaks[0]  # the sources are compiled on the VM, in its heap
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--source", "--mpy"])
+    assert exit_info.value.code == 2
+
+
+def test_an_output_folder_that_does_not_exist_is_named_before_any_work(converted, capsys):
+    folder, mnq, _ = converted
+    missing = folder / "no_such_folder"
+    npz = ["convert", str(folder / "net.npz"), "--calibration", str(folder / "calib.npy")]
+    assert main([*npz, "-o", str(missing / "x.mnq")]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"micronn convert: error: {missing / 'x.mnq'}: the output folder {missing} does not "
+        "exist; create it first or write elsewhere\n"
+    )
+    assert main([*npz, "-o", str(folder / "calib.npy" / "x.mnq")]) == 1
+    assert "calib.npy is not a folder" in capsys.readouterr().err
+    np.save(folder / "one.npy", np.zeros(10, np.int8))
+    sim = ["simulate", str(mnq), "--input", str(folder / "one.npy")]
+    assert main([*sim, "--output", str(missing / "y.npy")]) == 1
+    assert f"the output folder {missing} does not exist" in capsys.readouterr().err
+    assert not missing.exists()
 
 
 def test_boards_lists_every_profile(capsys):

@@ -9,8 +9,13 @@ from small_models import calibration_inputs, small_container
 
 from micronn import container, reference
 from micronn.boards import load_board
+from micronn.fit import fit_problem
 from micronn.importers.tflite import load_tflite
+from micronn.precompiled import precompiled_package, vm_mpy_target
+from micronn.runtime import RUNTIME_DIR, MpyTarget, build_runtime, plan_runtime
 from micronn.simulate import SimulationError, find_micropython, simulate
+
+MLP_190KB = (784, 240, 10)  # 190 KB of int8 weights: more than the esp32's heap, streamed
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +68,43 @@ def test_conv1d_inputs_may_leave_out_the_leading_height_of_one():
     single = simulate(data, x[0])
     assert single.outputs.shape == tuple(model.output.shape)
     np.testing.assert_array_equal(single.outputs, result.outputs[0])
+
+
+@pytest.fixture(scope="module")
+def mlp_190kb(tmp_path_factory):
+    data = small_container(tmp_path_factory.mktemp("mlp"), sizes=MLP_190KB)
+    return data, container.read(data)
+
+
+def test_by_default_the_package_runs_as_flashed_so_what_fits_the_board_runs(mlp_190kb):
+    data, model = mlp_190kb
+    assert fit_problem(data, "esp32") is None  # what inspect and flash accept
+    codes = _codes(model, 2)
+    result = simulate(data, codes, board="esp32")
+    np.testing.assert_array_equal(result.outputs, reference.run(model, codes))
+    assert result.weights == "stream" and result.peak_heap <= load_board("esp32").heap_bytes
+    # the .py sources, compiled on the VM, take heap that a flashed board keeps (on an esp32
+    # heap this model then runs out of memory or not, by a few hundred bytes of fragmentation)
+    source = simulate(data, codes, board="esp32s3", precompiled=False)
+    np.testing.assert_array_equal(source.outputs, result.outputs)
+    assert source.heap_stages["import"] > 2 * result.heap_stages["import"]
+
+
+def test_the_simulated_package_is_what_flash_installs_on_the_board():
+    """Every module without native code is byte for byte the esp32's file; the viper modules
+    hold the VM's machine code (x64) where the board's holds xtensawin."""
+    target = vm_mpy_target(find_micropython())
+    if (target.version, target.sub_version) != (6, 3):
+        pytest.skip(f"this VM loads .mpy v{target.version}.{target.sub_version}, not the 6.3 here")
+    board = build_runtime(plan_runtime(MpyTarget(6, 3, load_board("esp32").mpy_arch)))
+    board = {
+        k[len(RUNTIME_DIR) + 1 :]: v for k, v in board.items() if k.startswith(RUNTIME_DIR + "/")
+    }
+    folder = precompiled_package(find_micropython()) / "micronn"
+    simulated = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert sorted(simulated) == sorted(board) and all(n.endswith(".mpy") for n in board)
+    native = sorted(name for name in board if board[name] != simulated[name])
+    assert native and all(name.startswith("viper_") for name in native)
 
 
 def test_python_backend_by_name(small):
