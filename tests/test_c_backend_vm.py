@@ -2,12 +2,15 @@
 
 - Always: asking for backend "c" where _micronn is absent (the PyPI VM) is a ValueError that
   says how to install it.
-- With MPY_DIR (a MicroPython checkout; pyelftools and ar importable here): the x64 native
-  module built with `make natmod` loads into the PyPI VM and runs models of every operator
-  family bit-exactly, allocation-free, and its argument checks survive a fuzzer.
+- With MPY_DIR (a MicroPython checkout; pyelftools, and ar for a checkout without
+  tools/ar_util.py, importable in this Python): the x64 native module built with `make natmod`
+  loads into the PyPI VM and runs models of every operator family bit-exactly, allocation-free,
+  and its argument checks survive a fuzzer; copied to a running board it is used without a
+  soft reset.
 - With MICRONN_MICROPYTHON (a unix port built with ulab and _micronn, docs/building.md): the
   same on that VM, plus ulab ndarrays (dense ones accepted, views refused). The whole device
-  suite also runs on it, with "auto" picking "c" (tests/vm.py uses that VM).
+  suite also runs on it, with "auto" picking "c" (tests/vm.py uses that VM). A VM without
+  _micronn (a ulab-only build) skips these, saying so.
 """
 
 import importlib.util
@@ -33,8 +36,10 @@ from vm import run
 from micronn import container, reference
 from micronn.cli import build_parser, main
 from micronn.flash import flash
+from micronn.remote import describe
 from micronn.remote import run as run_on_board
 from micronn.simulate import find_micropython
+from micronn.transport_serial import SerialTransport
 from micronn.virtual_board import VirtualBoard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,6 +196,26 @@ except ValueError as e:
     assert "backend 'c' needs the _micronn C module" in out
 
 
+def natmod_tools_missing() -> str:
+    """Why `make natmod` cannot link here ("" when it can): MicroPython's tools/mpy_ld.py imports
+    pyelftools, and `ar` where the checkout has no tools/ar_util.py of its own."""
+    if not MPY_DIR:
+        return "set MPY_DIR to a MicroPython checkout to build the natmod"
+    modules = ["elftools"]
+    if not (Path(MPY_DIR) / "tools" / "ar_util.py").is_file():
+        modules.append("ar")
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        return (
+            f"the natmod links with {' and '.join(missing)}, missing in {sys.executable}: "
+            f"{sys.executable} -m pip install pyelftools ar"
+        )
+    return ""
+
+
+needs_natmod_tools = pytest.mark.skipif(bool(natmod_tools_missing()), reason=natmod_tools_missing())
+
+
 def build_natmod(folder: Path, arch: str = "x64") -> Path:
     """`make natmod` into a tmp folder (it builds on a copy of ulab_ext); returns the .mpy."""
     command = ["make", "-C", str(ROOT), "natmod", f"ARCH={arch}", f"MPY_DIR={MPY_DIR}"]
@@ -200,11 +225,8 @@ def build_natmod(folder: Path, arch: str = "x64") -> Path:
     return folder / "natmod" / "_micronn.mpy"
 
 
-@pytest.mark.skipif(not MPY_DIR, reason="set MPY_DIR to a MicroPython checkout to build the natmod")
+@needs_natmod_tools
 def test_natmod_x64_loads_into_the_pypi_vm_and_matches_the_reference(tmp_path):
-    for module in ("elftools", "ar"):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"natmod linking needs `pip install pyelftools ar` ({module} missing)")
     mpy = build_natmod(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
@@ -217,13 +239,10 @@ def test_natmod_x64_loads_into_the_pypi_vm_and_matches_the_reference(tmp_path):
 BEFORE_MUL = "923f61f"
 
 
-@pytest.mark.skipif(not MPY_DIR, reason="set MPY_DIR to a MicroPython checkout to build the natmod")
+@needs_natmod_tools
 def test_an_older_natmod_without_mul_runs_mul_with_its_python_kernel(tmp_path):
     """A board's _micronn.mpy from before MUL: backend "c" still loads every model, MUL layers
     run with python_broadcast, the others in C, all exact."""
-    for module in ("elftools", "ar"):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"natmod linking needs `pip install pyelftools ar` ({module} missing)")
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", BEFORE_MUL, "ulab_ext"], capture_output=True
     )
@@ -251,6 +270,53 @@ def test_an_older_natmod_without_mul_runs_mul_with_its_python_kernel(tmp_path):
     check_kernels(out, C_KERNELS | {"MUL": "python_broadcast"})
 
 
+@needs_natmod_tools
+def test_a_natmod_copied_to_a_running_board_is_used_without_a_soft_reset(tmp_path):
+    """The agent's interpreter imported micronn before lib/_micronn.mpy arrived: info lists c
+    and run --backend c uses it at once (backends.available() looks again while c is absent)."""
+    mpy = build_natmod(tmp_path).read_bytes()
+    count, _ = write_cases(tmp_path)
+    model = tmp_path / "m0.mnq"
+    size = len((tmp_path / "x0.bin").read_bytes()) // ROWS
+    x = np.random.default_rng(6).integers(-128, 128, size=(3, size)).astype(np.int8)
+    want = reference.run(container.read(model.read_bytes()), x)
+    with VirtualBoard("rp2040") as board:
+        flash(board.port, model)
+        before = describe(board.port).info.backends.split(",")
+        assert "c" not in before and run_on_board(board.port, x).model.backend == before[0]
+        with SerialTransport(board.port) as transport, transport.session() as session:
+            session.upload("lib/_micronn.mpy", mpy)
+        assert describe(board.port).info.backends.split(",") == ["c", *before]
+        for backend in ("c", "auto"):
+            result = run_on_board(board.port, x, backend=backend)
+            assert result.model.backend == "c"
+            np.testing.assert_array_equal(result.outputs, want)
+
+
+def _custom_vm_problem() -> str:
+    """Why the tests of a VM with _micronn built in cannot run ("" when they can)."""
+    if not CUSTOM_VM:
+        return "set MICRONN_MICROPYTHON to a VM built with _micronn"
+    probe = "try:\n import _micronn\n print('yes')\nexcept ImportError:\n print('no')"
+    done = subprocess.run(
+        [find_micropython(CUSTOM_VM), "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    if done.stdout.strip() != "yes":
+        return (
+            f"MICRONN_MICROPYTHON={CUSTOM_VM} has no _micronn built in (a ulab-only VM?): build "
+            "one with ulab_ext as a user C module (docs/building.md)"
+        )
+    return ""
+
+
+@pytest.fixture(scope="module")
+def custom_vm():
+    problem = _custom_vm_problem()
+    if problem:
+        pytest.skip(problem)
+    return find_micropython(CUSTOM_VM)
+
+
 ULAB_SCRIPT = """
 import micronn
 from ulab import numpy as np
@@ -269,19 +335,18 @@ print("ulab ok")
 """
 
 
-@pytest.mark.skipif(not CUSTOM_VM, reason="set MICRONN_MICROPYTHON to a VM built with _micronn")
-def test_custom_vm_with_micronn_built_in(tmp_path):
-    _check_vm(find_micropython(CUSTOM_VM), tmp_path, str(FIRMWARE))
+def test_custom_vm_with_micronn_built_in(tmp_path, custom_vm):
+    _check_vm(custom_vm, tmp_path, str(FIRMWARE))
     probe = _vm(
-        CUSTOM_VM, "import micronn.backends as b\nprint(b.AVAILABLE)", tmp_path, str(FIRMWARE)
+        custom_vm, "import micronn.backends as b\nprint(b.AVAILABLE)", tmp_path, str(FIRMWARE)
     )
     assert probe.strip().startswith("('c'"), probe
     has_ulab = "yes" in _vm(
-        CUSTOM_VM, "try:\n import ulab\n print('yes')\nexcept ImportError:\n print('no')",
+        custom_vm, "try:\n import ulab\n print('yes')\nexcept ImportError:\n print('no')",
         tmp_path, str(FIRMWARE),
     )  # fmt: skip
     if has_ulab:
-        out = _vm(CUSTOM_VM, ULAB_SCRIPT, tmp_path, str(FIRMWARE))
+        out = _vm(custom_vm, ULAB_SCRIPT, tmp_path, str(FIRMWARE))
         assert "non-dense refused: x: must be a buffer" in out and "ulab ok" in out
 
 
@@ -290,8 +355,7 @@ def test_virtual_board_takes_a_custom_micropython():
     assert args.micropython == "/opt/mp/micropython"
 
 
-@pytest.mark.skipif(not CUSTOM_VM, reason="set MICRONN_MICROPYTHON to a VM built with _micronn")
-def test_simulate_and_a_virtual_board_run_on_the_custom_vm(tmp_path):
+def test_simulate_and_a_virtual_board_run_on_the_custom_vm(tmp_path, custom_vm):
     count, expected = write_cases(tmp_path)
     rng = np.random.default_rng(5)
     model = tmp_path / "m0.mnq"
@@ -299,11 +363,11 @@ def test_simulate_and_a_virtual_board_run_on_the_custom_vm(tmp_path):
     x = rng.integers(-128, 128, size=(3, size)).astype(np.int8)
     np.save(tmp_path / "x.npy", x)
     argv = ["simulate", str(model), "--input", str(tmp_path / "x.npy"), "--backend", "c"]
-    argv += ["--micropython", CUSTOM_VM, "--output", str(tmp_path / "y.npy")]
+    argv += ["--micropython", custom_vm, "--output", str(tmp_path / "y.npy")]
     assert main(argv) == 0
     want = reference.run(container.read(model.read_bytes()), x)
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), want)
-    with VirtualBoard("rp2040", micropython=CUSTOM_VM) as board:
+    with VirtualBoard("rp2040", micropython=custom_vm) as board:
         flash(board.port, model)
         result = run_on_board(board.port, x, backend="c")
     assert result.model.backend == "c"

@@ -5,9 +5,9 @@ CircuitPython has no native emitter: compiling `@micropython.viper` there is a S
 conditions: `-X emit=bytecode`, and a copy of firmware/micronn whose viper decorators name a
 decorator this compiler does not know either, so that the real compiler rejects every viper
 module with that SyntaxError. (emit=bytecode alone would still compile explicit viper
-decorators.) The existing equivalence tests then run unchanged through this VM: the python
-backend is what the package must pick, and it must give the reference's integers, allocation-
-free.
+decorators.) The existing equivalence tests then run unchanged through this VM: "auto" must
+pick python (c on a VM with _micronn; never ulab, which most CircuitPython builds have and whose
+predict allocates), and it must give the reference's integers, allocation-free.
 """
 
 import importlib
@@ -103,7 +103,7 @@ def test_emit_bytecode_is_a_vm_flag_that_takes_effect(tmp_path):
 PROBE_SCRIPT = """
 import micronn
 from micronn import backends
-print(",".join(backends.AVAILABLE))
+print(",".join(backends.available()))
 try:
     import micronn.viper_requant
     print("viper compiled")
@@ -115,7 +115,14 @@ try:
     micronn.load("m.mnq", backend="viper")
 except ValueError as error:
     print(error)
+if "ulab" in backends.available():
+    print(micronn.load("m.mnq", backend="ulab").backend)
 """
+
+
+def auto_choice(available) -> str:
+    """What "auto" must pick: the first allocation-free backend (c, viper, python), never ulab."""
+    return next(name for name in available if name != "ulab")
 
 
 def test_viper_is_absent_without_error(package_root, tmp_path):
@@ -125,8 +132,25 @@ def test_viper_is_absent_without_error(package_root, tmp_path):
     available = lines[0].split(",")
     assert "viper" not in available and available[-1] == "python"
     assert lines[1] == "SyntaxError invalid micropython decorator"
-    assert lines[2] == available[0]  # python, unless this VM has the C module
+    assert lines[2] == auto_choice(available) == ("c" if "c" in available else "python")
     assert "native emitter" in lines[3] and "use 'auto' or 'python'" in lines[3]
+    assert lines[4:] == (["ulab"] if "ulab" in available else [])  # ulab when asked for
+
+
+def test_auto_never_picks_ulab_on_a_vm_with_ulab(tmp_path):
+    """MicroPython with ulab (and viper): auto takes c or viper, never ulab; on CircuitPython
+    with ulab (above, the bytecode-only VM) it takes python."""
+    model, _ = _fixture("dense_softmax", "int8")
+    (tmp_path / "m.mnq").write_bytes(container.write(model))
+    lines = vm.run(PROBE_SCRIPT, cwd=tmp_path).splitlines()
+    available = lines[0].split(",")
+    if "ulab" not in available:
+        pytest.skip(
+            "this VM has no ulab: set MICRONN_MICROPYTHON to a unix port built with ulab "
+            "(docs/building.md, 'A unix port with ulab only')"
+        )
+    assert lines[2] == auto_choice(available) != "ulab"
+    assert lines[-1] == "ulab"
 
 
 # The existing device tests, run unchanged through the bytecode-only VM: (module, test, args).
