@@ -280,7 +280,8 @@ def test_a_natmod_copied_to_a_running_board_is_used_without_a_soft_reset(tmp_pat
     size = len((tmp_path / "x0.bin").read_bytes()) // ROWS
     x = np.random.default_rng(6).integers(-128, 128, size=(3, size)).astype(np.int8)
     want = reference.run(container.read(model.read_bytes()), x)
-    with VirtualBoard("rp2040") as board:
+    pypi_vm = find_micropython(str(Path(sys.executable).parent / "micropython"))  # no _micronn
+    with VirtualBoard("rp2040", micropython=pypi_vm) as board:
         flash(board.port, model)
         before = describe(board.port).info.backends.split(",")
         assert "c" not in before and run_on_board(board.port, x).model.backend == before[0]

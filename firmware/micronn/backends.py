@@ -158,6 +158,13 @@ def available():
     return AVAILABLE
 
 
+def _auto_choice(offered):
+    """The fastest of offered that "auto" may pick (python always may)."""
+    for name in offered:
+        if name not in NOT_AUTO:
+            return name
+
+
 def select(name):
     """Return (backend name, kernel finder) for a name from available(), or "auto" (the
     fastest one outside NOT_AUTO).
@@ -166,9 +173,7 @@ def select(name):
     """
     offered = available()
     if name == "auto":
-        for name in offered:  # noqa: B007 (ends at the first one auto may pick; python is last)
-            if name not in NOT_AUTO:
-                break
+        name = _auto_choice(offered)
     for backend, _, finder, advice in BACKENDS:
         if backend == name:
             if name not in offered:
