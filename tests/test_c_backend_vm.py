@@ -242,7 +242,8 @@ BEFORE_MUL = "923f61f"
 @needs_natmod_tools
 def test_an_older_natmod_without_mul_runs_mul_with_its_python_kernel(tmp_path):
     """A board's _micronn.mpy from before MUL: backend "c" still loads every model, MUL layers
-    run with python_broadcast, the others in C, all exact."""
+    run with python_broadcast (and LOG_SOFTMAX, younger still, with python_log_softmax), the
+    others in C, all exact."""
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", BEFORE_MUL, "ulab_ext"], capture_output=True
     )
@@ -267,7 +268,8 @@ def test_an_older_natmod_without_mul_runs_mul_with_its_python_kernel(tmp_path):
     out = _vm(pypi_vm, script, work, f"{FIRMWARE}:{work}")
     assert f"ran {count} models with backend c" in out
     check_outputs(work, expected)
-    check_kernels(out, C_KERNELS | {"MUL": "python_broadcast"})
+    # LOG_SOFTMAX's C kernel came after it too
+    check_kernels(out, C_KERNELS | {"MUL": "python_broadcast", "LOG_SOFTMAX": "python_log_softmax"})
 
 
 @needs_natmod_tools
