@@ -20,6 +20,7 @@ def run_interruptibly(jobs) -> list:
     """[job(stop) for job in jobs], each in its own thread; a job's exception is raised here
     (the first, in order) once all have finished."""
     stop = threading.Event()
+    finished = [threading.Event() for _ in jobs]
     outcomes = [None] * len(jobs)
 
     def work(index, job):
@@ -27,22 +28,23 @@ def run_interruptibly(jobs) -> list:
             outcomes[index] = (True, job(stop))
         except BaseException as error:  # handed to the main thread, which raises it
             outcomes[index] = (False, error)
+        finally:
+            finished[index].set()
 
-    threads = [
-        threading.Thread(target=work, args=(index, job), name=f"board-{index}", daemon=True)
-        for index, job in enumerate(jobs)
-    ]
-    for thread in threads:
-        thread.start()
+    for index, job in enumerate(jobs):
+        name = f"board-{index}"
+        threading.Thread(target=work, args=(index, job), name=name, daemon=True).start()
+    # Event.wait, not Thread.join: a join interrupted by Ctrl-C can mark a running thread as
+    # finished (CPython before 3.13), and the sessions would then not be ended.
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(JOIN_SLICE)
+        for done in finished:
+            while not done.wait(JOIN_SLICE):
+                pass
     except KeyboardInterrupt:
         stop.set()
         deadline = time.monotonic() + INTERRUPT_GRACE
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        for done in finished:
+            done.wait(max(0.0, deadline - time.monotonic()))
         raise
     results = []
     for succeeded, value in outcomes:
