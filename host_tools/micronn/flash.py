@@ -119,7 +119,7 @@ def flash(
     is set, the session ends at the next frame boundary and Interrupted is raised.
     """
     data = read_model(model_path)
-    board_path = board_model_path(name) if name else default_model_path(model_path)
+    board_path = default_model_path(model_path) if name is None else board_model_path(name)
     started = time.monotonic()
     with open_transport(port, baudrate=baudrate) as transport:
         transport.stop = stop
@@ -170,10 +170,10 @@ def flash_fleet(ports, model_path, *, progress=None, **options) -> list:
     again once their sessions have ended (interrupt.run_interruptibly).
     """
     read_model(model_path)  # a bad file fails once, before any board is touched
-    if options.get("name"):
-        board_model_path(options["name"])
-    else:
+    if options.get("name") is None:
         default_model_path(model_path)
+    else:
+        board_model_path(options["name"])
 
     def one(port, stop):
         reporter = progress and (lambda label, d, t: progress(port, label, d, t))

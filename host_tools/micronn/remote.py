@@ -48,7 +48,7 @@ def _models(session) -> list:
 
 
 def _choose_model(session, name) -> str:
-    if name:
+    if name is not None:
         return board_model_path(name)
     names = [entry.name for entry in _models(session)]
     if len(names) == 1:

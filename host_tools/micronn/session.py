@@ -46,6 +46,7 @@ COMMIT_SECONDS_PER_BYTE = 1 / 20_000
 LOAD_TIMEOUT = 60.0  # importing micronn and reading a model on a slow board
 PREDICT_TIMEOUT = 60.0
 BYE_TIMEOUT = 1.0
+BYE_ATTEMPTS = 2  # a lost goodbye is not worth more: the agent also stops when idle
 TRAILER_TIMEOUT = 1.0  # seconds to collect the raw REPL's end-of-program markers
 INTERRUPTED_TRAILER_TIMEOUT = 0.3  # the same after Ctrl-C, which must end micronn within 2 s
 TRAILER_POLL = 0.05
@@ -218,7 +219,7 @@ class AgentSession:
         interrupted = self.transport.stop is not None and self.transport.stop.is_set()
         try:
             if clean and not interrupted:
-                self._request(framing.BYE, b"", BYE_TIMEOUT, 2, "finish")
+                self._request(framing.BYE, b"", BYE_TIMEOUT, BYE_ATTEMPTS, "finish")
             else:
                 self.transport.write(framing.encode(framing.ABORT, 0))
             self._collect_trailer(INTERRUPTED_TRAILER_TIMEOUT if interrupted else TRAILER_TIMEOUT)

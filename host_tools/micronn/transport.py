@@ -69,19 +69,24 @@ class Interrupted(KeyboardInterrupt):
     """The user pressed Ctrl-C: a worker ends its board session at the next frame boundary."""
 
 
-def scaled(seconds: float) -> float:
-    """`seconds` times MICRONN_TIMEOUT_SCALE (default 1): longer waits for slow boards or
-    links, shorter ones in tests."""
+def timeout_scale() -> float:
+    """MICRONN_TIMEOUT_SCALE (default 1); ValueError unless it is a positive number."""
     text = os.environ.get(TIMEOUT_SCALE_ENV, "").strip()
     if not text:
-        return seconds
+        return 1.0
     try:
         scale = float(text)
     except ValueError:
         scale = -1.0
-    if not scale > 0 or scale == float("inf"):
+    if not 0 < scale < float("inf"):
         raise ValueError(f"{TIMEOUT_SCALE_ENV}={text!r}: give a positive number, e.g. 2")
-    return seconds * scale
+    return scale
+
+
+def scaled(seconds: float) -> float:
+    """`seconds` times MICRONN_TIMEOUT_SCALE: longer waits for slow boards or links, shorter
+    ones in tests."""
+    return seconds * timeout_scale()
 
 
 def minify(source: str) -> str:

@@ -15,12 +15,14 @@ import serial
 from micronn import framing
 from micronn.board_text import decode
 from micronn.transport import (
+    Interrupted,
     LinkError,
     NotInReplError,
     PortError,
     ProtocolError,
     Transport,
     scaled,
+    timeout_scale,
 )
 
 DEFAULT_BAUD = 115200
@@ -67,6 +69,7 @@ class SerialTransport(Transport):
     """A board on a serial port (or a socket:// / rfc2217:// URL)."""
 
     def __init__(self, port: str, baudrate: int = DEFAULT_BAUD):
+        timeout_scale()  # a bad MICRONN_TIMEOUT_SCALE is reported before the port is opened
         self.name = port
         self.baudrate = baudrate
         self.bytes_written = 0
@@ -187,7 +190,11 @@ class SerialTransport(Transport):
             self.write(RAW_PASTE_REQUEST)
             answer = self._read_exactly(2, RAW_PASTE_REPLY_TIMEOUT)
             if answer == RAW_PASTE_YES:
-                self._raw_paste(data)
+                try:
+                    self._raw_paste(data)
+                except Interrupted:
+                    self.write(CTRL_C)  # cancels the paste: the board is back at its prompt
+                    raise
                 return
             if answer != RAW_PASTE_NO:
                 # A board that does not know raw-paste treats the request as typing plus
