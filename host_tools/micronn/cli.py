@@ -5,6 +5,7 @@ import sys
 import time
 
 from micronn import __version__, commands
+from micronn.board_text import printable
 from micronn.boards import DEFAULT_BOARD
 from micronn.memory_plan import RUNTIMES
 from micronn.simulate import BACKENDS, WEIGHTS, SimulationError
@@ -12,6 +13,8 @@ from micronn.transport import TransportError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a program stopped by Ctrl-C
+RESUME_ADVICE = "; run the same command again to resume"  # after Ctrl-C in flash
 
 
 def _add_convert(sub):
@@ -136,7 +139,8 @@ def _add_virtual_board(sub):
 
 
 class _Progress:
-    """Progress lines on stderr: one updating line per file, or one line per step for a fleet."""
+    """Progress lines on stderr: one updating line per file, or one line per step for a fleet.
+    Only on a terminal: in a log or a pipe, stderr carries nothing but errors."""
 
     STEP = 0.25  # a fleet board reports every quarter of a file
 
@@ -144,8 +148,18 @@ class _Progress:
         self._fleet = fleet
         self._started = {}
         self._last_step = {}
+        self._shown = sys.stderr.isatty()
+        self._open_line = False  # an updating line without its newline yet
+
+    def end_line(self) -> None:
+        """Finish an updating line, so that a message after it starts on a line of its own."""
+        if self._open_line:
+            print(file=sys.stderr, flush=True)
+            self._open_line = False
 
     def __call__(self, port, label, done, total):
+        if not self._shown:
+            return
         key = (port, label)
         start = self._started.setdefault(key, time.monotonic())
         rate = done / max(time.monotonic() - start, 1e-6)
@@ -161,10 +175,15 @@ class _Progress:
         end = "\n" if done >= total else ""
         line = f"\r{label} [{bar:<30}] {share:4.0%} {done}/{total} B {rate / 1024:7.1f} KiB/s"
         print(line, end=end, file=sys.stderr, flush=True)
+        self._open_line = not end
 
 
 def _flash(args):
-    return commands.do_flash(args, progress=_Progress(fleet=len(args.port) > 1))
+    progress = _Progress(fleet=len(args.port) > 1)
+    try:
+        return commands.do_flash(args, progress=progress)
+    finally:
+        progress.end_line()
 
 
 def _virtual_board(args):
@@ -205,6 +224,10 @@ def main(argv=None) -> int:
     _, run = VERBS[args.verb]
     try:
         lines = run(args)
+    except KeyboardInterrupt:  # Ctrl-C; board sessions have ended (micronn.interrupt)
+        advice = RESUME_ADVICE if args.verb == "flash" else ""
+        print(f"micronn {args.verb}: interrupted{advice}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except FileNotFoundError as error:
         print(
             f"micronn {args.verb}: error: {error.filename or error}: file not found",
@@ -212,7 +235,7 @@ def main(argv=None) -> int:
         )
         return EXIT_FAILURE
     except (ValueError, OSError, SimulationError, TransportError) as error:
-        print(f"micronn {args.verb}: error: {error}", file=sys.stderr)
+        print(f"micronn {args.verb}: error: {printable(str(error))}", file=sys.stderr)
         return EXIT_FAILURE
     for line in lines:
         print(line)

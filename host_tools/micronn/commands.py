@@ -167,6 +167,14 @@ def do_boards(args) -> list:
 # -- verbs that talk to a board over serial (see docs/flashing.md) -------------------------
 
 
+def _on_board(function, *args, **options):
+    """function(*args, stop=..., **options) in a worker thread: Ctrl-C ends its board session
+    between two frames instead of in the middle of one (interrupt.py)."""
+    from micronn.interrupt import run_interruptibly
+
+    return run_interruptibly([lambda stop: function(*args, stop=stop, **options)])[0]
+
+
 def _kib(count: int) -> str:
     return f"{count / 1024:.1f} KiB"
 
@@ -247,7 +255,9 @@ def do_run(args) -> list:
     x = _load_npy(args.input)
     if args.output:
         _check_output_folder(args.output)  # before the board runs
-    result = run(args.port, x, model=args.model, backend=args.backend, baudrate=args.baud)
+    result = _on_board(
+        run, args.port, x, model=args.model, backend=args.backend, baudrate=args.baud
+    )
     lines = [f"ran {result.board_path} on {args.port} (backend {result.model.backend})"]
     if args.output:
         np.save(args.output, result.outputs)
@@ -260,7 +270,7 @@ def do_run(args) -> list:
 def do_info(args) -> list:
     from micronn.remote import describe as describe_board
 
-    report = describe_board(args.port, baudrate=args.baud)
+    report = _on_board(describe_board, args.port, baudrate=args.baud)
     info = report.info
     models = ", ".join(f"{m.name} ({m.size} B)" for m in report.models) or "none"
     return [
@@ -278,7 +288,7 @@ def do_info(args) -> list:
 def do_ls(args) -> list:
     from micronn.remote import list_models
 
-    models = list_models(args.port, baudrate=args.baud)
+    models = _on_board(list_models, args.port, baudrate=args.baud)
     if not models:
         return ["no models on the board"]
     return format_table(("model", "bytes"), [(m.name, str(m.size)) for m in models])
@@ -287,7 +297,8 @@ def do_ls(args) -> list:
 def do_rm(args) -> list:
     from micronn.remote import remove_model
 
-    return [f"removed {remove_model(args.port, name, baudrate=args.baud)}" for name in args.names]
+    removed = [_on_board(remove_model, args.port, name, baudrate=args.baud) for name in args.names]
+    return [f"removed {path}" for path in removed]
 
 
 def do_virtual_board(args, announce) -> list:

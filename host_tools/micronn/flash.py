@@ -3,14 +3,16 @@
 A link failure (noise, stalls, a damaged agent) ends the session and starts a new one, which
 resumes the upload from what the board verified; after SESSION_ATTEMPTS the error is raised.
 A port that goes away (unplug, reset) is not retried: run the command again to resume.
+Ctrl-C stops every board between two frames (interrupt.py); the next flash resumes.
 """
 
+import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from micronn import container
+from micronn.interrupt import run_interruptibly
 from micronn.runtime import RuntimeStatus, ensure_runtime
 from micronn.transport import LinkError, TransportError
 from micronn.transport_serial import DEFAULT_BAUD, SerialTransport
@@ -18,6 +20,16 @@ from micronn.transport_serial import DEFAULT_BAUD, SerialTransport
 MODELS_DIR = "models"
 MODEL_SUFFIX = ".mnq"
 SESSION_ATTEMPTS = 3
+MODEL_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+MODEL_NAME_RULE = (
+    "a model's name on the board is letters, digits, '-', '_' and '.' (not first), with or "
+    "without .mnq, and no folder (the board keeps models in models/)"
+)
+# Files micronn convert reads, by their first bytes or their suffix: flash takes only .mnq.
+TRAINED_MAGIC = ((4, b"TFL3", ".tflite"), (0, b"\x89HDF\r\n\x1a\n", ".h5"))
+TRAINED_SUFFIXES = (".tflite", ".onnx", ".keras", ".h5", ".hdf5", ".npz")
+ZIP_MAGIC = b"PK\x03\x04"  # .keras and .npz are zip archives
+NPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
@@ -34,19 +46,57 @@ class FlashReport:
 
 
 def board_model_path(name: str) -> str:
-    """models/NAME.mnq for a model name or file name; ValueError for anything else."""
-    base = Path(name).name
-    if not base.endswith(MODEL_SUFFIX):
-        base += MODEL_SUFFIX
-    if base in (MODEL_SUFFIX, "..") or "/" in base or "\0" in base:
-        raise ValueError(f"bad model name {name!r}; use letters, digits, '-', '_' and '.'")
-    return f"{MODELS_DIR}/{base}"
+    """models/NAME.mnq for NAME or NAME.mnq; ValueError for any name it would have to change."""
+    base = name[: -len(MODEL_SUFFIX)] if name.endswith(MODEL_SUFFIX) else name
+    if not MODEL_NAME.fullmatch(base):
+        raise ValueError(f"cannot use {name!r} as a model name: {MODEL_NAME_RULE}")
+    return f"{MODELS_DIR}/{base}{MODEL_SUFFIX}"
+
+
+def _trained_model_kind(data: bytes, path: Path) -> str:
+    """'.tflite', '.onnx', ... when `data` is a file for micronn convert, else ''."""
+    for offset, magic, kind in TRAINED_MAGIC:
+        if data[offset : offset + len(magic)] == magic:
+            return kind
+    suffix = path.suffix.lower()
+    if suffix in TRAINED_SUFFIXES:
+        return suffix
+    if data.startswith(ZIP_MAGIC):
+        return ".keras or .npz"
+    return ""
 
 
 def read_model(path) -> bytes:
-    data = Path(path).read_bytes()
-    container.read(data, name=str(path))  # refuse anything that is not a valid .mnq file
+    """The bytes of a valid .mnq file (ValueError for anything else, with what to do)."""
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        container.read(data, name=str(path))
+    except container.ContainerError:
+        kind = _trained_model_kind(data, path)
+        if kind:
+            raise ValueError(
+                f"{path}: this is a {kind} file; convert it first: micronn convert {path} "
+                f"-o {path.with_suffix(MODEL_SUFFIX)}"
+            ) from None
+        if data.startswith(NPY_MAGIC):
+            raise ValueError(
+                f"{path}: this is a .npy array, not a model; give it to `micronn run --input`"
+            ) from None
+        raise
     return data
+
+
+def default_model_path(model_path) -> str:
+    """models/NAME.mnq from the model file's name, or ValueError saying to choose --name."""
+    name = Path(model_path).name
+    try:
+        return board_model_path(name)
+    except ValueError:
+        raise ValueError(
+            f"the file name {name!r} cannot be a model's name on the board; choose one with "
+            f"--name ({MODEL_NAME_RULE})"
+        ) from None
 
 
 def flash(
@@ -59,17 +109,20 @@ def flash(
     open_transport=SerialTransport,
     force_runtime=False,
     check=None,
+    stop=None,
 ) -> FlashReport:
     """Install the runtime if needed and upload the model to models/NAME.mnq on `port`.
 
     progress(label, done, total) is called as bytes are confirmed by the board. check(session),
     if given, runs first in each session and raises (ValueError) to refuse the board, e.g.
-    fit.py's heap check, before anything is written to it.
+    fit.py's heap check, before anything is written to it. Once the threading.Event `stop`
+    is set, the session ends at the next frame boundary and Interrupted is raised.
     """
     data = read_model(model_path)
-    board_path = board_model_path(name or Path(model_path).name)
+    board_path = default_model_path(model_path) if name is None else board_model_path(name)
     started = time.monotonic()
     with open_transport(port, baudrate=baudrate) as transport:
+        transport.stop = stop
         retries = 0
         error = None
         for attempt in range(1, SESSION_ATTEMPTS + 1):
@@ -110,16 +163,24 @@ class FleetResult:
     error: str = ""
 
 
-def flash_fleet(ports, model_path, *, progress=None, workers=None, **options) -> list:
-    """Flash every port in parallel; one FleetResult per port, in the order given."""
-    read_model(model_path)  # a bad file fails once, before any board is touched
+def flash_fleet(ports, model_path, *, progress=None, **options) -> list:
+    """Flash every port in parallel; one FleetResult per port, in the order given.
 
-    def one(port):
+    Ctrl-C (KeyboardInterrupt in the calling thread) stops every board at once and is raised
+    again once their sessions have ended (interrupt.run_interruptibly).
+    """
+    read_model(model_path)  # a bad file fails once, before any board is touched
+    if options.get("name") is None:
+        default_model_path(model_path)
+    else:
+        board_model_path(options["name"])
+
+    def one(port, stop):
         reporter = progress and (lambda label, d, t: progress(port, label, d, t))
         try:
-            return FleetResult(port, flash(port, model_path, progress=reporter, **options))
+            report = flash(port, model_path, progress=reporter, stop=stop, **options)
+            return FleetResult(port, report)
         except (TransportError, OSError, ValueError) as error:
             return FleetResult(port, error=str(error))
 
-    with ThreadPoolExecutor(max_workers=workers or len(ports)) as pool:
-        return list(pool.map(one, ports))
+    return run_interruptibly([lambda stop, port=port: one(port, stop) for port in ports])

@@ -24,6 +24,7 @@ SYNC = b"\xa7\x4d"
 HEADER = struct.Struct("<2sBBHHI")
 HEADER_SIZE = HEADER.size  # 12
 MAX_PAYLOAD = 4096  # no frame is ever larger; the agent announces the size it can take
+MIN_PAYLOAD = 256  # the smallest frame size an agent may announce (on the smallest heaps)
 
 # Requests (host -> board)
 HELLO = 0x01  # -> agent facts
@@ -149,7 +150,7 @@ def agent_prelude() -> str:
     names = (
         "HEADER_SIZE HELLO OPEN START DATA COMMIT REMOVE LIST READ INFO LOAD PREDICT MKDIR "
         "BYE ABORT REPLY NAK ERROR OPEN_SWAP HASH_SHA256 HASH_CRC32 HELLO_KBD_INTR_OFF "
-        "HELLO_SHA256 HELLO_POLL MAX_PAYLOAD"
+        "HELLO_SHA256 HELLO_POLL MAX_PAYLOAD MIN_PAYLOAD"
     ).split()
     lines = [f"SYNC0={SYNC[0]}", f"SYNC1={SYNC[1]}"]
     lines += [f"{name}={globals()[name]}" for name in names]

@@ -1,5 +1,8 @@
 """Operations on a connected board besides flashing: run a model, describe the board, list
-and remove models. Inputs and outputs travel as framed binary, never as printed text."""
+and remove models. Inputs and outputs travel as framed binary, never as printed text.
+
+Each takes `stop`, a threading.Event: once set, the session ends at the next frame boundary
+and Interrupted is raised (see interrupt.py)."""
 
 from dataclasses import dataclass
 
@@ -10,6 +13,7 @@ from micronn.inputs import input_codes
 from micronn.model import TensorSpec
 from micronn.runtime import decode_mpy
 from micronn.session import BoardInfo, ModelInfo
+from micronn.transport import NOT_OUR_AGENT, ProtocolError
 from micronn.transport_serial import DEFAULT_BAUD, SerialTransport
 
 
@@ -33,13 +37,19 @@ class BoardReport:
         return f"v{target.version}.{target.sub_version} {target.arch or 'bytecode only'}"
 
 
+def _open(port, baudrate, open_transport, stop):
+    transport = (open_transport or SerialTransport)(port, baudrate=baudrate)
+    transport.stop = stop
+    return transport
+
+
 def _models(session) -> list:
     entries = session.listdir(MODELS_DIR)
     return [e for e in entries if not e.is_dir and e.name.endswith(MODEL_SUFFIX)]
 
 
 def _choose_model(session, name) -> str:
-    if name:
+    if name is not None:
         return board_model_path(name)
     names = [entry.name for entry in _models(session)]
     if len(names) == 1:
@@ -55,9 +65,11 @@ def _input_rows(model: ModelInfo, x) -> tuple:
     return input_codes([spec], x)
 
 
-def run(port, x, *, model=None, backend="auto", baudrate=DEFAULT_BAUD, open_transport=None):
+def run(
+    port, x, *, model=None, backend="auto", baudrate=DEFAULT_BAUD, open_transport=None, stop=None
+):
     """Run the board's model on x (int8 codes or floats); outputs as simulate() gives them."""
-    with (open_transport or SerialTransport)(port, baudrate=baudrate) as transport:
+    with _open(port, baudrate, open_transport, stop) as transport:
         with transport.session() as session:
             path = _choose_model(session, model)
             info = session.load(path, backend)
@@ -73,26 +85,33 @@ def run(port, x, *, model=None, backend="auto", baudrate=DEFAULT_BAUD, open_tran
                 )
             outputs = bytearray()
             for start in range(0, len(rows), per_frame):
-                outputs += session.predict(rows[start : start + per_frame].tobytes())
+                batch = rows[start : start + per_frame]
+                reply = session.predict(batch.tobytes())
+                if len(reply) != len(batch) * out_size:
+                    raise ProtocolError(
+                        f"the board returned {len(reply)} output bytes for {len(batch)} rows "
+                        f"of {out_size}: {NOT_OUR_AGENT}"
+                    )
+                outputs += reply
     result = np.frombuffer(bytes(outputs), dtype=np.int8).reshape((-1, *info.output_shape))
     return RunResult(result[0].copy() if single else result.copy(), info, path)
 
 
-def describe(port, *, baudrate=DEFAULT_BAUD, open_transport=None) -> BoardReport:
-    with (open_transport or SerialTransport)(port, baudrate=baudrate) as transport:
+def describe(port, *, baudrate=DEFAULT_BAUD, open_transport=None, stop=None) -> BoardReport:
+    with _open(port, baudrate, open_transport, stop) as transport:
         with transport.session() as session:
             return BoardReport(session.info(), _models(session))
 
 
-def list_models(port, *, baudrate=DEFAULT_BAUD, open_transport=None) -> list:
-    with (open_transport or SerialTransport)(port, baudrate=baudrate) as transport:
+def list_models(port, *, baudrate=DEFAULT_BAUD, open_transport=None, stop=None) -> list:
+    with _open(port, baudrate, open_transport, stop) as transport:
         with transport.session() as session:
             return _models(session)
 
 
-def remove_model(port, name, *, baudrate=DEFAULT_BAUD, open_transport=None) -> str:
+def remove_model(port, name, *, baudrate=DEFAULT_BAUD, open_transport=None, stop=None) -> str:
     path = board_model_path(name)
-    with (open_transport or SerialTransport)(port, baudrate=baudrate) as transport:
+    with _open(port, baudrate, open_transport, stop) as transport:
         with transport.session() as session:
             session.remove(path)
     return path

@@ -5,27 +5,37 @@ reply instead of acting twice, so resending after a lost or damaged reply is alw
 Uploads write to PATH.part, are checked frame by frame (CRC-32) and as a whole (SHA-256, or
 CRC-32 where the board's hashlib lacks it), and replace PATH only once complete; an
 interrupted upload resumes from the part the board holds, once its CRC matches.
+
+Nothing the board sends is trusted: every reply's length is checked before it is unpacked, an
+upload must advance with every DATA reply, and every wait has a named timeout (below; all of
+them multiplied by MICRONN_TIMEOUT_SCALE, see transport.scaled). Text from the board is
+shown only through board_text, without its control characters.
 """
 
 import hashlib
+import math
 import re
 import struct
 import time
 from dataclasses import dataclass
 
 from micronn import framing
+from micronn.board_text import decode, one_line
 from micronn.transport import (
+    NOT_OUR_AGENT,
     AgentStopped,
     BoardError,
     LinkError,
-    TransportError,
+    ProtocolError,
     agent_launcher,
     agent_source,
     installed_agent_launcher,
+    scaled,
     source_crc,
 )
 
 FRAME_PAYLOAD = 2048  # largest frame payload the host asks for (the agent may offer less)
+MIN_FRAME_PAYLOAD = framing.MIN_PAYLOAD  # an agent offering less is refused
 REPLY_TIMEOUT = 1.0  # seconds for a reply, on top of the time the frames take on the line
 HELLO_TIMEOUT = 3.0  # the board compiles the agent before it can answer
 REQUEST_ATTEMPTS = 8  # sends of one request before the link is declared broken
@@ -36,8 +46,11 @@ COMMIT_SECONDS_PER_BYTE = 1 / 20_000
 LOAD_TIMEOUT = 60.0  # importing micronn and reading a model on a slow board
 PREDICT_TIMEOUT = 60.0
 BYE_TIMEOUT = 1.0
+BYE_ATTEMPTS = 2  # a lost goodbye is not worth more: the agent also stops when idle
 TRAILER_TIMEOUT = 1.0  # seconds to collect the raw REPL's end-of-program markers
+INTERRUPTED_TRAILER_TIMEOUT = 0.3  # the same after Ctrl-C, which must end micronn within 2 s
 TRAILER_POLL = 0.05
+STOP_POLL = 0.05  # seconds between looks at the Ctrl-C flag while waiting for a reply
 
 ERRNO_ADVICE = {
     30: "the board's filesystem is read-only: on CircuitPython the USB drive is mounted; "
@@ -105,12 +118,23 @@ class UploadResult:
 
 
 def _strings(data: bytes) -> list:
-    return data.decode("utf-8", "replace").split("\0")
+    return [decode(part) for part in bytes(data).split(b"\0")]
+
+
+def _fields(layout: str, payload: bytes, request: str, offset: int = 0) -> tuple:
+    """struct.unpack_from, once the reply is known to be long enough."""
+    need = offset + struct.calcsize(layout)
+    if len(payload) < need:
+        raise ProtocolError(
+            f"the board's reply to {request} is {len(payload)} bytes, expected at least "
+            f"{need}: {NOT_OUR_AGENT}"
+        )
+    return struct.unpack_from(layout, payload, offset)
 
 
 def _board_error(payload: bytes, what: str) -> BoardError:
     code = struct.unpack_from("<h", payload)[0] if len(payload) >= 2 else 0
-    message = payload[2:].decode("utf-8", "replace")
+    message = one_line(decode(payload[2:]))
     detail = f"{message} (errno {code})" if code else message
     advice = ERRNO_ADVICE.get(code)
     text = f"the board could not {what}: {detail}"
@@ -156,15 +180,20 @@ class AgentSession:
             self.transport.exec_start(agent_launcher(source))
             self._open = True
             return self._hello(expected, HELLO_ATTEMPTS)
-        except TransportError:
+        except BaseException:  # a link failure, a refused board, or Ctrl-C
             self.stop(clean=False)
             raise
 
     def _hello(self, expected_crc: int, attempts: int) -> Hello:
         payload = self._request(framing.HELLO, b"", HELLO_TIMEOUT, attempts, "start")
-        crc, mpy, frame_size, flags = struct.unpack_from("<IIHB", payload)
+        crc, mpy, frame_size, flags = _fields("<IIHB", payload, "HELLO")
         if crc != expected_crc:
             raise AgentStopped("the board agent's code arrived damaged; try again")
+        if frame_size < MIN_FRAME_PAYLOAD:
+            raise ProtocolError(
+                f"the board agent offers frames of {frame_size} bytes, fewer than the "
+                f"{MIN_FRAME_PAYLOAD} it must take: {NOT_OUR_AGENT}"
+            )
         names = _strings(payload[11:]) + ["", "", ""]
         self.hello = Hello(
             mpy=mpy,
@@ -187,18 +216,19 @@ class AgentSession:
         if not self._open:
             return
         self._open = False
+        interrupted = self.transport.stop is not None and self.transport.stop.is_set()
         try:
-            if clean:
-                self._request(framing.BYE, b"", BYE_TIMEOUT, 2, "finish")
+            if clean and not interrupted:
+                self._request(framing.BYE, b"", BYE_TIMEOUT, BYE_ATTEMPTS, "finish")
             else:
                 self.transport.write(framing.encode(framing.ABORT, 0))
-            self._collect_trailer()
+            self._collect_trailer(INTERRUPTED_TRAILER_TIMEOUT if interrupted else TRAILER_TIMEOUT)
             self.transport.leave_raw_repl()
         except LinkError:
             pass
 
-    def _collect_trailer(self) -> None:
-        deadline = time.monotonic() + TRAILER_TIMEOUT
+    def _collect_trailer(self, timeout) -> None:
+        deadline = time.monotonic() + scaled(timeout)
         while True:
             while self.reader.next_frame() is not None:
                 pass  # late replies to requests already answered
@@ -227,10 +257,12 @@ class AgentSession:
 
     def _request(self, kind, payload, timeout, attempts, what) -> bytes:
         frame = self._next_frame(kind, payload)
-        wait = timeout + self._wire_time(len(frame) + framing.HEADER_SIZE + self._reply_room())
+        room = len(frame) + framing.HEADER_SIZE + self._reply_room()
+        wait = scaled(timeout) + self._wire_time(room)
         for attempt in range(attempts):
             if attempt:
                 self.retries += 1
+            self.transport.check_stop()
             self.transport.write(frame)
             reply = self._await(kind, self._seq, wait, what)
             if reply is not None:
@@ -259,14 +291,15 @@ class AgentSession:
                 frame = self.reader.next_frame()
             ended = RAW_REPL_END.search(self.reader.text)
             if ended:
-                text = ended.group(1).decode("utf-8", "replace").strip()
+                text = decode(ended.group(1)).strip()
                 self._open = False
-                last = text.splitlines()[-1] if text else "no message"
+                last = one_line(text.splitlines()[-1]) if text else "no message"
                 raise AgentStopped(f"the board agent stopped ({last})", text)
+            self.transport.check_stop()
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self.reader.feed(self.transport.read_some(left))
+            self.reader.feed(self.transport.read_some(min(left, STOP_POLL)))
 
     # -- files ------------------------------------------------------------------------------
 
@@ -280,21 +313,31 @@ class AgentSession:
         flags = framing.OPEN_SWAP if swap else 0
         head = struct.pack("<IBB", len(data), flags, hash_kind) + digest
         what = f"upload {path}"
-        have, have_crc, _ = struct.unpack(
-            "<IIq", self.request(framing.OPEN, head + path.encode("utf-8"), what=what)
-        )
-        start = have if have and framing.crc32(data[:have]) == have_crc else 0
-        done = struct.unpack("<I", self.request(framing.START, struct.pack("<I", start)))[0]
-        chunk = self.hello.frame_size - 4
         total = len(data)
+        reply = self.request(framing.OPEN, head + path.encode("utf-8"), what=what)
+        have, have_crc, _ = _fields("<IIq", reply, "OPEN")
+        resumable = 0 < have <= total and framing.crc32(data[:have]) == have_crc
+        start = have if resumable else 0
+        reply = self.request(framing.START, struct.pack("<I", start), what=what)
+        (done,) = _fields("<I", reply, "START")
+        if done != start:
+            raise ProtocolError(
+                f"asked to continue {path} at byte {start}, the board answered {done}: "
+                f"{NOT_OUR_AGENT}"
+            )
+        chunk = self.hello.frame_size - 4
         if progress:
             progress(done, total)
         while done < total:
             piece = data[done : done + chunk]
             reply = self.request(framing.DATA, struct.pack("<I", done) + piece, what=what)
-            done = struct.unpack("<I", reply)[0]
-            if done > total:
-                raise LinkError(f"the board claims {done} bytes of {total}; run flash again")
+            (confirmed,) = _fields("<I", reply, "DATA")
+            if not done < confirmed <= done + len(piece):
+                raise ProtocolError(
+                    f"the board confirmed {confirmed} bytes of {path} after bytes {done} to "
+                    f"{done + len(piece)} were sent (an upload must advance): {NOT_OUR_AGENT}"
+                )
+            done = confirmed
             if progress:
                 progress(done, total)
         commit_wait = COMMIT_TIMEOUT + total * COMMIT_SECONDS_PER_BYTE
@@ -312,9 +355,13 @@ class AgentSession:
         entries = []
         position = 1
         while position < len(payload):
-            size, is_dir = struct.unpack_from("<iB", payload, position)
-            end = payload.index(b"\0", position + 5)
-            name = payload[position + 5 : end].decode("utf-8", "replace")
+            size, is_dir = _fields("<iB", payload, "LIST", position)
+            end = payload.find(b"\0", position + 5)
+            if end < 0:
+                raise ProtocolError(
+                    f"the board's reply to LIST ends inside a name: {NOT_OUR_AGENT}"
+                )
+            name = decode(payload[position + 5 : end])
             entries.append(Entry(name, size, bool(is_dir)))
             position = end + 1
         return sorted(entries, key=lambda entry: entry.name)
@@ -324,7 +371,7 @@ class AgentSession:
 
     def info(self) -> BoardInfo:
         payload = self.request(framing.INFO, what="report its state")
-        mpy, heap_free, heap_total, fs_free, fs_total = struct.unpack_from("<IIIQQ", payload)
+        mpy, heap_free, heap_total, fs_free, fs_total = _fields("<IIIQQ", payload, "INFO")
         names = _strings(payload[28:]) + [""] * 6
         return BoardInfo(
             implementation=names[0],
@@ -346,10 +393,15 @@ class AgentSession:
         name = backend.encode("utf-8")
         payload = bytes([len(name)]) + name + path.encode("utf-8")
         reply = self.request(framing.LOAD, payload, LOAD_TIMEOUT, what=f"load {path}")
-        in_scale, in_zero, out_scale, out_zero, in_ndim, out_ndim = struct.unpack_from(
-            "<fifiBB", reply
+        in_scale, in_zero, out_scale, out_zero, in_ndim, out_ndim = _fields(
+            "<fifiBB", reply, "LOAD"
         )
-        dims = struct.unpack_from(f"<{in_ndim + out_ndim}H", reply, 18)
+        dims = _fields(f"<{in_ndim + out_ndim}H", reply, "LOAD", 18)
+        if 0 in dims or not all(math.isfinite(s) and s > 0 for s in (in_scale, out_scale)):
+            raise ProtocolError(
+                f"the board describes {path} with shapes {dims[:in_ndim]} -> {dims[in_ndim:]} "
+                f"and scales {in_scale}, {out_scale}, which no model has: {NOT_OUR_AGENT}"
+            )
         return ModelInfo(
             input_shape=dims[:in_ndim],
             output_shape=dims[in_ndim:],
@@ -357,7 +409,7 @@ class AgentSession:
             input_zero_point=in_zero,
             output_scale=out_scale,
             output_zero_point=out_zero,
-            backend=reply[18 + 2 * len(dims) :].decode("utf-8", "replace"),
+            backend=decode(reply[18 + 2 * len(dims) :]),
         )
 
     def predict(self, rows: bytes) -> bytes:

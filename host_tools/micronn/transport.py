@@ -10,6 +10,7 @@ the host parses fixed binary replies and only shows text.
 
 import functools
 import io
+import os
 import tokenize
 import zlib
 
@@ -19,6 +20,11 @@ from micronn.resources import device_script
 AGENT_SCRIPT = "board_agent.py"
 AGENT_MODULE = "micronn_agent"  # the agent as installed with the runtime: lib/micronn_agent.mpy
 AGENT_IDLE_MS = 8000  # the agent stops after this long without a valid request
+TIMEOUT_SCALE_ENV = "MICRONN_TIMEOUT_SCALE"  # multiplies every host-side wait on the board
+NOT_OUR_AGENT = (
+    "the board does not answer as micronn's agent should; press its reset button and run the "
+    "command again (if it persists, check the port: is it a MicroPython board?)"
+)
 
 
 class TransportError(Exception):
@@ -51,6 +57,36 @@ class BoardError(TransportError):
     def __init__(self, message: str, errno: int = 0):
         super().__init__(message)
         self.errno = errno
+
+
+class ProtocolError(BoardError):
+    """The board's answer breaks the protocol (short reply, no progress, impossible value):
+    a broken or foreign program on the board. Not retried: the same board would answer the
+    same way."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The user pressed Ctrl-C: a worker ends its board session at the next frame boundary."""
+
+
+def timeout_scale() -> float:
+    """MICRONN_TIMEOUT_SCALE (default 1); ValueError unless it is a positive number."""
+    text = os.environ.get(TIMEOUT_SCALE_ENV, "").strip()
+    if not text:
+        return 1.0
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = -1.0
+    if not 0 < scale < float("inf"):
+        raise ValueError(f"{TIMEOUT_SCALE_ENV}={text!r}: give a positive number, e.g. 2")
+    return scale
+
+
+def scaled(seconds: float) -> float:
+    """`seconds` times MICRONN_TIMEOUT_SCALE: longer waits for slow boards or links, shorter
+    ones in tests."""
+    return seconds * timeout_scale()
 
 
 def minify(source: str) -> str:
@@ -131,6 +167,13 @@ class Transport:
     bytes_written = 0
     bytes_read = 0
     name = "board"
+    stop = None  # a threading.Event: once set, check_stop() raises Interrupted
+
+    def check_stop(self) -> None:
+        """Raise Interrupted if the user asked to stop; called between frames, never while
+        a session is being closed."""
+        if self.stop is not None and self.stop.is_set():
+            raise Interrupted()
 
     def write(self, data: bytes) -> None:
         raise NotImplementedError

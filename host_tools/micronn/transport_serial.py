@@ -2,6 +2,8 @@
 
 Ports are opened with `serial_for_url`, so a device path, `socket://host:port` and
 `rfc2217://host:port` all work. The board is never soft-reset (a virtual board would exit).
+Every wait is bounded by a named timeout (multiplied by MICRONN_TIMEOUT_SCALE), including
+against a board that never stops talking.
 """
 
 import errno
@@ -11,16 +13,27 @@ import time
 import serial
 
 from micronn import framing
-from micronn.transport import LinkError, NotInReplError, PortError, Transport
+from micronn.board_text import decode
+from micronn.transport import (
+    Interrupted,
+    LinkError,
+    NotInReplError,
+    PortError,
+    ProtocolError,
+    Transport,
+    scaled,
+    timeout_scale,
+)
 
 DEFAULT_BAUD = 115200
 POLL_INTERVAL = 0.02  # seconds one pyserial read may block
 RAW_REPL_ATTEMPTS = 6
 RAW_REPL_PROMPT_TIMEOUT = 1.5  # seconds to wait for the raw REPL banner per attempt
 INTERRUPT_SETTLE = 0.15  # seconds for a running program to stop after Ctrl-C
+DISCARD_TIMEOUT = 0.5  # seconds of old output thrown away at most (a board may never stop)
 CLEAR_SETTLE = 0.05  # seconds after clearing the raw REPL line before pasting
-RAW_PASTE_TIMEOUT = 3.0  # seconds without a flow-control byte before giving up
-RAW_PASTE_REPLY_TIMEOUT = 2.0
+RAW_PASTE_TIMEOUT = 3.0  # seconds without a flow-control credit before giving up
+RAW_PASTE_REPLY_TIMEOUT = 2.0  # seconds for the answer to the raw-paste request and window
 RAW_CHUNK = 256  # plain raw REPL (no raw-paste): bytes per write ...
 RAW_CHUNK_PAUSE = 0.01  # ... and the pause after each, as boards without flow control need
 
@@ -56,6 +69,7 @@ class SerialTransport(Transport):
     """A board on a serial port (or a socket:// / rfc2217:// URL)."""
 
     def __init__(self, port: str, baudrate: int = DEFAULT_BAUD):
+        timeout_scale()  # a bad MICRONN_TIMEOUT_SCALE is reported before the port is opened
         self.name = port
         self.baudrate = baudrate
         self.bytes_written = 0
@@ -113,14 +127,16 @@ class SerialTransport(Transport):
 
     def discard_input(self) -> None:
         self._unread = b""
-        while self.read_some(0):
+        deadline = time.monotonic() + scaled(DISCARD_TIMEOUT)
+        while self.read_some(0) and time.monotonic() < deadline:
             pass
 
     def _read_until(self, ending: bytes, timeout: float) -> bytes:
         """Bytes up to and including `ending` (or all that came within `timeout`)."""
         data = b""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while ending not in data:
+            self.check_stop()
             left = deadline - time.monotonic()
             if left <= 0:
                 return data
@@ -131,8 +147,9 @@ class SerialTransport(Transport):
 
     def _read_exactly(self, count: int, timeout: float) -> bytes:
         data = b""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while len(data) < count and time.monotonic() < deadline:
+            self.check_stop()
             data += self.read_some(min(deadline - time.monotonic(), POLL_INTERVAL))
         self._unread = data[count:] + self._unread
         return data[:count]
@@ -143,16 +160,17 @@ class SerialTransport(Transport):
         """Interrupt what runs (and any stale micronn agent) and get the raw REPL prompt."""
         seen = b""
         for attempt in range(RAW_REPL_ATTEMPTS):
+            self.check_stop()
             if attempt:
                 self.write(framing.encode(framing.ABORT, 0))
             self.write(b"\r" + CTRL_C + CTRL_C)
-            time.sleep(INTERRUPT_SETTLE)
+            time.sleep(scaled(INTERRUPT_SETTLE))
             self.discard_input()
             self.write(b"\r" + CTRL_A)
             seen = self._read_until(RAW_REPL_BANNER, RAW_REPL_PROMPT_TIMEOUT)
             if seen.endswith(RAW_REPL_BANNER):
                 return
-        shown = seen[-120:].decode("utf-8", "replace")
+        shown = decode(seen[-120:])
         raise NotInReplError(
             f"{self.name} did not give a MicroPython raw REPL after {RAW_REPL_ATTEMPTS} tries "
             f"(last output: {shown!r}); check the port and baud rate, press the board's reset "
@@ -166,13 +184,17 @@ class SerialTransport(Transport):
         """Send `code` at the raw REPL prompt and return as soon as the board runs it."""
         data = code.encode("utf-8")
         self.write(CTRL_C)  # clears anything typed into the raw REPL line since the prompt
-        time.sleep(CLEAR_SETTLE)
+        time.sleep(scaled(CLEAR_SETTLE))
         self.discard_input()
         if self._use_raw_paste:
             self.write(RAW_PASTE_REQUEST)
             answer = self._read_exactly(2, RAW_PASTE_REPLY_TIMEOUT)
             if answer == RAW_PASTE_YES:
-                self._raw_paste(data)
+                try:
+                    self._raw_paste(data)
+                except Interrupted:
+                    self.write(CTRL_C)  # cancels the paste: the board is back at its prompt
+                    raise
                 return
             if answer != RAW_PASTE_NO:
                 # A board that does not know raw-paste treats the request as typing plus
@@ -180,6 +202,7 @@ class SerialTransport(Transport):
                 self._read_until(RAW_REPL_BANNER, RAW_REPL_PROMPT_TIMEOUT)
             self._use_raw_paste = False
         for start in range(0, len(data), RAW_CHUNK):
+            self.check_stop()
             self.write(data[start : start + RAW_CHUNK])
             time.sleep(RAW_CHUNK_PAUSE)
         self.write(CTRL_D)
@@ -192,21 +215,32 @@ class SerialTransport(Transport):
         if len(header) != 2:
             raise LinkError("the board did not announce its raw-paste window")
         window = struct.unpack("<H", header)[0]
+        if window == 0:
+            self.write(CTRL_D)
+            raise ProtocolError(
+                "the board announced a raw-paste window of 0 bytes, which no MicroPython "
+                "does; press its reset button, check the port, and try again"
+            )
         credit = window
         sent = 0
+        credited = time.monotonic()  # when the board last made room
         while sent < len(data):
-            while credit == 0 or self._waiting():
-                flow = self.read_some(RAW_PASTE_TIMEOUT)
-                if not flow:
-                    raise LinkError("the board stopped taking code during raw-paste")
+            self.check_stop()
+            if credit == 0 or self._waiting():
+                flow = self.read_some(POLL_INTERVAL)
                 for byte in flow:
                     if byte == CTRL_A[0]:
                         credit += window
+                        credited = time.monotonic()
                     elif byte == CTRL_D[0]:
                         self.write(CTRL_D)
                         raise LinkError(
                             "the board ended raw-paste early (out of memory, or damaged code)"
                         )
+            if credit == 0:
+                if time.monotonic() - credited > scaled(RAW_PASTE_TIMEOUT):
+                    raise LinkError("the board stopped taking code during raw-paste")
+                continue
             piece = data[sent : sent + credit]
             self.write(piece)
             sent += len(piece)

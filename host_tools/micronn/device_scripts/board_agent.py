@@ -46,6 +46,7 @@ ENOENT = 2
 ENOSPC = 28
 EFBIG = 27
 POLL_MS = 200
+GAP_MS = 200  # silence inside a frame that ends it
 
 
 def _exists(path):
@@ -128,11 +129,13 @@ class Agent:
         self.out = sys.stdout.buffer
         gc.collect()
         free = gc.mem_free() if hasattr(gc, "mem_free") else 0
-        self.size = MAX_PAYLOAD if free > 64 * 1024 else 1024 if free > 16 * 1024 else 256
+        self.size = MAX_PAYLOAD if free > 64 * 1024 else 1024 if free > 16 * 1024 else MIN_PAYLOAD
         self.buf = bytearray(self.size)
         self.mv = memoryview(self.buf)
         self.head = bytearray(HEADER_SIZE)
         self.hv = memoryview(self.head)
+        self.one = bytearray(1)
+        self.pend = b""  # bytes read but not yet parsed (after a damaged frame)
         self.rhead = bytearray(HEADER_SIZE)
         self.rhead[0] = SYNC0
         self.rhead[1] = SYNC1
@@ -176,32 +179,56 @@ class Agent:
                 return False
         return ticks_diff(ticks_ms(), self.alive) <= IDLE_MS
 
+    def _take(self, mv, start, end):
+        # Fill mv[start:end], first from bytes pushed back; the position reached, short when
+        # the line falls silent for GAP_MS inside a frame (a frame's bytes come back to back).
+        # With poll, bytes are read one at a time: a read blocks until all its bytes come.
+        p = self.pend
+        if p:
+            k = min(len(p), end - start)
+            mv[start : start + k] = p[:k]
+            self.pend = p[k:]
+            start += k
+        if self.poll is None:
+            if start < end:
+                self.inp.readinto(mv[start:end])
+            return end
+        poll = self.poll.poll
+        one = self.one
+        readinto = self.inp.readinto
+        while start < end:
+            if not poll(GAP_MS):
+                return start
+            readinto(one)
+            mv[start] = one[0]
+            start += 1
+        return start
+
     def _read_frame(self):
+        # The next intact request frame, or None once idle. A damaged or cut-short frame is
+        # dropped and the bytes after its sync are searched again, so the frames that follow
+        # it (the host's retries) are found.
         h = self.head
         hv = self.hv
-        inp = self.inp
-        h[0] = 0
         while True:
+            if not self.pend and not self._wait():
+                return None
+            self._take(hv, 0, 1)
             if h[0] != SYNC0:
-                if not self._wait():
-                    return None
-                inp.readinto(hv[0:1])
                 continue
-            inp.readinto(hv[1:2])
-            if h[1] != SYNC1:
-                h[0] = h[1]
+            got = self._take(hv, 1, HEADER_SIZE)
+            if got < HEADER_SIZE or h[1] != SYNC1:
+                self.pend = bytes(hv[1:got]) + self.pend
                 continue
-            h[0] = 0
-            inp.readinto(hv[2:HEADER_SIZE])
             kind, seq, n, hcrc, pcrc = struct.unpack_from("<BBHHI", h, 2)
             if n > self.size or crc32(hv[2:6]) & 0xFFFF != hcrc:
+                self.pend = bytes(hv[2:]) + self.pend
                 continue
-            if n:
-                inp.readinto(self.mv[0:n])
-            if crc32(self.mv[0:n]) != pcrc:
-                self._send(NAK, seq, b"")
-                continue
-            return kind, seq, n
+            got = self._take(self.mv, 0, n)
+            if got == n and crc32(self.mv[0:n]) == pcrc:
+                return kind, seq, n
+            self.pend = bytes(hv[2:]) + bytes(self.mv[0:got]) + self.pend
+            self._send(NAK, seq, b"")
 
     def _send(self, kind, seq, payload):
         r = self.rhead
