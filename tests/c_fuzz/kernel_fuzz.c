@@ -6,13 +6,13 @@
  * Each call starts from plausible parameters (small shapes the kernel accepts), replaces a few
  * of them with boundary values (0, +-1, 2^15, 2^16, 2^31 - 1, INT32_MIN, INT32_MAX / k ...) and
  * hands buffers of exactly the lengths it claims: the lengths the parameters need, one too few
- * or too many, that need modulo 2^32 or 2^16 (what a wrapped product would accept), 0, or small.
+ * or too many, that need modulo 2^32 (what a wrapped product would accept), half, 0, or small.
  * The oracle: a call that returns MNK_OK had lengths that suit its parameters in exact
  * arithmetic (computed here in saturating 64 bits); the sanitizers (or, on the board, guard
  * bytes and UBSan traps) check that no call reads or writes outside its buffers or meets
  * undefined behaviour. Deterministic: a seed and a call count give the same calls anywhere.
  *
- *     kernel_fuzz SEED COUNT      (or built with -DFUZZ_SEED=.. -DFUZZ_COUNT=.. for QEMU)
+ *     kernel_fuzz SEED COUNT [random-only]   (or built with -DFUZZ_SEED=.. -DFUZZ_COUNT=..)
  *
  * Prints one summary line; exits 1 after the first failure, which it names.
  */
@@ -55,69 +55,16 @@ static int chance(int percent) {
     return below(100) < percent;
 }
 
-static const int32_t EDGES[] = {0,
-                                1,
-                                -1,
-                                2,
-                                3,
-                                4,
-                                7,
-                                8,
-                                14,
-                                15,
-                                16,
-                                20,
-                                21,
-                                22,
-                                23,
-                                30,
-                                31,
-                                32,
-                                -31,
-                                -32,
-                                -64,
-                                -65,
-                                127,
-                                128,
-                                -127,
-                                -128,
-                                -129,
-                                255,
-                                256,
-                                1023,
-                                1024,
-                                2047,
-                                2048,
-                                0x7FFF,
-                                0x8000,
-                                0x8001,
-                                0xFFFF,
-                                0x10000,
-                                0x10001,
-                                -0x10000,
-                                0x3FFFFF,
-                                0x400000,
-                                0x7FFFFF,
-                                0x800000,
-                                0xFFFFFF,
-                                0x1000000,
-                                0x1FFFFFFF,
-                                0x20000000,
-                                0x3FFFFFFF,
-                                0x40000000,
-                                0x7FFFFFFE,
-                                0x7FFFFFFF,
-                                INT32_MIN,
-                                -0x7FFFFFFF,
-                                0x7FFFFFFF / 2,
-                                0x7FFFFFFF / 3,
-                                0x7FFFFFFF / 4,
-                                0x7FFFFFFF / 127,
-                                0x7FFFFFFF / 128,
-                                0x7FFFFFFF / 255,
-                                0x7FFFFFFF / 256,
-                                0x7FFFFFFF / 1024,
-                                0x7FFFFFFF / 0xFFFF};
+/* clang-format off */
+static const int32_t EDGES[] = {
+    0, 1, -1, 2, 3, 4, 7, 8, 14, 15, 16, 20, 21, 22, 23, 30, 31, 32, -31, -32, -64, -65, 127, 128,
+    -127, -128, -129, 255, 256, 1023, 1024, 2047, 2048, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x10000,
+    0x10001, -0x10000, 0x3FFFFF, 0x400000, 0x7FFFFF, 0x800000, 0xFFFFFF, 0x1000000, 0x1FFFFFFF,
+    0x20000000, 0x3FFFFFFF, 0x40000000, 0x7FFFFFFE, 0x7FFFFFFF, INT32_MIN, -0x7FFFFFFF,
+    0x7FFFFFFF / 2, 0x7FFFFFFF / 3, 0x7FFFFFFF / 4, 0x7FFFFFFF / 127, 0x7FFFFFFF / 128,
+    0x7FFFFFFF / 255, 0x7FFFFFFF / 256, 0x7FFFFFFF / 1024, 0x7FFFFFFF / 0xFFFF,
+};
+/* clang-format on */
 
 /* Dims whose product is 2^32 + a little (what a 32-bit size_t product wraps to) or 2^64. */
 static const int32_t WRAPS[][4] = {
