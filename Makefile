@@ -68,7 +68,7 @@ clean:
 # NATMOD_PYTHON needs `pip install pyelftools ar` (mpy_ld.py links with them).
 NATMOD_PYTHON ?= python3
 NATMOD_OUT = build/natmod-$(ARCH)
-C_SOURCES = ulab_ext/*.c ulab_ext/kernels/*.[ch] tests/armv6m/*.c
+C_SOURCES = ulab_ext/*.c ulab_ext/kernels/*.[ch] tests/armv6m/*.c tests/c_fuzz/*.c
 
 .PHONY: natmod c-format
 

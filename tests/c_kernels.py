@@ -55,6 +55,20 @@ def build(folder: Path, sanitize: bool = True, compiler: str = "gcc") -> Path:
     return library
 
 
+FUZZER = Path(__file__).parent / "c_fuzz" / "kernel_fuzz.c"
+
+
+def build_fuzzer(folder: Path, kernels: Path = KERNELS) -> Path:
+    """Compile tests/c_fuzz/kernel_fuzz.c with the kernels of `kernels` under ASan and UBSan
+    (every report fatal) into folder/kernel_fuzz; returns its path."""
+    program = Path(folder) / "kernel_fuzz"
+    flags = [*WARNINGS, "-O1", "-g", *SANITIZERS, "-fno-omit-frame-pointer", "-I", str(kernels)]
+    sources = [FUZZER, *sorted(Path(kernels).glob("*.c"))]
+    command = ["gcc", *flags, "-o", str(program), *map(str, sources)]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return program
+
+
 def sanitizer_preload(compiler: str = "gcc") -> str:
     """LD_PRELOAD value that lets a non-ASan python load the sanitized library."""
     names = ("libasan.so", "libubsan.so")

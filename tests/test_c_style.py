@@ -12,6 +12,7 @@ SOURCES = sorted(
         *ROOT.glob("ulab_ext/*.c"),
         *ROOT.glob("ulab_ext/kernels/*.[ch]"),
         *ROOT.glob("tests/armv6m/*.c"),
+        *ROOT.glob("tests/c_fuzz/*.c"),
     ]
 )
 

@@ -48,6 +48,9 @@ INVALID = [
     ("one tensor", put("<H", 18, 1), ""),
     ("tensor_count past the table", put("<H", 18, 40), "do not fit the table"),
     ("arena too small", add("<I", 24, -4), "outside the 8-byte arena"),
+    # larger than the tensors need: a ValueError at load, not a MemoryError making the arena
+    ("arena of 4 GiB", put("<I", 24, 0xFFFFFFFC), "arena_size 4294967292 is larger than its"),
+    ("arena 4 bytes too large", add("<I", 24, 4), "larger than its tensors need (12 bytes)"),
     ("bytes after the records", table_padding(b"\0\1\0\0"), "4 unexpected bytes"),
     ("zero bytes after the records", table_padding(bytes(8)), "8 unexpected bytes"),
     # edges

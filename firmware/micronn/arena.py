@@ -31,12 +31,14 @@ def lifetimes(layers, tensor_count, edges, n_in):
 
 
 def problem(model):
-    """What is unsafe about the placement, or None. O(tensors^2), load time only."""
+    """What is unsafe about the placement (or an arena larger than the tensors' end rounded up
+    to 4 bytes, which the writer writes), or None. O(tensors^2), load time only."""
     offsets, sizes, arena_size = model.offsets, model.sizes, model.arena_size
     spans = lifetimes(model.layers, len(sizes), model.edges, model.n_in)
     if spans is None:
         return "two of the model's inputs and outputs name the same tensor"
     first, last = spans
+    need = 0
     for t in range(len(sizes)):
         start, end = offsets[t], offsets[t] + sizes[t]
         if start % 4 or end > arena_size:
@@ -45,4 +47,12 @@ def problem(model):
             live_together = first[u] <= last[t] and first[t] <= last[u]
             if live_together and start < offsets[u] + sizes[u] and offsets[u] < end:
                 return f"activation tensors {u} and {t} share arena bytes while both are live"
+        if end > need:
+            need = end
+    need = (need + 3) & ~3  # the writer's arena: the tensors' end, rounded up to 4 bytes
+    if arena_size > need:  # else a hostile header turns into a MemoryError at load
+        return (
+            f"arena_size {arena_size} is larger than its tensors need ({need} bytes), "
+            "the file is damaged"
+        )
     return None

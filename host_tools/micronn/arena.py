@@ -44,12 +44,17 @@ def plan_arena(model) -> tuple:
                 offset = (start + size + 3) & ~3
         offsets[tensor] = offset
         placed.append(tensor)
-    arena = max((offsets[t] + sizes[t] for t in range(len(sizes))), default=0)
-    return offsets, (arena + 3) & ~3
+    return offsets, arena_need(offsets, sizes)
+
+
+def arena_need(offsets, sizes) -> int:
+    """The arena plan_arena writes for this placement: the tensors' end, rounded up to 4."""
+    end = max((offset + size for offset, size in zip(offsets, sizes, strict=True)), default=0)
+    return (end + 3) & ~3
 
 
 def check_arena(model, offsets, arena_size) -> str | None:
-    """A reason the placement is unsafe, or None."""
+    """A reason the placement is unsafe, or the arena larger than its tensors need, or None."""
     spans = lifetimes(model)
     sizes = model.activation_sizes
     for t, (offset, size) in enumerate(zip(offsets, sizes, strict=True)):
@@ -59,4 +64,10 @@ def check_arena(model, offsets, arena_size) -> str | None:
             live_together = spans[u][0] <= spans[t][1] and spans[t][0] <= spans[u][1]
             if live_together and overlaps(offset, size, offsets[u], sizes[u]):
                 return f"activation tensors {u} and {t} share memory while both are live"
+    need = arena_need(offsets, sizes)
+    if arena_size > need:
+        return (
+            f"arena_size {arena_size} is larger than its tensors need ({need} bytes); "
+            "the file is damaged, re-convert it"
+        )
     return None

@@ -25,7 +25,7 @@ void _init(void) {
 void _fini(void) {
 }
 
-void hard_fault_handler(void) {
+__attribute__((weak)) void hard_fault_handler(void) {
     semihosting_fail("HARDFAULT (unaligned access or bad address)\n");
 }
 

@@ -65,8 +65,8 @@ static mnk_status check_geometry(const int32_t *p, size_t a_len, size_t b_len, s
     if ((uint64_t)reach2 >= b_len) {
         return MNK_BAD_INPUT2_SIZE;
     }
-    if (out_len !=
-        (size_t)p[DIM0] * (size_t)p[DIM0 + 1] * (size_t)p[DIM0 + 2] * (size_t)p[DIM0 + 3]) {
+    if (out_len != (uint64_t)p[DIM0] * (uint64_t)p[DIM0 + 1] * (uint64_t)p[DIM0 + 2] *
+                       (uint64_t)p[DIM0 + 3]) { /* < 2^64: on 32 bits a size_t product wraps */
         return MNK_BAD_OUTPUT_SIZE;
     }
     return MNK_OK;

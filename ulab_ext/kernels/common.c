@@ -37,7 +37,7 @@ const char *mnk_status_text(mnk_status status) {
 }
 
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift) {
-    return mnk_mbqm(acc, multiplier, shift);
+    return mnk_requant_ok(multiplier, shift) ? mnk_mbqm(acc, multiplier, shift) : 0;
 }
 
 int mnk_is_int8(int32_t v) {
@@ -52,11 +52,12 @@ int mnk_requant_ok(int32_t multiplier, int32_t shift) {
     return multiplier >= 0 && shift >= -31 && shift <= 30;
 }
 
-mnk_status mnk_check_filter(const mnk_filter *filter, size_t first, int32_t channels, int32_t begin,
-                            int32_t end, uint64_t weight_elements, uint64_t dot_bound) {
+mnk_status mnk_check_filter(const mnk_filter *filter, uint64_t first, int32_t channels,
+                            int32_t begin, int32_t end, uint64_t weight_elements,
+                            uint64_t dot_bound) {
     size_t c;
-    uint64_t needed;
-    uint64_t per_byte;
+    size_t per_byte;
+    uint64_t capacity; /* elements the weights hold, at most SIZE_MAX */
     int32_t wmax;
     if (filter->weight_bits != 8 && filter->weight_bits != 4 && filter->weight_bits != 2) {
         return MNK_BAD_WEIGHT_BITS;
@@ -71,12 +72,14 @@ mnk_status mnk_check_filter(const mnk_filter *filter, size_t first, int32_t chan
         (filter->multiplier_count != 1 && filter->multiplier_count != (size_t)channels)) {
         return MNK_BAD_REQUANT_SIZE;
     }
-    per_byte = (uint64_t)(8 / filter->weight_bits);
-    needed = (uint64_t)first + weight_elements;
+    per_byte = (size_t)(8 / filter->weight_bits);
+    capacity = filter->weights_bytes > SIZE_MAX / per_byte
+                   ? (uint64_t)SIZE_MAX
+                   : (uint64_t)(filter->weights_bytes * per_byte);
     if (weight_elements > 0 && filter->weights == NULL) {
         return MNK_BAD_WEIGHTS_SIZE;
     }
-    if (needed > (uint64_t)filter->weights_bytes * per_byte) {
+    if (first > capacity || weight_elements > capacity - first) { /* first + n wraps no more */
         return MNK_BAD_WEIGHTS_SIZE;
     }
     wmax = filter->weight_bits == 8 ? 127 : (filter->weight_bits == 4 ? 7 : 1);

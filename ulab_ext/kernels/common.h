@@ -14,11 +14,13 @@ int mnk_requant_ok(int32_t multiplier, int32_t shift);
 
 /*
  * Checks bits, the channel range, tensor counts, multipliers, shifts, that the weights hold
- * weight_elements elements from element `first` on, and the 31-bit bound
+ * weight_elements elements from element `first` on (so that every element index from first to
+ * first + weight_elements fits a size_t), and the 31-bit bound
  * (|bias| + dot_bound x wmax) x 2^left < 2^30 for every channel. dot_bound < MNK_DOT_LIMIT.
  */
-mnk_status mnk_check_filter(const mnk_filter *filter, size_t first, int32_t channels, int32_t begin,
-                            int32_t end, uint64_t weight_elements, uint64_t dot_bound);
+mnk_status mnk_check_filter(const mnk_filter *filter, uint64_t first, int32_t channels,
+                            int32_t begin, int32_t end, uint64_t weight_elements,
+                            uint64_t dot_bound);
 
 /* Weight element k of a packed stream of `bits`-bit two's-complement values. */
 static inline int32_t mnk_weight(const uint8_t *w, int32_t bits, size_t k) {

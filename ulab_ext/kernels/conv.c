@@ -52,8 +52,9 @@ static mnk_status read_params(const int32_t *params, size_t param_count, int dep
         !mnk_is_clamp(p->act_min, p->act_max)) {
         return MNK_BAD_PARAMS;
     }
-    if (p->g[PAD_T] >= (p->g[K_H] - 1) * p->g[D_H] + 1 ||
-        p->g[PAD_L] >= (p->g[K_W] - 1) * p->g[D_W] + 1) {
+    /* (k - 1) x d + 1 reaches 2^32 - 2^17 + 1: 64 bits */
+    if (p->g[PAD_T] >= (int64_t)(p->g[K_H] - 1) * p->g[D_H] + 1 ||
+        p->g[PAD_L] >= (int64_t)(p->g[K_W] - 1) * p->g[D_W] + 1) {
         return MNK_BAD_PARAMS;
     }
     /* every window coordinate, in or out of the image, fits easily in an int32 */
@@ -112,7 +113,7 @@ static mnk_status convolve(const int32_t *params, size_t param_count, int depthw
                            size_t out_len, int32_t begin, int32_t end) {
     conv_plan p;
     const mnk_filter *f = filter;
-    size_t first = filter->weights_first;
+    uint64_t first = filter->weights_first;
     const int32_t *g = p.g;
     uint64_t taps, dot, elements;
     int32_t o, oy, ox;
@@ -134,8 +135,8 @@ static mnk_status convolve(const int32_t *params, size_t param_count, int depthw
     if (dot * 255 >= MNK_DOT_LIMIT) {
         return MNK_BAD_BOUND;
     }
-    if (first == MNK_WHOLE_TENSOR) {
-        first = depthwise ? (size_t)begin : (size_t)begin * (size_t)dot;
+    if (filter->weights_first == MNK_WHOLE_TENSOR) {
+        first = depthwise ? (uint64_t)begin : (uint64_t)begin * dot; /* < 2^46 */
     }
     if (depthwise) {
         elements = begin == end ? 0 : (taps - 1) * (uint64_t)g[OUT_C] + (uint64_t)(end - begin);
@@ -148,7 +149,8 @@ static mnk_status convolve(const int32_t *params, size_t param_count, int depthw
     }
     for (o = begin; o < end; ++o) {
         size_t r = f->multiplier_count == 1 ? 0 : (size_t)o;
-        size_t w0 = first + (size_t)(o - begin) * (depthwise ? 1 : (size_t)dot);
+        /* every weight index fits a size_t (mnk_check_filter) */
+        size_t w0 = (size_t)first + (size_t)(o - begin) * (depthwise ? 1 : (size_t)dot);
         int8_t *y = out + o;
         for (oy = 0; oy < g[OUT_H]; ++oy) {
             for (ox = 0; ox < g[OUT_W]; ++ox) {

@@ -31,6 +31,7 @@ mnk_status mnk_fully_connected(const int32_t *params, size_t param_count, const 
                                const int8_t *x, size_t x_len, int8_t *out, size_t out_len,
                                int32_t begin, int32_t end) {
     int32_t in, channels, zero_point, act_min, act_max, o;
+    uint64_t first = filter->weights_first;
     size_t k;
     mnk_status status;
     if (param_count != MNK_FULLY_CONNECTED_PARAMS) {
@@ -57,15 +58,15 @@ mnk_status mnk_fully_connected(const int32_t *params, size_t param_count, const 
     if ((uint64_t)in * 128 >= MNK_DOT_LIMIT) {
         return MNK_BAD_BOUND;
     }
-    k = filter->weights_first;
-    if (k == MNK_WHOLE_TENSOR) {
-        k = (size_t)begin * (size_t)in;
+    if (filter->weights_first == MNK_WHOLE_TENSOR) {
+        first = (uint64_t)begin * (uint64_t)in; /* < 2^62 */
     }
-    status = mnk_check_filter(filter, k, channels, begin, end,
+    status = mnk_check_filter(filter, first, channels, begin, end,
                               (uint64_t)in * (uint64_t)(end - begin), (uint64_t)in * 128);
     if (status != MNK_OK) {
         return status;
     }
+    k = (size_t)first; /* every weight index fits a size_t (mnk_check_filter) */
     for (o = begin; o < end; ++o) {
         size_t r = filter->multiplier_count == 1 ? 0 : (size_t)o;
         int32_t acc = dot(filter->weights, filter->weight_bits, k, x, in, filter->bias[o]);

@@ -188,7 +188,8 @@ mnk_status mnk_log_softmax(const int32_t *params, size_t param_count, const int3
                            size_t exp_len, const int8_t *x, size_t x_len, int8_t *out,
                            size_t out_len);
 
-/* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator. */
+/* TFLM's MultiplyByQuantizedMultiplier (double rounding) of one int32 accumulator; multiplier
+ * >= 0 and shift in -31..30 (as every kernel checks), else 0. */
 int32_t mnk_requantize(int32_t acc, int32_t multiplier, int32_t shift);
 
 #endif

@@ -59,7 +59,7 @@ mnk_status mnk_mul(const int32_t *params, size_t param_count, const int8_t *a, s
     if ((uint64_t)reach2 >= b_len) {
         return MNK_BAD_INPUT2_SIZE;
     }
-    if (out_len != (size_t)dims[0] * (size_t)dims[1] * (size_t)dims[2] * (size_t)dims[3]) {
+    if (out_len != (uint64_t)dims[0] * (uint64_t)dims[1] * (uint64_t)dims[2] * (uint64_t)dims[3]) {
         return MNK_BAD_OUTPUT_SIZE;
     }
     for (i0 = 0; i0 < dims[0]; ++i0) {

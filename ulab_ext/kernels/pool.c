@@ -42,12 +42,12 @@ static void clip(int32_t start, int32_t size, int32_t limit, int32_t *first, int
 
 static mnk_status pool(const int32_t *p, size_t param_count, int average, const int8_t *x,
                        size_t x_len, int8_t *out, size_t out_len) {
-    int32_t oy, ox, c, y, xx, y0, y1, x0, x1;
-    int32_t channels = p[CHANNELS];
+    int32_t oy, ox, c, y, xx, y0, y1, x0, x1, channels;
     mnk_status status = check_pool(p, param_count, x_len, out_len);
     if (status != MNK_OK) {
         return status;
     }
+    channels = p[CHANNELS]; /* params holds MNK_POOL_PARAMS entries (check_pool) */
     for (oy = 0; oy < p[OUT_H]; ++oy) {
         clip(oy * p[S_H] - p[PAD_T], p[F_H], p[IN_H], &y0, &y1);
         for (ox = 0; ox < p[OUT_W]; ++ox) {
@@ -57,14 +57,14 @@ static mnk_status pool(const int32_t *p, size_t param_count, int average, const 
             for (c = 0; c < channels; ++c) {
                 int32_t total = average ? 0 : -128;
                 for (y = y0; y < y1; ++y) {
-                    const int8_t *pixel =
-                        x + ((size_t)y * (size_t)p[IN_W] + (size_t)x0) * (size_t)channels +
-                        (size_t)c;
-                    for (xx = x0; xx < x1; ++xx, pixel += channels) {
+                    /* an index, not a pointer stepped past the end of x (undefined in C) */
+                    size_t at =
+                        ((size_t)y * (size_t)p[IN_W] + (size_t)x0) * (size_t)channels + (size_t)c;
+                    for (xx = x0; xx < x1; ++xx, at += (size_t)channels) {
                         if (average) {
-                            total += *pixel;
-                        } else if (*pixel > total) {
-                            total = *pixel;
+                            total += x[at];
+                        } else if (x[at] > total) {
+                            total = x[at];
                         }
                     }
                 }
@@ -117,9 +117,9 @@ mnk_status mnk_mean(const int32_t *params, size_t param_count, const int8_t *x, 
     }
     for (c = 0; c < params[M_CHANNELS]; ++c) {
         int32_t total = -params[M_INPUT_ZP] * (int32_t)count;
-        const int8_t *pixel = x + c;
-        for (i = 0; i < (size_t)count; ++i, pixel += params[M_CHANNELS]) {
-            total += *pixel;
+        size_t at = (size_t)c;
+        for (i = 0; i < (size_t)count; ++i, at += (size_t)params[M_CHANNELS]) {
+            total += x[at];
         }
         out[c] = mnk_clamp_offset(mnk_mbqm(total, params[M_MULTIPLIER], shift), params[M_OUTPUT_ZP],
                                   -128, 127);

@@ -100,14 +100,15 @@ static mnk_status reduce(const int32_t *p, size_t param_count, size_t want_param
             size_t base = i0 * kept.stride[0] + i1 * kept.stride[1];
             int32_t acc = op == 0 ? -128 : -p[INPUT_ZERO_POINT] * (int32_t)count;
             for (j0 = 0; j0 < reduced.extent[0]; ++j0) {
-                const int8_t *v = x + base + j0 * reduced.stride[0];
+                /* an index, not a pointer stepped past the end of x (undefined in C) */
+                size_t at = base + j0 * reduced.stride[0];
                 for (j1 = 0; j1 < reduced.extent[1]; ++j1) {
                     if (op == 0) {
-                        acc = *v > acc ? *v : acc;
+                        acc = x[at] > acc ? x[at] : acc;
                     } else {
-                        acc += *v; /* |acc| <= 255 x count < 2^30 */
+                        acc += x[at]; /* |acc| <= 255 x count < 2^30 */
                     }
-                    v += reduced.stride[1];
+                    at += reduced.stride[1];
                 }
             }
             if (op == 0) {

@@ -22,6 +22,7 @@ enum {
 #define MAX_DIM 0x8000
 #define MANTISSA_BITS 24
 #define MIN_EXPONENT (-64)
+#define MAX_RIGHT_SHIFT 42 /* value >> 42 and (value + 2^41) >> 42 are 0 for value < 2^41 */
 
 static int image_ok(const int32_t *p) {
     int i;
@@ -39,7 +40,7 @@ static int scale_ok(int32_t mantissa, int32_t exponent) {
 
 /* (2y + h) x mantissa x 2^(exponent - 1) rounded to 24 bits (half to even) as the float32
  * product is, then floored (half away from zero with align_corners) and clamped to size - 1.
- * value < 2^17 x 2^24 and every shift is below 64. */
+ * value < 2^17 x 2^24; a right shift of 41 bits or more (down to 65) leaves 0. */
 static int32_t nearest_index(int32_t y, int32_t size, int32_t mantissa, int32_t exponent,
                              int32_t align_corners, int32_t half_pixel_centers) {
     uint64_t value = (uint64_t)(2 * y + half_pixel_centers) * (uint64_t)mantissa;
@@ -61,6 +62,8 @@ static int32_t nearest_index(int32_t y, int32_t size, int32_t mantissa, int32_t 
     }
     if (shift >= 0) {
         pick = value << shift; /* value < 2^25, shift <= 17 */
+    } else if (shift <= -MAX_RIGHT_SHIFT) {
+        pick = 0; /* a shift by 64 or more is undefined in C */
     } else if (align_corners) {
         pick = (value + ((uint64_t)1 << (-shift - 1))) >> -shift;
     } else {
