@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-import numpy as np
-
 from micronn import container
+from micronn.arrays import load_npy
 from micronn.importers.keras import load_keras
 from micronn.importers.npz import load_npz
 from micronn.importers.onnx import load_onnx
@@ -60,7 +59,7 @@ def convert_to_model(
     importers/tflite/weights.py); a float .tflite is quantized from calibration like the
     other float formats."""
     if isinstance(calibration, (str, Path)):
-        calibration = np.load(calibration, allow_pickle=False)
+        calibration = load_npy(calibration)
     if Path(model_path).suffix.lower() == TFLITE:
         return _load_tflite(model_path, calibration, weights, per_tensor, method)
     network = load_model_file(model_path)
@@ -83,7 +82,7 @@ def convert_graph(
 ) -> bytes:
     """Quantize a FloatGraph (micronn.graph) to .mnq bytes, written to `output` when given."""
     if isinstance(calibration, (str, Path)):
-        calibration = np.load(calibration, allow_pickle=False)
+        calibration = load_npy(calibration)
     data = container.write(quantize_network(graph, calibration, weights, per_tensor, method))
     if output is not None:
         Path(output).write_bytes(data)
