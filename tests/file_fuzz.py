@@ -13,6 +13,7 @@ import resource
 import sys
 import time
 import traceback
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,13 +328,26 @@ def mutant(seed: Seed, rng) -> bytes:
 
 
 def problem_of(call) -> str | None:
-    """None when the call returns or raises a documented error with a one-line message."""
+    """None when the call returns or raises a documented error with a one-line message, and
+    warns of nothing (a warning is two more lines on the CLI's stderr)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = _outcome(call)
+    if caught and outcome in (None, "refused"):
+        first = caught[0]
+        where = f"{Path(first.filename).name}:{first.lineno}"
+        return f"{first.category.__name__} at {where}: {str(first.message)[:200]}"
+    return outcome
+
+
+def _outcome(call) -> str | None:
     try:
         call()
     except (ValueError, OSError) as error:
         message = str(error)
         if not message.strip() or "\n" in message:
-            return f"{type(error).__name__} with a message of {len(message.splitlines())} lines"
+            lines = len(message.splitlines())
+            return f"{type(error).__name__} of {lines} lines at {_where(error)}: {message[:200]!r}"
         return "refused"
     except Exception as error:  # what the test is looking for
         return f"{type(error).__name__} at {_where(error)}: {str(error)[:200]}"

@@ -14,6 +14,8 @@ import json
 import struct
 import zipfile
 
+import numpy as np
+
 BOUNDARY_BYTES = (0x00, 0xFF, 0x7F, 0x80, 0x01, 0xFE)
 BOUNDARY_INTS = (
     0,
@@ -392,6 +394,171 @@ def mutate_onnx(data: bytes, rng) -> bytes:
     return model.SerializeToString()
 
 
+# ------------------------------------------------------------------ .tflite
+
+TFLITE_DIMS = (0, 1, -1, 2, 3, 7, 255, 65536, 2**31 - 1)
+TFLITE_SCALES = (
+    (0.0,),
+    (-1.0,),
+    (float("nan"),),
+    (float("inf"),),
+    (1e-45,),
+    (1e38,),
+    (),
+    (0.5,) * 3,
+)
+TFLITE_OPS = (
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
+    "SOFTMAX", "RESHAPE", "ADD", "MUL", "MEAN", "PAD", "CONCATENATION", "LOGISTIC", "TANH",
+    "STRIDED_SLICE", "RESIZE_NEAREST_NEIGHBOR", "QUANTIZE", "DEQUANTIZE",
+)  # fmt: skip
+
+
+def _tflite_records(data: bytes):
+    """The tensors, operators, inputs and outputs of a model as tests/tflite_builder.py takes
+    them, or None when the builder cannot write it back."""
+    from tflite_builder import OPCODES, OPTIONS, TYPES, Op, T
+
+    from micronn.importers.tflite import read_tflite
+
+    graph = read_tflite(data)
+    tensors = []
+    for t in graph.tensors:
+        if t.dtype not in TYPES:
+            return None
+        tensors.append(
+            T(t.name, t.shape, t.dtype, t.data, tuple(float(v) for v in t.scale),
+              tuple(int(v) for v in t.zero_point), t.shape_signature, t.quantized_dimension)
+        )  # fmt: skip
+    operators = []
+    for op in graph.operators:
+        if op.name not in OPCODES:
+            return None
+        options = {k: v for k, v in op.options.items() if _writable(OPTIONS.get(op.name), k, v)}
+        operators.append(Op(op.name, op.inputs, op.outputs, options))
+    return tensors, operators, list(graph.inputs), list(graph.outputs)
+
+
+def _writable(table, key, value) -> bool:
+    import tflite
+
+    camel = "".join(part.capitalize() for part in key.split("_"))
+    return (
+        table is not None
+        and hasattr(tflite, f"{table}Add{camel}")
+        and isinstance(value, (int, float, str))
+    )
+
+
+def _resized(data, shape, rng):
+    """Constant data for a new shape: the old values cycled, when the shape is small."""
+    count = 1
+    for d in shape:
+        count *= max(d, 0)
+    if data is None or count > 100_000 or min(shape, default=1) < 0:
+        return data
+    flat = data.reshape(-1)
+    values = np.resize(flat, count) if flat.size else np.zeros(count, data.dtype)
+    return values.reshape(shape)
+
+
+def _mutate_tensor(tensor, rng) -> None:
+    choice = rng.random()
+    if choice < 0.35:
+        shape = list(tensor.shape)
+        if shape and rng.random() < 0.75:
+            shape[rng.randrange(len(shape))] = rng.choice(TFLITE_DIMS)
+        elif shape and rng.random() < 0.5:
+            del shape[rng.randrange(len(shape))]
+        else:
+            shape.insert(rng.randrange(len(shape) + 1), rng.choice(TFLITE_DIMS[:6]))
+        tensor.shape = tuple(shape)
+        if rng.random() < 0.6:
+            tensor.data = _resized(tensor.data, tensor.shape, rng)
+    elif choice < 0.45:
+        tensor.signature = tuple(-1 if rng.random() < 0.5 else d for d in tensor.shape)
+    elif choice < 0.55:
+        tensor.dtype = rng.choice(("FLOAT32", "INT32", "INT8", "INT16", "FLOAT16"))
+        if tensor.data is not None:
+            tensor.data = tensor.data.astype({"FLOAT32": np.float32, "INT32": np.int32,
+                                              "INT8": np.int8, "INT16": np.int16,
+                                              "FLOAT16": np.float16}[tensor.dtype])  # fmt: skip
+    elif choice < 0.7:
+        tensor.scale = rng.choice(TFLITE_SCALES)
+        tensor.zero_point = tuple(0 for _ in tensor.scale)
+    elif choice < 0.8:
+        count = max(len(tensor.scale), 1)
+        tensor.zero_point = tuple(_fit("<q", rng.choice(BOUNDARY_INTS)) for _ in range(count))
+        tensor.scale = tensor.scale or (0.1,) * count
+    elif choice < 0.85:
+        tensor.axis = rng.choice((-1, 1, 2, 3, 7))
+    elif tensor.data is not None and tensor.data.size:
+        flat = tensor.data.reshape(-1).copy()
+        info = np.iinfo(flat.dtype) if flat.dtype.kind in "iu" else None
+        extreme = (info.min, info.max) if info else (3e38, -3e38, np.inf, np.nan)
+        flat[rng.randrange(flat.size)] = rng.choice(extreme)
+        tensor.data = flat.reshape(tensor.data.shape)
+
+
+def _mutate_operator(op, count: int, rng) -> None:
+    choice = rng.random()
+    if choice < 0.5 and op.options:
+        key = rng.choice(sorted(op.options))
+        value = op.options[key]
+        if isinstance(value, str):
+            op.options[key] = rng.choice(("SAME", "VALID", "RELU", "TANH", "NONE", "RELU6"))
+        elif isinstance(value, float):
+            op.options[key] = rng.choice((0.0, -1.0, float("nan"), 1e30))
+        else:
+            op.options[key] = rng.choice((0, -1, 2, 3, 1000, 65536, 2**31 - 1, -(2**31)))
+    elif choice < 0.8:
+        edges = list(op.inputs) if rng.random() < 0.7 or not op.outputs else list(op.outputs)
+        if edges:
+            edges[rng.randrange(len(edges))] = rng.choice((-1, rng.randrange(count)))
+            if rng.random() < 0.2:
+                edges.pop()
+        if op.inputs and edges != list(op.outputs):
+            op.inputs = tuple(edges)
+        else:
+            op.outputs = tuple(edges)
+    else:
+        op.name = rng.choice(TFLITE_OPS)
+        if op.name not in __import__("tflite_builder").OPTIONS:
+            op.options = {}
+
+
+def mutate_tflite(data: bytes, rng) -> bytes:
+    """One field of the model changed through its schema (shapes, dtypes, quantization,
+    constant values, options, wiring, operator kinds), written back as a valid flatbuffer."""
+    from tflite_builder import OPTIONS, build_tflite
+
+    try:
+        records = _tflite_records(data)
+    except ValueError:
+        records = None
+    if records is None:
+        return mutate_bytes(data, rng)
+    tensors, operators, inputs, outputs = records
+    for _ in range(rng.choice((1, 1, 2))):
+        choice = rng.random()
+        if choice < 0.5:
+            _mutate_tensor(rng.choice(tensors), rng)
+        elif choice < 0.85 and operators:
+            _mutate_operator(rng.choice(operators), len(tensors), rng)
+        elif choice < 0.92 and operators:
+            del operators[rng.randrange(len(operators))]
+        else:
+            edges = inputs if rng.random() < 0.5 else outputs
+            if edges:
+                edges[rng.randrange(len(edges))] = rng.randrange(len(tensors))
+    for op in operators:
+        op.options = {k: v for k, v in op.options.items() if _writable(OPTIONS.get(op.name), k, v)}
+    try:
+        return build_tflite(tensors, operators, inputs, outputs)
+    except (ValueError, TypeError, OverflowError, struct.error, KeyError, AttributeError):
+        return mutate_bytes(data, rng)  # a value the schema's builder cannot write
+
+
 # ------------------------------------------------------------------ by format
 
 
@@ -411,6 +578,10 @@ def _onnx(data, rng):
     return mutate_onnx(data, rng) if rng.random() < 0.6 else mutate_bytes(data, rng)
 
 
+def _tflite(data, rng):
+    return mutate_tflite(data, rng) if rng.random() < 0.6 else mutate_bytes(data, rng)
+
+
 def _npy(data, rng):
     return mutate_npy(data, rng)
 
@@ -421,7 +592,7 @@ MUTATORS = {
     ".npz": _npz,
     ".onnx": _onnx,
     ".npy": _npy,
-    ".tflite": mutate_bytes,
+    ".tflite": _tflite,
     ".mnq": mutate_bytes,
 }
 

@@ -16,11 +16,12 @@ import zlib
 import numpy as np
 from numpy.lib import format as npy_format
 
+from micronn.messages import one_line
+
 NUMBERS = "biuf"  # bool, int, uint, float: what micronn computes with
 TEXT = "US"
 DEFLATE_MAX_RATIO = 1032  # deflate never expands data more than this (zlib's tech notes)
 ZIP_SLACK = 4096  # bytes a member may hold beyond the ratio (headers of tiny members)
-MESSAGE_CHARS = 160
 SAVE_ADVICE = "save it again with numpy.save"
 SAVEZ_ADVICE = "save it again with numpy.savez"
 # what numpy and zipfile raise on a damaged header or stream (tokenize: numpy's Python 2 header
@@ -47,12 +48,6 @@ ZIP_ERRORS = (
 
 class ArrayFileError(ValueError):
     """An .npy or .npz file that cannot be read (the message names the file and the fix)."""
-
-
-def one_line(text) -> str:
-    """A third-party error message as one short line."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 3] + "..."
 
 
 def _kinds(text: bool) -> str:

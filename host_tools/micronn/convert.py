@@ -10,6 +10,7 @@ from micronn.importers.onnx import load_onnx
 from micronn.importers.sklearn import graph_from_sklearn
 from micronn.importers.tflite import check_in_scope, import_tflite, read_tflite
 from micronn.importers.tflite.float_graph import float_graph, is_float_model
+from micronn.messages import one_line_error
 from micronn.plan import quantize_network
 
 IMPORTERS = {".npz": load_npz, ".onnx": load_onnx, ".keras": load_keras, ".h5": load_keras}
@@ -57,7 +58,15 @@ def convert_to_model(
 
     An int8 .tflite is imported as is (--weights int4/int2 re-quantize its weights, see
     importers/tflite/weights.py); a float .tflite is quantized from calibration like the
-    other float formats."""
+    other float formats. Any problem with the files is a ValueError (or a subclass) with a
+    one-line message, or an OSError when a file cannot be opened."""
+    try:
+        return _convert_to_model(model_path, calibration, weights, per_tensor, method)
+    except ValueError as error:  # messages quote names from the file: one printable line
+        raise one_line_error(error) from None
+
+
+def _convert_to_model(model_path, calibration, weights, per_tensor, method):
     if isinstance(calibration, (str, Path)):
         calibration = load_npy(calibration)
     if Path(model_path).suffix.lower() == TFLITE:

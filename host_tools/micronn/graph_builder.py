@@ -301,7 +301,10 @@ def _scale_shift_layer(node: Node, shape: tuple) -> Node:
 
 
 def _f32(array):
-    return None if array is None else np.ascontiguousarray(array, dtype=np.float32)
+    if array is None:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are refused by name
+        return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def _weight_and_bias(weight, bias, channel_axis: int):

@@ -16,7 +16,8 @@ import os
 
 import numpy as np
 
-from micronn.arrays import DEFLATE_MAX_RATIO, one_line
+from micronn.arrays import DEFLATE_MAX_RATIO
+from micronn.messages import one_line
 
 TIMEOUT_SECONDS = 20.0  # a healthy weights file reads in milliseconds
 TIMEOUT_PER_MIB = 1.0

@@ -12,10 +12,11 @@ import re
 import zipfile
 from pathlib import Path
 
-from micronn.arrays import ZIP_ERRORS, member_bytes, one_line
+from micronn.arrays import ZIP_ERRORS, member_bytes
 from micronn.graph import FloatGraph
 from micronn.importers import hdf5
 from micronn.importers.keras_layers import KerasGraph, layer_list
+from micronn.messages import one_line
 
 ADVICE = "re-export it with model.save('model.keras')"
 
