@@ -190,7 +190,15 @@ def movers_onnx() -> bytes:
         helper.make_node("Transpose", ["t"], ["u"], name="to_nchw", perm=[0, 3, 1, 2]),
         helper.make_node("Conv", ["u", "w", "b"], ["v"], name="conv", pads=[1, 1, 1, 1]),
         helper.make_node("Mul", ["v", "k"], ["m"], name="mul"),
-        helper.make_node("Resize", ["m", "", "scales"], ["r"], name="up", mode="nearest"),
+        helper.make_node(
+            "Resize",
+            ["m", "", "scales"],
+            ["r"],
+            name="up",
+            mode="nearest",
+            coordinate_transformation_mode="asymmetric",
+            nearest_mode="floor",
+        ),  # fmt: skip
         helper.make_node("AveragePool", ["r"], ["a"], name="pool", kernel_shape=[2, 2]),
         helper.make_node("ReduceMean", ["a"], ["g"], name="mean", axes=[2, 3], keepdims=0),
         helper.make_node("Reshape", ["g", "shape"], ["f"], name="reshape"),
@@ -201,7 +209,7 @@ def movers_onnx() -> bytes:
         ints("starts", [1, 0]),
         ints("ends", [5, 100]),
         ints("axes", [2, 3]),
-        numpy_helper.from_array(rng.normal(size=(3, 4, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.normal(size=(3, 5, 3, 3)).astype(np.float32), "w"),
         numpy_helper.from_array(rng.normal(size=3).astype(np.float32), "b"),
         numpy_helper.from_array(np.float32([[[0.5]]]), "k"),
         numpy_helper.from_array(np.float32([1, 1, 2, 2]), "scales"),
@@ -382,36 +390,41 @@ class _AddressSpaceLimit:
         resource.setrlimit(resource.RLIMIT_AS, self.saved)
 
 
-def fuzz(suffix: str, count: int, seed: int, workdir: Path, save_to: Path = FAILURES) -> Report:
-    """`count` mutants of the format's seeds (round robin), from random.Random(seed)."""
+def fuzz(
+    suffix: str, count: int, seed: int, workdir: Path, save_to: Path = FAILURES, judge=None
+) -> Report:
+    """`count` mutants of the format's seeds (round robin), from random.Random(seed), each
+    judged by `judge(call)` (default: problem_of, under an address-space limit)."""
+    from micronn.importers import hdf5
+
     rng = random.Random(seed)
     sources = seeds(suffix)
     report = Report(suffix)
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    from micronn.importers import hdf5
-
     library_timeout, hdf5.TIMEOUT_SECONDS = hdf5.TIMEOUT_SECONDS, HDF5_TIMEOUT
-    with _AddressSpaceLimit():
-        for case in range(count):
-            source = sources[case % len(sources)]
-            data = mutant(source, rng)
-            path = workdir / f"case{suffix}"
-            path.write_bytes(data)
-            began = time.perf_counter()
-            outcome = problem_of(_target(source, path, data))
-            report.slowest = max(report.slowest, time.perf_counter() - began)
-            report.cases += 1
-            if outcome is None:
-                report.accepted += 1
-            elif outcome == "refused":
-                report.refused += 1
-            else:
-                save_to.mkdir(parents=True, exist_ok=True)
-                saved = save_to / f"{Path(source.name).stem}-seed{seed}-case{case}{suffix}"
-                saved.write_bytes(data)
-                report.failures.append((str(saved), outcome))
-    hdf5.TIMEOUT_SECONDS = library_timeout
+    try:
+        with _AddressSpaceLimit():
+            for case in range(count):
+                source = sources[case % len(sources)]
+                data = mutant(source, rng)
+                path = workdir / f"case{suffix}"
+                path.write_bytes(data)
+                began = time.perf_counter()
+                outcome = (judge or problem_of)(_target(source, path, data))
+                report.slowest = max(report.slowest, time.perf_counter() - began)
+                report.cases += 1
+                if outcome is None:
+                    report.accepted += 1
+                elif outcome == "refused":
+                    report.refused += 1
+                else:
+                    save_to.mkdir(parents=True, exist_ok=True)
+                    saved = save_to / f"{Path(source.name).stem}-seed{seed}-case{case}{suffix}"
+                    saved.write_bytes(data)
+                    report.failures.append((str(saved), outcome))
+    finally:
+        hdf5.TIMEOUT_SECONDS = library_timeout
     report.seconds = time.perf_counter() - started
     return report
 

@@ -12,6 +12,7 @@ import copy
 import io
 import json
 import struct
+import warnings
 import zipfile
 
 import numpy as np
@@ -318,7 +319,8 @@ def mutate_zip(data: bytes, rng, member_mutators: dict) -> bytes:
         members.append(members[index])
     out = io.BytesIO()
     compression = rng.choice((zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED))
-    with zipfile.ZipFile(out, "w", compression) as archive:
+    with warnings.catch_warnings(), zipfile.ZipFile(out, "w", compression) as archive:
+        warnings.simplefilter("ignore")  # a duplicated member is the point
         for member_name, member in members:
             info = zipfile.ZipInfo(member_name, (2024, 1, 1, 0, 0, 0))
             info.compress_type = compression

@@ -641,6 +641,12 @@ class OnnxGraph:
             shape = tuple(int(d) for d in np.broadcast_shapes(a.shape, b.shape))
         else:
             x = computed[0] if computed[0] is not None else computed[1]
+            missing = [n for n, v in zip(names, computed, strict=True) if v is None]
+            if missing[0] not in self.constants:
+                raise ValueError(
+                    f"node '{node.name}' ({node.op_type}): input '{missing[0]}' is neither "
+                    "computed before it nor a constant"
+                )
             tensors = [
                 value.tensor if value is not None else self._operand(node, name, x)
                 for name, value in zip(names, computed, strict=True)
