@@ -15,7 +15,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from file_fuzz import fuzz, seeds, summary
+from file_fuzz import ROOT, fuzz, seeds, summary
 from tflite_builder import Op, T, build_tflite
 
 from micronn import container, convert
@@ -261,3 +261,22 @@ def test_an_unexpected_exception_is_one_line_asking_for_a_report(monkeypatch, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error: KeyError" in err
     assert "please report it with the file that caused it" in err
+
+
+def test_an_h5_that_sends_libhdf5_into_a_loop_is_refused_in_its_time_limit(tmp_path, monkeypatch):
+    """1000 bytes of the file copied into its middle (a fuzzer's mutant): libhdf5 then spins
+    forever reading the model_config attribute, where no Python code can stop it."""
+    pytest.importorskip("h5py")
+    import multiprocessing
+
+    from micronn.importers import hdf5
+
+    data = (ROOT / "examples" / "keras_digits_cnn" / "digits_cnn.h5").read_bytes()
+    path = tmp_path / "loops.h5"
+    path.write_bytes(data[:9297] + data[67340:68340] + data[9297:])
+    monkeypatch.setattr(hdf5, "TIMEOUT_SECONDS", 2.0)  # the library's 20 s, shortened
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="did not finish reading it in 2 s"):
+        convert(path, calibration=np.zeros((1, 8, 8, 1), np.float32))
+    assert time.perf_counter() - started < 4.0
+    assert not multiprocessing.active_children()  # the child was killed, not left spinning

@@ -6,10 +6,12 @@ file can ask for 16 GiB. Here the header's shape and dtype are checked against t
 expand anything. Every problem is a one-line ValueError that says how to fix the file.
 """
 
+import contextlib
 import math
 import os
 import struct
 import tokenize
+import warnings
 import zipfile
 import zlib
 
@@ -50,6 +52,16 @@ class ArrayFileError(ValueError):
     """An .npy or .npz file that cannot be read (the message names the file and the fix)."""
 
 
+@contextlib.contextmanager
+def _python2_headers_quietly():
+    """numpy reads an .npy header written by Python 2 (or damaged to look like one) with a
+    UserWarning to save the file again; the file is read all the same, and the CLI prints
+    nothing but its one line."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Reading `.npy` or `.npz` file required", UserWarning)
+        yield
+
+
 def _kinds(text: bool) -> str:
     return NUMBERS + TEXT if text else NUMBERS
 
@@ -57,13 +69,14 @@ def _kinds(text: bool) -> str:
 def _read_header(fp, where: str, advice: str, text: bool):
     """(shape, fortran_order, dtype, data bytes) of the .npy header at fp's position."""
     try:
-        version = npy_format.read_magic(fp)
-        if version == (1, 0):
-            shape, fortran, dtype = npy_format.read_array_header_1_0(fp)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = npy_format.read_array_header_2_0(fp)
-        else:
-            raise ValueError(f"format version {version} is unknown")
+        with _python2_headers_quietly():
+            version = npy_format.read_magic(fp)
+            if version == (1, 0):
+                shape, fortran, dtype = npy_format.read_array_header_1_0(fp)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = npy_format.read_array_header_2_0(fp)
+            else:
+                raise ValueError(f"format version {version} is unknown")
     except _PARSE_ERRORS as error:
         raise ArrayFileError(
             f"{where}: not a valid .npy array ({one_line(error)}); {advice}"
@@ -97,7 +110,8 @@ def load_npy(path, text: bool = False) -> np.ndarray:
             raise _short(where, shape, dtype, needed, present, SAVE_ADVICE)
         fp.seek(0)
         try:
-            return npy_format.read_array(fp, allow_pickle=False)
+            with _python2_headers_quietly():
+                return npy_format.read_array(fp, allow_pickle=False)
         except _PARSE_ERRORS as error:
             raise ArrayFileError(
                 f"{where}: cannot read its data ({one_line(error)}); {SAVE_ADVICE}"
@@ -158,7 +172,7 @@ def _read_member(archive, info, where: str, text: bool) -> np.ndarray:
         present = info.file_size - fp.tell()
         if needed > present:
             raise _short(where, shape, dtype, needed, present, SAVEZ_ADVICE)
-    with archive.open(info) as fp:
+    with archive.open(info) as fp, _python2_headers_quietly():
         return npy_format.read_array(fp, allow_pickle=False)
 
 

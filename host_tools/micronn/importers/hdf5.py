@@ -13,6 +13,7 @@ import io
 import math
 import multiprocessing
 import os
+import warnings
 
 import numpy as np
 
@@ -25,8 +26,18 @@ MEMORY_LIMIT = 1 << 30  # what the child may allocate beyond its size at the for
 MEMORY_PER_FILE_BYTE = 4
 MAX_NAMES = 100_000  # entries of one weight_names attribute
 ADVICE = "re-export the model with model.save('model.keras')"
-# what h5py raises for a damaged file: it maps libhdf5's error classes to these
-H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError)
+# what h5py raises for a damaged file: it maps libhdf5's error classes to these (OverflowError:
+# its file-object driver asked to read at an offset past any file)
+H5_ERRORS = (
+    OSError,
+    RuntimeError,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+)
 
 
 class HDF5FileError(ValueError):
@@ -159,7 +170,9 @@ def _run_child(connection, function, args, memory: int) -> None:
     import resource  # POSIX only, as fork is
 
     try:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        if memory and (hard == resource.RLIM_INFINITY or memory < hard):
+            resource.setrlimit(resource.RLIMIT_AS, (memory, hard))
         try:
             outcome = ("ok", function(*args))
         except BaseException as error:  # handed to the parent, which raises it
@@ -173,24 +186,33 @@ def _run_child(connection, function, args, memory: int) -> None:
 
 
 def _address_space() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
+    """This process's virtual size (Linux), or 0 where it cannot be read."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return 0
 
 
 def isolated(function, args: tuple, where: str, size: int):
     """function(*args) in a forked child, killed after its time limit; its exceptions are
-    raised here. Without fork (or /proc), it runs in this process."""
-    if "fork" not in multiprocessing.get_all_start_methods() or not os.path.exists("/proc"):
+    raised here. Without fork, it runs in this process; without /proc, with no memory limit."""
+    if "fork" not in multiprocessing.get_all_start_methods():
         return function(*args)
     h5py_module()  # imported once here, not in every child
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    memory = _address_space() + MEMORY_LIMIT + MEMORY_PER_FILE_BYTE * size
+    current = _address_space()
+    memory = current + MEMORY_LIMIT + MEMORY_PER_FILE_BYTE * size if current else 0
     process = context.Process(target=_run_child, args=(sender, function, args, memory))
-    process.start()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that a fork of a threaded process may deadlock; the child touches
+        # no lock another thread could hold (it ends with os._exit, without flushing)
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        process.start()
     sender.close()
     timeout = TIMEOUT_SECONDS + TIMEOUT_PER_MIB * size / (1 << 20)
     try:

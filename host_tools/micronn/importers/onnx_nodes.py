@@ -905,8 +905,8 @@ class OnnxGraph:
 
 def _scaled(node, x: Value, scales) -> list:
     """The (N, C, H, W) sizes a Resize/Upsample's scales give."""
-    scales = np.asarray(scales, np.float64).reshape(-1) if np.size(scales) else np.zeros(0)
-    if scales.dtype.kind not in "f" or not np.all(np.isfinite(scales) & (scales > 0)):
+    scales = np.asarray(scales, np.float64).reshape(-1)
+    if not np.all(np.isfinite(scales) & (scales > 0)):
         raise ValueError(f"node '{node.name}' ({node.op_type}): scales {scales.tolist()}")
     return [int(np.floor(d * s)) for d, s in zip((1, *x.shape), scales, strict=False)]
 
