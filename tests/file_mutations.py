@@ -507,8 +507,8 @@ def _mutate_operator(op, count: int, rng) -> None:
     if choice < 0.5 and op.options:
         key = rng.choice(sorted(op.options))
         value = op.options[key]
-        if isinstance(value, str):
-            op.options[key] = rng.choice(("SAME", "VALID", "RELU", "TANH", "NONE", "RELU6"))
+        if isinstance(value, str):  # an enum: a name, or a number the schema lacks
+            op.options[key] = rng.choice(("SAME", "VALID", "RELU", "TANH", "NONE", "RELU6", 7))
         elif isinstance(value, float):
             op.options[key] = rng.choice((0.0, -1.0, float("nan"), 1e30))
         else:

@@ -210,7 +210,17 @@ def _hostile_files(folder) -> dict:
     np.savez(npz, input_shape=np.array([4]), layer0_weight=np.ones((2, 4)), layer0_bias=[0, 0])
     npz.write_bytes(npz.read_bytes()[:300])  # BadZipFile in a lazy member read
     kernel = numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")
+    tensors = [
+        T("x", (1, 4, 4, 1), scale=(0.1,)),
+        T("w", (1, 1, 1, 1), data=np.ones((1, 1, 1, 1), np.int8), scale=(0.1,)),
+        T("y", (1, 4, 4, 1), scale=(0.1,)),
+    ]
+    padding = folder / "padding.tflite"  # AttributeError in ops_conv._padding
+    padding.write_bytes(
+        build_tflite(tensors, [Op("CONV_2D", (0, 1, -1), (2,), {"padding": 7})], (0,), (2,))
+    )
     return {
+        "unknown_padding.tflite": padding,
         "truncated.npz": npz,
         "layers_not_a_list.keras": _keras_zip(  # TypeError
             folder / "layers.keras", {"class_name": "Sequential", "config": {"layers": 7}}
