@@ -25,13 +25,26 @@ def calibration_values(graph, calibration):
     """Every tensor's float values over the calibration inputs (None without calibration)."""
     if calibration is None:
         return None
-    samples = np.asarray(calibration, dtype=np.float32)
+    samples = np.asarray(calibration)
+    if samples.dtype.kind not in "biuf":
+        raise ValueError(f"calibration data holds {samples.dtype} values; give float inputs")
     if samples.size % graph.input_size or samples.size == 0:
         raise ValueError(
             f"calibration data of shape {samples.shape} does not hold whole inputs of shape "
             f"{graph.input_shape}"
         )
-    return graph.forward_all(samples)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the layer named
+        samples = samples.astype(np.float32)
+        if not np.all(np.isfinite(samples)):
+            raise ValueError("calibration data contains NaN or inf (or values beyond float32)")
+        values = graph.forward_all(samples)
+    for node in graph.nodes:
+        if not np.all(np.isfinite(values[node.output])):
+            raise ValueError(
+                f"{node.label}: the float model computes NaN or inf on the calibration data "
+                "(its weights or the inputs are too large for float32); check the model"
+            )
+    return values
 
 
 def calibrate(graph, values, needed, method: str = "minmax") -> dict:

@@ -8,6 +8,7 @@ from micronn import __version__, commands
 from micronn.board_text import printable
 from micronn.boards import DEFAULT_BOARD
 from micronn.memory_plan import RUNTIMES
+from micronn.messages import one_line
 from micronn.simulate import BACKENDS, WEIGHTS, SimulationError
 from micronn.transport import TransportError
 
@@ -236,6 +237,13 @@ def main(argv=None) -> int:
         return EXIT_FAILURE
     except (ValueError, OSError, SimulationError, TransportError) as error:
         print(f"micronn {args.verb}: error: {printable(str(error))}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as error:  # a bug: one line instead of a traceback (tests see the type)
+        print(
+            f"micronn {args.verb}: internal error: {type(error).__name__}: {one_line(error)}; "
+            "please report it with the file that caused it",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     for line in lines:
         print(line)

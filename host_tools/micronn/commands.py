@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from micronn import container, reference
+from micronn.arrays import load_npy, load_npz
 from micronn.boards import DEFAULT_BOARD, list_boards, load_board
 from micronn.convert import convert_to_model
 from micronn.memory_plan import plan_container
@@ -14,10 +15,7 @@ from micronn.simulate import simulate
 
 
 def _load_npy(path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: cannot read as a .npy array ({error})") from None
+    return load_npy(path)  # sizes checked against the file before anything is allocated
 
 
 def _edge_names(edges, kind) -> list:
@@ -35,11 +33,7 @@ def _load_inputs(path, model):
                 f"per input named {', '.join(_edge_names(model.inputs, 'input'))}"
             )
         return _load_npy(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: cannot read as an .npz archive ({error})") from None
+    arrays = load_npz(path)
     names = _edge_names(model.inputs, "input")
     if len(model.inputs) == 1 and len(arrays) == 1:
         return next(iter(arrays.values()))

@@ -2,15 +2,15 @@
 
 from pathlib import Path
 
-import numpy as np
-
 from micronn import container
+from micronn.arrays import load_npy
 from micronn.importers.keras import load_keras
 from micronn.importers.npz import load_npz
 from micronn.importers.onnx import load_onnx
 from micronn.importers.sklearn import graph_from_sklearn
 from micronn.importers.tflite import check_in_scope, import_tflite, read_tflite
 from micronn.importers.tflite.float_graph import float_graph, is_float_model
+from micronn.messages import one_line_error
 from micronn.plan import quantize_network
 
 IMPORTERS = {".npz": load_npz, ".onnx": load_onnx, ".keras": load_keras, ".h5": load_keras}
@@ -58,9 +58,17 @@ def convert_to_model(
 
     An int8 .tflite is imported as is (--weights int4/int2 re-quantize its weights, see
     importers/tflite/weights.py); a float .tflite is quantized from calibration like the
-    other float formats."""
+    other float formats. Any problem with the files is a ValueError (or a subclass) with a
+    one-line message, or an OSError when a file cannot be opened."""
+    try:
+        return _convert_to_model(model_path, calibration, weights, per_tensor, method)
+    except ValueError as error:  # messages quote names from the file: one printable line
+        raise one_line_error(error) from None
+
+
+def _convert_to_model(model_path, calibration, weights, per_tensor, method):
     if isinstance(calibration, (str, Path)):
-        calibration = np.load(calibration, allow_pickle=False)
+        calibration = load_npy(calibration)
     if Path(model_path).suffix.lower() == TFLITE:
         return _load_tflite(model_path, calibration, weights, per_tensor, method)
     network = load_model_file(model_path)
@@ -83,7 +91,7 @@ def convert_graph(
 ) -> bytes:
     """Quantize a FloatGraph (micronn.graph) to .mnq bytes, written to `output` when given."""
     if isinstance(calibration, (str, Path)):
-        calibration = np.load(calibration, allow_pickle=False)
+        calibration = load_npy(calibration)
     data = container.write(quantize_network(graph, calibration, weights, per_tensor, method))
     if output is not None:
         Path(output).write_bytes(data)

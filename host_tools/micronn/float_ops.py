@@ -7,8 +7,17 @@ Every kernel takes arrays with a leading batch axis; images are NHWC. Window geo
 import numpy as np
 
 
+def check_window(kernel: int, stride: int, dilation: int) -> None:
+    if min(kernel, stride, dilation) < 1:
+        raise ValueError(
+            f"a window of size {kernel}, stride {stride} and dilation {dilation}: each must be "
+            "at least 1"
+        )
+
+
 def window_output(size: int, kernel: int, stride: int, dilation: int, before: int, after: int):
     """Output length of a window sliding over `size` padded values."""
+    check_window(kernel, stride, dilation)
     effective = (kernel - 1) * dilation + 1
     return (size + before + after - effective) // stride + 1
 
@@ -16,6 +25,7 @@ def window_output(size: int, kernel: int, stride: int, dilation: int, before: in
 def same_pads(size: int, kernel: int, stride: int, dilation: int = 1, lower=False) -> tuple:
     """TensorFlow's SAME padding (before, after): ceil(size / stride) outputs, the odd pad
     after the data (before it with lower=True, ONNX's SAME_LOWER)."""
+    check_window(kernel, stride, dilation)
     effective = (kernel - 1) * dilation + 1
     out = (size + stride - 1) // stride
     total = max(0, (out - 1) * stride + effective - size)

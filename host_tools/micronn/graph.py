@@ -6,6 +6,7 @@ dense [out, in], conv2d OHWI [out, kh, kw, in], depthwise_conv2d [kh, kw, in * m
 A 1-D convolution is a conv2d over a (1, width, channels) tensor.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,6 +71,26 @@ BINARY_OPS = {
     "prelu": lambda x, alpha: np.where(x >= 0, x, x * alpha),
 }
 WINDOW_OPS = ("conv2d", "depthwise_conv2d", "max_pool", "avg_pool")
+# the most values one tensor may hold: 4 MiB as int8, twice the largest board heap (boards/) and
+# 14x the largest zoo activation (palm_detection's 294,912), so a larger shape is a damaged file
+# (and calibrating it would allocate gigabytes)
+MAX_TENSOR_VALUES = 1 << 22
+MAX_DIM = 0xFFFF  # the container's largest dimension, window size, stride and pad
+
+
+def check_size(shape, what: str) -> None:
+    """A tensor shape a container can hold: dims up to MAX_DIM, MAX_TENSOR_VALUES values."""
+    if max(shape, default=1) > MAX_DIM:
+        raise ValueError(
+            f"{what}: a tensor of shape {tuple(shape)} has a dimension over {MAX_DIM}, the most "
+            "a .mnq container holds; check the model's shapes"
+        )
+    values = math.prod(shape)
+    if values > MAX_TENSOR_VALUES:
+        raise ValueError(
+            f"{what}: a tensor of shape {tuple(shape)} holds {values} values, more than micronn "
+            f"converts ({MAX_TENSOR_VALUES}, far beyond a board's RAM); check the model's shapes"
+        )
 
 
 @dataclass

@@ -7,7 +7,15 @@ layer before them where possible and numbers the tensors in evaluation order.
 
 import numpy as np
 
-from micronn.graph import FLOAT_OPS, FUSES_ACTIVATION, FloatGraph, Node, infer_shape
+from micronn.graph import (
+    FLOAT_OPS,
+    FUSES_ACTIVATION,
+    MAX_DIM,
+    FloatGraph,
+    Node,
+    check_size,
+    infer_shape,
+)
 from micronn.tflite_int8 import ACTIVATIONS
 
 
@@ -18,6 +26,7 @@ class GraphBuilder:
         self.input_shape = tuple(int(d) for d in input_shape)
         if not self.input_shape or min(self.input_shape) < 1:
             raise ValueError(f"the input shape {self.input_shape} must be static and non-empty")
+        check_size(self.input_shape, "the input")
         self.shapes = [self.input_shape]
         self.nodes = []
         self.ranges = {} if input_range is None else {0: tuple(input_range)}
@@ -43,7 +52,9 @@ class GraphBuilder:
             raise ValueError(f"{op} '{name}' takes {FLOAT_OPS[op]} input(s), got {len(inputs)}")
         node = Node(op, inputs, len(self.shapes), name, _f32(weight), _f32(bias), activation, attrs)
         _check_weights(node)
-        self.shapes.append(infer_shape(node, [self.shapes[t] for t in inputs]))
+        shape = infer_shape(node, [self.shapes[t] for t in inputs])
+        check_size(shape, node.label)
+        self.shapes.append(shape)
         self.nodes.append(node)
         return node.output
 
@@ -178,6 +189,8 @@ class GraphBuilder:
         scale, shift = _f32(scale).reshape(-1), _f32(shift).reshape(-1)
         if scale.shape != (channels,) or shift.shape != (channels,):
             raise ValueError(f"scale_shift '{name}': needs {channels} scales and shifts")
+        if not (np.all(np.isfinite(scale)) and np.all(np.isfinite(shift))):
+            raise ValueError(f"scale_shift '{name}': its scales or shifts are NaN or inf")
         return self.add_node("scale_shift", (x,), name, scale, shift)
 
     def activation(self, x, kind, name=""):
@@ -288,7 +301,10 @@ def _scale_shift_layer(node: Node, shape: tuple) -> Node:
 
 
 def _f32(array):
-    return None if array is None else np.ascontiguousarray(array, dtype=np.float32)
+    if array is None:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are refused by name
+        return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def _weight_and_bias(weight, bias, channel_axis: int):
@@ -302,15 +318,19 @@ def _window_attrs(stride, dilation, pads, **more) -> dict:
 
 
 def _pair(value) -> tuple:
-    if np.isscalar(value):
-        return (int(value), int(value))
-    return tuple(int(v) for v in value)
+    """A window size, stride or dilation: two values in 1..MAX_DIM."""
+    pair = (int(value), int(value)) if np.isscalar(value) else tuple(int(v) for v in value)
+    if len(pair) != 2 or not all(1 <= v <= MAX_DIM for v in pair):
+        raise ValueError(
+            f"a window size, stride or dilation must be 2 values in 1..{MAX_DIM}, got {pair}"
+        )
+    return pair
 
 
 def _pads(pads) -> tuple:
     pads = tuple(int(p) for p in pads)
-    if len(pads) != 4 or min(pads) < 0:
-        raise ValueError(f"pads must be (top, left, bottom, right) >= 0, got {pads}")
+    if len(pads) != 4 or not all(0 <= p <= MAX_DIM for p in pads):
+        raise ValueError(f"pads must be (top, left, bottom, right) in 0..{MAX_DIM}, got {pads}")
     return pads
 
 

@@ -4,6 +4,8 @@ Keras tensors are channels-last like micronn's. 1-D layers (Conv1D, pooling 1D) 
 2-D forms over a (1, steps, channels) tensor.
 """
 
+import math
+
 import numpy as np
 
 from micronn.float_ops import same_pads
@@ -43,13 +45,87 @@ MERGE_LAYERS = {"Add": "add", "Multiply": "mul", "Maximum": "maximum", "Minimum"
 MULTI_INPUT = (*MERGE_LAYERS, "Subtract", "Concatenate")
 
 
+# checks of the config's JSON values, where they are read ---------------------------------
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value, what: str, minimum=None) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not _is_int(value):
+        raise ValueError(f"{what} must be an integer, got {_shown(value)}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{what} must be at least {minimum}, got {value}")
+    return value
+
+
+def _ints(value, count: int, what: str, minimum=None) -> tuple:
+    """An integer, or a list of `count` integers (Keras writes both), as a tuple."""
+    if _is_int(value) or isinstance(value, float):
+        value = [value] * count
+    if not isinstance(value, (list, tuple)) or len(value) != count:
+        raise ValueError(f"{what} must be {count} integers, got {_shown(value)}")
+    return tuple(_int(v, what, minimum) for v in value)
+
+
+def _number(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {_shown(value)}")
+    return float(value)
+
+
+def _required(config: dict, key: str, name: str):
+    if key not in config:
+        raise ValueError(f"layer '{name}' has no '{key}' in its config; re-export the model")
+    return config[key]
+
+
+def _weight(weights, index: int, ndim, name: str, what="weights") -> np.ndarray:
+    """weights[index] as float32 with `ndim` dims (None: any)."""
+    if len(weights) <= index:
+        raise ValueError(f"layer '{name}': its {what} are missing from the weights file")
+    array = np.asarray(weights[index], np.float32)
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(
+            f"layer '{name}': its {what} have shape {list(array.shape)}, expected {ndim} dims"
+        )
+    return array
+
+
+def layer_list(config) -> list:
+    """The layers of a model config, each a dict with a class_name and a config dict (one of
+    Keras 2's Sequential configs is the list itself)."""
+    layers = config.get("layers") if isinstance(config, dict) else config
+    if not isinstance(layers, list) or not all(
+        isinstance(layer, dict)
+        and isinstance(layer.get("class_name"), str)
+        and isinstance(layer.get("config"), dict)
+        and isinstance(layer["config"].get("name", ""), str)
+        for layer in layers
+    ):
+        raise ValueError(
+            "the model config is not a list of layers, each with a class_name and a config; "
+            "re-export the model"
+        )
+    return layers
+
+
 def _history(value) -> list:
     """Names of the layers feeding a Keras 3 inbound node's args (keras_history entries)."""
     found = []
     if isinstance(value, dict):
-        history = value.get("config", {}).get("keras_history")
+        inner = value.get("config")
+        history = inner.get("keras_history") if isinstance(inner, dict) else None
         if value.get("class_name") == "__keras_tensor__" and history:
-            found.append((history[0], history[1], history[2]))
+            found.append(_source(history))
         else:
             for item in value.values():
                 found += _history(item)
@@ -59,11 +135,20 @@ def _history(value) -> list:
     return found
 
 
+def _source(entry) -> tuple:
+    """(layer name, node index, tensor index) of a Keras history or inbound entry."""
+    if not isinstance(entry, (list, tuple)) or len(entry) < 3 or not isinstance(entry[0], str):
+        raise ValueError(f"an inbound node names {_shown(entry)}, not (layer, node, tensor)")
+    return entry[0], entry[1], entry[2]
+
+
 def _inbound(layer: dict) -> list:
     """[(layer name, node index, tensor index)] feeding a Functional layer."""
     nodes = layer.get("inbound_nodes", [])
     if not nodes:
         return []
+    if not isinstance(nodes, list):
+        raise ValueError(f"layer '{layer['config'].get('name')}' has inbound nodes {_shown(nodes)}")
     if len(nodes) > 1:
         raise ValueError(
             f"layer '{layer['config'].get('name')}' is called {len(nodes)} times (a shared "
@@ -72,16 +157,24 @@ def _inbound(layer: dict) -> list:
     node = nodes[0]
     if isinstance(node, dict):
         return _history(node.get("args", [])) + _history(node.get("kwargs", {}))
-    return [(entry[0], entry[1], entry[2]) for entry in node]
+    if not isinstance(node, list):
+        raise ValueError(
+            f"layer '{layer['config'].get('name')}' has an inbound node {_shown(node)}"
+        )
+    return [_source(entry) for entry in node]
 
 
 def _endpoints(value) -> list:
+    if not isinstance(value, list):
+        raise ValueError(f"the model's input or output layers are {_shown(value)}, not a list")
     if value and isinstance(value[0], str):
-        return [tuple(value)]
-    return [tuple(v) for v in value]
+        return [_source(value)]
+    return [_source(v) for v in value]
 
 
 def _static_shape(batch_shape, name) -> tuple:
+    if not isinstance(batch_shape, list) or not all(d is None or _is_int(d) for d in batch_shape):
+        raise ValueError(f"input '{name}' has the shape {_shown(batch_shape)}, not a list of sizes")
     dims = list(batch_shape)[1:]
     if not dims or any(d is None for d in dims):
         raise ValueError(
@@ -96,7 +189,8 @@ def _input_shape(layer: dict) -> tuple:
     for key in ("batch_shape", "batch_input_shape"):
         if config.get(key) is not None:
             return _static_shape(config[key], config.get("name", "input"))
-    build = layer.get("build_config", {}).get("input_shape")
+    build_config = layer.get("build_config")
+    build = build_config.get("input_shape") if isinstance(build_config, dict) else None
     if build is not None:
         return _static_shape(build, config.get("name", "input"))
     raise ValueError(
@@ -113,6 +207,10 @@ class KerasGraph:
     def build(self):
         kind = self.config.get("class_name")
         config = self.config.get("config", {})
+        if not isinstance(config, (dict, list)) or (
+            kind != "Sequential" and isinstance(config, list)
+        ):
+            raise ValueError(f"the model config is {_shown(config)}; re-export the model")
         if kind == "Sequential":
             return self._sequential(config)
         if kind in ("Functional", "Model"):
@@ -122,7 +220,7 @@ class KerasGraph:
         )
 
     def _sequential(self, config):
-        layers = config["layers"] if isinstance(config, dict) else config
+        layers = layer_list(config)
         if not layers:
             raise ValueError("the Sequential model has no layers")
         first = layers[0]
@@ -141,11 +239,17 @@ class KerasGraph:
                 f"the model has {len(inputs)} inputs and {len(outputs)} outputs; micronn "
                 "imports models with one input and one output"
             )
-        by_name = {layer["config"]["name"]: layer for layer in config["layers"]}
+        layers = layer_list(config)
+        by_name = {layer["config"].get("name"): layer for layer in layers}
+        if inputs[0][0] not in by_name or outputs[0][0] not in by_name:
+            raise ValueError(
+                f"the model's input or output layer ({inputs[0][0]!r}, {outputs[0][0]!r}) is "
+                "not among its layers; re-export the model"
+            )
         self.builder = GraphBuilder(_input_shape(by_name[inputs[0][0]]))
         tensors = {inputs[0][0]: self.builder.input}
-        for layer in config["layers"]:
-            name = layer["config"]["name"]
+        for layer in layers:
+            name = layer["config"].get("name")
             if name in tensors:
                 continue
             sources = _inbound(layer)
@@ -156,14 +260,16 @@ class KerasGraph:
                     "micronn imports Functional graphs whose layers are listed in order"
                 )
             tensors[name] = self._layer(layer, [tensors[s[0]] for s in sources])
+        if outputs[0][0] not in tensors:
+            raise ValueError(f"the output layer '{outputs[0][0]}' is never computed")
         return self.builder.build(tensors[outputs[0][0]])
 
     # one Keras layer -------------------------------------------------------------------
 
     def _layer(self, layer: dict, inputs: list) -> int:
         kind, config = layer["class_name"], layer["config"]
-        name = config.get("name", kind)
-        if config.get("data_format", "channels_last") != "channels_last":
+        name = str(config.get("name", kind))
+        if config.get("data_format", "channels_last") not in ("channels_last", None):
             raise ValueError(f"layer '{name}' ({kind}) uses channels_first; use channels_last")
         if kind in IDENTITY_LAYERS:
             return inputs[0]
@@ -179,8 +285,10 @@ class KerasGraph:
 
     def _activate(self, tensor, activation, name):
         if isinstance(activation, dict):
-            activation = activation.get("config", {}).get("name", activation.get("class_name"))
-        if activation not in ACTIVATIONS:
+            inner = activation.get("config")
+            inner = inner if isinstance(inner, dict) else {}
+            activation = inner.get("name", activation.get("class_name"))
+        if not (activation is None or isinstance(activation, str)) or activation not in ACTIVATIONS:
             raise ValueError(
                 f"layer '{name}': activation {activation!r} is not supported; micronn supports "
                 "relu, relu6, sigmoid, tanh, softmax, hard_swish (hard_silu), leaky_relu and linear"
@@ -205,7 +313,12 @@ class KerasGraph:
 
     def _pads(self, tensor, config, kernel, stride, dilation, name) -> tuple:
         padding = config.get("padding", "valid")
-        height, width = self.builder.shape(tensor)[:2]
+        shape = self.builder.shape(tensor)
+        if len(shape) != 3:
+            raise ValueError(f"layer '{name}' needs a (height, width, channels) input, got {shape}")
+        height, width = shape[:2]
+        for value, what in ((kernel, "kernel size"), (stride, "strides"), (dilation, "dilation")):
+            _ints(value, 2, f"layer '{name}': {what}", minimum=1)
         if padding == "valid":
             return (0, 0, 0, 0)
         if padding == "same":
@@ -219,16 +332,12 @@ class KerasGraph:
     @staticmethod
     def _bias(config, weights, channels, name):
         if config.get("use_bias", True):
-            if len(weights) < 2:
-                raise ValueError(f"layer '{name}': its bias is missing from the weights file")
-            return weights[1]
+            return _weight(weights, 1, 1, name, "bias")
         return np.zeros(channels, np.float32)
 
     @staticmethod
-    def _kernel(weights, name):
-        if not weights:
-            raise ValueError(f"layer '{name}': its weights are missing from the weights file")
-        return np.asarray(weights[0], np.float32)
+    def _kernel(weights, name, ndim=None):
+        return _weight(weights, 0, ndim, name)
 
     def _Dense(self, config, inputs, name, weights):  # noqa: N802 - Keras class names
         shape = self.builder.shape(inputs[0])
@@ -237,34 +346,41 @@ class KerasGraph:
                 f"layer '{name}' (Dense) receives shape {shape}; Keras applies it per position, "
                 "micronn only to vectors: add a Flatten or a global pooling layer before it"
             )
-        kernel = self._kernel(weights, name)
+        kernel = self._kernel(weights, name, ndim=2)
         bias = self._bias(config, weights, kernel.shape[1], name)
         out = self.builder.dense(inputs[0], kernel.T, bias, name=name)
         return self._activate(out, config.get("activation"), name)
 
     def _conv(self, config, tensor, kernel_ohwi, stride, dilation, name, weights):
-        if config.get("groups", 1) != 1:
+        if config.get("groups", 1) not in (1, None):
             raise ValueError(f"layer '{name}': grouped convolutions are not supported")
         pads = self._pads(tensor, config, kernel_ohwi.shape[1:3], stride, dilation, name)
         bias = self._bias(config, weights, kernel_ohwi.shape[0], name)
         out = self.builder.conv2d(tensor, kernel_ohwi, bias, stride, dilation, pads, name=name)
         return self._activate(out, config.get("activation"), name)
 
+    @staticmethod
+    def _geometry(config, name, count) -> tuple:
+        """(strides, dilation_rate) of a convolution config, `count` integers each."""
+        stride = _ints(config.get("strides", 1), count, f"layer '{name}': strides", 1)
+        dilation = _ints(config.get("dilation_rate", 1), count, f"layer '{name}': dilation", 1)
+        return stride, dilation
+
     def _Conv2D(self, config, inputs, name, weights):  # noqa: N802
-        kernel = self._kernel(weights, name).transpose(3, 0, 1, 2)
-        stride, dilation = tuple(config["strides"]), tuple(config["dilation_rate"])
+        kernel = self._kernel(weights, name, ndim=4).transpose(3, 0, 1, 2)
+        stride, dilation = self._geometry(config, name, 2)
         return self._conv(config, inputs[0], kernel, stride, dilation, name, weights)
 
     def _Conv1D(self, config, inputs, name, weights):  # noqa: N802
         tensor = self._row_image(inputs[0], name)
-        kernel = self._kernel(weights, name).transpose(2, 0, 1)[:, None]
-        stride, dilation = (1, config["strides"][0]), (1, config["dilation_rate"][0])
-        return self._conv(config, tensor, kernel, stride, dilation, name, weights)
+        kernel = self._kernel(weights, name, ndim=3).transpose(2, 0, 1)[:, None]
+        stride, dilation = self._geometry(config, name, 1)
+        return self._conv(config, tensor, kernel, (1, *stride), (1, *dilation), name, weights)
 
     def _DepthwiseConv2D(self, config, inputs, name, weights):  # noqa: N802
-        kernel = self._kernel(weights, name)
+        kernel = self._kernel(weights, name, ndim=4)
         kh, kw, channels, multiplier = kernel.shape
-        stride, dilation = tuple(config["strides"]), tuple(config["dilation_rate"])
+        stride, dilation = self._geometry(config, name, 2)
         pads = self._pads(inputs[0], config, (kh, kw), stride, dilation, name)
         bias = self._bias(config, weights, channels * multiplier, name)
         out = self.builder.depthwise_conv2d(
@@ -284,15 +400,15 @@ class KerasGraph:
         return self.builder.pool(op, tensor, size, stride, pads, name=name)
 
     def _pool2d(self, op, config, inputs, name):
-        size = tuple(config["pool_size"])
-        stride = tuple(config.get("strides") or size)
+        size = _ints(_required(config, "pool_size", name), 2, f"layer '{name}': pool_size", 1)
+        stride = _ints(config.get("strides") or size, 2, f"layer '{name}': strides", 1)
         return self._pool(op, config, inputs[0], size, stride, name)
 
     def _pool1d(self, op, config, inputs, name):
         tensor = self._row_image(inputs[0], name)
-        size = (1, _first(config["pool_size"]))
-        stride = (1, _first(config.get("strides") or config["pool_size"]))
-        return self._pool(op, config, tensor, size, stride, name)
+        size = _ints(_required(config, "pool_size", name), 1, f"layer '{name}': pool_size", 1)
+        stride = _ints(config.get("strides") or size, 1, f"layer '{name}': strides", 1)
+        return self._pool(op, config, tensor, (1, *size), (1, *stride), name)
 
     def _MaxPooling2D(self, config, inputs, name, weights):  # noqa: N802
         return self._pool2d("max_pool", config, inputs, name)
@@ -307,6 +423,11 @@ class KerasGraph:
         return self._pool1d("avg_pool", config, inputs, name)
 
     def _global(self, op, config, tensor, name):
+        if len(self.builder.shape(tensor)) != 3:
+            raise ValueError(
+                f"layer '{name}' needs a (height, width, channels) input, got "
+                f"{self.builder.shape(tensor)}"
+            )
         channels = self.builder.shape(tensor)[-1]
         if op == "mean":
             out = self.builder.mean(tensor, name)
@@ -334,10 +455,13 @@ class KerasGraph:
     def _UpSampling2D(self, config, inputs, name, weights):  # noqa: N802
         """Keras repeats rows and columns (nearest: TFLite's RESIZE_NEAREST_NEIGHBOR without
         align_corners or half pixels) or calls tf.image.resize (bilinear: half_pixel_centers)."""
-        height, width, _ = self.builder.shape(inputs[0])
-        size_h, size_w = (int(s) for s in config.get("size", (2, 2)))
+        shape = self.builder.shape(inputs[0])
+        if len(shape) != 3:
+            raise ValueError(f"layer '{name}' (UpSampling2D) needs an image input, got {shape}")
+        height, width, _ = shape
+        size_h, size_w = _ints(config.get("size", (2, 2)), 2, f"layer '{name}': size", 1)
         interpolation = config.get("interpolation", "nearest")
-        if interpolation not in ("nearest", "bilinear"):
+        if not isinstance(interpolation, str) or interpolation not in ("nearest", "bilinear"):
             raise ValueError(
                 f"layer '{name}' (UpSampling2D) interpolates '{interpolation}'; micronn resizes "
                 "with 'nearest' or 'bilinear'"
@@ -351,10 +475,16 @@ class KerasGraph:
         return self.builder.reshape(inputs[0], (size,), name)
 
     def _Reshape(self, config, inputs, name, weights):  # noqa: N802
-        target = list(config["target_shape"])
-        if -1 in target:
-            known = int(np.prod([d for d in target if d != -1]))
-            target[target.index(-1)] = int(np.prod(self.builder.shape(inputs[0]))) // known
+        target = _required(config, "target_shape", name)
+        if not isinstance(target, list) or not target:
+            raise ValueError(f"layer '{name}' (Reshape): target_shape {_shown(target)}")
+        target = [_int(d, f"layer '{name}': target_shape") for d in target]
+        if target.count(-1) == 1:
+            known = math.prod(d for d in target if d != -1)
+            size = math.prod(self.builder.shape(inputs[0]))
+            if known < 1 or size % known:
+                raise ValueError(f"layer '{name}' cannot reshape {size} values to {target}")
+            target[target.index(-1)] = size // known
         return self.builder.reshape(inputs[0], target, name)
 
     def _merge(self, kind, inputs, name):
@@ -369,7 +499,7 @@ class KerasGraph:
         if len(inputs) < 2:
             raise ValueError(f"layer '{name}' (Concatenate) needs at least two inputs")
         rank = len(self.builder.shape(inputs[0]))
-        axis = int(config.get("axis", -1))
+        axis = _int(config.get("axis", -1), f"layer '{name}': axis")
         if axis == 0 or not -rank <= axis <= rank:
             raise ValueError(
                 f"layer '{name}' (Concatenate) joins axis {axis}; micronn runs batch 1"
@@ -377,16 +507,21 @@ class KerasGraph:
         return self.builder.concat(inputs, axis - 1 if axis > 0 else axis, name)
 
     def _Permute(self, config, inputs, name, weights):  # noqa: N802
-        perm = [int(d) - 1 for d in config["dims"]]  # Keras counts from 1, after the batch
-        return self.builder.transpose(inputs[0], perm, name)
+        dims = _required(config, "dims", name)
+        rank = len(self.builder.shape(inputs[0]))
+        perm = [d - 1 for d in _ints(dims, rank, f"layer '{name}': dims", 1)]  # Keras counts
+        return self.builder.transpose(inputs[0], perm, name)  # from 1, after the batch
 
     def _spatial_amounts(self, config, key, tensor, name, spatial):
         """((before, after) per spatial axis) of a ZeroPadding / Cropping config."""
-        value = config[key]
-        if isinstance(value, int):
+        value = _required(config, key, name)
+        what = f"layer '{name}': {key}"
+        if _is_int(value):
             value = [value] * spatial
-        amounts = [(v, v) if isinstance(v, int) else tuple(v) for v in value]
-        if len(amounts) != spatial or len(self.builder.shape(tensor)) != spatial + 1:
+        if not isinstance(value, list) or len(value) != spatial:
+            raise ValueError(f"{what} must give {spatial} amounts, got {_shown(value)}")
+        amounts = [_ints(v, 2, what, 0) for v in value]
+        if len(self.builder.shape(tensor)) != spatial + 1:
             raise ValueError(
                 f"layer '{name}' needs a {spatial + 1}-D input, got {self.builder.shape(tensor)}"
             )
@@ -406,6 +541,8 @@ class KerasGraph:
         amounts = self._spatial_amounts(config, "cropping", inputs[0], name, spatial)
         shape = self.builder.shape(inputs[0])
         walk = [(a, d - a - b, 1) for d, (a, b) in zip(shape, amounts, strict=False)]
+        if any(count < 1 for _, count, _ in walk):
+            raise ValueError(f"layer '{name}' crops {amounts} from {shape}: nothing is left")
         return self.builder.slice(inputs[0], [*walk, (0, shape[-1], 1)], name)
 
     def _Cropping2D(self, config, inputs, name, weights):  # noqa: N802
@@ -448,13 +585,13 @@ class KerasGraph:
         return self._activate(inputs[0], config.get("activation"), name)
 
     def _ReLU(self, config, inputs, name, weights):  # noqa: N802
-        slope = float(config.get("negative_slope") or 0.0)
-        threshold = float(config.get("threshold") or 0.0)
+        slope = _number(config.get("negative_slope") or 0.0, f"layer '{name}': negative_slope")
+        threshold = _number(config.get("threshold") or 0.0, f"layer '{name}': threshold")
         max_value = config.get("max_value")
-        if not slope and not threshold and max_value in (None, 6, 6.0):
+        max_value = None if max_value is None else _number(max_value, f"layer '{name}': max_value")
+        if not slope and not threshold and max_value in (None, 6.0):
             kind = "relu" if max_value is None else "relu6"
             return self.builder.activation(inputs[0], kind, name)
-        max_value = None if max_value is None else float(max_value)
         return self.builder.unary(
             "relu_x",
             inputs[0],
@@ -467,16 +604,29 @@ class KerasGraph:
     def _LeakyReLU(self, config, inputs, name, weights):  # noqa: N802
         # Keras 3 calls the slope negative_slope, Keras 2 alpha
         slope = config.get("negative_slope", config.get("alpha", LEAKY_RELU_LAYER_SLOPE))
-        return self.builder.unary("leaky_relu", inputs[0], name, alpha=float(slope))
+        slope = _number(slope, f"layer '{name}': negative_slope")
+        return self.builder.unary("leaky_relu", inputs[0], name, alpha=slope)
 
     def _Rescaling(self, config, inputs, name, weights):  # noqa: N802
         scale, offset = config.get("scale", 1.0), config.get("offset", 0.0)
-        if np.ndim(scale) == 0 and np.ndim(offset) == 0:
-            return self.builder.rescaling(inputs[0], float(scale), float(offset), name)
+        if not isinstance(scale, list) and not isinstance(offset, list):
+            scale = _number(scale, f"layer '{name}': scale")
+            offset = _number(offset, f"layer '{name}': offset")
+            return self.builder.rescaling(inputs[0], scale, offset, name)
         channels = self.builder.shape(inputs[0])[-1]
-        scale = np.broadcast_to(np.asarray(scale, np.float32).reshape(-1), (channels,))
-        offset = np.broadcast_to(np.asarray(offset, np.float32).reshape(-1), (channels,))
+        scale, offset = (
+            self._per_channel(value, channels, f"layer '{name}': {what}")
+            for value, what in ((scale, "scale"), (offset, "offset"))
+        )
         return self.builder.scale_shift(inputs[0], scale, offset, name)
+
+    @staticmethod
+    def _per_channel(value, channels, what) -> np.ndarray:
+        values = value if isinstance(value, list) else [value]
+        values = np.asarray([_number(v, what) for v in values], np.float32)
+        if values.size not in (1, channels):
+            raise ValueError(f"{what} has {values.size} values for {channels} channels")
+        return np.broadcast_to(values, (channels,))
 
     def _Softmax(self, config, inputs, name, weights):  # noqa: N802
         rank = len(self.builder.shape(inputs[0]))
@@ -491,17 +641,23 @@ class KerasGraph:
         if axis not in (-1, rank):
             raise ValueError(f"layer '{name}' (BatchNormalization): only the last axis")
         arrays = list(weights)
+        expected = 2 + bool(config.get("scale", True)) + bool(config.get("center", True))
+        if len(arrays) != expected:
+            raise ValueError(f"layer '{name}' (BatchNormalization): unexpected weights")
         gamma = arrays.pop(0) if config.get("scale", True) else 1.0
         beta = arrays.pop(0) if config.get("center", True) else 0.0
-        if len(arrays) != 2:
-            raise ValueError(f"layer '{name}' (BatchNormalization): unexpected weights")
         mean, variance = (np.asarray(a, np.float64) for a in arrays)
-        scale = np.asarray(gamma, np.float64) / np.sqrt(variance + config.get("epsilon", 1e-3))
-        shift = np.asarray(beta, np.float64) - mean * scale
+        epsilon = _number(config.get("epsilon", 1e-3), f"layer '{name}': epsilon")
         channels = self.builder.shape(inputs[0])[-1]
+        parts = [np.asarray(gamma, np.float64), np.asarray(beta, np.float64), mean, variance]
+        if any(part.size not in (1, channels) for part in parts):
+            raise ValueError(
+                f"layer '{name}' (BatchNormalization): its weights do not hold one value per "
+                f"channel ({channels})"
+            )
+        gamma, beta, mean, variance = (part.reshape(-1) for part in parts)
+        with np.errstate(all="ignore"):  # a negative variance: NaN, refused by scale_shift
+            scale = gamma / np.sqrt(variance + epsilon)
+            shift = beta - mean * scale
         scale, shift = np.broadcast_to(scale, channels), np.broadcast_to(shift, channels)
         return self.builder.scale_shift(inputs[0], scale, shift, name)
-
-
-def _first(value) -> int:
-    return int(value[0] if isinstance(value, (list, tuple)) else value)

@@ -10,16 +10,16 @@ dense layer that reads it.
 from pathlib import Path
 
 from micronn.graph import FloatGraph
-from micronn.importers.onnx_nodes import OnnxGraph
+from micronn.importers.onnx_nodes import OnnxGraph, tensor_array
+from micronn.messages import one_line
 
 
 def _onnx():
     try:
         import onnx
-        from onnx import numpy_helper
     except ImportError:
         raise ValueError("reading ONNX models needs the onnx package: pip install onnx") from None
-    return onnx, numpy_helper
+    return onnx
 
 
 def _static_dims(value_info) -> list:
@@ -31,15 +31,19 @@ def _static_dims(value_info) -> list:
 
 def load_onnx(path) -> FloatGraph:
     """Import an ONNX model with one input and one output."""
-    onnx, numpy_helper = _onnx()
+    onnx = _onnx()
+    with open(path, "rb"):  # OSError (file not found) before any parsing
+        pass
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # the onnx package raises protobuf's DecodeError and others
-        raise ValueError(f"{path}: cannot read as ONNX ({error})") from None
+        raise ValueError(
+            f"{path}: cannot read as ONNX ({one_line(error)}); re-export the model"
+        ) from None
     graph = model.graph
     if not graph.node:
         raise ValueError(f"{path}: cannot import: the file holds no ONNX graph (empty or not ONNX)")
-    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    constants = {init.name: tensor_array(init, Path(path).name) for init in graph.initializer}
     inputs = [i for i in graph.input if i.name not in constants]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ValueError(

@@ -1,5 +1,6 @@
 """ONNX nodes -> float graph nodes (micronn.graph), turning channels-first to channels-last."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,14 +38,143 @@ def channels_last(shape) -> tuple:
     return (1, shape[1], shape[0])
 
 
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+# ONNX TensorProto.DataType -> numpy: the numeric types micronn reads
+ONNX_TYPES = {
+    1: np.float32,
+    2: np.uint8,
+    3: np.int8,
+    4: np.uint16,
+    5: np.int16,
+    6: np.int32,
+    7: np.int64,
+    9: np.bool_,
+    10: np.float16,
+    11: np.float64,
+    12: np.uint32,
+    13: np.uint64,
+}
+EXTERNAL = 1  # TensorProto.DataLocation: the values are in another file
+ONE_FILE_ADVICE = "save the model as one file: onnx.save(model, path, save_as_external_data=False)"
 
 
-def _attributes(node) -> dict:
-    from onnx import helper
+def _values_held(tensor) -> int:
+    """How many values a TensorProto holds (in raw_data or its typed field)."""
+    itemsize = np.dtype(ONNX_TYPES[tensor.data_type]).itemsize
+    if tensor.HasField("raw_data"):
+        size = len(tensor.raw_data)
+        return size // itemsize if size % itemsize == 0 else -1
+    if tensor.data_type == 1:
+        return len(tensor.float_data)
+    if tensor.data_type == 11:
+        return len(tensor.double_data)
+    if tensor.data_type == 7:
+        return len(tensor.int64_data)
+    if tensor.data_type in (12, 13):
+        return len(tensor.uint64_data)
+    return len(tensor.int32_data)
 
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+def tensor_array(tensor, where: str) -> np.ndarray:
+    """A TensorProto's values, after checking its type and that it holds what its dims say
+    (so that nothing larger than the file is allocated)."""
+    from onnx import numpy_helper
+
+    name = f"{where}: tensor '{tensor.name}'"
+    if tensor.data_type not in ONNX_TYPES:
+        raise ValueError(
+            f"{name} has ONNX data type {tensor.data_type}; micronn reads float, int and bool "
+            "tensors: re-export the model"
+        )
+    if tensor.data_location == EXTERNAL:
+        raise ValueError(f"{name} keeps its values in another file; {ONE_FILE_ADVICE}")
+    dims = list(tensor.dims)
+    if any(d < 0 for d in dims) or tensor.HasField("segment"):
+        raise ValueError(f"{name} has dims {dims}; re-export the model")
+    count, held = math.prod(dims), _values_held(tensor)
+    if held != count:
+        raise ValueError(
+            f"{name} has dims {dims} ({count} values) but holds {max(held, 0)}; the file is "
+            "damaged: re-export the model"
+        )
+    try:
+        return numpy_helper.to_array(tensor)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"{name} cannot be read ({error}); re-export the model") from None
+
+
+class Attributes:
+    """A node's attributes, read with the type each one must have (a damaged file can give
+    any attribute any type)."""
+
+    def __init__(self, node):
+        from onnx import helper
+
+        self.where = f"node '{node.name}' ({node.op_type})"
+        self.values = {}
+        for attribute in node.attribute:
+            try:
+                self.values[attribute.name] = helper.get_attribute_value(attribute)
+            except (ValueError, TypeError) as error:  # an unknown attribute type
+                raise ValueError(f"{self.where}: attribute '{attribute.name}': {error}") from None
+            if self.values[attribute.name] is None:
+                raise ValueError(f"{self.where}: attribute '{attribute.name}' has no value")
+
+    def __contains__(self, key) -> bool:
+        return key in self.values
+
+    def _fail(self, key, wanted):
+        shown = repr(self.values[key])[:60]
+        raise ValueError(f"{self.where}: attribute '{key}' must be {wanted}, got {shown}")
+
+    def int(self, key, default=None):
+        value = self.values.get(key, default)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            self._fail(key, "an integer")
+        return value
+
+    def ints(self, key, default=None, count=None) -> list | None:
+        value = self.values.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, (list, tuple, range)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            self._fail(key, "a list of integers")
+        if count is not None and len(value) != count:
+            self._fail(key, f"{count} integers")
+        return list(value)
+
+    def float(self, key, default=None):
+        value = self.values.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            self._fail(key, "a finite number")
+        return float(value)
+
+    def text(self, key, default) -> str:
+        value = self.values.get(key, default)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if not isinstance(value, str):
+            self._fail(key, "a string")
+        return value
+
+    def tensor(self, key):
+        from onnx import TensorProto
+
+        value = self.values.get(key)
+        if not isinstance(value, TensorProto):
+            raise ValueError(f"{self.where}: attribute '{key}' must be a tensor")
+        return value
+
+
+def int_values(array, where: str, what: str) -> list:
+    """The integers of a constant (shape, axes, pads, starts ...) as a flat list."""
+    values = np.asarray(array)
+    if values.dtype.kind not in "iu" or values.ndim > 1:
+        raise ValueError(f"{where}: {what} must be a list of integers, got {values.dtype} values")
+    return [int(v) for v in values.reshape(-1)]
 
 
 class OnnxGraph:
@@ -72,7 +202,9 @@ class OnnxGraph:
                     f"{SUPPORTED}. Export the model without it (replace the layer in PyTorch), "
                     "or convert it to an int8 .tflite"
                 )
-            result = handler(node, _attributes(node))
+            if not node.output:
+                raise ValueError(f"node '{node.name}' ({node.op_type}) has no output")
+            result = handler(node, Attributes(node))
             if result is not None:
                 self.values[node.output[0]] = result
         out = self.value(self.graph.output[0].name, "the graph output")
@@ -91,6 +223,23 @@ class OnnxGraph:
             raise ValueError(f"{where}: input '{name}' is {what}; micronn expects a tensor here")
         return self.values[name]
 
+    def input(self, node, index: int = 0) -> Value:
+        """The computed tensor feeding input `index` of the node."""
+        if index >= len(node.input) or not node.input[index]:
+            raise ValueError(f"node '{node.name}' ({node.op_type}) lacks its input {index}")
+        return self.value(node.input[index], f"node '{node.name}' ({node.op_type})")
+
+    def required(self, node, index, what: str) -> np.ndarray:
+        """A constant input the node cannot do without (its weights)."""
+        value = self.constant(node, index)
+        if value is None:
+            raise ValueError(f"node '{node.name}' ({node.op_type}) lacks its {what}")
+        if value.dtype.kind not in "biuf":
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}): its {what} holds {value.dtype} values"
+            )
+        return value
+
     def constant(self, node, index):
         if index >= len(node.input) or not node.input[index]:
             return None
@@ -108,10 +257,14 @@ class OnnxGraph:
     def _window(self, node, attrs, x: Value, kernel):
         """stride, dilation and (top, left, bottom, right) pads of a Conv or pool node."""
         spatial = len(x.shape) - 1
-        strides = list(attrs.get("strides", [1] * spatial))
-        dilations = list(attrs.get("dilations", [1] * spatial))
-        auto_pad = attrs.get("auto_pad", b"NOTSET")
-        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+        if len(kernel) != spatial or min(kernel) < 1:
+            raise ValueError(
+                f"node '{node.name}' ({node.op_type}): kernel {list(kernel)} for a {spatial}-D "
+                "input"
+            )
+        strides = attrs.ints("strides", [1] * spatial, count=spatial)
+        dilations = attrs.ints("dilations", [1] * spatial, count=spatial)
+        auto_pad = attrs.text("auto_pad", "NOTSET")
         sizes = list(x.shape[1:])
         if spatial == 1:
             strides, dilations, sizes, kernel = (
@@ -128,7 +281,7 @@ class OnnxGraph:
         elif auto_pad == "VALID":
             pads = (0, 0, 0, 0)
         else:
-            given = list(attrs.get("pads", [0] * 2 * spatial))
+            given = attrs.ints("pads", [0] * 2 * spatial, count=2 * spatial)
             pads = (
                 (given[0], given[1], given[2], given[3])
                 if spatial == 2
@@ -152,16 +305,21 @@ class OnnxGraph:
     # nodes -----------------------------------------------------------------------------
 
     def _Conv(self, node, attrs):  # noqa: N802 - ONNX op names
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         self._image(node, x)
-        weight = self.constant(node, 1).astype(np.float32)
+        weight = self.required(node, 1, "weight").astype(np.float32)
         bias = self.constant(node, 2)
         signal = len(x.shape) == 2
+        if weight.ndim != len(x.shape) + 1:
+            raise ValueError(
+                f"node '{node.name}' (Conv): a weight of shape {list(weight.shape)} for an input "
+                f"of shape {list(x.shape)}"
+            )
         if signal:
             weight = weight[:, :, None, :]
         out_channels, group_inputs, kh, kw = weight.shape
         stride, dilation, pads, _ = self._window(node, attrs, x, [kw] if signal else [kh, kw])
-        group = attrs.get("group", 1)
+        group = attrs.int("group", 1)
         channels = x.shape[0]
         if group == 1:
             tensor = self.builder.conv2d(
@@ -186,15 +344,17 @@ class OnnxGraph:
         return self._out_image(tensor, signal)
 
     def _pool(self, op, node, attrs):
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         self._image(node, x)
-        if attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [])):
+        if attrs.int("ceil_mode", 0) or any(d != 1 for d in attrs.ints("dilations", [])):
             raise ValueError(
                 f"node '{node.name}' ({node.op_type}): ceil_mode and dilations are not supported"
             )
-        kernel = list(attrs["kernel_shape"])
+        kernel = attrs.ints("kernel_shape")
+        if kernel is None:
+            raise ValueError(f"node '{node.name}' ({node.op_type}) has no kernel_shape")
         stride, _, pads, kernel = self._window(node, attrs, x, kernel)
-        if op == "avg_pool" and attrs.get("count_include_pad", 0) and any(pads):
+        if op == "avg_pool" and attrs.int("count_include_pad", 0) and any(pads):
             raise ValueError(
                 f"node '{node.name}' (AveragePool): count_include_pad=1 with padding is not "
                 "supported (TFLite averages over the values inside the image)"
@@ -221,10 +381,10 @@ class OnnxGraph:
         return Value(tensor, (channels,) + (1,) * spatial, CHANNELS_LAST)
 
     def _GlobalAveragePool(self, node, attrs):  # noqa: N802
-        return self._global(node, self.value(node.input[0], node.name))
+        return self._global(node, self.input(node))
 
     def _GlobalMaxPool(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         self._image(node, x)
         size = self.builder.shape(x.tensor)[:2]
         tensor = self.builder.pool("max_pool", x.tensor, size, size, name=node.name)
@@ -232,25 +392,25 @@ class OnnxGraph:
         return Value(tensor, (x.shape[0],) + (1,) * spatial, CHANNELS_LAST)
 
     def _ReduceMean(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         rank = len(x.shape) + 1
         axes = self._axes(node, attrs, rank)
         if x.layout == CHANNELS_LAST and axes == list(range(2, rank)):
-            return self._global(node, x, bool(attrs.get("keepdims", 1)))
+            return self._global(node, x, bool(attrs.int("keepdims", 1)))
         return self._reduce("reduce_mean", node, attrs, x, axes)
 
     def _ReduceMax(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         return self._reduce("reduce_max", node, attrs, x, self._axes(node, attrs, len(x.shape) + 1))
 
     def _axes(self, node, attrs, rank) -> list:
         """The reduced axes of the batched ONNX tensor (attribute, or input 1 from opset 18);
         none given: every axis."""
-        axes = attrs.get("axes")
+        axes = attrs.ints("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
-            axes = self.constant(node, 1).tolist()
+            axes = int_values(self.constant(node, 1), node.name, "axes")
         if not axes:
-            if attrs.get("noop_with_empty_axes", 0):
+            if attrs.int("noop_with_empty_axes", 0):
                 raise ValueError(f"node '{node.name}' ({node.op_type}): reduces no axis")
             axes = range(rank)
         if any(not -rank <= int(a) < rank for a in axes):
@@ -260,7 +420,7 @@ class OnnxGraph:
     def _reduce(self, op, node, attrs, x: Value, axes) -> Value:
         """reduce_max / reduce_mean over ONNX axes (batch 0 excluded) of a channels-last image
         or a tensor held as is. Without keepdims the kept axes must keep ONNX's order."""
-        keepdims = bool(attrs.get("keepdims", 1))
+        keepdims = bool(attrs.int("keepdims", 1))
         if 0 in axes:
             raise ValueError(
                 f"node '{node.name}' ({node.op_type}) reduces the batch axis; micronn runs one "
@@ -288,39 +448,34 @@ class OnnxGraph:
         return Value(tensor, out or (1,))
 
     def _Resize(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         self._image(node, x)
         if len(x.shape) != 3:
             raise ValueError(f"node '{node.name}' (Resize) needs an (N, C, H, W) input")
         sizes = self.constant(node, 3)
         scales = self.constant(node, 2) if len(node.input) > 2 else self.constant(node, 1)
         if sizes is not None and sizes.size:
-            out = [int(d) for d in sizes.reshape(-1)]
+            out = int_values(sizes, node.name, "sizes")
         elif scales is not None and scales.size:
-            out = [
-                int(np.floor(d * s))
-                for d, s in zip((1, *x.shape), scales.reshape(-1), strict=False)
-            ]
+            out = _scaled(node, x, scales)
         else:
             raise ValueError(f"node '{node.name}' (Resize) has neither scales nor sizes")
-        if out[:2] != [1, x.shape[0]]:
+        if len(out) != 4 or out[:2] != [1, x.shape[0]]:
             raise ValueError(f"node '{node.name}' (Resize) resizes the batch or channel axis")
-        mode = _text(attrs.get("mode", "nearest"))
-        transform = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
-        rounding = _text(attrs.get("nearest_mode", "round_prefer_floor"))
+        mode = attrs.text("mode", "nearest")
+        transform = attrs.text("coordinate_transformation_mode", "half_pixel")
+        rounding = attrs.text("nearest_mode", "round_prefer_floor")
         return self._resize(node, x, out[2:], mode, transform, rounding)
 
     def _Upsample(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         self._image(node, x)
-        scales = attrs.get("scales")
-        scales = self.constant(node, 1) if scales is None else np.asarray(scales)
-        out = [
-            int(np.floor(d * s)) for d, s in zip((1, *x.shape), scales.reshape(-1), strict=False)
-        ]
+        scales = attrs.values.get("scales")
+        scales = self.required(node, 1, "scales") if scales is None else np.asarray(scales)
+        out = _scaled(node, x, scales)
         if len(out) != 4 or out[:2] != [1, x.shape[0]]:
             raise ValueError(f"node '{node.name}' (Upsample) must resize H and W of (N, C, H, W)")
-        mode = _text(attrs.get("mode", "nearest"))
+        mode = attrs.text("mode", "nearest")
         return self._resize(node, x, out[2:], mode, "asymmetric", "floor")
 
     def _resize(self, node, x: Value, size, mode, transform, rounding) -> Value:
@@ -364,21 +519,30 @@ class OnnxGraph:
         return Value(tensor, (weight.shape[0],))
 
     def _Gemm(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
-        if attrs.get("transA", 0):
+        x = self.input(node)
+        if attrs.int("transA", 0):
             raise ValueError(f"node '{node.name}' (Gemm): transA=1 is not supported")
-        weight = self.constant(node, 1).astype(np.float32) * np.float32(attrs.get("alpha", 1.0))
-        weight = weight if attrs.get("transB", 0) else weight.T
+        weight = self.required(node, 1, "weight").astype(np.float32)
+        if weight.ndim != 2:
+            raise ValueError(f"node '{node.name}' (Gemm): the weight must be 2-D")
+        alpha, beta = np.float32(attrs.float("alpha", 1.0)), np.float32(attrs.float("beta", 1.0))
+        with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN: refused by the builder
+            weight = weight * alpha
+        weight = weight if attrs.int("transB", 0) else weight.T
         bias = self.constant(node, 2)
         if bias is not None:
-            bias = np.broadcast_to(
-                bias.astype(np.float32) * attrs.get("beta", 1.0), weight.shape[:1]
-            )
+            with np.errstate(over="ignore", invalid="ignore"):
+                bias = bias.astype(np.float32) * beta
+            if bias.size not in (1, weight.shape[0]):
+                raise ValueError(
+                    f"node '{node.name}' (Gemm): {bias.size} biases for {weight.shape[0]} outputs"
+                )
+            bias = np.broadcast_to(bias.reshape(-1), weight.shape[:1])
         return self._dense(node, x, weight, bias)
 
     def _MatMul(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
-        weight = self.constant(node, 1)
+        x = self.input(node)
+        weight = self.required(node, 1, "weight")
         if weight.ndim != 2:
             raise ValueError(f"node '{node.name}' (MatMul): the weight must be 2-D")
         return self._dense(node, x, weight.astype(np.float32).T, None)
@@ -477,6 +641,12 @@ class OnnxGraph:
             shape = tuple(int(d) for d in np.broadcast_shapes(a.shape, b.shape))
         else:
             x = computed[0] if computed[0] is not None else computed[1]
+            missing = [n for n, v in zip(names, computed, strict=True) if v is None]
+            if missing[0] not in self.constants:
+                raise ValueError(
+                    f"node '{node.name}' ({node.op_type}): input '{missing[0]}' is neither "
+                    "computed before it nor a constant"
+                )
             tensors = [
                 value.tensor if value is not None else self._operand(node, name, x)
                 for name, value in zip(names, computed, strict=True)
@@ -506,7 +676,7 @@ class OnnxGraph:
         return self._binary(node, "prelu")
 
     def _activation(self, node, kind):
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         tensor = self.builder.activation(x.tensor, kind, node.name)
         return Value(tensor, x.shape, x.layout, x.source)
 
@@ -514,12 +684,12 @@ class OnnxGraph:
         return self._activation(node, "relu")
 
     def _Clip(self, node, attrs):  # noqa: N802
-        low = attrs.get("min")
-        high = attrs.get("max")
+        low = attrs.float("min")
+        high = attrs.float("max")
         if len(node.input) > 1 and node.input[1]:
-            low = float(self.constant(node, 1))
+            low = _scalar(self.required(node, 1, "minimum"), node, "minimum")
         if len(node.input) > 2 and node.input[2]:
-            high = float(self.constant(node, 2))
+            high = _scalar(self.required(node, 2, "maximum"), node, "maximum")
         if low == 0 and high in (None, 6):
             return self._activation(node, "relu" if high is None else "relu6")
         low = None if low is None else float(low)
@@ -527,13 +697,13 @@ class OnnxGraph:
         return self._unary(node, "clip", low=low, high=high)
 
     def _LeakyRelu(self, node, attrs):  # noqa: N802
-        return self._unary(node, "leaky_relu", alpha=float(attrs.get("alpha", 0.01)))
+        return self._unary(node, "leaky_relu", alpha=attrs.float("alpha", 0.01))
 
     def _HardSwish(self, node, attrs):  # noqa: N802
         return self._unary(node, "hard_swish")
 
     def _unary(self, node, op, **attrs):
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         tensor = self.builder.unary(op, x.tensor, node.name, **attrs)
         return Value(tensor, x.shape, x.layout, x.source)
 
@@ -544,9 +714,9 @@ class OnnxGraph:
         return self._unary(node, "tanh")
 
     def _Softmax(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         rank = len(x.shape) + 1
-        axis = attrs.get("axis", -1) % rank
+        axis = attrs.int("axis", -1) % rank
         if x.layout != SAME or axis != rank - 1:
             raise ValueError(
                 f"node '{node.name}' (Softmax): only the last axis of an (N, features) "
@@ -565,17 +735,21 @@ class OnnxGraph:
         return Value(tensor, (size,))
 
     def _Flatten(self, node, attrs):  # noqa: N802
-        if attrs.get("axis", 1) != 1:
+        if attrs.int("axis", 1) != 1:
             raise ValueError(f"node '{node.name}' (Flatten): only axis=1 is supported")
-        return self._flatten(node, self.value(node.input[0], node.name))
+        return self._flatten(node, self.input(node))
 
     def _Reshape(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
-        target = [int(d) for d in self.constant(node, 1)][1:]
+        x = self.input(node)
+        target = int_values(self.required(node, 1, "shape"), node.name, "the shape")[1:]
         target = [x.shape[i] if d == 0 and i < len(x.shape) else d for i, d in enumerate(target)]
-        size = int(np.prod(x.shape))
+        size = math.prod(x.shape)
+        if not target or target.count(-1) > 1 or min(target) < -1:
+            raise ValueError(f"node '{node.name}' (Reshape): cannot reshape to {target}")
         if -1 in target:
-            known = int(np.prod([d for d in target if d != -1]))
+            known = math.prod(d for d in target if d != -1)
+            if known < 1 or size % known:
+                raise ValueError(f"node '{node.name}' (Reshape): cannot reshape {size} to {target}")
             target[target.index(-1)] = size // known
         if len(target) == 1:
             return self._flatten(node, x)
@@ -587,20 +761,24 @@ class OnnxGraph:
         return Value(self.builder.reshape(x.tensor, target, node.name), tuple(target))
 
     def _BatchNormalization(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         gamma, beta, mean, variance = (
-            self.constant(node, i).astype(np.float64) for i in range(1, 5)
+            self.required(node, i, what).astype(np.float64).reshape(-1)
+            for i, what in enumerate(("scale", "bias", "mean", "variance"), 1)
         )
-        scale = gamma / np.sqrt(variance + attrs.get("epsilon", 1e-5))
+        if len({gamma.size, beta.size, mean.size, variance.size}) != 1:
+            raise ValueError(f"node '{node.name}' (BatchNormalization): parameter sizes differ")
+        with np.errstate(all="ignore"):  # a negative variance: NaN, refused by scale_shift
+            scale = gamma / np.sqrt(variance + attrs.float("epsilon", 1e-5))
         shift = beta - mean * scale
         tensor = self.builder.scale_shift(x.tensor, scale, shift, node.name)
         return Value(tensor, x.shape, x.layout, x.source)
 
     def _Identity(self, node, attrs):  # noqa: N802
-        return self.value(node.input[0], node.name)
+        return self.input(node)
 
     def _Dropout(self, node, attrs):  # noqa: N802
-        return self.value(node.input[0], node.name)
+        return self.input(node)
 
     # the data movers ------------------------------------------------------------------
 
@@ -629,7 +807,10 @@ class OnnxGraph:
         first = xs[0]
         if any(x.layout != first.layout or len(x.shape) != len(first.shape) for x in xs):
             raise ValueError(f"node '{node.name}' (Concat): its inputs have different layouts")
-        axis = self._sample_axis(node, attrs["axis"], len(first.shape) + 1)
+        axis = attrs.int("axis")
+        if axis is None:
+            raise ValueError(f"node '{node.name}' (Concat) has no axis")
+        axis = self._sample_axis(node, axis, len(first.shape) + 1)
         builder_axis = self._builder_axes(node, first)[axis]
         tensor = self.builder.concat([x.tensor for x in xs], builder_axis, node.name)
         shape = list(first.shape)
@@ -637,9 +818,11 @@ class OnnxGraph:
         return Value(tensor, tuple(shape), first.layout)
 
     def _Transpose(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
+        x = self.input(node)
         rank = len(x.shape) + 1
-        perm = list(attrs.get("perm", range(rank - 1, -1, -1)))
+        perm = attrs.ints("perm", range(rank - 1, -1, -1))
+        if sorted(perm) != list(range(rank)):
+            raise ValueError(f"node '{node.name}' (Transpose): perm {perm} for rank {rank}")
         if perm[0] != 0:
             self._sample_axis(node, 0, rank)
         order = [p - 1 for p in perm[1:]]
@@ -658,15 +841,17 @@ class OnnxGraph:
         return Value(self.builder.transpose(tensor, onnx_order, node.name), shape)
 
     def _Pad(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
-        mode = attrs.get("mode", b"constant")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
+        x = self.input(node)
+        mode = attrs.text("mode", "constant")
         if mode != "constant":
             raise ValueError(f"node '{node.name}' (Pad): only mode 'constant' is supported")
         pads = self.constant(node, 1)
-        pads = list(attrs.get("pads", [])) if pads is None else [int(v) for v in pads]
+        pads = attrs.ints("pads", []) if pads is None else int_values(pads, node.name, "pads")
         value = self.constant(node, 2)
-        value = float(attrs.get("value", 0.0)) if value is None else float(value.reshape(-1)[0])
+        if value is None:
+            value = attrs.float("value", 0.0)
+        else:
+            value = _scalar(self.required(node, 2, "pad value"), node, "pad value")
         if self.constant(node, 3) is not None:
             raise ValueError(f"node '{node.name}' (Pad): the axes input is not supported")
         rank = len(x.shape) + 1
@@ -681,13 +866,19 @@ class OnnxGraph:
         return Value(tensor, shape, x.layout)
 
     def _Slice(self, node, attrs):  # noqa: N802
-        x = self.value(node.input[0], node.name)
-        starts, ends = self.constant(node, 1), self.constant(node, 2)
+        x = self.input(node)
+        starts = int_values(self.required(node, 1, "starts"), node.name, "starts")
+        ends = int_values(self.required(node, 2, "ends"), node.name, "ends")
         rank = len(x.shape) + 1
         axes = self.constant(node, 3)
-        axes = list(range(len(starts))) if axes is None else [int(a) for a in axes]
+        axes = list(range(len(starts))) if axes is None else int_values(axes, node.name, "axes")
         steps = self.constant(node, 4)
-        steps = [1] * len(starts) if steps is None else [int(s) for s in steps]
+        steps = [1] * len(starts) if steps is None else int_values(steps, node.name, "steps")
+        if not len(starts) == len(ends) == len(axes) == len(steps) or 0 in steps:
+            raise ValueError(
+                f"node '{node.name}' (Slice): starts, ends, axes and steps differ in length "
+                "(or a step is 0)"
+            )
         builder_axes = self._builder_axes(node, x)
         walk = [(0, d, 1) for d in self.builder.shape(x.tensor)]
         shape = list(x.shape)
@@ -705,9 +896,23 @@ class OnnxGraph:
         return Value(self.builder.slice(x.tensor, walk, node.name), tuple(shape), x.layout)
 
     def _Constant(self, node, attrs):  # noqa: N802
-        from onnx import numpy_helper
-
         if "value" not in attrs:
             raise ValueError(f"node '{node.name}' (Constant): only tensor constants are supported")
-        self.constants[node.output[0]] = numpy_helper.to_array(attrs["value"])
+        tensor = attrs.tensor("value")
+        self.constants[node.output[0]] = tensor_array(tensor, f"node '{node.name}' (Constant)")
         return None
+
+
+def _scaled(node, x: Value, scales) -> list:
+    """The (N, C, H, W) sizes a Resize/Upsample's scales give."""
+    scales = np.asarray(scales, np.float64).reshape(-1)
+    if not np.all(np.isfinite(scales) & (scales > 0)):
+        raise ValueError(f"node '{node.name}' ({node.op_type}): scales {scales.tolist()}")
+    return [int(np.floor(d * s)) for d, s in zip((1, *x.shape), scales, strict=False)]
+
+
+def _scalar(value, node, what: str) -> float:
+    values = np.asarray(value, np.float64).reshape(-1)
+    if values.size != 1 or not np.isfinite(values[0]):
+        raise ValueError(f"node '{node.name}' ({node.op_type}): its {what} must be one number")
+    return float(values[0])

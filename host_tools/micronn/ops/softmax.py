@@ -75,6 +75,8 @@ def prepare_softmax(
             f"int8 SOFTMAX needs output scale 1/256 and zero point -128 (TFLM's Prepare "
             f"insists), got {output_scale!r} and {output_zero_point!r}"
         )
+    if not len(shape) or min(shape) < 1:
+        raise ValueError(f"SOFTMAX needs a tensor with values, got shape {list(shape)}")
     depth = int(shape[-1])
     rows = int(np.prod(shape)) // depth
     if depth > MAX_DEPTH:

@@ -48,6 +48,11 @@ class BuildContext:
     def tensor(self, index: int) -> TensorInfo:
         """The TFLite tensor: name, dtype, shape (batch included), scale, zero_point,
         quantized_dimension, data (None unless constant)."""
+        if not 0 <= index < len(self.graph.tensors):  # NO_INPUT must not read the last one
+            raise ValueError(
+                f"{self.graph.name}: an operator reads tensor {index}, which does not exist "
+                "(an absent input where one is needed); re-export the model"
+            )
         return self.graph.tensors[index]
 
     def constant(self, op: OperatorInfo, index: int) -> np.ndarray:
@@ -79,7 +84,14 @@ class BuildContext:
                 f"{self.graph.name}: tensor '{tensor.name}' must be int8 with one scale and "
                 f"zero point, got {tensor.dtype} with {tensor.scale.size} scales"
             )
-        return float(tensor.scale[0]), int(tensor.zero_point[0])
+        scale = float(tensor.scale[0])
+        if not (np.isfinite(scale) and scale > 0) or not -128 <= tensor.zero_point[0] <= 127:
+            raise ValueError(
+                f"{self.graph.name}: tensor '{tensor.name}' has scale {scale} and zero point "
+                f"{int(tensor.zero_point[0])}; int8 needs a positive scale and a zero point in "
+                "[-128, 127] (the file is damaged: re-export the model)"
+            )
+        return scale, int(tensor.zero_point[0])
 
     def fused_activation(self, op: OperatorInfo) -> tuple:
         """(activation, act_min, act_max) from the op's fused_activation_function option and
@@ -122,6 +134,14 @@ class BuildContext:
             )
         if np.any(tensor.zero_point != 0):
             raise self.error(op, f"weights '{tensor.name}' must be symmetric (zero point 0)")
+        if not np.all(np.isfinite(tensor.scale) & (tensor.scale >= 0)):
+            raise self.error(op, f"weights '{tensor.name}' have a negative or non-finite scale")
+        if codes.ndim <= axis or codes.size == 0:
+            raise self.error(
+                op,
+                f"has weights '{tensor.name}' of shape {list(codes.shape)}; they need a channel "
+                f"dimension {axis} and at least one value",
+            )
         if codes.min() < -127:
             raise self.error(
                 op,
@@ -245,6 +265,11 @@ class BuildContext:
                 f"{model}: tensor '{tensor.name}' has shape {list(signature)}: dynamic shapes "
                 f"are not supported (only the batch may be -1, and it runs as 1); "
                 f"{STATIC_SHAPE_ADVICE}"
+            )
+        if any(d < 1 for d in tensor.shape):
+            raise ValueError(
+                f"{model}: tensor '{tensor.name}' has shape {list(tensor.shape)}: an empty or "
+                "negative dimension (the file is damaged: re-export the model)"
             )
         if len(tensor.shape) >= 2 and tensor.shape[0] != 1:
             raise ValueError(

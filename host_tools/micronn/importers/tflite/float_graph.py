@@ -134,6 +134,13 @@ class _FloatImport:
         except ValueError as error:
             raise self.op_error(op, f"has a {error}; re-export it as float32") from None
 
+    def weights(self, op, position: int = 1) -> np.ndarray:
+        """The float32 value of a constant input the op cannot do without."""
+        value = self.constant(op, position)
+        if value is None or value.size == 0:
+            raise self.op_error(op, f"lacks its constant input {position}; re-export it")
+        return value
+
     def fused(self, op) -> str:
         fused = op.options.get("fused_activation_function", "NONE")
         if fused not in FUSED and fused != "TANH":
@@ -208,7 +215,7 @@ class _FloatImport:
     def fully_connected(self, op) -> None:
         if op.options.get("weights_format", 0) != 0:
             raise self.op_error(op, "uses shuffled weights; re-export with the default format")
-        x, weight, bias = self.activation(op), self.constant(op, 1), self.constant(op, 2)
+        x, weight, bias = self.activation(op), self.weights(op, 1), self.constant(op, 2)
         received = int(np.prod(self.builder.shape(x)))
         if weight.ndim != 2 or weight.shape[1] != received:
             raise self.op_error(
@@ -220,7 +227,7 @@ class _FloatImport:
         self.output(op, y)
 
     def conv(self, op) -> None:
-        x, weight, bias = self.activation(op), self.constant(op, 1), self.constant(op, 2)
+        x, weight, bias = self.activation(op), self.weights(op, 1), self.constant(op, 2)
         image = self.builder.shape(x)
         if len(image) != 3 or weight.ndim != 4:
             raise self.op_error(op, f"convolves shape {list(image)}; expected [1, H, W, C]")
@@ -392,7 +399,7 @@ class _FloatImport:
         self._no_batch(op, len(paddings) != rank or any(paddings[0]))
         value = 0.0
         if op.name == "PADV2" and op.input(2) != NO_INPUT:
-            value = float(self.constant(op, 2).reshape(-1)[0])
+            value = float(self.weights(op, 2).reshape(-1)[0])
         view = [(0, 0)] * lead + [tuple(p) for p in paddings[1:]]
         self.output(op, self.builder.pad(self.activation(op), view, value, self.name(op)))
 

@@ -30,6 +30,8 @@ def _same_quantization(ctx, op, sources, target, what):
 @register("CONCATENATION")
 def build_concatenation(ctx, op):
     sources, target = list(op.inputs), op.outputs[0]
+    if not sources:
+        raise ctx.error(op, "has no inputs; re-export the model")
     if op.options.get("fused_activation_function", "NONE") != "NONE":
         raise ctx.error(op, "has a fused activation, which TFLM refuses for CONCATENATION")
     layers = ctx.constant_operands(op, sources)

@@ -280,4 +280,9 @@ def _enum_name(key: str, value):
         return value
     enum = getattr(tflite, OPTION_ENUMS[key])
     names = {v: n for n, v in vars(enum).items() if not n.startswith("_")}
-    return names.get(value, value)
+    if value not in names:
+        raise TfliteFormatError(
+            f"an operator's {key} is {value}, which TFLite does not define (a damaged file); "
+            "re-export the model"
+        )
+    return names[value]
