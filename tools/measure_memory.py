@@ -15,7 +15,9 @@ flash` installs it):
 - IMPORT: after `import micronn` in micronn.simulate's runner (the runner's own objects included);
 - READER: the reader's modules all loaded (table), without the table's checks (blocks), and what
   stays once load() has dropped them (residue: interned names);
-- MODULES: each kernel module with what it imports, over a fresh `import micronn`; likewise
+- MODULES: each kernel module's own import over a fresh `import micronn` (and the op table),
+  what it imports already imported (MODULE_DEPS: those are counted once however many kernels
+  share them); likewise the table's rules_<family> modules (RULES_MODULES) and
   EDGE_TABLE_MODULE and NET_EDGES_MODULE, the modules a model of several inputs or outputs adds;
 - TABLE, NET, PLANS, PLACED_LAYER: least-squares fits over calibration models loaded in one VM
   (modules already imported), of the table stage's objects, the network's fixed and per-tensor
@@ -33,6 +35,7 @@ flash` installs it):
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -42,14 +45,19 @@ import numpy as np
 
 from micronn import container, memory_constants, memory_plan, wasm_vm
 from micronn.fixedpoint import quantize_multiplier
+from micronn.graph_builder import GraphBuilder
 from micronn.model import FullyConnected, Model, TensorSpec
 from micronn.ops import OPERATORS
 from micronn.ops.add import prepare_add
 from micronn.ops.conv import prepare_conv2d, prepare_depthwise_conv2d
+from micronn.ops.log_softmax import OUTPUT_SCALE as LOG_SOFTMAX_SCALE
+from micronn.ops.log_softmax import prepare_log_softmax
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mean import prepare_mean
 from micronn.ops.pooling import prepare_pool
+from micronn.ops.reduce import prepare_mean_or_sum
 from micronn.ops.softmax import OUTPUT_SCALE, prepare_softmax
+from micronn.plan import quantize_network
 from micronn.precompiled import package_for_target, precompiled_package
 from micronn.resources import device_package_dir
 from micronn.runtime import decode_mpy
@@ -62,18 +70,8 @@ OUTPUTS = {
 }
 WORD_BITS = {"unix": 64, "wasm32": 32}
 BACKENDS = {"unix": ("python", "viper"), "wasm32": ("python",)}
-OPS = (
-    "FULLY_CONNECTED",
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "MAX_POOL_2D",
-    "AVERAGE_POOL_2D",
-    "MEAN",
-    "ADD",
-    "LOGISTIC",
-    "TANH",
-    "SOFTMAX",
-)
+OPS = tuple(OPERATORS)  # every operator the device runs
+DEVICE_RULES = Path(__file__).resolve().parents[1] / "firmware" / "micronn" / "rules.py"
 RNG = np.random.default_rng(0)
 SLACK_MARGIN = 2048
 
@@ -301,8 +299,48 @@ def _single(op, size):
         scale, zero = (1 / 256, -128) if op == "LOGISTIC" else (1 / 128, 0)
         layer = prepare_lookup(op, size, 0.05, 0, scale, zero)
         return Model(TensorSpec((size,), 0.05, 0), TensorSpec((size,), scale, zero), [layer])
-    layer = prepare_softmax((size,), 1.0, 0.5, OUTPUT_SCALE, -128)
-    return Model(TensorSpec((size,), 0.5, 0), TensorSpec((size,), OUTPUT_SCALE, -128), [layer])
+    if op == "SOFTMAX":
+        layer = prepare_softmax((size,), 1.0, 0.5, OUTPUT_SCALE, -128)
+        return Model(TensorSpec((size,), 0.5, 0), TensorSpec((size,), OUTPUT_SCALE, -128), [layer])
+    if op == "LOG_SOFTMAX":
+        layer = prepare_log_softmax((size,), 0.1, LOG_SOFTMAX_SCALE, 127)
+        edges = TensorSpec((size,), 0.1, 0), TensorSpec((size,), LOG_SOFTMAX_SCALE, 127)
+        return Model(*edges, [layer])
+    if op == "SUM":
+        layer = prepare_mean_or_sum("SUM", (6, 5, size), (0,), (0.1, 0), (0.5, 0))
+        return Model(TensorSpec((6, 5, size), 0.1, 0), TensorSpec((5, size), 0.5, 0), [layer])
+    return _quantized_graph(op, size)
+
+
+def _quantized_graph(op, size):
+    """op (with a CONSTANT operand where it takes one) in a float graph, quantized as
+    `micronn convert` quantizes one, on a (6, 5, size) input."""
+    shape = (6, 5, size)
+    b = GraphBuilder(shape)
+    x = b.input
+    build = {
+        "SUB": lambda: b.binary("sub", x, b.constant(RNG.normal(size=(size,)))),
+        "ADD_BROADCAST": lambda: b.binary("add", x, b.constant(RNG.normal(size=(size,)))),
+        "PRELU": lambda: b.binary("prelu", x, b.constant(RNG.uniform(0.1, 0.5, size=(size,)))),
+        "CONSTANT": lambda: b.binary("mul", x, b.constant(RNG.uniform(0.5, 1.5, size=shape))),
+        "MUL": lambda: b.binary("mul", x, x),
+        "MAXIMUM": lambda: b.binary("maximum", x, x),
+        "MINIMUM": lambda: b.binary("minimum", x, x),
+        "LOOKUP": lambda: b.unary("hard_swish", x),
+        "CONCATENATION": lambda: b.concat([x, x], axis=2),
+        "PAD": lambda: b.pad(x, ((1, 1), (1, 1), (0, 0))),
+        "TRANSPOSE": lambda: b.transpose(x, (1, 0, 2)),
+        "STRIDED_SLICE": lambda: b.slice(x, ((1, 4, 1), (0, 3, 2), (0, size, 1))),
+        "RESIZE_NEAREST_NEIGHBOR": lambda: b.resize(x, (12, 10), "nearest"),
+        "RESIZE_BILINEAR": lambda: b.resize(x, (12, 10), "bilinear"),
+        "REDUCE_MAX": lambda: b.reduce("reduce_max", x, (0, 1)),
+        "MEAN_AXES": lambda: b.reduce("reduce_mean", x, (0,)),
+    }[op]
+    calibration = RNG.normal(size=(32, *shape)).astype(np.float32)
+    model = quantize_network(b.build(build()), calibration)
+    if op not in [layer.op for layer in model.layers]:
+        raise RuntimeError(f"the {op} calibration graph became {model.layers}")
+    return model
 
 
 def calibration_models():
@@ -343,8 +381,9 @@ def _kept(model, placement, rows, block):
     )
 
 
-def fit(results, models, reader, backend, bits):
-    """TABLE, NET, PLANS and PLACED_LAYER from the calibration runs of one backend.
+def fit(results, models, reader, backend, bits, constants):
+    """TABLE (base, bytes per layer of each op), NET, PLANS and PLACED_LAYER from the
+    calibration runs of one backend.
 
     Every calibration model is a chain (activation tensors = layers + 1), so per-tensor costs
     are folded into the per-layer ones; the FC stacks of 1, 2 and 4 layers separate the net's
@@ -356,8 +395,9 @@ def fit(results, models, reader, backend, bits):
         model, data = models[index]
         exact, rows, streamed = _exact_net(model, data, placement, backend, bits)
         kept = _kept(model, placement, rows, block)
-        table_rows.append([1, len(model.layers)])
-        table_y.append(stages["table"] - (reader["table"] - reader["residue"]))
+        table_rows.append([1] + [sum(layer.op == op for layer in model.layers) for op in ops])
+        rules = memory_plan.rules_bytes(model, "mpy", memory_plan.FIGURES[bits])
+        table_y.append(stages["table"] - (reader["table"] - reader["residue"]) - rules)
         features = [1] + [0] * (2 * len(ops)) + [streamed]
         known = kept + exact
         for layer in model.layers:
@@ -372,12 +412,22 @@ def fit(results, models, reader, backend, bits):
     plans = {}
     for k, op in enumerate(ops):
         plans[(backend, op)] = (round(solution[1 + 2 * k]), round(solution[2 + 2 * k]))
-    return tuple(round(v) for v in table), round(solution[0]), plans, round(solution[-1])
+    per_op = {op: round(table[1 + k]) for k, op in enumerate(ops)}
+    return (round(table[0]), per_op), round(solution[0]), plans, round(solution[-1])
 
 
 # -- main ---------------------------------------------------------------------------------
 
 EDGE_MODULES = {"EDGE_TABLE_MODULE": "edge_table", "NET_EDGES_MODULE": "net_edges"}
+
+
+def rules_modules() -> dict:
+    """op -> the rules_<family> module the table's check imports for it (rules.py's _CHECKS
+    holds the others' rules; a family module is dropped with the checks, once per model)."""
+    source = DEVICE_RULES.read_text(encoding="utf-8")
+    block = source[source.index("_CHECKS = {") :]
+    own = set(re.findall(r'^    "([A-Z0-9_]+)":', block[: block.index("\n}")], re.M))
+    return {op: f"rules_{OPERATORS[op].family}" for op in OPS if op not in own}
 
 
 _BASELINES = {}  # (vm, package) -> micronn modules loaded by `import micronn` and the op table
@@ -407,6 +457,7 @@ def measure(vm: str = "unix") -> dict:
     block = 16 if bits == 32 else 32  # 4 machine words
     constants = {"GC_BLOCK": block, "IMPORT": {}, "READER": {}, "MODULES": {}, "OP_MODULES": {}}
     constants["MODULE_DEPS"] = {}
+    constants["RULES_MODULES"] = rules_modules()
     constants.update({name: {} for name in EDGE_MODULES})
     with tempfile.TemporaryDirectory(prefix="micronn-measure-") as scratch:
         work = Path(scratch)
@@ -430,6 +481,9 @@ def measure(vm: str = "unix") -> dict:
             constants["READER"][runtime] = reader
             for name, module in EDGE_MODULES.items():
                 constants[name][runtime] = own_cost(vm, package, work, "module", module)[1]
+            for module in sorted(set(constants["RULES_MODULES"].values())):
+                cost = own_cost(vm, package, work, "module", module)[1]
+                constants["MODULES"][("rules", runtime, module)] = cost
             for backend in BACKENDS[vm]:
                 op_modules = constants["OP_MODULES"].setdefault(backend, {})
                 for op in OPS:
@@ -448,7 +502,12 @@ def measure(vm: str = "unix") -> dict:
         for backend in BACKENDS[vm]:
             out = _vm(vm, script, package, work, backend, len(models))
             results = [json.loads(line) for line in out.splitlines()]
-            table, net, plans, placed = fit(results, models, reader, backend, bits)
+            figures = memory_plan.FIGURES[bits]
+            figures.MODULES, figures.RULES_MODULES = (
+                constants["MODULES"],
+                constants["RULES_MODULES"],
+            )
+            table, net, plans, placed = fit(results, models, reader, backend, bits, constants)
             constants["TABLE"] = table
             constants.setdefault("NET", net)
             constants.setdefault("PLANS", {}).update(plans)
@@ -613,7 +672,7 @@ def render(constants, vm: str = "unix") -> str:
         block.format(**constants),
         f"IMPORT = {constants['IMPORT']!r}",
         f"READER = {constants['READER']!r}",
-        f"TABLE = {constants['TABLE']!r}  # base, per layer",
+        f"TABLE = {constants['TABLE']!r}  # base, per layer (of each op)",
         f"NET = {constants['NET']!r}  # the net's own objects",
         f"PLACED_LAYER = {constants['PLACED_LAYER']!r}  # a streamed or ROM layer's runner",
         f"STAGE_OFFSETS = {constants['STAGE_OFFSETS']!r}  # {offsets}",
@@ -625,6 +684,10 @@ def render(constants, vm: str = "unix") -> str:
     ]
     for backend, table in constants["OP_MODULES"].items():
         lines.append(f"    {backend!r}: {table!r},")
+    lines.append("}")
+    lines.append("RULES_MODULES = {  # op: the table's rules module it imports (not in rules.py)")
+    for key, value in constants["RULES_MODULES"].items():
+        lines.append(f"    {key!r}: {value!r},")
     lines.append("}")
     lines.append("MODULE_DEPS = {  # kernel module: the modules it imports (each counted once)")
     for key, value in sorted(constants["MODULE_DEPS"].items()):

@@ -8,7 +8,7 @@ fullest at one of them:
     table    + kernel modules (.mpy) + reader + table MODULES + READER + TABLE
     blocks   + the tensors kept in RAM (reader without the table's checks)
     network  the reader and the table gone (.mpy), the network built: arena, plans, views, scratch
-    loaded   what stays while predict runs
+    loaded   what stays while predict runs, with the caller's input row and output buffer
 
 Each stage gets a small measured correction (STAGE_OFFSETS: the mean error over calibration
 models), so that what remains is the model-dependent error.
@@ -39,6 +39,7 @@ CHECK_BYTES = 256  # micronn.placement.CHECK_BYTES
 MOVABLE = ("FULLY_CONNECTED", "CONV_2D")
 BACKENDS_WITH_RUN_ROWS = ("python", "viper")
 WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+RESIZE_TABLES = {"RESIZE_NEAREST_NEIGHBOR": 1, "RESIZE_BILINEAR": 3}  # tables per axis
 EXTRA_EDGE_BYTES = 256  # a net with several inputs or outputs: per edge past the first two, its
 # memoryview, Edge object and own output buffer header (estimated from net_edges.py, 64-bit)
 
@@ -154,12 +155,12 @@ def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK) -> int:
     """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into."""
     p = layer.params
     total = 0
-    if layer.op in WINDOW_OPS:  # first / end tap per output row and per output column
-        rows, columns = (
-            heap_bytes(4 * p["out_height"], block),
-            heap_bytes(4 * p["out_width"], block),
-        )
-        total += 2 * rows + 2 * columns
+    if layer.op in WINDOW_OPS or layer.op in RESIZE_TABLES:
+        # WINDOW_OPS: first / end tap per output row and column; resize: source offsets
+        # (bilinear: low, high, fraction) per output row and column; an array('i') each
+        rows = heap_bytes(4 * p["out_height"], block)
+        columns = heap_bytes(4 * p["out_width"], block)
+        total += RESIZE_TABLES.get(layer.op, 2) * (rows + columns)
     if "weights" in layer.tensors and layer.weight_bits != 8:
         if layer.op == "FULLY_CONNECTED":
             row = p["in_features"]
@@ -226,12 +227,28 @@ def _room_bytes(model, keep) -> int:
     return kept + CHECK_BYTES + RESERVE["object"] + allowance
 
 
+def _table_layer(f, op: str) -> int:
+    """The checked table's bytes for a layer: TABLE's per-layer figure (per op if so measured)."""
+    per_layer = f.TABLE[1]
+    if isinstance(per_layer, dict):
+        return per_layer.get(op, max(per_layer.values()))
+    return per_layer
+
+
+def rules_bytes(model, runtime: str, f) -> int:
+    """The rules_<family> modules the table's check imports for the model's later operators
+    (dropped with the checks when precompiled, kept from source); 0 without such figures."""
+    rules = getattr(f, "RULES_MODULES", {})
+    modules = {rules[layer.op] for layer in model.layers if layer.op in rules}
+    return sum(f.MODULES.get(("rules", runtime, module), 0) for module in modules)
+
+
 def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     block = f.GC_BLOCK
     keep = [placement == "ram" or not row.movable for row in layers]
     kept = sum(_kept_arrays(layer, k, block) for layer, k in zip(model.layers, keep, strict=True))
     streamed = sum(not k for k in keep)
-    table = f.TABLE[0] + f.TABLE[1] * len(model.layers)
+    table = f.TABLE[0] + sum(_table_layer(f, layer.op) for layer in model.layers)
     net = (
         f.NET
         + heap_bytes(arena_bytes, block)
@@ -252,14 +269,20 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     early = modules if runtime == "mpy" else 0
     room = heap_bytes(_room_bytes(model, keep), block) if runtime == "mpy" else 0
     check = heap_bytes(CHECK_BYTES, block)
+    # while predict runs, the caller holds an input row and an output buffer per edge, as
+    # simulate's runner and the board agent do (an image model's input row is big)
+    caller = sum(heap_bytes(spec.size, block) for spec in [*model.inputs, *model.outputs])
     stages = {
         "import": base,
         "reader": base + early + room + reader["reader"],
         "table": base + early + reader["table"] + table,
         "blocks": base + modules + reader["blocks"] + table + kept + check,
         "network": base + modules + reader["residue"] + kept + net,
-        "loaded": base + modules + reader["residue"] + kept + net,
+        "loaded": base + modules + reader["residue"] + kept + net + caller,
     }
+    rules = rules_bytes(model, runtime, f)
+    for stage in ("table",) if runtime == "mpy" else ("table", "blocks", "network", "loaded"):
+        stages[stage] += rules
     if len(model.inputs) + len(model.outputs) > 2:
         # edge_table.py comes with the reader (from source it stays), net_edges.py with the net
         for stage in ("table", "blocks"):

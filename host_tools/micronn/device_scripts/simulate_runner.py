@@ -18,7 +18,6 @@
 import gc
 import json
 import sys
-from array import array
 
 WATCHED_ROWS = 2  # rows after which the live heap is sampled (warm-up, then steady state)
 TOP_LEVEL = sys.platform == "webassembly"  # its collections wait for the top level
@@ -60,8 +59,10 @@ def run(model_path, input_path, output_path, rows, backend, weights):
                 net, input_path, output_path, rows, stages, live_heap, WATCHED_ROWS
             )
         )
-    x = array("b", bytes(element_count(net.input_shape)))
-    out = array("b", bytes(element_count(net.output_shape)))
+    # bytearrays, made without a temporary bytes: the generator's frame would keep that alive
+    # in a stale stack slot, and the stages would count it
+    x = bytearray(element_count(net.input_shape))
+    out = bytearray(element_count(net.output_shape))
     stages["loaded"] = yield from live_heap()
     predicted = 0
     with open(input_path, "rb") as source, open(output_path, "wb") as sink:
