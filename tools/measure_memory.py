@@ -243,13 +243,14 @@ def _conv(shape, out_channels, depthwise=False):
     kh, kw = 3, 3
     if depthwise:
         weights = RNG.integers(-127, 128, (kh, kw, shape[2]))
-        return prepare_depthwise_conv2d(
-            weights, np.full(shape[2], 1e-3, np.float32), None, **_conv_options(shape)
-        )
+        return prepare_depthwise_conv2d(weights, _scales(shape[2]), None, **_conv_options(shape))
     weights = RNG.integers(-127, 128, (out_channels, kh, kw, shape[2]))
-    return prepare_conv2d(
-        weights, np.full(out_channels, 1e-3, np.float32), None, **_conv_options(shape)
-    )
+    return prepare_conv2d(weights, _scales(out_channels), None, **_conv_options(shape))
+
+
+def _scales(channels):
+    """Per-channel weight scales: one multiplier per channel, as converted models have."""
+    return RNG.uniform(5e-4, 2e-3, channels).astype(np.float32)
 
 
 def _conv_options(shape):
@@ -344,11 +345,17 @@ def _quantized_graph(op, size):
 
 
 def calibration_models():
-    """(model, label): FC stacks of 1-4 layers (table and net fits), then each op at two sizes."""
+    """(model, label): FC stacks of 1-4 layers (table and net fits), a chain of convolutions,
+    then each op at two sizes."""
     models = []
     for depth in (1, 2, 4):
         layers = [_dense(12, 12, 12) for _ in range(depth)]
         models.append((_chain((12,), layers), f"fc x{depth}"))
+    shape, layers = (8, 6, 3), []
+    for channels in (16, 16, 32, 32, 64, 64):  # a deep convolution chain, as zoo models are
+        layers.append(_conv(shape, channels, depthwise=channels == shape[2]))
+        shape = (8, 6, channels)
+    models.append((_chain((8, 6, 3), layers), "conv x6"))
     for op in OPS:
         for size in (4, 40):
             models.append((_single(op, size), f"{op} {size}"))
@@ -404,7 +411,7 @@ def fit(results, models, reader, backend, bits, constants):
             k = ops.index(layer.op)
             features[1 + 2 * k] += 1
             features[2 + 2 * k] += memory_plan._channels(layer)
-            known += memory_plan.exact_plan_bytes(layer, block)
+            known += memory_plan.exact_plan_bytes(layer, block, backend == "python")
         net_rows.append(features)
         net_y.append(stages["loaded"] - known)
     table = np.linalg.lstsq(np.array(table_rows, float), np.array(table_y, float), rcond=None)[0]
@@ -533,9 +540,10 @@ def measure_offsets(vm: str, summary) -> dict:
     bits = WORD_BITS[vm]
     memory_plan.FIGURES[bits].STAGE_OFFSETS = {runtime: {} for runtime in memory_plan.RUNTIMES}
     offsets = {}
+    models = offset_models(vm)  # the same models for both runtime forms
     for runtime in memory_plan.RUNTIMES:
         errors = {}
-        for model in offset_models(vm):
+        for index, model in enumerate(models):
             data = container.write(model)
             x = np.zeros(model.input.size, np.int8)
             plan = memory_plan.plan_container(data, "rp2350", runtime=runtime, word_bits=bits)
@@ -552,6 +560,11 @@ def measure_offsets(vm: str, summary) -> dict:
                 predicted = plan.placements[placement].stages
                 for stage, value in predicted.items():
                     errors.setdefault(stage, []).append(result.heap_stages[stage] - value)
+                    if result.heap_stages[stage] - value == max(errors[stage]):
+                        worst = f"offset model {index} {placement} ({model.layers[0].op})"
+                        print(
+                            f"{runtime} {stage}: {max(errors[stage])} at {worst}", file=sys.stderr
+                        )
         offsets[runtime] = {stage: round(float(summary(e))) for stage, e in errors.items()}
     return offsets
 
@@ -678,6 +691,7 @@ def render(constants, vm: str = "unix") -> str:
         f"STAGE_OFFSETS = {constants['STAGE_OFFSETS']!r}  # {offsets}",
         f"SLACK = {constants['SLACK']!r}  # {slack}",
         "FRAGMENTATION = 0.05  # and this share of the peak (memory_plan.heap_needed)",
+        "REQUANT_EXACT = True  # python kernels' Requant arrays: exact, not in PLANS",
         f"EDGE_TABLE_MODULE = {constants['EDGE_TABLE_MODULE']!r}  # a model of several edges",
         f"NET_EDGES_MODULE = {constants['NET_EDGES_MODULE']!r}  # its network's module",
         "OP_MODULES = {",

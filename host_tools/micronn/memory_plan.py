@@ -151,10 +151,18 @@ def _channels(layer) -> int:
     return 0 if multiplier is None else int(multiplier.size)
 
 
-def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK) -> int:
-    """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into."""
+def requant_bytes(channels: int, block: int) -> int:
+    """fixedpoint.Requant's arrays for `channels` channels: left, right and q2 shifts and limb
+    (int8), mask (int32), q1 and q0 limbs (int16)."""
+    sizes = (channels, channels, channels, 4 * channels, 2 * channels, 2 * channels)
+    return sum(heap_bytes(size, block) for size in sizes)
+
+
+def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK, requant=False) -> int:
+    """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into;
+    with `requant`, the per-channel requantization arrays of the python kernels."""
     p = layer.params
-    total = 0
+    total = requant_bytes(_channels(layer), block) if requant and _channels(layer) else 0
     if layer.op in WINDOW_OPS or layer.op in RESIZE_TABLES:
         # WINDOW_OPS: first / end tap per output row and column; resize: source offsets
         # (bilinear: low, high, fraction) per output row and column; an array('i') each
@@ -176,7 +184,8 @@ def _plan_bytes(layer, backend: str, f) -> int:
     """What the kernel's prepare keeps for this layer, with its step in the net's plan."""
     key = (backend, layer.op) if (backend, layer.op) in f.PLANS else ("python", layer.op)
     base, per_channel = f.PLANS.get(key, (0, 0))  # (0, 0): not measured yet
-    return base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK)
+    requant = backend == "python" and getattr(f, "REQUANT_EXACT", False)
+    return base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK, requant)
 
 
 def _kernel_modules(model, backend: str, runtime: str, f) -> int:
