@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 MPY_OUT := build/mpy
+# MicroPython's webassembly port (a 32-bit VM, run by node), pinned by tools/wasm/package-lock.json
+WASM_DIR := build/wasm
+WASM_VM := $(WASM_DIR)/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs
 
-.PHONY: venv demo test test-long lint format mpy bench bench-serial clean zoo-report
+.PHONY: venv demo test test-long lint format mpy bench bench-serial clean zoo-report wasm-vm
 
 venv: $(STAMP)
 
@@ -19,14 +22,23 @@ $(STAMP): requirements.txt pyproject.toml
 demo: venv
 	$(BIN)/python examples/digits_demo.py
 
-test: venv
+# The 32-bit VM for the tests (tests/vm.py, micronn.wasm_vm). Without node and npm its tests skip.
+wasm-vm: $(WASM_VM)
+
+$(WASM_VM): tools/wasm/package.json tools/wasm/package-lock.json
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+	  mkdir -p $(WASM_DIR) && cp tools/wasm/package.json tools/wasm/package-lock.json $(WASM_DIR)/ && \
+	  (cd $(WASM_DIR) && npm ci --no-audit --no-fund --loglevel=error) && touch $@; \
+	else echo "node/npm not found: the tests on the 32-bit webassembly VM will skip"; fi
+
+test: venv wasm-vm
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not long"
 
 # Long runs (tests marked `long`): 100 randomized faulty serial transfers, the bigger zoo models
 # on the VM.
-test-long: venv
+test-long: venv wasm-vm
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m long
 
 # One row per zoo model (tests/data/zoo): operators, dtypes, status, mismatches against TFLM.

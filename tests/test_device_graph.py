@@ -16,7 +16,7 @@ from graph_factory import (
     spread_outputs,
     two_heads_model,
 )
-from vm import run_models
+from vm import run_models, vm_params
 
 from micronn import reference
 from micronn.arena import lifetimes, overlaps, plan_arena
@@ -52,10 +52,11 @@ def _shares_bytes_between_tensors(model) -> bool:
     )
 
 
+@pytest.mark.parametrize("vm", vm_params())
 @pytest.mark.parametrize("batch", range(BATCHES))
-def test_graphs_on_the_device_match_the_reference(batch, tmp_path):
+def test_graphs_on_the_device_match_the_reference(batch, tmp_path, vm):
     models, inputs = _batch(batch)
-    arenas = run_models(models, inputs, tmp_path, f" of batch {batch}")
+    arenas = run_models(models, inputs, tmp_path, f" of batch {batch} on {vm}", vm=vm)
     for index, (model, arena_bytes) in enumerate(zip(models, arenas, strict=True)):
         assert arena_bytes == plan_arena(model)[1], f"model {index}"
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from model_factory import random_dense_layer, random_dense_model, random_inputs
-from vm import run
+from vm import run, vm_params
 
 from micronn import container, reference
 from micronn.boards import load_board
@@ -64,11 +64,12 @@ def _write(tmp_path, models, inputs):
         (tmp_path / f"x{index}.bin").write_bytes(x.tobytes())
 
 
-def test_predict_allocates_nothing_after_the_first_call(models, tmp_path):
+@pytest.mark.parametrize("vm", vm_params())
+def test_predict_allocates_nothing_after_the_first_call(models, tmp_path, vm):
     rng = np.random.default_rng(3)
     inputs = [random_inputs(rng, model, 1)[0] for model in models]
     _write(tmp_path, models, inputs)
-    stdout = run(HEAP_LOCK_SCRIPT.format(count=len(models)), cwd=tmp_path, heapsize="256K")
+    stdout = run(HEAP_LOCK_SCRIPT.format(count=len(models)), cwd=tmp_path, heapsize="256K", vm=vm)
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert len(lines) == len(models)
     for (index, results, errors, warm, same), model, x in zip(lines, models, inputs, strict=True):
@@ -134,13 +135,14 @@ def _edge_floats(rng, model, rows):
     return x
 
 
-def test_float_edges_match_the_reference(tmp_path):
+@pytest.mark.parametrize("vm", vm_params())
+def test_float_edges_match_the_reference(tmp_path, vm):
     rng = np.random.default_rng(17)
     model = random_dense_model(rng, bits=8, per_channel=True)
     x = _edge_floats(rng, model, 30)
     (tmp_path / "m0.mnq").write_bytes(container.write(model))
     (tmp_path / "floats.bin").write_bytes(x.tobytes())
-    info = json.loads(run(EDGES_SCRIPT, cwd=tmp_path))
+    info = json.loads(run(EDGES_SCRIPT, cwd=tmp_path, vm=vm))
     codes = np.frombuffer((tmp_path / "codes.bin").read_bytes(), np.int8).reshape(x.shape)
     expected_codes = reference.quantize_input(model, x)
     np.testing.assert_array_equal(codes, expected_codes)
@@ -205,11 +207,12 @@ print(json.dumps({name: outcome(call) for name, call in cases.items()}))
 """
 
 
-def test_bad_arguments_raise_value_errors_that_say_what_is_expected(tmp_path):
+@pytest.mark.parametrize("vm", vm_params())
+def test_bad_arguments_raise_value_errors_that_say_what_is_expected(tmp_path, vm):
     rng = np.random.default_rng(4)
     model = random_dense_model(rng)
     (tmp_path / "m0.mnq").write_bytes(container.write(model))
-    results = json.loads(run(ERRORS_SCRIPT, cwd=tmp_path))
+    results = json.loads(run(ERRORS_SCRIPT, cwd=tmp_path, vm=vm))
     assert results.pop("python backend") == ["no error", ""]
     size = model.input.size
     expected_words = {

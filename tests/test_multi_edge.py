@@ -463,7 +463,9 @@ def test_the_memory_plan_counts_the_multi_edge_modules(built, name):
     _, data, model = built[name]
     x = [np.zeros((2, spec.size), np.int8) for spec in model.inputs]
     result = simulate(data, x[0] if len(x) == 1 else x, weights="ram", precompiled=True)
-    plan = plan_container(data, load_board("rp2040"), backend=result.backend, runtime="mpy")
+    plan = plan_container(
+        data, load_board("rp2040"), backend=result.backend, runtime="mpy", word_bits=64
+    )
     estimate = plan.placements["ram"].stages
     for stage in ("table", "network"):
         measured = result.heap_stages[stage]

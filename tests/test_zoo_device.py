@@ -1,6 +1,7 @@
 """Every converted zoo model on the MicroPython VM, precompiled to .mpy as `micronn flash`
 installs it: each backend the VM offers (python and viper; c and ulab on a hand-built VM)
-equals the reference on 3 inputs.
+equals the reference on 3 inputs. The small ones also run with ulab on the 32-bit webassembly
+VM's ulab build (its python backend: tests/test_memory_plan_32.py).
 
 The small models run on the Pico's heap in `make test`; the bigger ones run on the ESP32-S3's
 PSRAM heap under the `long` marker (`make test-long`); the 4 MB PyTorch mobilenet_v2 (about 45 s
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import vm
 import zoo_models
+from vm import vm_params
 
 import micronn
 from micronn import container, reference
@@ -62,14 +64,18 @@ def offered_backends():
     return vm.run("import micronn.backends as b\nprint(' '.join(b.AVAILABLE))").split()
 
 
-def cases(names, board, marks=()):
+def _entries(names):
     chosen = [
         e for e in zoo_models.entries("converts") if e["file"].removesuffix(".tflite") in names
     ]
     assert len(chosen) == len(names), "a device-test model is no longer listed as converts"
+    return chosen
+
+
+def cases(names, board, marks=()):
     return [
         pytest.param(entry, board, backend, marks=marks, id=f"{entry['file'][:-7]}-{backend}")
-        for entry in chosen
+        for entry in _entries(names)
         for backend in BACKENDS
     ]
 
@@ -100,6 +106,16 @@ def inputs(model, entry):
 def test_zoo_model_on_the_vm_equals_the_reference(entry, board, backend, offered_backends):
     if backend not in offered_backends:
         pytest.skip(f"this VM has no {backend} backend (docs/building.md builds one that has)")
+    check_zoo_model(entry, board, backend)
+
+
+@pytest.mark.parametrize("vm_name", vm_params(("wasm32",)))
+@pytest.mark.parametrize("entry", _entries(SMALL), ids=lambda e: e["file"][:-7])
+def test_zoo_model_with_ulab_on_the_32_bit_vm_equals_the_reference(entry, vm_name):
+    check_zoo_model(entry, "rp2040", "ulab", vm_name)
+
+
+def check_zoo_model(entry, board, backend, vm_name="unix"):
     path = zoo_models.model_path(entry)
     if path is None:
         pytest.skip("an external zoo model: set MICRONN_ZOO to the folder that holds it")
@@ -107,7 +123,9 @@ def test_zoo_model_on_the_vm_equals_the_reference(entry, board, backend, offered
     model = container.read(data)
     x = inputs(model, entry)
     heap = HEAP_BYTES.get(entry["file"].removesuffix(".tflite"))
-    result = simulate(data, x, board=board, backend=backend, precompiled=True, heap_bytes=heap)
+    result = simulate(
+        data, x, board=board, backend=backend, precompiled=True, heap_bytes=heap, vm=vm_name
+    )
     assert result.backend == backend
     expected = reference.run(model, x)
     if isinstance(expected, tuple):  # several outputs

@@ -1,17 +1,22 @@
-"""Run a script on the real MicroPython VM (unix port) with the device package importable.
+"""Run a script on the real MicroPython VM with the device package importable: the 64-bit
+unix port ("unix"), or the 32-bit webassembly port under node ("wasm32", micronn.wasm_vm:
+31-bit small ints, 4-byte objects; its gc.collect() waits for the top level, so a script run
+there reads no live heap mid-way, and a heap_lock it leaves locked on an exception hangs it).
 
 Device tests batch many cases into one script so that the suite launches few VM processes.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from micronn import container, reference
+from micronn import container, reference, wasm_vm
 from micronn.simulate import find_micropython
 
 FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
@@ -23,23 +28,56 @@ class VMError(AssertionError):
     """The VM exited with an error (traceback in the message)."""
 
 
-def run(script: str, *, cwd=None, heapsize: str = DEFAULT_HEAP, timeout=TIMEOUT_SECONDS) -> str:
-    """Run `script` with `micropython -X heapsize=...` in `cwd`; return its stdout."""
+VMS = ("unix", "wasm32")
+NO_NODE = "node not found: the 32-bit webassembly VM needs Node.js (apt-get install nodejs npm)"
+
+
+def vm_params(vms=VMS):
+    """pytest params of the VMs, wasm32 skipped (saying why) only where node is missing."""
+    return [
+        pytest.param(
+            vm,
+            marks=pytest.mark.skipif(vm == "wasm32" and not shutil.which("node"), reason=NO_NODE),
+        )
+        for vm in vms
+    ]
+
+
+def heap_bytes(heapsize: str) -> int:
+    """A -X heapsize value ("256K", "2M", "100000") in bytes."""
+    scale = {"K": 1 << 10, "M": 1 << 20}.get(heapsize[-1:].upper(), 1)
+    return int(heapsize.rstrip("KkMm")) * scale
+
+
+def run(
+    script: str,
+    *,
+    cwd=None,
+    heapsize: str = DEFAULT_HEAP,
+    timeout=TIMEOUT_SECONDS,
+    vm: str = "unix",
+) -> str:
+    """Run `script` with `micropython -X heapsize=...` in `cwd` on `vm`; return its stdout."""
     with tempfile.TemporaryDirectory(prefix="micronn-vm-") as scratch:
         folder = Path(cwd or scratch)
         path = folder / "_vm_script.py"
         path.write_text(script)
-        done = subprocess.run(
-            [find_micropython(), "-X", f"heapsize={heapsize}", str(path)],
-            cwd=folder,
-            env=dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE}"),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        if vm == "wasm32":
+            done = wasm_vm.run(
+                path, cwd=folder, path=[FIRMWARE], heap=heap_bytes(heapsize), timeout=timeout
+            )
+        else:
+            done = subprocess.run(
+                [find_micropython(), "-X", f"heapsize={heapsize}", str(path)],
+                cwd=folder,
+                env=dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE}"),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
     if done.returncode != 0:
         raise VMError(
-            f"MicroPython exited with status {done.returncode}\n"
+            f"MicroPython ({vm}) exited with status {done.returncode}\n"
             f"--- stdout (tail) ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}"
         )
     return done.stdout
@@ -114,7 +152,7 @@ for index in range({count}):
 )
 
 
-def run_models(models, inputs, folder, label: str = "") -> list[int]:
+def run_models(models, inputs, folder, label: str = "", vm: str = "unix") -> list[int]:
     """Run each model on its int8 input rows in one VM process and check it against the reference.
 
     Rows go through every kind of buffer predict takes (bytes, array, memoryview, list; with and
@@ -123,7 +161,7 @@ def run_models(models, inputs, folder, label: str = "") -> list[int]:
     for index, (model, x) in enumerate(zip(models, inputs, strict=True)):
         (folder / f"m{index}.mnq").write_bytes(container.write(model))
         (folder / f"x{index}.bin").write_bytes(x.tobytes())
-    lines = run(MODELS_SCRIPT.format(count=len(models)), cwd=folder).splitlines()
+    lines = run(MODELS_SCRIPT.format(count=len(models)), cwd=folder, vm=vm).splitlines()
     assert len(lines) == len(models), lines
     arenas = []
     for (index, arena_bytes, locked), model, x in zip(

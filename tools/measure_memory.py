@@ -1,26 +1,41 @@
-"""Measure the device runtime's own heap costs on the MicroPython VM for the memory planner.
+"""Measure the device runtime's own heap costs on a MicroPython VM for the memory planner.
 
-    .venv/bin/python tools/measure_memory.py           # print the constants
-    .venv/bin/python tools/measure_memory.py --write   # rewrite micronn/memory_constants.py
+    .venv/bin/python tools/measure_memory.py                     # print the 64-bit constants
+    .venv/bin/python tools/measure_memory.py --write             # rewrite memory_constants.py
+    .venv/bin/python tools/measure_memory.py --vm wasm32 --write  # memory_constants_32.py
 
-Run it again whenever firmware/micronn or the MicroPython VM changes. Every figure is the live
-heap (gc.mem_alloc() right after gc.collect()) of the unix VM, for the package compiled on the
-VM from .py ("py") and precompiled with mpy-cross ("mpy", as `micronn flash` installs it):
+Run it again whenever firmware/micronn or a MicroPython VM changes. --vm unix (the default) is
+the 64-bit unix port, python and viper backends; --vm wasm32 the 32-bit webassembly port
+(micronn.wasm_vm, `make wasm-vm`), python backend only: it has no native code. Every figure is
+the live heap (gc.mem_alloc() right after gc.collect(); on the webassembly port read once the
+collection it asks for has run at its top level: the scripts are generators) of the VM, for the
+package compiled on the VM from .py ("py") and precompiled with mpy-cross ("mpy", as `micronn
+flash` installs it):
 
 - IMPORT: after `import micronn` in micronn.simulate's runner (the runner's own objects included);
 - READER: the reader's modules all loaded (table), without the table's checks (blocks), and what
   stays once load() has dropped them (residue: interned names);
-- MODULES: each kernel module with what it imports, over a fresh `import micronn`;
+- MODULES: each kernel module's own import over a fresh `import micronn` (and the op table),
+  what it imports already imported (MODULE_DEPS: those are counted once however many kernels
+  share them); likewise the table's rules_<family> modules (RULES_MODULES) and
+  EDGE_TABLE_MODULE and NET_EDGES_MODULE, the modules a model of several inputs or outputs adds;
 - TABLE, NET, PLANS, PLACED_LAYER: least-squares fits over calibration models loaded in one VM
   (modules already imported), of the table stage's objects, the network's fixed and per-tensor
   objects, each operator's prepared plan (base + per requantization channel) and each streamed or
   ROM layer's runner; exact parts (tensors, arena, chunks, tap tables, unpack rows) are
-  subtracted first with memory_plan's own formulas.
+  subtracted first with memory_plan's own formulas;
+- STAGE_OFFSETS: per stage, the mean (64-bit: the planner matches `micronn simulate`) or the
+  largest (32-bit: the planner is an upper bound for a board) of measured - predicted over the
+  offset models;
+- SLACK: the smallest heap that runs each slack model, found by bisection on the unix VM. The
+  webassembly port grows its heap instead of running out, so the 32-bit figures keep the 64-bit
+  slack (a board's parse trees and fragments are no bigger).
 """
 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,34 +43,35 @@ from pathlib import Path
 
 import numpy as np
 
-from micronn import container, memory_plan
+from micronn import container, memory_constants, memory_plan, wasm_vm
 from micronn.fixedpoint import quantize_multiplier
+from micronn.graph_builder import GraphBuilder
 from micronn.model import FullyConnected, Model, TensorSpec
 from micronn.ops import OPERATORS
 from micronn.ops.add import prepare_add
 from micronn.ops.conv import prepare_conv2d, prepare_depthwise_conv2d
+from micronn.ops.log_softmax import OUTPUT_SCALE as LOG_SOFTMAX_SCALE
+from micronn.ops.log_softmax import prepare_log_softmax
 from micronn.ops.lookup import prepare_lookup
 from micronn.ops.mean import prepare_mean
 from micronn.ops.pooling import prepare_pool
+from micronn.ops.reduce import prepare_mean_or_sum
 from micronn.ops.softmax import OUTPUT_SCALE, prepare_softmax
-from micronn.precompiled import precompiled_package
+from micronn.plan import quantize_network
+from micronn.precompiled import package_for_target, precompiled_package
 from micronn.resources import device_package_dir
+from micronn.runtime import decode_mpy
 from micronn.simulate import SimulationError, find_micropython, simulate
 
-OUTPUT = Path(__file__).resolve().parents[1] / "host_tools" / "micronn" / "memory_constants.py"
-BACKENDS = ("python", "viper")
-OPS = (
-    "FULLY_CONNECTED",
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "MAX_POOL_2D",
-    "AVERAGE_POOL_2D",
-    "MEAN",
-    "ADD",
-    "LOGISTIC",
-    "TANH",
-    "SOFTMAX",
-)
+HOST_PACKAGE = Path(__file__).resolve().parents[1] / "host_tools" / "micronn"
+OUTPUTS = {
+    "unix": HOST_PACKAGE / "memory_constants.py",
+    "wasm32": HOST_PACKAGE / "memory_constants_32.py",
+}
+WORD_BITS = {"unix": 64, "wasm32": 32}
+BACKENDS = {"unix": ("python", "viper"), "wasm32": ("python",)}
+OPS = tuple(OPERATORS)  # every operator the device runs
+DEVICE_RULES = Path(__file__).resolve().parents[1] / "firmware" / "micronn" / "rules.py"
 RNG = np.random.default_rng(0)
 SLACK_MARGIN = 2048
 
@@ -63,86 +79,124 @@ LIVE = """
 import gc
 import json
 import sys
+TOP_LEVEL = sys.platform == "webassembly"  # its collections wait for the top level
 def live():
     gc.collect()
+    if TOP_LEVEL:
+        yield
     return gc.mem_alloc()
+"""
+# the script's main() is a generator: wasm_vm.mjs resumes it from the top level, one step at a
+# time; the unix port runs it through
+DRIVE = """
+STEPS = main()
+if TOP_LEVEL:
+    TOP_LEVEL_STEP = STEPS.send
+else:
+    for _ in STEPS:
+        pass
 """
 
 READER_SCRIPT = (
     LIVE
     + """
-import micronn
-base = live()
-for module in ("reserve", "container"):
-    __import__("micronn." + module)  # no name bound here: _forget can let them go
-imported = live() - base
-for module in ("rules", "arena"):
-    __import__("micronn." + module)
-table = live() - base
-micronn._forget(micronn.TABLE_MODULES)
-blocks = live() - base
-micronn._forget(micronn.READER_MODULES)
-residue = live() - base
-print(json.dumps({"reader": imported, "table": table, "blocks": blocks, "residue": residue}))
+def main():
+    import micronn
+    base = yield from live()
+    for module in ("reserve", "container"):
+        __import__("micronn." + module)  # no name bound here: _forget can let them go
+    imported = (yield from live()) - base
+    for module in ("rules", "arena"):
+        __import__("micronn." + module)
+    table = (yield from live()) - base
+    micronn._forget(micronn.TABLE_MODULES)
+    blocks = (yield from live()) - base
+    micronn._forget(micronn.READER_MODULES)
+    residue = (yield from live()) - base
+    print(json.dumps({"reader": imported, "table": table, "blocks": blocks, "residue": residue}))
 """
+    + DRIVE
 )
 
 MODULE_SCRIPT = (
     LIVE
     + """
-import micronn
-from micronn import backends
-base = live()
-backends.select(sys.argv[1])[1](sys.argv[2])
-print(json.dumps([live() - base, sorted(m for m in sys.modules if m.startswith("micronn."))]))
+def main():
+    import micronn
+    from micronn import backends
+    __import__("micronn.ops")  # the op table: the reader's, imported before the kernels
+    for name in sys.argv[3].split(","):
+        if name:
+            __import__("micronn." + name)  # what the measured module imports: counted apart
+    base = yield from live()
+    if sys.argv[1] == "module":
+        __import__("micronn." + sys.argv[2])
+    else:
+        backends.select(sys.argv[1])[1](sys.argv[2])
+    cost = (yield from live()) - base
+    print(json.dumps([cost, sorted(m for m in sys.modules if m.startswith("micronn."))]))
 """
+    + DRIVE
 )
 
 CALIBRATION_SCRIPT = (
     LIVE
     + """
 import micronn
-from micronn import backends
-backend, count = sys.argv[1], int(sys.argv[2])
-finder = backends.select(backend)[1]
-for op in OPS:
-    finder(op)
-micronn.load("m0.mnq", backend=backend, weights="ram")  # interns the reader's names
-base = live()
-for index in range(count):
-    for placement in ("ram", "stream"):
-        stages = {}
-        def probe(stage):
-            stages[stage] = live() - base
-        net = micronn.load("m%d.mnq" % index, backend=backend, weights=placement, probe=probe)
-        stages["loaded"] = live() - base
-        net.close()
-        net = None
-        print(json.dumps([index, placement, stages]))
+def load(path, backend, placement, stages, base):
+    steps = micronn.loading(path, backend=backend, weights=placement)
+    while True:
+        try:
+            stage = next(steps)
+        except StopIteration as done:
+            return done.value
+        stages[stage] = (yield from live()) - base
+def main():
+    from micronn import backends
+    backend, count = sys.argv[1], int(sys.argv[2])
+    finder = backends.select(backend)[1]
+    for op in OPS:
+        finder(op)
+    yield from load("m0.mnq", backend, "ram", {}, 0)  # interns the reader's names
+    base = yield from live()
+    for index in range(count):
+        for placement in ("ram", "stream"):
+            stages = {}
+            net = yield from load("m%d.mnq" % index, backend, placement, stages, base)
+            stages["loaded"] = (yield from live()) - base
+            net.close()
+            net = None
+            print(json.dumps([index, placement, stages]))
 """
+    + DRIVE
 )
 
 
-def _vm(script: str, package: Path, cwd: Path, *args) -> str:
+def _vm(vm: str, script: str, package: Path, cwd: Path, *args) -> str:
     path = cwd / "_measure.py"
     path.write_text(script)
-    done = subprocess.run(
-        [find_micropython(), "-X", "heapsize=4M", str(path), *map(str, args)],
-        cwd=cwd,
-        env=dict(os.environ, MICROPYPATH=str(package)),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    if vm == "wasm32":
+        done = wasm_vm.run(path, args, cwd=cwd, path=[package], heap=4 << 20, timeout=600)
+    else:
+        done = subprocess.run(
+            [find_micropython(), "-X", "heapsize=4M", str(path), *map(str, args)],
+            cwd=cwd,
+            env=dict(os.environ, MICROPYPATH=str(package)),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     if done.returncode != 0:
         raise RuntimeError(f"the VM failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
 
 
-def _package(runtime: str) -> Path:
-    if runtime == "mpy":
-        return precompiled_package(find_micropython())
-    return device_package_dir().parent
+def _package(runtime: str, vm: str) -> Path:
+    if runtime == "py":
+        return device_package_dir().parent
+    if vm == "wasm32":
+        return package_for_target(decode_mpy(wasm_vm.mpy_value()))
+    return precompiled_package(find_micropython())
 
 
 # -- calibration models ------------------------------------------------------------------
@@ -189,13 +243,14 @@ def _conv(shape, out_channels, depthwise=False):
     kh, kw = 3, 3
     if depthwise:
         weights = RNG.integers(-127, 128, (kh, kw, shape[2]))
-        return prepare_depthwise_conv2d(
-            weights, np.full(shape[2], 1e-3, np.float32), None, **_conv_options(shape)
-        )
+        return prepare_depthwise_conv2d(weights, _scales(shape[2]), None, **_conv_options(shape))
     weights = RNG.integers(-127, 128, (out_channels, kh, kw, shape[2]))
-    return prepare_conv2d(
-        weights, np.full(out_channels, 1e-3, np.float32), None, **_conv_options(shape)
-    )
+    return prepare_conv2d(weights, _scales(out_channels), None, **_conv_options(shape))
+
+
+def _scales(channels):
+    """Per-channel weight scales: one multiplier per channel, as converted models have."""
+    return RNG.uniform(5e-4, 2e-3, channels).astype(np.float32)
 
 
 def _conv_options(shape):
@@ -245,16 +300,62 @@ def _single(op, size):
         scale, zero = (1 / 256, -128) if op == "LOGISTIC" else (1 / 128, 0)
         layer = prepare_lookup(op, size, 0.05, 0, scale, zero)
         return Model(TensorSpec((size,), 0.05, 0), TensorSpec((size,), scale, zero), [layer])
-    layer = prepare_softmax((size,), 1.0, 0.5, OUTPUT_SCALE, -128)
-    return Model(TensorSpec((size,), 0.5, 0), TensorSpec((size,), OUTPUT_SCALE, -128), [layer])
+    if op == "SOFTMAX":
+        layer = prepare_softmax((size,), 1.0, 0.5, OUTPUT_SCALE, -128)
+        return Model(TensorSpec((size,), 0.5, 0), TensorSpec((size,), OUTPUT_SCALE, -128), [layer])
+    if op == "LOG_SOFTMAX":
+        layer = prepare_log_softmax((size,), 0.1, LOG_SOFTMAX_SCALE, 127)
+        edges = TensorSpec((size,), 0.1, 0), TensorSpec((size,), LOG_SOFTMAX_SCALE, 127)
+        return Model(*edges, [layer])
+    if op == "SUM":
+        layer = prepare_mean_or_sum("SUM", (6, 5, size), (0,), (0.1, 0), (0.5, 0))
+        return Model(TensorSpec((6, 5, size), 0.1, 0), TensorSpec((5, size), 0.5, 0), [layer])
+    return _quantized_graph(op, size)
+
+
+def _quantized_graph(op, size):
+    """op (with a CONSTANT operand where it takes one) in a float graph, quantized as
+    `micronn convert` quantizes one, on a (6, 5, size) input."""
+    shape = (6, 5, size)
+    b = GraphBuilder(shape)
+    x = b.input
+    build = {
+        "SUB": lambda: b.binary("sub", x, b.constant(RNG.normal(size=(size,)))),
+        "ADD_BROADCAST": lambda: b.binary("add", x, b.constant(RNG.normal(size=(size,)))),
+        "PRELU": lambda: b.binary("prelu", x, b.constant(RNG.uniform(0.1, 0.5, size=(size,)))),
+        "CONSTANT": lambda: b.binary("mul", x, b.constant(RNG.uniform(0.5, 1.5, size=shape))),
+        "MUL": lambda: b.binary("mul", x, x),
+        "MAXIMUM": lambda: b.binary("maximum", x, x),
+        "MINIMUM": lambda: b.binary("minimum", x, x),
+        "LOOKUP": lambda: b.unary("hard_swish", x),
+        "CONCATENATION": lambda: b.concat([x, x], axis=2),
+        "PAD": lambda: b.pad(x, ((1, 1), (1, 1), (0, 0))),
+        "TRANSPOSE": lambda: b.transpose(x, (1, 0, 2)),
+        "STRIDED_SLICE": lambda: b.slice(x, ((1, 4, 1), (0, 3, 2), (0, size, 1))),
+        "RESIZE_NEAREST_NEIGHBOR": lambda: b.resize(x, (12, 10), "nearest"),
+        "RESIZE_BILINEAR": lambda: b.resize(x, (12, 10), "bilinear"),
+        "REDUCE_MAX": lambda: b.reduce("reduce_max", x, (0, 1)),
+        "MEAN_AXES": lambda: b.reduce("reduce_mean", x, (0,)),
+    }[op]
+    calibration = RNG.normal(size=(32, *shape)).astype(np.float32)
+    model = quantize_network(b.build(build()), calibration)
+    if op not in [layer.op for layer in model.layers]:
+        raise RuntimeError(f"the {op} calibration graph became {model.layers}")
+    return model
 
 
 def calibration_models():
-    """(model, label): FC stacks of 1-4 layers (table and net fits), then each op at two sizes."""
+    """(model, label): FC stacks of 1-4 layers (table and net fits), a chain of convolutions,
+    then each op at two sizes."""
     models = []
     for depth in (1, 2, 4):
         layers = [_dense(12, 12, 12) for _ in range(depth)]
         models.append((_chain((12,), layers), f"fc x{depth}"))
+    shape, layers = (8, 6, 3), []
+    for channels in (16, 16, 32, 32, 64, 64):  # a deep convolution chain, as zoo models are
+        layers.append(_conv(shape, channels, depthwise=channels == shape[2]))
+        shape = (8, 6, channels)
+    models.append((_chain((8, 6, 3), layers), "conv x6"))
     for op in OPS:
         for size in (4, 40):
             models.append((_single(op, size), f"{op} {size}"))
@@ -268,44 +369,49 @@ def _arena(data) -> int:
     return int.from_bytes(data[24:28], "little")
 
 
-def _exact_net(model, data, placement, backend):
+def _exact_net(model, data, placement, backend, bits):
     """The parts of the network memory_plan computes exactly, and the layer rows."""
-    rows = memory_plan.layer_memory(model, backend)
-    exact = memory_plan.heap_bytes(_arena(data)) + memory_plan.heap_bytes(model.output.size)
+    block = memory_plan.FIGURES[bits].GC_BLOCK
+    rows = memory_plan.layer_memory(model, backend, word_bits=bits)
+    exact = memory_plan.heap_bytes(_arena(data), block)
+    exact += memory_plan.heap_bytes(model.output.size, block)
     streamed = [row for row in rows if row.movable and placement != "ram"]
     if placement == "stream" and streamed:
-        exact += memory_plan.heap_bytes(max(row.chunk_bytes for row in streamed))
+        exact += memory_plan.heap_bytes(max(row.chunk_bytes for row in streamed), block)
     return exact, rows, len(streamed)
 
 
-def _kept(model, placement, rows):
+def _kept(model, placement, rows, block):
     return sum(
-        memory_plan._kept_arrays(layer, placement == "ram" or not row.movable)
+        memory_plan._kept_arrays(layer, placement == "ram" or not row.movable, block)
         for layer, row in zip(model.layers, rows, strict=True)
     )
 
 
-def fit(results, models, reader, backend):
-    """TABLE, NET, PLANS and PLACED_LAYER from the calibration runs of one backend.
+def fit(results, models, reader, backend, bits, constants):
+    """TABLE (base, bytes per layer of each op), NET, PLANS and PLACED_LAYER from the
+    calibration runs of one backend.
 
     Every calibration model is a chain (activation tensors = layers + 1), so per-tensor costs
     are folded into the per-layer ones; the FC stacks of 1, 2 and 4 layers separate the net's
     own base from the per-layer bases."""
+    block = memory_plan.FIGURES[bits].GC_BLOCK
     table_rows, table_y, net_rows, net_y = [], [], [], []
     ops = list(OPS)
     for index, placement, stages in results:
         model, data = models[index]
-        exact, rows, streamed = _exact_net(model, data, placement, backend)
-        kept = _kept(model, placement, rows)
-        table_rows.append([1, len(model.layers)])
-        table_y.append(stages["table"] - (reader["table"] - reader["residue"]))
+        exact, rows, streamed = _exact_net(model, data, placement, backend, bits)
+        kept = _kept(model, placement, rows, block)
+        table_rows.append([1] + [sum(layer.op == op for layer in model.layers) for op in ops])
+        rules = memory_plan.rules_bytes(model, "mpy", memory_plan.FIGURES[bits])
+        table_y.append(stages["table"] - (reader["table"] - reader["residue"]) - rules)
         features = [1] + [0] * (2 * len(ops)) + [streamed]
         known = kept + exact
         for layer in model.layers:
             k = ops.index(layer.op)
             features[1 + 2 * k] += 1
             features[2 + 2 * k] += memory_plan._channels(layer)
-            known += memory_plan.exact_plan_bytes(layer)
+            known += memory_plan.exact_plan_bytes(layer, block, backend == "python")
         net_rows.append(features)
         net_y.append(stages["loaded"] - known)
     table = np.linalg.lstsq(np.array(table_rows, float), np.array(table_y, float), rcond=None)[0]
@@ -313,14 +419,53 @@ def fit(results, models, reader, backend):
     plans = {}
     for k, op in enumerate(ops):
         plans[(backend, op)] = (round(solution[1 + 2 * k]), round(solution[2 + 2 * k]))
-    return tuple(round(v) for v in table), round(solution[0]), plans, round(solution[-1])
+    per_op = {op: round(table[1 + k]) for k, op in enumerate(ops)}
+    return (round(table[0]), per_op), round(solution[0]), plans, round(solution[-1])
 
 
 # -- main ---------------------------------------------------------------------------------
 
+EDGE_MODULES = {"EDGE_TABLE_MODULE": "edge_table", "NET_EDGES_MODULE": "net_edges"}
 
-def measure():
-    constants = {"IMPORT": {}, "READER": {}, "MODULES": {}, "OP_MODULES": {}}
+
+def rules_modules() -> dict:
+    """op -> the rules_<family> module the table's check imports for it (rules.py's _CHECKS
+    holds the others' rules; a family module is dropped with the checks, once per model)."""
+    source = DEVICE_RULES.read_text(encoding="utf-8")
+    block = source[source.index("_CHECKS = {") :]
+    own = set(re.findall(r'^    "([A-Z0-9_]+)":', block[: block.index("\n}")], re.M))
+    return {op: f"rules_{OPERATORS[op].family}" for op in OPS if op not in own}
+
+
+_BASELINES = {}  # (vm, package) -> micronn modules loaded by `import micronn` and the op table
+
+
+def _loaded(out) -> tuple:
+    cost, modules = json.loads(out)
+    return cost, {m[len("micronn.") :] for m in modules}
+
+
+def own_cost(vm, package, work, mode, target) -> tuple:
+    """(module, heap bytes, what it imports) of importing one module (mode "module") or the
+    kernel of op `target` (mode: a backend) over `import micronn` and the op table, with what
+    it imports already imported: the modules several kernels share are counted once."""
+    key = (vm, str(package))
+    if key not in _BASELINES:
+        _BASELINES[key] = _loaded(_vm(vm, MODULE_SCRIPT, package, work, "module", "ops", ""))[1]
+    _, loaded = _loaded(_vm(vm, MODULE_SCRIPT, package, work, mode, target, ""))
+    module = target if mode == "module" else _family_module(mode, target, loaded)
+    deps = tuple(sorted(loaded - _BASELINES[key] - {module}))
+    cost, _ = _loaded(_vm(vm, MODULE_SCRIPT, package, work, mode, target, ",".join(deps)))
+    return module, cost, deps
+
+
+def measure(vm: str = "unix") -> dict:
+    bits = WORD_BITS[vm]
+    block = 16 if bits == 32 else 32  # 4 machine words
+    constants = {"GC_BLOCK": block, "IMPORT": {}, "READER": {}, "MODULES": {}, "OP_MODULES": {}}
+    constants["MODULE_DEPS"] = {}
+    constants["RULES_MODULES"] = rules_modules()
+    constants.update({name: {} for name in EDGE_MODULES})
     with tempfile.TemporaryDirectory(prefix="micronn-measure-") as scratch:
         work = Path(scratch)
         models = []
@@ -331,53 +476,77 @@ def measure():
         probe = models[0][1]
         x = np.zeros(models[0][0].input.size, np.int8)
         for runtime in memory_plan.RUNTIMES:
-            package = _package(runtime)
+            package = _package(runtime, vm)
             result = simulate(
-                probe, x, board="rp2040", backend="python", precompiled=runtime == "mpy"
+                probe, x, board="rp2040", backend="python", precompiled=runtime == "mpy", vm=vm
             )
             constants["IMPORT"][runtime] = result.heap_stages["import"]
             if runtime == "mpy":
-                reader = json.loads(_vm(READER_SCRIPT, package, work))
+                reader = json.loads(_vm(vm, READER_SCRIPT, package, work))
             else:
                 reader = {"reader": 0, "table": 0, "blocks": 0, "residue": 0}
             constants["READER"][runtime] = reader
-            for backend in BACKENDS:
+            for name, module in EDGE_MODULES.items():
+                constants[name][runtime] = own_cost(vm, package, work, "module", module)[1]
+            for module in sorted(set(constants["RULES_MODULES"].values())):
+                cost = own_cost(vm, package, work, "module", module)[1]
+                constants["MODULES"][("rules", runtime, module)] = cost
+            for backend in BACKENDS[vm]:
                 op_modules = constants["OP_MODULES"].setdefault(backend, {})
                 for op in OPS:
-                    cost, modules = json.loads(_vm(MODULE_SCRIPT, package, work, backend, op))
-                    module = _family_module(backend, op, modules)
+                    module, cost, deps = own_cost(vm, package, work, backend, op)
                     op_modules[op] = module
+                    constants["MODULE_DEPS"][module] = deps
                     constants["MODULES"][(backend, runtime, module)] = cost
+                    for dep in deps:
+                        if (backend, runtime, dep) not in constants["MODULES"]:
+                            cost = own_cost(vm, package, work, "module", dep)[1]
+                            constants["MODULES"][(backend, runtime, dep)] = cost
         # the fits use the precompiled package: the runtime form changes no object sizes
-        package = _package("mpy")
+        package = _package("mpy", vm)
         reader = constants["READER"]["mpy"]
         script = CALIBRATION_SCRIPT.replace("for op in OPS:", f"for op in {list(OPS)!r}:")
-        for backend in BACKENDS:
-            out = _vm(script, package, work, backend, len(models))
+        for backend in BACKENDS[vm]:
+            out = _vm(vm, script, package, work, backend, len(models))
             results = [json.loads(line) for line in out.splitlines()]
-            table, net, plans, placed = fit(results, models, reader, backend)
+            figures = memory_plan.FIGURES[bits]
+            figures.MODULES, figures.RULES_MODULES = (
+                constants["MODULES"],
+                constants["RULES_MODULES"],
+            )
+            table, net, plans, placed = fit(results, models, reader, backend, bits, constants)
             constants["TABLE"] = table
             constants.setdefault("NET", net)
             constants.setdefault("PLANS", {}).update(plans)
             constants.setdefault("PLACED_LAYER", placed)
+    figures = memory_plan.FIGURES[bits]
     for name, value in constants.items():
-        setattr(memory_plan.measured, name, value)
-    constants["STAGE_OFFSETS"] = measure_offsets()
-    memory_plan.measured.STAGE_OFFSETS = constants["STAGE_OFFSETS"]
-    constants["SLACK"] = measure_slack()
+        setattr(figures, name, value)
+    if vm == "wasm32":
+        constants["STAGE_OFFSETS"] = measure_offsets(vm, np.max)
+        constants["SLACK"] = dict(memory_constants.SLACK)
+    else:
+        constants["STAGE_OFFSETS"] = measure_offsets(vm, np.mean)
+        figures.STAGE_OFFSETS = constants["STAGE_OFFSETS"]
+        constants["SLACK"] = measure_slack()
+    figures.STAGE_OFFSETS = constants["STAGE_OFFSETS"]
+    figures.SLACK = constants["SLACK"]
     return constants
 
 
-def measure_offsets() -> dict:
-    """Per runtime form and stage: the mean of measured - predicted over the slack models."""
-    memory_plan.measured.STAGE_OFFSETS = {runtime: {} for runtime in memory_plan.RUNTIMES}
+def measure_offsets(vm: str, summary) -> dict:
+    """Per runtime form and stage: the mean or the largest (summary) of measured - predicted
+    over the offset models."""
+    bits = WORD_BITS[vm]
+    memory_plan.FIGURES[bits].STAGE_OFFSETS = {runtime: {} for runtime in memory_plan.RUNTIMES}
     offsets = {}
+    models = offset_models(vm)  # the same models for both runtime forms
     for runtime in memory_plan.RUNTIMES:
         errors = {}
-        for model in slack_models():
+        for index, model in enumerate(models):
             data = container.write(model)
             x = np.zeros(model.input.size, np.int8)
-            plan = memory_plan.plan_container(data, "rp2350", runtime=runtime)
+            plan = memory_plan.plan_container(data, "rp2350", runtime=runtime, word_bits=bits)
             for placement in ("ram", "stream"):
                 result = simulate(
                     data,
@@ -386,12 +555,25 @@ def measure_offsets() -> dict:
                     backend="python",
                     weights=placement,
                     precompiled=runtime == "mpy",
+                    vm=vm,
                 )
                 predicted = plan.placements[placement].stages
                 for stage, value in predicted.items():
                     errors.setdefault(stage, []).append(result.heap_stages[stage] - value)
-        offsets[runtime] = {stage: round(float(np.mean(e))) for stage, e in errors.items()}
+                    if result.heap_stages[stage] - value == max(errors[stage]):
+                        worst = f"offset model {index} {placement} ({model.layers[0].op})"
+                        print(
+                            f"{runtime} {stage}: {max(errors[stage])} at {worst}", file=sys.stderr
+                        )
+        offsets[runtime] = {stage: round(float(summary(e))) for stage, e in errors.items()}
     return offsets
+
+
+def offset_models(vm: str):
+    """The slack models; for the 32-bit upper bound also the calibration models."""
+    if vm == "unix":
+        return slack_models()
+    return slack_models() + [model for model, _ in calibration_models()]
 
 
 def slack_models():
@@ -435,16 +617,16 @@ def smallest_heap(data, x, placement, runtime, start) -> int:
 
 def measure_slack() -> dict:
     """Per runtime form: the most heap, beyond memory_plan's needed heap without slack, that a
-    slack model needed to run, plus SLACK_MARGIN (layouts vary from model to model), rounded up
-    to 256 bytes."""
-    memory_plan.measured.SLACK = dict.fromkeys(memory_plan.RUNTIMES, 0)
+    slack model needed to run on the unix VM, plus SLACK_MARGIN (layouts vary from model to
+    model), rounded up to 256 bytes."""
+    memory_constants.SLACK = dict.fromkeys(memory_plan.RUNTIMES, 0)
     slack = {}
     for runtime in memory_plan.RUNTIMES:
         worst = 0
         for model in slack_models():
             data = container.write(model)
             x = np.zeros(model.input.size, np.int8)
-            plan = memory_plan.plan_container(data, "rp2350", runtime=runtime)
+            plan = memory_plan.plan_container(data, "rp2350", runtime=runtime, word_bits=64)
             for placement in ("ram", "stream"):
                 needed = plan.placements[placement].needed
                 smallest = smallest_heap(data, x, placement, runtime, needed)
@@ -456,40 +638,76 @@ def measure_slack() -> dict:
 def _family_module(backend, op, modules):
     """The module that runs op with backend, from the modules the VM had imported."""
     family = OPERATORS[op].family
-    if backend == "viper" and f"micronn.viper_{family}" in modules:
+    if backend == "viper" and f"viper_{family}" in modules:
         return f"viper_{family}"
     return f"python_{family}"
 
 
-def render(constants) -> str:
-    stamp = subprocess.run(
+def _vm_version(vm: str) -> str:
+    if vm == "wasm32":
+        with tempfile.TemporaryDirectory(prefix="micronn-measure-") as scratch:
+            return _vm(vm, "import sys\nprint(sys.version)\n", Path(scratch), Path(scratch))
+    done = subprocess.run(
         [find_micropython(), "-c", "import sys; print(sys.version)"],
         capture_output=True,
         text=True,
-    ).stdout.strip()
+    )
+    return done.stdout
+
+
+HEADERS = {
+    "unix": (
+        "the 64-bit MicroPython unix VM",
+        "GC_BLOCK = {GC_BLOCK}  # bytes per GC block on the 64-bit VM (4 machine words)",
+        "mean measured - predicted",
+        "heap beyond the live peak: compiler, fragmentation",
+    ),
+    "wasm32": (
+        "the 32-bit webassembly VM",
+        "GC_BLOCK = {GC_BLOCK}  # bytes per GC block on a 32-bit VM or board (4 machine words)",
+        "largest measured - predicted: an upper bound",
+        "the 64-bit VM's (this VM grows its heap instead of running out)",
+    ),
+}
+
+
+def render(constants, vm: str = "unix") -> str:
+    stamp = _vm_version(vm).strip()
+    where, block, offsets, slack = HEADERS[vm]
     lines = [
-        '"""Heap costs of the device runtime itself, measured on the MicroPython VM.',
+        f'"""Heap costs of the device runtime itself, measured on {where}.',
         "",
         "Written by tools/measure_memory.py (see it for how each figure is measured); run it",
         "again when firmware/micronn or the VM changes. Used by memory_plan.py.",
         f"VM: {stamp}.",
         '"""',
         "",
-        "GC_BLOCK = 32  # bytes per GC block on the 64-bit VM (4 machine words)",
+        block.format(**constants),
         f"IMPORT = {constants['IMPORT']!r}",
         f"READER = {constants['READER']!r}",
-        f"TABLE = {constants['TABLE']!r}  # base, per layer",
+        f"TABLE = {constants['TABLE']!r}  # base, per layer (of each op)",
         f"NET = {constants['NET']!r}  # the net's own objects",
         f"PLACED_LAYER = {constants['PLACED_LAYER']!r}  # a streamed or ROM layer's runner",
-        f"STAGE_OFFSETS = {constants['STAGE_OFFSETS']!r}  # mean measured - predicted",
-        f"SLACK = {constants['SLACK']!r}  # heap beyond the live peak: compiler, fragmentation",
+        f"STAGE_OFFSETS = {constants['STAGE_OFFSETS']!r}  # {offsets}",
+        f"SLACK = {constants['SLACK']!r}  # {slack}",
         "FRAGMENTATION = 0.05  # and this share of the peak (memory_plan.heap_needed)",
+        "REQUANT_EXACT = True  # python kernels' Requant arrays: exact, not in PLANS",
+        f"EDGE_TABLE_MODULE = {constants['EDGE_TABLE_MODULE']!r}  # a model of several edges",
+        f"NET_EDGES_MODULE = {constants['NET_EDGES_MODULE']!r}  # its network's module",
         "OP_MODULES = {",
     ]
     for backend, table in constants["OP_MODULES"].items():
         lines.append(f"    {backend!r}: {table!r},")
     lines.append("}")
-    lines.append("MODULES = {  # (backend, runtime form, module): heap bytes of its import")
+    lines.append("RULES_MODULES = {  # op: the table's rules module it imports (not in rules.py)")
+    for key, value in constants["RULES_MODULES"].items():
+        lines.append(f"    {key!r}: {value!r},")
+    lines.append("}")
+    lines.append("MODULE_DEPS = {  # kernel module: the modules it imports (each counted once)")
+    for key, value in sorted(constants["MODULE_DEPS"].items()):
+        lines.append(f"    {key!r}: {value!r},")
+    lines.append("}")
+    lines.append("MODULES = {  # (backend, runtime form, module): heap bytes of its own import")
     for key, value in sorted(constants["MODULES"].items()):
         lines.append(f"    {key!r}: {value},")
     lines.append("}")
@@ -502,13 +720,15 @@ def render(constants) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true", help=f"rewrite {OUTPUT.name}")
+    parser.add_argument("--vm", choices=tuple(OUTPUTS), default="unix", help="which VM measures")
+    parser.add_argument("--write", action="store_true", help="rewrite the VM's constants module")
     args = parser.parse_args()
-    text = render(measure())
+    text = render(measure(args.vm), args.vm)
     if args.write:
-        OUTPUT.write_text(text)
-        subprocess.run([sys.executable, "-m", "ruff", "format", str(OUTPUT)], check=False)
-        print(f"wrote {OUTPUT}")
+        output = OUTPUTS[args.vm]
+        output.write_text(text)
+        subprocess.run([sys.executable, "-m", "ruff", "format", str(output)], check=False)
+        print(f"wrote {output}")
     else:
         print(text)
     return 0

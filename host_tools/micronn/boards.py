@@ -31,6 +31,12 @@ class Board:
     sources: dict  # figure name -> where the figure comes from
     flash_micropython: str = ""
 
+    @property
+    def word_bits(self) -> int:
+        """The machine word of the board's MicroPython (memory_plan's figures): 32 for every
+        arch mpy-cross emits for a board, 64 for x64 and rv64imc."""
+        return 64 if self.mpy_arch in ("x64", "rv64imc") else 32
+
 
 def list_boards() -> list:
     """Names of all known boards, sorted."""

@@ -34,6 +34,8 @@ STAGE_OFFSETS = {
 }  # mean measured - predicted
 SLACK = {"py": 54784, "mpy": 9984}  # heap beyond the live peak: compiler, fragmentation
 FRAGMENTATION = 0.05  # and this share of the peak (memory_plan.heap_needed)
+EDGE_TABLE_MODULE = {"py": 896, "mpy": 1472}  # edge_table.py: a model of several inputs/outputs
+NET_EDGES_MODULE = {"py": 5152, "mpy": 5120}  # net_edges.py: its network
 OP_MODULES = {
     "python": {
         "FULLY_CONNECTED": "python_dense",

@@ -8,23 +8,26 @@ fullest at one of them:
     table    + kernel modules (.mpy) + reader + table MODULES + READER + TABLE
     blocks   + the tensors kept in RAM (reader without the table's checks)
     network  the reader and the table gone (.mpy), the network built: arena, plans, views, scratch
-    loaded   what stays while predict runs
+    loaded   what stays while predict runs, with the caller's input row and output buffer
 
 Each stage gets a small measured correction (STAGE_OFFSETS: the mean error over calibration
 models), so that what remains is the model-dependent error.
 
 Exact byte counts come from the container (tensors, arena, chunk sizes) rounded to the VM's GC
-blocks; the runtime's own objects come from constants measured once per runtime version on the
-MicroPython VM (memory_constants.py, written by tools/measure_memory.py). The figures are the
-64-bit unix VM's, as `micronn simulate` measures them; a 32-bit board's objects are smaller, so
-they over-estimate a real board a little.
+blocks; the runtime's own objects come from constants measured once per runtime version on a
+MicroPython VM (written by tools/measure_memory.py), one set per word size: memory_constants.py
+from the 64-bit unix VM (what `micronn simulate` runs), memory_constants_32.py from the 32-bit
+webassembly VM (16-byte GC blocks, 4-byte words: every board profile). A backend that VM lacks
+(viper, c) is planned with the 64-bit figures.
 """
 
 from dataclasses import dataclass
 
-from micronn import memory_constants as measured
+from micronn import memory_constants, memory_constants_32
 from micronn.boards import Board, load_board
 from micronn.packing import packed_size
+
+FIGURES = {64: memory_constants, 32: memory_constants_32}  # word bits -> measured constants
 
 PLACEMENTS = ("ram", "rom", "stream")  # fastest first
 STAGES = ("import", "reader", "table", "blocks", "network", "loaded")
@@ -35,21 +38,25 @@ CHUNK_BYTES = 4096  # the device's micronn.placement.CHUNK_BYTES
 CHECK_BYTES = 256  # micronn.placement.CHECK_BYTES
 MOVABLE = ("FULLY_CONNECTED", "CONV_2D")
 BACKENDS_WITH_RUN_ROWS = ("python", "viper")
-GC_BLOCK = measured.GC_BLOCK
 WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+RESIZE_TABLES = {"RESIZE_NEAREST_NEIGHBOR": 1, "RESIZE_BILINEAR": 3}  # tables per axis
 EXTRA_EDGE_BYTES = 256  # a net with several inputs or outputs: per edge past the first two, its
-# memoryview, Edge object and own output buffer header (estimated from net_edges.py)
-# A model with several inputs or outputs imports edge_table.py with the reader (table, blocks;
-# from source it stays) and net_edges.py for its network; measured on the VM (the stages of the
-# models of tests/test_multi_edge.py against this plan without them, gc.mem_alloc around an
-# import of net_edges).
-EDGE_TABLE_MODULE = {"py": 896, "mpy": 1472}
-NET_EDGES_MODULE = {"py": 5152, "mpy": 5120}
+# memoryview, Edge object and own output buffer header (estimated from net_edges.py, 64-bit)
 
 
-def heap_bytes(nbytes: int) -> int:
-    """An array / bytearray of nbytes items on the heap: its object and its items, in blocks."""
-    return GC_BLOCK + -(-nbytes // GC_BLOCK) * GC_BLOCK
+def heap_bytes(nbytes: int, block: int = memory_constants.GC_BLOCK) -> int:
+    """An array / bytearray of nbytes items on the heap: its object (one GC block on either word
+    size) and its items, in blocks of `block` bytes."""
+    return block + -(-nbytes // block) * block
+
+
+def figures(word_bits: int, backend: str = "python"):
+    """The measured constants for a VM or board of `word_bits`, for `backend`: the 64-bit ones
+    where the 32-bit VM has no such backend."""
+    if word_bits not in FIGURES:
+        raise ValueError(f"no memory figures for {word_bits}-bit words; measured: 64, 32")
+    chosen = FIGURES[word_bits]
+    return chosen if backend in chosen.OP_MODULES else FIGURES[64]
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,7 @@ class MemoryPlan:
     layers: list
     placements: dict  # placement -> PlacementMemory
     arena_bytes: int
+    word_bits: int = 64  # whose measured figures: the 64-bit VM's or the 32-bit VM's
 
     @property
     def best(self):
@@ -105,16 +113,16 @@ def _tensor_bytes(layer) -> tuple:
     return weight, other
 
 
-def _kept_arrays(layer, keep_weights: bool) -> int:
+def _kept_arrays(layer, keep_weights: bool, block: int = memory_constants.GC_BLOCK) -> int:
     """Heap bytes of the layer's tensors kept in RAM (each one array)."""
     total = 0
     for name, kind in layer.spec.tensors:
         tensor = layer.tensors[name]
         if kind == "weights":
             if keep_weights:
-                total += heap_bytes(packed_size(tensor.size, layer.weight_bits))
+                total += heap_bytes(packed_size(tensor.size, layer.weight_bits), block)
         else:
-            total += heap_bytes(tensor.size * (4 if kind == "int32" else 1))
+            total += heap_bytes(tensor.size * (4 if kind == "int32" else 1), block)
     return total
 
 
@@ -143,12 +151,24 @@ def _channels(layer) -> int:
     return 0 if multiplier is None else int(multiplier.size)
 
 
-def exact_plan_bytes(layer) -> int:
-    """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into."""
+def requant_bytes(channels: int, block: int) -> int:
+    """fixedpoint.Requant's arrays for `channels` channels: left, right and q2 shifts and limb
+    (int8), mask (int32), q1 and q0 limbs (int16)."""
+    sizes = (channels, channels, channels, 4 * channels, 2 * channels, 2 * channels)
+    return sum(heap_bytes(size, block) for size in sizes)
+
+
+def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK, requant=False) -> int:
+    """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into;
+    with `requant`, the per-channel requantization arrays of the python kernels."""
     p = layer.params
-    total = 0
-    if layer.op in WINDOW_OPS:  # first / end tap per output row and per output column
-        total += 2 * heap_bytes(4 * p["out_height"]) + 2 * heap_bytes(4 * p["out_width"])
+    total = requant_bytes(_channels(layer), block) if requant and _channels(layer) else 0
+    if layer.op in WINDOW_OPS or layer.op in RESIZE_TABLES:
+        # WINDOW_OPS: first / end tap per output row and column; resize: source offsets
+        # (bilinear: low, high, fraction) per output row and column; an array('i') each
+        rows = heap_bytes(4 * p["out_height"], block)
+        columns = heap_bytes(4 * p["out_width"], block)
+        total += RESIZE_TABLES.get(layer.op, 2) * (rows + columns)
     if "weights" in layer.tensors and layer.weight_bits != 8:
         if layer.op == "FULLY_CONNECTED":
             row = p["in_features"]
@@ -156,23 +176,31 @@ def exact_plan_bytes(layer) -> int:
             row = p["kernel_height"] * p["kernel_width"] * p["in_channels"]
         else:
             row = p["kernel_height"] * p["kernel_width"]
-        total += heap_bytes(row)
+        total += heap_bytes(row, block)
     return total
 
 
-def _plan_bytes(layer, backend: str) -> int:
+def _plan_bytes(layer, backend: str, f) -> int:
     """What the kernel's prepare keeps for this layer, with its step in the net's plan."""
-    key = (backend, layer.op) if (backend, layer.op) in measured.PLANS else ("python", layer.op)
-    base, per_channel = measured.PLANS.get(key, (0, 0))  # (0, 0): not measured yet
-    return base + per_channel * _channels(layer) + exact_plan_bytes(layer)
+    key = (backend, layer.op) if (backend, layer.op) in f.PLANS else ("python", layer.op)
+    base, per_channel = f.PLANS.get(key, (0, 0))  # (0, 0): not measured yet
+    requant = backend == "python" and getattr(f, "REQUANT_EXACT", False)
+    return base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK, requant)
 
 
-def _kernel_modules(model, backend: str, runtime: str) -> int:
-    modules = {measured.OP_MODULES[backend].get(layer.op) for layer in model.layers}
-    return sum(measured.MODULES.get((backend, runtime, module), 0) for module in modules)
+def _kernel_modules(model, backend: str, runtime: str, f) -> int:
+    """The kernel modules' heap, and once each the modules they import (MODULE_DEPS; figures
+    without it count those in every kernel module)."""
+    modules = {f.OP_MODULES[backend].get(layer.op) for layer in model.layers}
+    deps = getattr(f, "MODULE_DEPS", {})
+    modules |= {dep for module in modules for dep in deps.get(module, ())}
+    return sum(f.MODULES.get((backend, runtime, module), 0) for module in modules)
 
 
-def layer_memory(model, backend: str = "python", chunk_bytes: int = CHUNK_BYTES) -> list:
+def layer_memory(
+    model, backend: str = "python", chunk_bytes: int = CHUNK_BYTES, word_bits: int = 64
+) -> list:
+    f = figures(word_bits, backend)
     rows = []
     for index, layer in enumerate(model.layers):
         weight, other = _tensor_bytes(layer)
@@ -185,7 +213,7 @@ def layer_memory(model, backend: str = "python", chunk_bytes: int = CHUNK_BYTES)
                 weight_bytes=weight,
                 other_bytes=other,
                 activation_bytes=sum(model.activation_sizes[t] for t in touched),
-                plan_bytes=_plan_bytes(layer, backend),
+                plan_bytes=_plan_bytes(layer, backend, f),
                 chunk_bytes=stream_chunk_bytes(layer, chunk_bytes) if movable else 0,
                 movable=movable,
             )
@@ -208,69 +236,95 @@ def _room_bytes(model, keep) -> int:
     return kept + CHECK_BYTES + RESERVE["object"] + allowance
 
 
-def _stages(model, layers, arena_bytes, placement, backend, runtime) -> dict:
+def _table_layer(f, op: str) -> int:
+    """The checked table's bytes for a layer: TABLE's per-layer figure (per op if so measured)."""
+    per_layer = f.TABLE[1]
+    if isinstance(per_layer, dict):
+        return per_layer.get(op, max(per_layer.values()))
+    return per_layer
+
+
+def rules_bytes(model, runtime: str, f) -> int:
+    """The rules_<family> modules the table's check imports for the model's later operators
+    (dropped with the checks when precompiled, kept from source); 0 without such figures."""
+    rules = getattr(f, "RULES_MODULES", {})
+    modules = {rules[layer.op] for layer in model.layers if layer.op in rules}
+    return sum(f.MODULES.get(("rules", runtime, module), 0) for module in modules)
+
+
+def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
+    block = f.GC_BLOCK
     keep = [placement == "ram" or not row.movable for row in layers]
-    kept = sum(_kept_arrays(layer, k) for layer, k in zip(model.layers, keep, strict=True))
+    kept = sum(_kept_arrays(layer, k, block) for layer, k in zip(model.layers, keep, strict=True))
     streamed = sum(not k for k in keep)
-    table = measured.TABLE[0] + measured.TABLE[1] * len(model.layers)
+    table = f.TABLE[0] + sum(_table_layer(f, layer.op) for layer in model.layers)
     net = (
-        measured.NET
-        + heap_bytes(arena_bytes)
-        + sum(heap_bytes(spec.size) for spec in model.outputs)
+        f.NET
+        + heap_bytes(arena_bytes, block)
+        + sum(heap_bytes(spec.size, block) for spec in model.outputs)
         + EXTRA_EDGE_BYTES * (len(model.inputs) + len(model.outputs) - 2)
         + sum(row.plan_bytes for row in layers)
-        + measured.PLACED_LAYER * streamed
+        + f.PLACED_LAYER * streamed
     )
     if placement == "stream" and streamed:
         net += heap_bytes(
-            max(row.chunk_bytes for row, k in zip(layers, keep, strict=True) if not k)
+            max(row.chunk_bytes for row, k in zip(layers, keep, strict=True) if not k), block
         )
-    base = measured.IMPORT[runtime]
-    modules = _kernel_modules(model, backend, runtime)
-    reader = measured.READER[runtime]
+    base = f.IMPORT[runtime]
+    modules = _kernel_modules(model, backend, runtime, f)
+    reader = f.READER[runtime]
     # precompiled, load() imports the kernels before the reader and holds room for the tensors
     # while it imports the reader (reserve.py); from source, the reader came with the package
     early = modules if runtime == "mpy" else 0
-    room = heap_bytes(_room_bytes(model, keep)) if runtime == "mpy" else 0
+    room = heap_bytes(_room_bytes(model, keep), block) if runtime == "mpy" else 0
+    check = heap_bytes(CHECK_BYTES, block)
+    # while predict runs, the caller holds an input row and an output buffer per edge, as
+    # simulate's runner and the board agent do (an image model's input row is big)
+    caller = sum(heap_bytes(spec.size, block) for spec in [*model.inputs, *model.outputs])
     stages = {
         "import": base,
         "reader": base + early + room + reader["reader"],
         "table": base + early + reader["table"] + table,
-        "blocks": base + modules + reader["blocks"] + table + kept + heap_bytes(CHECK_BYTES),
+        "blocks": base + modules + reader["blocks"] + table + kept + check,
         "network": base + modules + reader["residue"] + kept + net,
-        "loaded": base + modules + reader["residue"] + kept + net,
+        "loaded": base + modules + reader["residue"] + kept + net + caller,
     }
+    rules = rules_bytes(model, runtime, f)
+    for stage in ("table",) if runtime == "mpy" else ("table", "blocks", "network", "loaded"):
+        stages[stage] += rules
     if len(model.inputs) + len(model.outputs) > 2:
+        # edge_table.py comes with the reader (from source it stays), net_edges.py with the net
         for stage in ("table", "blocks"):
-            stages[stage] += EDGE_TABLE_MODULE[runtime]
+            stages[stage] += f.EDGE_TABLE_MODULE[runtime]
         for stage in ("network", "loaded"):
-            stages[stage] += NET_EDGES_MODULE[runtime]
-            stages[stage] += EDGE_TABLE_MODULE[runtime] if runtime == "py" else 0
-    offsets = measured.STAGE_OFFSETS[runtime]
+            stages[stage] += f.NET_EDGES_MODULE[runtime]
+            stages[stage] += f.EDGE_TABLE_MODULE[runtime] if runtime == "py" else 0
+    offsets = f.STAGE_OFFSETS[runtime]
     return {stage: value + offsets.get(stage, 0) for stage, value in stages.items()}
 
 
-def heap_needed(model, layers, arena_bytes, placement, runtime, peak) -> int:
+def heap_needed(model, layers, arena_bytes, placement, runtime, peak, f=memory_constants) -> int:
     """The heap a load needs beyond its live peak: the compiler's parse trees when the package
     comes as .py, a share for fragmentation, and one free run of bytes for each big buffer made
     after the reader has cut up the heap (the arena, the stream scratch; precompiled, also the
     largest tensor when the room held for the tensors was lent to the table's checks)."""
-    late = heap_bytes(arena_bytes)
+    block = f.GC_BLOCK
+    late = heap_bytes(arena_bytes, block)
     movable = [row for row in layers if row.movable]
     if placement == "stream" and movable:
-        late += heap_bytes(max(row.chunk_bytes for row in movable))
+        late += heap_bytes(max(row.chunk_bytes for row in movable), block)
     keep = [placement == "ram" or not row.movable for row in layers]
     kept = _room_bytes(model, keep)
     if runtime == "mpy" and kept <= 4 * RESERVE["checks"]:
         late += max(
             (
-                heap_bytes(packed_size(layer.tensors["weights"].size, layer.weight_bits))
+                heap_bytes(packed_size(layer.tensors["weights"].size, layer.weight_bits), block)
                 for layer, k in zip(model.layers, keep, strict=True)
                 if k and "weights" in layer.tensors
             ),
             default=0,
         )
-    return peak + measured.SLACK[runtime] + round(measured.FRAGMENTATION * peak) + late
+    return peak + f.SLACK[runtime] + round(f.FRAGMENTATION * peak) + late
 
 
 def plan_memory(
@@ -280,23 +334,28 @@ def plan_memory(
     backend: str = "python",
     runtime: str = "mpy",
     chunk_bytes: int = CHUNK_BYTES,
+    word_bits=None,
 ) -> MemoryPlan:
     """The predicted stages and peak of every placement of `model` (a host micronn Model with
-    the container's `arena_bytes`) on `board` (a name or a Board)."""
+    the container's `arena_bytes`) on `board` (a name or a Board). word_bits: whose figures,
+    the board's own (32 for every profile) by default; 64 for the unix VM of `micronn
+    simulate`."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime form {runtime!r}; use one of: {', '.join(RUNTIMES)}")
-    if backend not in measured.OP_MODULES:
-        known = ", ".join(measured.OP_MODULES)
+    if backend not in memory_constants.OP_MODULES:
+        known = ", ".join(memory_constants.OP_MODULES)
         raise ValueError(f"no memory figures for backend {backend!r}; measured: {known}")
     profile = board if isinstance(board, Board) else load_board(board)
-    layers = layer_memory(model, backend, chunk_bytes)
+    f = figures(profile.word_bits if word_bits is None else word_bits, backend)
+    word_bits = 64 if f is memory_constants else 32
+    layers = layer_memory(model, backend, chunk_bytes, word_bits)
     placements = {}
     for name in PLACEMENTS:
-        stages = _stages(model, layers, arena_bytes, name, backend, runtime)
+        stages = _stages(model, layers, arena_bytes, name, backend, runtime, f)
         peak = max(stages.values())
-        needed = heap_needed(model, layers, arena_bytes, name, runtime, peak)
+        needed = heap_needed(model, layers, arena_bytes, name, runtime, peak, f)
         placements[name] = PlacementMemory(name, stages, peak, needed, needed <= profile.heap_bytes)
-    return MemoryPlan(profile, runtime, backend, layers, placements, arena_bytes)
+    return MemoryPlan(profile, runtime, backend, layers, placements, arena_bytes, word_bits)
 
 
 def plan_container(data: bytes, board="rp2040", **options) -> MemoryPlan:

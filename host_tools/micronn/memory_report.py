@@ -4,6 +4,10 @@ and needed heap of each weight placement against the board's heap."""
 from micronn.memory_plan import MemoryPlan
 from micronn.report import format_table
 
+WORD_NOTES = {
+    32: "the board's word size: an upper bound",
+    64: "none measured on 32 bits for this backend; native code may be bigger on a board",
+}
 BAR_WIDTH = 24
 INDENT = "  "  # the memory section's tables stand apart from the model's layer table
 NOTES = {
@@ -75,10 +79,10 @@ def describe_memory(plan: MemoryPlan) -> list:
         "",
         *placement_lines(plan),
         "peak: the largest live heap while the model loads and runs (`micronn simulate` "
-        "measures it)",
+        "measures it),",
+        f"from the figures of a {plan.word_bits}-bit VM ({WORD_NOTES[plan.word_bits]})",
         "needed: an estimate of the smallest heap that runs it: peak + room for the compiler "
-        "(.py) and fragmentation,",
-        "on the 64-bit VM (a 32-bit board needs a little less)",
+        "(.py) and fragmentation",
         verdict,
     ]
     return [lines[0], *(INDENT + line if line else line for line in lines[1:])]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from micronn.runtime import RUNTIME_DIR, build_runtime, decode_mpy, plan_runtime
 
-_FOLDERS = {}  # (executable, stamp) -> folder holding micronn/*.mpy
+_FOLDERS = {}  # runtime stamp -> folder holding micronn/*.mpy
 PROBE_TIMEOUT = 30
 
 
@@ -37,9 +37,13 @@ def vm_mpy_target(executable: str):
 def precompiled_package(executable: str) -> Path:
     """A folder to put on MICROPYPATH: micronn/ with every module compiled for the VM (a module
     mpy-cross cannot compile stays .py, as on a board)."""
-    plan = plan_runtime(vm_mpy_target(executable))
-    key = (executable, plan.stamp)
-    if key not in _FOLDERS:
+    return package_for_target(vm_mpy_target(executable))
+
+
+def package_for_target(target) -> Path:
+    """precompiled_package for an MpyTarget (e.g. the webassembly VM's: bytecode only)."""
+    plan = plan_runtime(target)
+    if plan.stamp not in _FOLDERS:
         folder = Path(tempfile.mkdtemp(prefix="micronn-mpy-"))
         atexit.register(shutil.rmtree, folder, True)
         package = folder / "micronn"
@@ -47,5 +51,5 @@ def precompiled_package(executable: str) -> Path:
         for path, data in build_runtime(plan).items():
             if path.startswith(RUNTIME_DIR + "/"):
                 (package / path[len(RUNTIME_DIR) + 1 :]).write_bytes(data)
-        _FOLDERS[key] = folder
-    return _FOLDERS[key]
+        _FOLDERS[plan.stamp] = folder
+    return _FOLDERS[plan.stamp]

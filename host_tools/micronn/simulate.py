@@ -15,14 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from micronn import container
+from micronn import container, wasm_vm
 from micronn.boards import load_board
 from micronn.inputs import input_codes
-from micronn.precompiled import precompiled_package
+from micronn.precompiled import package_for_target, precompiled_package
 from micronn.resources import device_package_dir, device_script
+from micronn.runtime import decode_mpy
 
 BACKENDS = ("auto", "python", "viper", "ulab", "c")
 WEIGHTS = ("auto", "ram", "stream", "rom")
+VMS = ("unix", "wasm32")  # the 64-bit unix port, the 32-bit webassembly port (wasm_vm.py)
 MICROPYTHON_ENV = "MICRONN_MICROPYTHON"
 RUNNER_SCRIPT = "simulate_runner.py"
 RESULT_TAG = "MICRONN-RESULT "
@@ -148,6 +150,7 @@ def simulate(
     weights="auto",
     precompiled=True,
     heap_bytes=None,
+    vm="unix",
 ) -> SimulationResult:
     """Run the model on the MicroPython VM with `board`'s heap; x is int8 codes or floats, one
     sample or a batch, as `micronn run` takes them on a board (inputs.input_codes); outputs
@@ -156,7 +159,10 @@ def simulate(
     weights: micronn.load's placement (auto, ram, stream, rom). precompiled: run the device
     package as .mpy files, as `micronn flash` installs it (the default); False compiles its .py
     sources on the VM, which costs the board's heap and may run out where a board would not.
-    heap_bytes: another heap size than the board's.
+    heap_bytes: another heap size than the board's. vm: "unix" (the 64-bit unix port, found as
+    find_micropython finds it) or "wasm32" (the 32-bit webassembly port, micronn.wasm_vm: it
+    measures a 32-bit board's peak heap but grows its heap instead of running out, and has no
+    viper or c backend; backend "ulab" runs its ulab build).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
@@ -164,40 +170,26 @@ def simulate(
         raise ValueError(
             f"unknown weights placement {weights!r}; choose one of: {', '.join(WEIGHTS)}"
         )
+    if vm not in VMS:
+        raise ValueError(f"unknown VM {vm!r}; choose one of: {', '.join(VMS)}")
     profile = load_board(board)
     heap = profile.heap_bytes if heap_bytes is None else int(heap_bytes)
     data, model = _load_model(model_path_or_bytes)
     rows, single = input_codes(model.inputs, x)
-    executable = find_micropython(micropython)
+    arguments = ["model.mnq", "input.bin", "output.bin", str(len(rows)), backend, weights]
+    if len(model.inputs) > 1 or len(model.outputs) > 1:
+        arguments += [
+            ",".join(str(spec.size) for spec in edges) for edges in (model.inputs, model.outputs)
+        ]
     with tempfile.TemporaryDirectory(prefix="micronn-sim-") as workdir:
         work = Path(workdir)
         (work / "model.mnq").write_bytes(data)
         (work / "input.bin").write_bytes(rows.tobytes())
-        command = [
-            executable,
-            "-X",
-            f"heapsize={heap}",
-            str(device_script(RUNNER_SCRIPT)),
-            "model.mnq",
-            "input.bin",
-            "output.bin",
-            str(len(rows)),
-            backend,
-            weights,
-        ]
-        if len(model.inputs) > 1 or len(model.outputs) > 1:
-            command += [
-                ",".join(str(spec.size) for spec in edges)
-                for edges in (model.inputs, model.outputs)
-            ]
-        # precompiled: the package as .mpy files, as `micronn flash` installs it on a board
-        # (precompiled.py: the board's bytecode, native code for the VM's own arch)
-        package = precompiled_package(executable) if precompiled else device_package_dir().parent
-        env = dict(os.environ, MICROPYPATH=str(package))
         try:
-            done = subprocess.run(
-                command, cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
-            )
+            if vm == "wasm32":
+                done = _run_wasm(work, arguments, heap, backend, precompiled)
+            else:
+                done = _run_unix(work, arguments, heap, micropython, precompiled)
         except subprocess.TimeoutExpired:
             raise SimulationError(
                 f"the VM did not finish within {TIMEOUT_SECONDS} s; try fewer input rows"
@@ -212,4 +204,37 @@ def simulate(
         backend=str(result["backend"]),
         weights=str(result["weights"]),
         heap_stages={str(k): int(v) for k, v in result["stages"].items()},
+    )
+
+
+def _run_unix(work, arguments, heap, micropython, precompiled):
+    executable = find_micropython(micropython)
+    # precompiled: the package as .mpy files, as `micronn flash` installs it on a board
+    # (precompiled.py: the board's bytecode, native code for the VM's own arch)
+    package = precompiled_package(executable) if precompiled else device_package_dir().parent
+    command = [executable, "-X", f"heapsize={heap}", str(device_script(RUNNER_SCRIPT))]
+    return subprocess.run(
+        command + arguments,
+        cwd=work,
+        env=dict(os.environ, MICROPYPATH=str(package)),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+    )
+
+
+def _run_wasm(work, arguments, heap, backend, precompiled):
+    try:
+        target = decode_mpy(wasm_vm.mpy_value())
+    except FileNotFoundError as error:
+        raise SimulationError(str(error)) from None
+    package = package_for_target(target) if precompiled else device_package_dir().parent
+    return wasm_vm.run(
+        device_script(RUNNER_SCRIPT),
+        arguments,
+        cwd=work,
+        path=[package],
+        heap=heap,
+        ulab=backend == "ulab",
+        timeout=TIMEOUT_SECONDS,
     )

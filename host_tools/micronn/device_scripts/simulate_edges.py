@@ -3,7 +3,6 @@
 # comma-separated. A row of the input file is the inputs' codes one after the other, a row of the
 # output file the outputs'; predict takes a tuple of buffers for a side with several edges.
 import sys
-from array import array
 
 
 def sizes(text):
@@ -11,12 +10,13 @@ def sizes(text):
 
 
 def run_edges(net, input_path, output_path, rows, stages, live_heap, watched_rows):
-    """simulate_runner.run() for a model with several inputs or outputs."""
-    xs = [array("b", bytes(size)) for size in sizes(sys.argv[7])]
-    ys = [array("b", bytes(size)) for size in sizes(sys.argv[8])]
+    """simulate_runner.run() for a model with several inputs or outputs (a generator, as
+    live_heap is)."""
+    xs = [bytearray(size) for size in sizes(sys.argv[7])]  # no temporary (simulate_runner.py)
+    ys = [bytearray(size) for size in sizes(sys.argv[8])]
     x = xs[0] if len(xs) == 1 else tuple(xs)
     out = ys[0] if len(ys) == 1 else tuple(ys)
-    stages["loaded"] = live_heap()
+    stages["loaded"] = yield from live_heap()
     predicted = 0
     with open(input_path, "rb") as source, open(output_path, "wb") as sink:
         for row in range(rows):
@@ -27,6 +27,6 @@ def run_edges(net, input_path, output_path, rows, stages, live_heap, watched_row
             for buffer in ys:
                 sink.write(buffer)
             if row < watched_rows:
-                predicted = max(predicted, live_heap())
-        stages["predict"] = max(predicted, live_heap())
+                predicted = max(predicted, (yield from live_heap()))
+        stages["predict"] = max(predicted, (yield from live_heap()))
     return net.backend, net.weights, stages

@@ -6,18 +6,21 @@
 # stages: the live heap (gc.mem_alloc() right after gc.collect()) after `import micronn`, at the
 # end of each stage of micronn.load ("table", "blocks": the reader's modules still loaded;
 # "network"), once load has returned ("loaded") and the largest after the first predictions
-# ("predict"); the host's peak is the largest of them (docs/memory.md). micropython.mem_peak()
-# is no use here: it never subtracts objects the GC reclaims (it is the running total of every
-# m_malloc minus the explicit m_free calls).
+# ("predict"); the host's peak is the largest of them (docs/memory.md). The run is a generator
+# that yields where it measures: on the webassembly port gc.collect() only collects once
+# control is back at the top level, so wasm_vm.mjs resumes it from there (TOP_LEVEL_STEP); the
+# unix port runs it through at once. micronn.loading is load() one stage at a time.
+# micropython.mem_peak() is no use here: it never subtracts objects the GC reclaims (it is the
+# running total of every m_malloc minus the explicit m_free calls).
 # A model with several inputs or outputs gets two more arguments, IN_SIZES OUT_SIZES (item counts,
 # comma-separated); simulate_edges.py, beside this script, then runs it (compiled only then: the
 # VM compiles this script in the heap it measures).
 import gc
 import json
 import sys
-from array import array
 
 WATCHED_ROWS = 2  # rows after which the live heap is sampled (warm-up, then steady state)
+TOP_LEVEL = sys.platform == "webassembly"  # its collections wait for the top level
 
 
 def element_count(shape):
@@ -28,27 +31,39 @@ def element_count(shape):
 
 
 def live_heap():
-    """Bytes of heap in use by live objects (after a full collection)."""
+    """Bytes of heap in use by live objects (after a full collection): `yield from live_heap()`."""
     gc.collect()
+    if TOP_LEVEL:
+        yield  # wasm_vm.mjs resumes the run once the port has collected
     return gc.mem_alloc()
 
 
 def run(model_path, input_path, output_path, rows, backend, weights):
     import micronn
 
-    stages = {"import": live_heap()}
-
-    def probe(stage):
-        stages[stage] = live_heap()
-
-    net = micronn.load(model_path, backend=backend, weights=weights, probe=probe)
+    stages = {"import": (yield from live_heap())}
+    steps = micronn.loading(model_path, backend=backend, weights=weights)
+    while True:
+        try:
+            stage = next(steps)
+        except StopIteration as done:
+            net = done.value
+            break
+        stages[stage] = yield from live_heap()
+    steps = None
     if len(sys.argv) > 8:
         from simulate_edges import run_edges
 
-        return run_edges(net, input_path, output_path, rows, stages, live_heap, WATCHED_ROWS)
-    x = array("b", bytes(element_count(net.input_shape)))
-    out = array("b", bytes(element_count(net.output_shape)))
-    stages["loaded"] = live_heap()
+        return (
+            yield from run_edges(
+                net, input_path, output_path, rows, stages, live_heap, WATCHED_ROWS
+            )
+        )
+    # bytearrays, made without a temporary bytes: the generator's frame would keep that alive
+    # in a stale stack slot, and the stages would count it
+    x = bytearray(element_count(net.input_shape))
+    out = bytearray(element_count(net.output_shape))
+    stages["loaded"] = yield from live_heap()
     predicted = 0
     with open(input_path, "rb") as source, open(output_path, "wb") as sink:
         for row in range(rows):
@@ -57,8 +72,8 @@ def run(model_path, input_path, output_path, rows, backend, weights):
             net.predict(x, out)
             sink.write(out)
             if row < WATCHED_ROWS:
-                predicted = max(predicted, live_heap())
-        stages["predict"] = max(predicted, live_heap())
+                predicted = max(predicted, (yield from live_heap()))
+        stages["predict"] = max(predicted, (yield from live_heap()))
     return net.backend, net.weights, stages
 
 
@@ -66,7 +81,9 @@ def main():
     model_path, input_path, output_path, rows, backend = sys.argv[1:6]
     weights = sys.argv[6]
     try:
-        used, placed, stages = run(model_path, input_path, output_path, int(rows), backend, weights)
+        used, placed, stages = yield from run(
+            model_path, input_path, output_path, int(rows), backend, weights
+        )
     except Exception as error:  # every VM error is reported to the host
         report = {"type": type(error).__name__, "message": str(error)}
         print("MICRONN-ERROR " + json.dumps(report))
@@ -75,4 +92,9 @@ def main():
     print("MICRONN-RESULT " + json.dumps(result))
 
 
-main()
+STEPS = main()
+if TOP_LEVEL:
+    TOP_LEVEL_STEP = STEPS.send
+else:
+    for _ in STEPS:
+        pass

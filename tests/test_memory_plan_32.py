@@ -1,0 +1,91 @@
+"""The memory planner is an upper bound on a 32-bit VM: on MicroPython's webassembly port
+(micronn.wasm_vm: 4-byte words, 16-byte GC blocks, as on every board), with the python backend
+(it runs no native code), the predicted peak of each placement (its 32-bit figures,
+memory_constants_32.py) is at least the peak `micronn simulate(vm="wasm32")` measures and within
+10 % of it, and the outputs equal the reference. The reference models run from .py and from
+.mpy; the zoo models from .mpy, as `micronn flash` installs them: the small ones here, the bigger
+ones under the `long` marker.
+"""
+
+import numpy as np
+import pytest
+import zoo_models
+from reference_models import MODELS
+from test_zoo_device import inputs
+from vm import vm_params
+
+import micronn
+from micronn import container, reference
+from micronn.memory_plan import plan_container
+from micronn.simulate import simulate
+
+TOLERANCE = 0.10
+PLACEMENTS = ("ram", "stream")
+WASM = vm_params(("wasm32",))
+ZOO_SMALL = (
+    "arduino__magic_wand_model_data",
+    "arduino__micro_features_model",
+    "arduino__model",
+    "openmv__force_int_quant",
+    "tflm__examples__hello_world__models__hello_world_int8",
+    "tflm__examples__micro_speech__models__micro_speech_quantized",
+    "tiny__kws_ref_model",
+    "tiny__ad01_int8",
+    "tiny__model_ToyCar_quant_fullint",
+)
+ZOO_BIG = (  # 10-20 s a placement on this VM
+    "openmv__fomo_face_detection",
+    "tflm__models__person_detect",
+)
+
+
+def check_upper_bound(data, x, runtime="mpy", label=""):
+    """Each placement on the 32-bit VM: outputs equal the reference, and measured <= predicted
+    <= 1.10 x measured."""
+    model = container.read(data)
+    plan = plan_container(data, "esp32s3", backend="python", runtime=runtime)
+    assert plan.word_bits == 32
+    expected = reference.run(model, x)
+    for placement in PLACEMENTS:
+        result = simulate(
+            data,
+            x,
+            board="esp32s3",
+            backend="python",
+            weights=placement,
+            precompiled=runtime == "mpy",
+            vm="wasm32",
+        )
+        assert (result.backend, result.weights) == ("python", placement)
+        np.testing.assert_array_equal(result.outputs, expected)
+        predicted = plan.placements[placement]
+        measured = result.peak_heap
+        error = (predicted.peak - measured) / measured
+        assert 0 <= error <= TOLERANCE, (
+            f"{label} {placement}: predicted {predicted.peak}, measured {measured} "
+            f"({100 * error:+.1f} %); stages {predicted.stages} vs {result.heap_stages}"
+        )
+
+
+@pytest.mark.parametrize("vm", WASM)
+@pytest.mark.parametrize("runtime", ("py", "mpy"))
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_reference_models_peak_under_the_32_bit_plan(name, runtime, vm):
+    model = MODELS[name]()
+    x = np.random.default_rng(4).integers(-128, 128, model.input.shape).astype(np.int8)
+    check_upper_bound(container.write(model), x, runtime, f"{name} {runtime}")
+
+
+def _zoo_case(name):
+    entry = next(e for e in zoo_models.entries("converts") if e["file"] == name + ".tflite")
+    data = micronn.convert(str(zoo_models.model_path(entry)))
+    return data, inputs(container.read(data), entry)[:1]
+
+
+@pytest.mark.parametrize("vm", WASM)
+@pytest.mark.parametrize(
+    "name", [*ZOO_SMALL, *(pytest.param(name, marks=pytest.mark.long) for name in ZOO_BIG)]
+)
+def test_zoo_models_peak_under_the_32_bit_plan(name, vm):
+    data, x = _zoo_case(name)
+    check_upper_bound(data, x, "mpy", name)
