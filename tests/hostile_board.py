@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from micronn import framing
+from micronn.agent_code import agent_id
 from micronn.runtime import STAMP_PATH, plan_runtime
-from micronn.transport import TIMEOUT_SCALE_ENV, agent_source, source_crc
+from micronn.transport import TIMEOUT_SCALE_ENV
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 FRIENDLY_BANNER = b"\r\nMicroPython v1.24.0 on fake; fake board\r\n>>> "
@@ -60,7 +61,7 @@ class FakeAgent:
     def _answer(self, kind, p):
         if kind == framing.HELLO:
             flags = framing.HELLO_KBD_INTR_OFF | framing.HELLO_SHA256
-            head = struct.pack("<IIHB", source_crc(agent_source()), 0, HONEST_FRAME, flags)
+            head = struct.pack("<IIHB", agent_id(), 0, HONEST_FRAME, flags)
             return head + b"micropython\x001.24.0\x00fake"
         if kind == framing.OPEN:
             self.path = p[38:].decode()
