@@ -56,9 +56,10 @@ class _Pastes:
         self.largest = 0
 
     def run(self, code: str) -> str:
+        at_prompt = self.total > 0  # each program ends at the prompt, read by exec_output
         self.total += len(code)
         self.largest = max(self.largest, len(code))
-        return self.transport.exec_output(code, EXEC_TIMEOUT)
+        return self.transport.exec_output(code, EXEC_TIMEOUT, at_prompt)
 
 
 def _write(pastes, path: str, data: bytes) -> None:

@@ -105,6 +105,7 @@ class ModelInfo:
     output_scale: float
     output_zero_point: int
     backend: str
+    weights: str = ""  # where the board keeps the weights: "ram", "stream" or "rom"
 
 
 @dataclass(frozen=True)
@@ -423,6 +424,7 @@ class AgentSession:
                 f"the board describes {path} with shapes {dims[:in_ndim]} -> {dims[in_ndim:]} "
                 f"and scales {in_scale}, {out_scale}, which no model has: {NOT_OUR_AGENT}"
             )
+        names = _strings(reply[18 + 2 * len(dims) :]) + [""]
         return ModelInfo(
             input_shape=dims[:in_ndim],
             output_shape=dims[in_ndim:],
@@ -430,7 +432,8 @@ class AgentSession:
             input_zero_point=in_zero,
             output_scale=out_scale,
             output_zero_point=out_zero,
-            backend=decode(reply[18 + 2 * len(dims) :]),
+            backend=names[0],
+            weights=names[1],
         )
 
     def predict(self, rows: bytes) -> bytes:

@@ -101,6 +101,7 @@ class Transport:
     baudrate = 115200
     bytes_written = 0
     bytes_read = 0
+    largest_paste = 0  # bytes of the longest program sent to the raw REPL
     name = "board"
     stop = None  # a threading.Event: once set, check_stop() raises Interrupted
     EXEC_POLL = 0.05
@@ -123,13 +124,14 @@ class Transport:
     def enter_raw_repl(self) -> None:
         raise NotImplementedError
 
-    def exec_start(self, code: str) -> None:
+    def exec_start(self, code: str, at_prompt: bool = False) -> None:
         raise NotImplementedError
 
-    def exec_output(self, code: str, timeout: float) -> str:
+    def exec_output(self, code: str, timeout: float, at_prompt: bool = False) -> str:
         """Run `code` at the raw REPL prompt; what it printed once it ends (within `timeout`
-        seconds, scaled), or BoardCodeError with the board's last error line (and errno)."""
-        self.exec_start(code)
+        seconds, scaled), or BoardCodeError with the board's last error line (and errno).
+        `at_prompt`: the last program's prompt has been read (the line needs no clearing)."""
+        self.exec_start(code, at_prompt)
         data = b""
         deadline = time.monotonic() + scaled(timeout)
         while True:

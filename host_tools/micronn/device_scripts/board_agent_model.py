@@ -58,7 +58,7 @@ def _load(a, p):
     )
     for d in tuple(net.input_shape) + tuple(net.output_shape):
         head += struct.pack("<H", d)
-    return head + net.backend.encode()
+    return head + net.backend.encode() + b"\0" + getattr(net, "weights", "").encode()
 
 
 def _predict(a, p):
