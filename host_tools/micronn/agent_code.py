@@ -102,15 +102,22 @@ def installed_launcher(expected_id: int, model=None) -> str:
     at once (the host then installs them); either way the board forgets the modules the program
     imported. `model`, a (path, backend) pair, is loaded first, while the agent is not in the
     heap: a model's load is when the heap is fullest, and the agent then only has to fit beside
-    the loaded net. Its net (or the exception its load raised) goes to the agent's LOAD."""
+    the loaded net. Its net (or the exception its load raised) goes to the agent's LOAD. Where
+    the weights micronn.load chose (in RAM when they seem to fit the free heap) run out of
+    heap, they are streamed instead."""
     preload = ""
     if model is not None:
         head = "{!r},{!r},".format(*model)
-        preload = (
+        preload = (  # weights as micronn.load chooses them, streamed if that runs out of heap
             "try:\n"
-            f" _p=({head}__import__('micronn').load({head[:-1]}))\n"
+            " _l=__import__('micronn').load\n"
+            " try:\n"
+            f"  _p=({head}_l({head[:-1]}))\n"
+            " except MemoryError:\n"
+            f"  _p=({head}_l({head}'stream'))\n"
             "except Exception as e:\n"
             f" _p=({head}e)\n"
+            "_l=0\n"
         )
     return (
         "import sys\n"

@@ -13,6 +13,8 @@ import os
 import re
 import time
 
+from micronn.board_text import decode, one_line
+
 TIMEOUT_SCALE_ENV = "MICRONN_TIMEOUT_SCALE"  # multiplies every host-side wait on the board
 NOT_OUR_AGENT = (
     "the board does not answer as micronn's agent should; press its reset button and run the "
@@ -143,12 +145,12 @@ class Transport:
             if left <= 0:
                 raise LinkError("the board did not finish a program in the raw REPL; try again")
             data += self.read_some(min(left, self.EXEC_POLL))
-        output, errors = ended.group(1), ended.group(2).decode("utf-8", "replace").strip()
+        output, errors = ended.group(1), decode(ended.group(2)).strip()
         if errors:
             number = ERRNO.search(errors)
-            last = errors.splitlines()[-1][:200]
+            last = one_line(errors.splitlines()[-1])[:200]
             raise BoardCodeError(last, int(number.group(1)) if number else 0)
-        return output.decode("utf-8", "replace")
+        return decode(output)
 
     def leave_raw_repl(self) -> None:
         raise NotImplementedError

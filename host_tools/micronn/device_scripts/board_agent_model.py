@@ -34,7 +34,11 @@ def _load(a, p):
         gc.collect()
         import micronn
 
-        net = micronn.load(path, backend)
+        try:
+            net = micronn.load(path, backend)
+        except MemoryError:  # weights in RAM seemed to fit the free heap: stream them
+            gc.collect()
+            net = micronn.load(path, backend, "stream")
     if hasattr(net, "inputs"):  # only a net of several inputs or outputs has net.inputs
         net.close()
         raise Failed(
