@@ -9,7 +9,7 @@ MPY_OUT := build/mpy
 WASM_DIR := build/wasm
 WASM_VM := $(WASM_DIR)/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs
 
-.PHONY: venv demo test test-long lint format mpy bench bench-serial clean zoo-report wasm-vm
+.PHONY: venv demo test test-long test-board lint format mpy bench bench-serial clean zoo-report wasm-vm
 
 venv: $(STAMP)
 
@@ -34,12 +34,18 @@ $(WASM_VM): tools/wasm/package.json tools/wasm/package-lock.json
 test: venv wasm-vm
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not long"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not long and not board"
 
 # Long runs (tests marked `long`): 100 randomized faulty serial transfers, the bigger zoo models
 # on the VM.
 test-long: venv wasm-vm
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m long
+
+# The device checks on a MicroPython board over serial (tests marked `board`, tests/test_board.py):
+#   MICRONN_BOARD_PORT=/dev/ttyACM0 make test-board   (docs/flashing.md, "Testing on a board")
+test-board: venv
+	@test -n "$(MICRONN_BOARD_PORT)" || { echo "usage: MICRONN_BOARD_PORT=PORT make test-board (a serial port, socket://host:port or a pty)"; exit 2; }
+	$(BIN)/pytest -q -m board -rs tests/test_board.py
 
 # One row per zoo model (tests/data/zoo): operators, dtypes, status, mismatches against TFLM.
 zoo-report: venv

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from micronn import framing
+from micronn.agent_code import agent_id
 from micronn.runtime import STAMP_PATH, plan_runtime
-from micronn.transport import TIMEOUT_SCALE_ENV, agent_source, source_crc
+from micronn.transport import TIMEOUT_SCALE_ENV
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 FRIENDLY_BANNER = b"\r\nMicroPython v1.24.0 on fake; fake board\r\n>>> "
@@ -60,7 +61,7 @@ class FakeAgent:
     def _answer(self, kind, p):
         if kind == framing.HELLO:
             flags = framing.HELLO_KBD_INTR_OFF | framing.HELLO_SHA256
-            head = struct.pack("<IIHB", source_crc(agent_source()), 0, HONEST_FRAME, flags)
+            head = struct.pack("<IIHB", agent_id(), 0, HONEST_FRAME, flags)
             return head + b"micropython\x001.24.0\x00fake"
         if kind == framing.OPEN:
             self.path = p[38:].decode()
@@ -110,6 +111,9 @@ class FakeBoard:
     chatter: bytes it writes every few milliseconds, whatever it is sent
     mute: it answers nothing at all (no REPL on the port)
     crash: printed as the agent's dying words when the request kind `crash_on` arrives
+    installer: None (micronn's agent is installed: every paste runs it), or a function(code)
+               -> what any program but the agent's launcher prints (None: it never ends); the
+               launcher then ends at once, as on a board without the agent
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class FakeBoard:
         mute=False,
         crash=b"",
         crash_on=None,
+        installer=None,
     ):
         self.tamper = tamper or {}
         self.window = window
@@ -127,6 +132,8 @@ class FakeBoard:
         self.mute = mute
         self.crash = crash
         self.crash_on = crash_on
+        self.installer = installer
+        self._code = bytearray()
         self.agent = FakeAgent()
         self.requests = []  # kinds of the request frames received, in order
         self._mode = "friendly"
@@ -189,7 +196,7 @@ class FakeBoard:
         elif self._mode == "paste":
             self._paste_byte(byte)
         elif self._mode == "raw" and (self._pending + byte)[-3:] == RAW_PASTE_REQUEST:
-            self._mode, self._pasted = "paste", 0
+            self._mode, self._pasted, self._code = "paste", 0, bytearray()
             self._write(b"R\x01" + struct.pack("<H", self.window))
         elif byte == b"\x01":
             self._mode, self._pending = "raw", b""
@@ -203,13 +210,26 @@ class FakeBoard:
     def _paste_byte(self, byte: bytes) -> None:
         if byte == b"\x04":
             self._write(b"\x04")
+            if self.installer is not None:
+                self._run_program(bytes(self._code))
+                return
             self._mode = "agent"  # whatever was pasted, "the agent" now runs
             self._reader = framing.FrameReader()
             self._last = None
             return
+        self._code += byte
         self._pasted += 1
         if self.window and self._pasted % self.window == 0:
             self._write(b"\x01")
+
+    def _run_program(self, code: bytes) -> None:
+        self._mode = "raw"
+        if b".ready(" in code:  # the agent's launcher, on a board without the agent
+            self._write(PROGRAM_END)
+            return
+        printed = self.installer(code)
+        if printed is not None:
+            self._write(printed + PROGRAM_END)
 
     # -- the agent --------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 from hostile_board import HONEST_FRAME, TEST_TIMEOUT_SCALE, FakeBoard, run_cli
 from serial_helpers import model_bytes
 
-from micronn import framing, session, transport_serial
+from micronn import agent_install, framing, session, transport_serial
 
 SLACK = 3.0  # seconds for the raw REPL, the paste and the requests that went well, under load
 CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")  # must never reach the terminal
@@ -28,6 +28,8 @@ RAW_REPL_BOUND = (
 WIRE = (HONEST_FRAME + 2 * framing.HEADER_SIZE) * 10 / 115200  # a request and a full reply
 # A request the agent never answers: every attempt waits its timeout and the line time.
 SILENT_AGENT_BOUND = session.REQUEST_ATTEMPTS * (TEST_TIMEOUT_SCALE * session.REPLY_TIMEOUT + WIRE)
+# A board without the agent that never finishes the installer's first program.
+STUCK_INSTALL_BOUND = TEST_TIMEOUT_SCALE * agent_install.EXEC_TIMEOUT
 ESCAPES = b"\x1b[2J\x1b[H\x1b]0;owned\x07\x1b[31m\x9b1m\r"
 
 
@@ -179,6 +181,18 @@ SCENARIOS = {
         ("info",),
         "no intact reply from the board after 8 tries to report its state",
         SILENT_AGENT_BOUND,
+    ),
+    "install-answers-with-escapes": (
+        {"installer": lambda code: b"spam " + ESCAPES + b"\r\n"},
+        ("info",),
+        "where the board's .mpy version should be",
+        0,
+    ),
+    "install-never-finishes": (
+        {"installer": lambda code: None},
+        ("flash", "small"),
+        "did not finish a program in the raw REPL",
+        STUCK_INSTALL_BOUND * 3,  # flash tries 3 sessions
     ),
     "no-repl": (
         {"mute": True},

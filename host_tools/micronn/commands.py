@@ -102,7 +102,22 @@ def do_inspect(args) -> list:
     data, model = _read_container(args.model)
     board = load_board(args.board)
     plan = plan_container(data, board, backend=args.backend, runtime=args.runtime)
-    return [f"{args.model}", *describe(model, len(data), board), "", *describe_memory(plan)]
+    memory = describe_memory(plan)
+    return [f"{args.model}", *describe(model, len(data), board), "", *memory, *_served(data, plan)]
+
+
+def _served(data, plan) -> list:
+    """The needed heap of each placement when `micronn run` serves the model (fit.py)."""
+    from micronn.fit import served
+
+    lines = []
+    for name, figures in served(data, plan).items():
+        verdict = "fits" if figures.fits else "does NOT fit"
+        lines.append(
+            f"  micronn run (board agent): weights={name!r} needs {figures.needed} B, {verdict} "
+            f"(agent: {figures.at_load} B while loading, {figures.serving} B beside the net)"
+        )
+    return lines
 
 
 def do_simulate(args) -> list:
@@ -252,7 +267,8 @@ def do_run(args) -> list:
     result = _on_board(
         run, args.port, x, model=args.model, backend=args.backend, baudrate=args.baud
     )
-    lines = [f"ran {result.board_path} on {args.port} (backend {result.model.backend})"]
+    placed = f", weights {result.model.weights}" if result.model.weights else ""
+    lines = [f"ran {result.board_path} on {args.port} (backend {result.model.backend}{placed})"]
     if args.output:
         np.save(args.output, result.outputs)
         lines.append(f"wrote {args.output}: {result.outputs.dtype} {result.outputs.shape}")

@@ -146,12 +146,14 @@ class FrameReader:
 
 
 def agent_prelude() -> str:
-    """The frame constants as MicroPython source, put in front of the board agent."""
+    """The frame constants as MicroPython source, put in front of each part of the board agent:
+    `_NAME=const(value)`, which the compiler folds into the code (no global, no heap)."""
     names = (
         "HEADER_SIZE HELLO OPEN START DATA COMMIT REMOVE LIST READ INFO LOAD PREDICT MKDIR "
         "BYE ABORT REPLY NAK ERROR OPEN_SWAP HASH_SHA256 HASH_CRC32 HELLO_KBD_INTR_OFF "
         "HELLO_SHA256 HELLO_POLL MAX_PAYLOAD MIN_PAYLOAD"
     ).split()
-    lines = [f"SYNC0={SYNC[0]}", f"SYNC1={SYNC[1]}"]
-    lines += [f"{name}={globals()[name]}" for name in names]
+    values = [("SYNC0", SYNC[0]), ("SYNC1", SYNC[1])] + [(name, globals()[name]) for name in names]
+    lines = ["from micropython import const"]
+    lines += [f"_{name}=const({value})" for name, value in values]
     return "\n".join(lines) + "\n"

@@ -48,9 +48,8 @@ def _models(session) -> list:
     return [e for e in entries if not e.is_dir and e.name.endswith(MODEL_SUFFIX)]
 
 
-def _choose_model(session, name) -> str:
-    if name is not None:
-        return board_model_path(name)
+def _only_model(session) -> str:
+    """The path of the one model on the board (ValueError if there are none or several)."""
     names = [entry.name for entry in _models(session)]
     if len(names) == 1:
         return f"{MODELS_DIR}/{names[0]}"
@@ -70,8 +69,12 @@ def run(
 ):
     """Run the board's model on x (int8 codes or floats); outputs as simulate() gives them."""
     with _open(port, baudrate, open_transport, stop) as transport:
-        with transport.session() as session:
-            path = _choose_model(session, model)
+        if model is None:
+            with transport.session() as session:
+                path = _only_model(session)
+        else:
+            path = board_model_path(model)
+        with transport.session(model=(path, backend)) as session:
             info = session.load(path, backend)
             rows, single = _input_rows(info, x)
             in_size, out_size = rows.shape[1], int(np.prod(info.output_shape))

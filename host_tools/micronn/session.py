@@ -20,18 +20,16 @@ import time
 from dataclasses import dataclass
 
 from micronn import framing
+from micronn.agent_code import agent_id, installed_launcher, paste_launcher, pasted_source
 from micronn.board_text import decode, one_line
 from micronn.transport import (
     NOT_OUR_AGENT,
     AgentStopped,
+    BoardCodeError,
     BoardError,
     LinkError,
     ProtocolError,
-    agent_launcher,
-    agent_source,
-    installed_agent_launcher,
     scaled,
-    source_crc,
 )
 
 FRAME_PAYLOAD = 2048  # largest frame payload the host asks for (the agent may offer less)
@@ -40,7 +38,7 @@ REPLY_TIMEOUT = 1.0  # seconds for a reply, on top of the time the frames take o
 HELLO_TIMEOUT = 3.0  # the board compiles the agent before it can answer
 REQUEST_ATTEMPTS = 8  # sends of one request before the link is declared broken
 HELLO_ATTEMPTS = 4
-INSTALLED_HELLO_ATTEMPTS = 2  # then the agent is pasted in full
+INSTALLED_HELLO_ATTEMPTS = 2  # then the agent is installed (agent_install.py)
 COMMIT_TIMEOUT = 5.0  # plus COMMIT_SECONDS_PER_BYTE for reading back and hashing the file
 COMMIT_SECONDS_PER_BYTE = 1 / 20_000
 LOAD_TIMEOUT = 60.0  # importing micronn and reading a model on a slow board
@@ -107,6 +105,7 @@ class ModelInfo:
     output_scale: float
     output_zero_point: int
     backend: str
+    weights: str = ""  # where the board keeps the weights: "ram", "stream" or "rom"
 
 
 @dataclass(frozen=True)
@@ -144,12 +143,15 @@ def _board_error(payload: bytes, what: str) -> BoardError:
 class AgentSession:
     """The board agent running on `transport`; open with `with transport.session() as s`."""
 
-    def __init__(self, transport, use_installed=True):
+    def __init__(self, transport, use_installed=True, model=None):
         self.transport = transport
-        self.use_installed = use_installed
+        self.use_installed = use_installed  # False: paste the whole agent (big boards only)
+        self.model = model  # (path, backend): loaded before the agent starts, for load()
         self.reader = framing.FrameReader()
         self.hello = None
         self.retries = 0
+        self.install = None  # agent_install.InstallReport when this session installed the agent
+        self.started = ""  # "installed", "install" or "paste": how the agent was started
         self._seq = 0
         self._open = False
 
@@ -163,26 +165,46 @@ class AgentSession:
         self.stop(clean=exc_type is None)
 
     def start(self) -> Hello:
-        """Run the agent installed with the runtime if it is this version, else paste it."""
-        source = agent_source()
-        expected = source_crc(source)
+        """Run the installed agent if it is this version; else install it in lib/ in small
+        pieces and run it; where the board cannot store it, paste the whole agent."""
+        from micronn.agent_install import install_agent
+
+        expected = agent_id()
         self.transport.enter_raw_repl()
         try:
             if self.use_installed:
-                self.transport.exec_start(installed_agent_launcher(expected))
-                self._open = True
+                if self._run_installed(expected, INSTALLED_HELLO_ATTEMPTS):
+                    self.started = "installed"
+                    return self.hello
                 try:
-                    return self._hello(expected, INSTALLED_HELLO_ATTEMPTS)
-                except AgentStopped:  # not installed, or another version: paste this one
-                    self.stop(clean=False)
-                    self.reader = framing.FrameReader()
-                    self.transport.enter_raw_repl()
-            self.transport.exec_start(agent_launcher(source))
+                    self.install = install_agent(self.transport)
+                except BoardCodeError:
+                    pass  # a read-only or full filesystem: the paste below may still work
+                else:
+                    if self._run_installed(expected, HELLO_ATTEMPTS):
+                        self.started = "install"
+                        return self.hello
+            self.transport.exec_start(paste_launcher(pasted_source()))
             self._open = True
+            self.started = "paste"
             return self._hello(expected, HELLO_ATTEMPTS)
         except BaseException:  # a link failure, a refused board, or Ctrl-C
             self.stop(clean=False)
             raise
+
+    def _run_installed(self, expected: int, attempts: int) -> bool:
+        """True once the installed agent answers HELLO; False (the board back at its raw REPL
+        prompt) when it is missing or another version."""
+        self.transport.exec_start(installed_launcher(expected, self.model))
+        self._open = True
+        try:
+            self._hello(expected, attempts)
+            return True
+        except AgentStopped:
+            self.stop(clean=False)
+            self.reader = framing.FrameReader()
+            self.transport.enter_raw_repl()
+            return False
 
     def _hello(self, expected_crc: int, attempts: int) -> Hello:
         payload = self._request(framing.HELLO, b"", HELLO_TIMEOUT, attempts, "start")
@@ -402,6 +424,7 @@ class AgentSession:
                 f"the board describes {path} with shapes {dims[:in_ndim]} -> {dims[in_ndim:]} "
                 f"and scales {in_scale}, {out_scale}, which no model has: {NOT_OUR_AGENT}"
             )
+        names = _strings(reply[18 + 2 * len(dims) :]) + [""]
         return ModelInfo(
             input_shape=dims[:in_ndim],
             output_shape=dims[in_ndim:],
@@ -409,7 +432,8 @@ class AgentSession:
             input_zero_point=in_zero,
             output_scale=out_scale,
             output_zero_point=out_zero,
-            backend=decode(reply[18 + 2 * len(dims) :]),
+            backend=names[0],
+            weights=names[1],
         )
 
     def predict(self, rows: bytes) -> bytes:

@@ -2,29 +2,28 @@
 
 As in mpremote, a transport subclass only moves bytes and runs code in the raw REPL
 (transport_serial.py); everything the host does on the board is written in terms of that:
-`session()` pastes the board agent (device_scripts/board_agent.py) with `exec_start()` and
-returns an AgentSession (session.py), whose file and model operations are framed binary
-requests and replies (framing.py). Unlike mpremote, nothing the board prints is evaluated:
-the host parses fixed binary replies and only shows text.
+`session()` starts the board agent (agent_code.py) with `exec_start()` and returns an
+AgentSession (session.py), whose file and model operations are framed binary requests and
+replies (framing.py); `exec_output()` runs a short program and returns what it printed, as
+the agent's first install needs (agent_install.py). Unlike mpremote, nothing the board prints
+is evaluated: the host parses fixed binary replies and numbers, and only shows text.
 """
 
-import functools
-import io
 import os
-import tokenize
-import zlib
+import re
+import time
 
-from micronn import framing
-from micronn.resources import device_script
+from micronn.board_text import decode, one_line
 
-AGENT_SCRIPT = "board_agent.py"
-AGENT_MODULE = "micronn_agent"  # the agent as installed with the runtime: lib/micronn_agent.mpy
-AGENT_IDLE_MS = 8000  # the agent stops after this long without a valid request
 TIMEOUT_SCALE_ENV = "MICRONN_TIMEOUT_SCALE"  # multiplies every host-side wait on the board
 NOT_OUR_AGENT = (
     "the board does not answer as micronn's agent should; press its reset button and run the "
     "command again (if it persists, check the port: is it a MicroPython board?)"
 )
+
+
+PROGRAM_END = re.compile(rb"(.*?)\x04(.*?)\x04>", re.S)  # output, end, errors, end, prompt
+ERRNO = re.compile(r"OSError: (?:\[Errno )?(\d+)")  # "[Errno 30] EROFS" or "30"
 
 
 class TransportError(Exception):
@@ -65,6 +64,10 @@ class ProtocolError(BoardError):
     same way."""
 
 
+class BoardCodeError(BoardError):
+    """Code run in the raw REPL raised; the message ends with the board's last error line."""
+
+
 class Interrupted(KeyboardInterrupt):
     """The user pressed Ctrl-C: a worker ends its board session at the next frame boundary."""
 
@@ -89,72 +92,6 @@ def scaled(seconds: float) -> float:
     return seconds * timeout_scale()
 
 
-def minify(source: str) -> str:
-    """Python source without comments or blank lines, indented one space per level.
-
-    Only for the agent, which has no multi-line strings and indents by 4 spaces.
-    """
-    cuts = {}
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.COMMENT:
-            cuts[token.start[0]] = token.start[1]
-    lines = []
-    for number, line in enumerate(source.splitlines(), 1):
-        line = line[: cuts.get(number, len(line))].rstrip()
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip(" "))
-        lines.append(" " * (indent // 4) + line.lstrip(" "))
-    return "\n".join(lines) + "\n"
-
-
-@functools.cache
-def agent_source() -> str:
-    """The agent's code as the board compiles it: frame constants, then the agent."""
-    body = device_script(AGENT_SCRIPT).read_text(encoding="utf-8")
-    return framing.agent_prelude() + f"IDLE_MS={AGENT_IDLE_MS}\n" + minify(body)
-
-
-def agent_launcher(source: str) -> str:
-    """Code to paste: runs `source` and hands it the CRC-32 of what arrived, which the host
-    checks in the agent's first reply, so a damaged paste is never trusted."""
-    return (
-        "import binascii\n"
-        f"_s={source!r}\n"
-        "_g={}\n"
-        "try:\n"
-        " exec(_s,_g)\n"
-        " _g['main'](binascii.crc32(_s))\n"
-        "finally:\n"
-        " del _s,_g\n"
-    )
-
-
-def source_crc(source: str) -> int:
-    return zlib.crc32(source.encode("utf-8")) & 0xFFFFFFFF
-
-
-def agent_module_source() -> str:
-    """The agent as a module for the board's lib/, carrying the CRC of its source as its id."""
-    source = agent_source()
-    return source + f"AGENT_ID={source_crc(source)}\n"
-
-
-def installed_agent_launcher(agent_id: int) -> str:
-    """Code to paste: runs the installed agent if it is this version, else ends at once."""
-    return (
-        "import sys\n"
-        f"sys.modules.pop('{AGENT_MODULE}',None)\n"
-        "try:\n"
-        f" import {AGENT_MODULE} as _a\n"
-        "except ImportError:\n"
-        " _a=None\n"
-        f"if _a and _a.AGENT_ID=={agent_id}:\n"
-        f" _a.main({agent_id})\n"
-        "del _a\n"
-    )
-
-
 class Transport:
     """Bytes to and from a board, and code run in its raw REPL. Subclasses implement:
 
@@ -166,8 +103,10 @@ class Transport:
     baudrate = 115200
     bytes_written = 0
     bytes_read = 0
+    largest_paste = 0  # bytes of the longest program sent to the raw REPL
     name = "board"
     stop = None  # a threading.Event: once set, check_stop() raises Interrupted
+    EXEC_POLL = 0.05
 
     def check_stop(self) -> None:
         """Raise Interrupted if the user asked to stop; called between frames, never while
@@ -187,8 +126,31 @@ class Transport:
     def enter_raw_repl(self) -> None:
         raise NotImplementedError
 
-    def exec_start(self, code: str) -> None:
+    def exec_start(self, code: str, at_prompt: bool = False) -> None:
         raise NotImplementedError
+
+    def exec_output(self, code: str, timeout: float, at_prompt: bool = False) -> str:
+        """Run `code` at the raw REPL prompt; what it printed once it ends (within `timeout`
+        seconds, scaled), or BoardCodeError with the board's last error line (and errno).
+        `at_prompt`: the last program's prompt has been read (the line needs no clearing)."""
+        self.exec_start(code, at_prompt)
+        data = b""
+        deadline = time.monotonic() + scaled(timeout)
+        while True:
+            ended = PROGRAM_END.match(data)
+            if ended:
+                break
+            self.check_stop()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LinkError("the board did not finish a program in the raw REPL; try again")
+            data += self.read_some(min(left, self.EXEC_POLL))
+        output, errors = ended.group(1), decode(ended.group(2)).strip()
+        if errors:
+            number = ERRNO.search(errors)
+            last = one_line(errors.splitlines()[-1])[:200]
+            raise BoardCodeError(last, int(number.group(1)) if number else 0)
+        return decode(output)
 
     def leave_raw_repl(self) -> None:
         raise NotImplementedError
@@ -202,8 +164,10 @@ class Transport:
     def __exit__(self, *exc):
         self.close()
 
-    def session(self):
-        """Start the board agent; use the returned AgentSession as a context manager."""
+    def session(self, model=None):
+        """Start the board agent; use the returned AgentSession as a context manager. `model`:
+        (path, backend) of a model that load() will ask for, loaded before the agent starts
+        (a model's load needs the most heap, and then the agent is not in it)."""
         from micronn.session import AgentSession
 
-        return AgentSession(self)
+        return AgentSession(self, model=model)

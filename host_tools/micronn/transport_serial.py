@@ -180,12 +180,15 @@ class SerialTransport(Transport):
     def leave_raw_repl(self) -> None:
         self.write(b"\r" + CTRL_B)
 
-    def exec_start(self, code: str) -> None:
-        """Send `code` at the raw REPL prompt and return as soon as the board runs it."""
+    def exec_start(self, code: str, at_prompt: bool = False) -> None:
+        """Send `code` at the raw REPL prompt and return as soon as the board runs it.
+        `at_prompt`: the board's prompt has just been read, so the line needs no clearing."""
         data = code.encode("utf-8")
-        self.write(CTRL_C)  # clears anything typed into the raw REPL line since the prompt
-        time.sleep(scaled(CLEAR_SETTLE))
-        self.discard_input()
+        self.largest_paste = max(self.largest_paste, len(data))
+        if not at_prompt:
+            self.write(CTRL_C)  # clears anything typed into the raw REPL line since the prompt
+            time.sleep(scaled(CLEAR_SETTLE))
+            self.discard_input()
         if self._use_raw_paste:
             self.write(RAW_PASTE_REQUEST)
             answer = self._read_exactly(2, RAW_PASTE_REPLY_TIMEOUT)

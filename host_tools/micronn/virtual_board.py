@@ -70,10 +70,12 @@ class _Direction:
 
 
 class VirtualBoard:
-    """The VM on a pty with `board`'s heap, files in `folder`; use as a context manager."""
+    """The VM on a pty with `board`'s heap (or `heap_bytes`), files in `folder`; use as a
+    context manager."""
 
-    def __init__(self, board="rp2040", folder=None, line=None, micropython=None):
+    def __init__(self, board="rp2040", folder=None, line=None, micropython=None, heap_bytes=None):
         self.profile = load_board(board)
+        self.heap_bytes = self.profile.heap_bytes if heap_bytes is None else int(heap_bytes)
         self.folder = Path(folder) if folder else None
         self.line = line or Line()
         self._executable = find_micropython(micropython)
@@ -155,7 +157,7 @@ class VirtualBoard:
         tty.setraw(slave)
         env = dict(os.environ, MICROPYPATH=".frozen:lib")
         self._vm = subprocess.Popen(
-            [self._executable, "-X", f"heapsize={self.profile.heap_bytes}"],
+            [self._executable, "-X", f"heapsize={self.heap_bytes}"],
             stdin=slave,
             stdout=slave,
             stderr=slave,

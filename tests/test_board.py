@@ -1,0 +1,91 @@
+"""Board in the loop: `MICRONN_BOARD_PORT=PORT make test-board` runs these on the MicroPython board
+at PORT (a real board, a 32-bit qemu board built by hand, or `micronn virtual-board`; see
+docs/flashing.md, "Testing on a board"). They need no heap size of their own: whatever the
+board's heap, the runtime is installed for its .mpy version and arch, and each model runs there
+exactly as the host reference computes it (a dense model, a conv model, and a ~200 KB model that
+streams its weights on any board whose heap is smaller than it). Without MICRONN_BOARD_PORT they
+are skipped; `make test` leaves them out (`-m "not board"`).
+
+MICRONN_BOARD_BAUD sets the baud rate (default 115200), MICRONN_TIMEOUT_SCALE the waits (a slow
+emulated board may want 3).
+"""
+
+import os
+
+import numpy as np
+import pytest
+from reference_models import digits_mlp, speech_cnn, wide_mlp
+
+from micronn import container, reference
+from micronn.flash import flash
+from micronn.remote import describe, list_models, remove_model, run
+from micronn.runtime import decode_mpy, plan_runtime
+from micronn.transport import BoardError
+
+PORT = os.environ.get("MICRONN_BOARD_PORT", "")
+BAUD = int(os.environ.get("MICRONN_BOARD_BAUD", "115200"))
+ROWS = 3
+MODELS = {"board_dense": digits_mlp, "board_conv": speech_cnn, "board_streamed": wide_mlp}
+
+pytestmark = [
+    pytest.mark.board,
+    pytest.mark.skipif(
+        not PORT,
+        reason="MICRONN_BOARD_PORT is not set: give the serial port of a MicroPython board "
+        "(docs/flashing.md, 'Testing on a board')",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("board")
+    built = {}
+    for name, build in MODELS.items():
+        model = build()
+        path = folder / f"{name}.mnq"
+        path.write_bytes(container.write(model))
+        built[name] = (path, model)
+    return built
+
+
+@pytest.fixture(scope="module")
+def board(models):
+    """The board's facts, once the runtime has been installed afresh (forced, so that the
+    install itself is tested even where an identical runtime was there)."""
+    path, _ = models["board_dense"]
+    report = flash(PORT, path, baudrate=BAUD, force_runtime=True)
+    assert report.runtime.installed and report.runtime.files > 0
+    return describe(PORT, baudrate=BAUD).info
+
+
+def test_the_runtime_is_installed_for_the_board(board):
+    target = decode_mpy(board.mpy)
+    assert board.runtime_stamp == plan_runtime(target).stamp
+    assert board.backends and not board.backends.startswith("unavailable"), board.backends
+    assert board.heap_total > 0
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_a_model_runs_on_the_board_exactly_as_the_host_reference(board, models, name):
+    path, model = models[name]
+    flash(PORT, path, name=name, baudrate=BAUD)
+    x = np.random.default_rng(11).integers(-128, 128, (ROWS, *model.input.shape)).astype(np.int8)
+    result = run(PORT, x, model=name, baudrate=BAUD)
+    np.testing.assert_array_equal(result.outputs, reference.run(model, x))
+    if path.stat().st_size > board.heap_total:
+        assert result.model.weights == "stream", result.model
+
+
+def test_info_ls_rm(board, models):
+    path, _ = models["board_dense"]
+    flash(PORT, path, name="board_extra", baudrate=BAUD)
+    names = [entry.name for entry in list_models(PORT, baudrate=BAUD)]
+    assert "board_extra.mnq" in names
+    report = describe(PORT, baudrate=BAUD)
+    assert report.info.implementation and report.info.heap_free > 0
+    assert "board_extra.mnq" in [entry.name for entry in report.models]
+    assert remove_model(PORT, "board_extra", baudrate=BAUD) == "models/board_extra.mnq"
+    assert "board_extra.mnq" not in [entry.name for entry in list_models(PORT, baudrate=BAUD)]
+    with pytest.raises(BoardError, match="no such file"):
+        remove_model(PORT, "board_extra", baudrate=BAUD)
