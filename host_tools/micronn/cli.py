@@ -3,10 +3,12 @@
 import argparse
 import sys
 import time
+import warnings
 
 from micronn import __version__, commands
 from micronn.board_text import printable
 from micronn.boards import DEFAULT_BOARD
+from micronn.calibration import CalibrationWarning
 from micronn.memory_plan import RUNTIMES
 from micronn.messages import one_line
 from micronn.simulate import BACKENDS, WEIGHTS, SimulationError
@@ -220,11 +222,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_warnings(verb: str, caught) -> None:
+    """micronn's own warnings, one line each; others (numpy's casts) are not for users."""
+    for warning in caught:
+        if issubclass(warning.category, CalibrationWarning):
+            print(f"micronn {verb}: warning: {one_line(warning.message)}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)  # exits with EXIT_USAGE on bad usage
     _, run = VERBS[args.verb]
     try:
-        lines = run(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CalibrationWarning)
+            try:
+                lines = run(args)
+            finally:
+                _print_warnings(args.verb, caught)
     except KeyboardInterrupt:  # Ctrl-C; board sessions have ended (micronn.interrupt)
         advice = RESUME_ADVICE if args.verb == "flash" else ""
         print(f"micronn {args.verb}: interrupted{advice}", file=sys.stderr)
