@@ -143,27 +143,38 @@ CALIBRATION_SCRIPT = (
     LIVE
     + """
 import micronn
+HELPER = [0]  # micronn.loading's own import: the measuring's, not a board's
 def load(path, backend, placement, stages, base):
-    steps = micronn.loading(path, backend=backend, weights=placement)
+    if not TOP_LEVEL:
+        def probe(stage):
+            gc.collect()
+            stages[stage] = gc.mem_alloc() - base
+        return micronn.load(path, backend=backend, weights=placement, probe=probe)
+    from micronn.loading import loading
+    steps = loading(path, backend=backend, weights=placement)
     while True:
         try:
             stage = next(steps)
         except StopIteration as done:
             return done.value
-        stages[stage] = (yield from live()) - base
+        stages[stage] = (yield from live()) - base - HELPER[0]
 def main():
     from micronn import backends
     backend, count = sys.argv[1], int(sys.argv[2])
     finder = backends.select(backend)[1]
     for op in OPS:
         finder(op)
+    if TOP_LEVEL:
+        before = yield from live()
+        from micronn.loading import loading
+        HELPER[0] = (yield from live()) - before
     yield from load("m0.mnq", backend, "ram", {}, 0)  # interns the reader's names
-    base = yield from live()
+    base = (yield from live()) - HELPER[0]
     for index in range(count):
         for placement in ("ram", "stream"):
             stages = {}
             net = yield from load("m%d.mnq" % index, backend, placement, stages, base)
-            stages["loaded"] = (yield from live()) - base
+            stages["loaded"] = (yield from live()) - base - HELPER[0]
             net.close()
             net = None
             print(json.dumps([index, placement, stages]))
