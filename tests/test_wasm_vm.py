@@ -7,16 +7,18 @@ intermediate that left them would be a long int, which allocates, and predict ru
 heap_lock.
 """
 
+import ast
 import json
+import re
 
 import numpy as np
 import pytest
 from test_device_int31 import BOUND_CASES, bound_model
-from vm import run, vm_params
+from vm import FIRMWARE, run, vm_params
 
 from micronn import container, reference, wasm_vm
 
-pytestmark = pytest.mark.parametrize("vm", vm_params(("wasm32",)))
+ON_WASM = pytest.mark.parametrize("vm", vm_params(("wasm32",)))
 
 FACTS_SCRIPT = """
 import gc
@@ -66,6 +68,7 @@ TOP_LEVEL_STEP = STEPS.send
 """
 
 
+@ON_WASM
 def test_the_vm_is_a_32_bit_micropython(vm, tmp_path):
     facts = json.loads(run(FACTS_SCRIPT, cwd=tmp_path, vm=vm))
     assert facts == {
@@ -79,6 +82,7 @@ def test_the_vm_is_a_32_bit_micropython(vm, tmp_path):
     }
 
 
+@ON_WASM
 def test_the_runner_passes_arguments_files_and_exit_status(vm, tmp_path):
     script = tmp_path / "echo.py"
     script.write_text(
@@ -128,6 +132,7 @@ for index in range({count}):
 """
 
 
+@ON_WASM
 def test_accumulators_on_the_31_bit_bound_run_allocation_free(vm, tmp_path):
     """Every bound model of test_device_int31 (accumulators of exactly 2**30 - 1, multipliers
     up to 2**31 - 1, shifts from +top to -31) predicts under heap_lock: no intermediate leaves
@@ -154,3 +159,24 @@ def test_accumulators_on_the_31_bit_bound_run_allocation_free(vm, tmp_path):
         got = np.frombuffer((tmp_path / f"y{index}.bin").read_bytes(), np.int8)
         expected = reference.run(model, x)
         np.testing.assert_array_equal(got.reshape(expected.shape), expected, err_msg=str(index))
+
+
+def _body(path, name):
+    """The source lines of function `name` in `path`, without its docstring."""
+    source = path.read_text()
+    tree = ast.parse(source)
+    function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    start = function.body[1 if ast.get_docstring(function) else 0].lineno
+    return source.splitlines()[start - 1 : function.end_lineno]
+
+
+def test_loading_is_load_line_for_line():
+    """micronn.loading (what this VM's runner measures) is load()'s body, each stage's probe
+    call a yield: a change to load() that is not made there too fails here."""
+    load = _body(FIRMWARE / "micronn" / "__init__.py", "load")
+    loading = [
+        re.sub(r'yield _done\(("\w+")\)', r"_stage(probe, \1)", line)
+        for line in _body(FIRMWARE / "micronn" / "loading.py", "loading")
+    ]
+    assert loading == load
+    assert sum("_stage(probe" in line for line in load) == 4

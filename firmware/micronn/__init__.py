@@ -45,20 +45,6 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
     Raises ValueError naming the problem for a bad file, an operator this runtime cannot run
     or an unknown backend or placement.
     """
-    steps = loading(path, backend, weights, chunk_bytes)
-    while True:
-        try:
-            stage = next(steps)
-        except StopIteration as done:
-            return done.value
-        if probe is not None:
-            probe(stage)
-
-
-def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
-    """load() one stage at a time: a generator that yields the name of each stage as it ends
-    (after a gc.collect()) and returns the Net. A VM whose gc.collect() waits until control
-    is back at its top level (the webassembly port) measures each stage's heap from there."""
     name, kernel_for = backends.select(backend)
     own = not hasattr(path, "readinto")
     source = path if own else "model"
@@ -68,10 +54,10 @@ def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
             _make_room(stream, weights, kernel_for)
         from . import container
 
-        yield _stage("reader")
+        _stage(probe, "reader")
         _release_room()
         reader, model, records = container.read_table(stream, source)
-        yield _stage("table")
+        _stage(probe, "table")
         _forget(TABLE_MODULES + _family_rules())
         kernels = []
         for index in range(len(model.layers)):
@@ -89,7 +75,7 @@ def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
         placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
         container.read_blocks(reader, model, records, placed.flags, memoryview(placed.check))
         reader = records = container = None
-        yield _stage("blocks")
+        _stage(probe, "blocks")
         _forget(READER_MODULES)
         placed.loaded()
         keep = own and placed.name != "ram"
@@ -103,7 +89,7 @@ def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
         raise
     if own and not keep:
         stream.close()
-    yield _stage("network")
+    _stage(probe, "network")
     return net
 
 
@@ -128,10 +114,11 @@ def _release_room():
         _forget(("reserve",))
 
 
-def _stage(name):
+def _stage(probe, name):
     """A stage of load() is over: free its garbage before the next one allocates."""
     gc.collect()
-    return name
+    if probe is not None:
+        probe(name)
 
 
 def _family_rules():

@@ -289,6 +289,10 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
         "network": base + modules + reader["residue"] + kept + net,
         "loaded": base + modules + reader["residue"] + kept + net + caller,
     }
+    # an upper bound's allowance per layer: the rounding of its arrays and records to GC blocks
+    # that the least-squares fits average out (the 32-bit figures' LAYER_MARGIN)
+    for stage in ("table", "blocks", "network", "loaded"):
+        stages[stage] += getattr(f, "LAYER_MARGIN", 0) * len(model.layers)
     rules = rules_bytes(model, runtime, f)
     for stage in ("table",) if runtime == "mpy" else ("table", "blocks", "network", "loaded"):
         stages[stage] += rules

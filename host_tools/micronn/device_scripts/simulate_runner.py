@@ -9,7 +9,8 @@
 # ("predict"); the host's peak is the largest of them (docs/memory.md). The run is a generator
 # that yields where it measures: on the webassembly port gc.collect() only collects once
 # control is back at the top level, so wasm_vm.mjs resumes it from there (TOP_LEVEL_STEP); the
-# unix port runs it through at once. micronn.loading is load() one stage at a time.
+# unix port runs it through at once. There the stages inside micronn.load come from
+# micronn.loading (load() one stage at a time, imported only for this).
 # micropython.mem_peak() is no use here: it never subtracts objects the GC reclaims (it is the
 # running total of every m_malloc minus the explicit m_free calls).
 # A model with several inputs or outputs gets two more arguments, IN_SIZES OUT_SIZES (item counts,
@@ -30,27 +31,49 @@ def element_count(shape):
     return count
 
 
+HELPER = [0]  # bytes of the measuring's own modules (micronn.loading), not a board's
+
+
+def live():
+    gc.collect()
+    return gc.mem_alloc() - HELPER[0]
+
+
 def live_heap():
     """Bytes of heap in use by live objects (after a full collection): `yield from live_heap()`."""
     gc.collect()
     if TOP_LEVEL:
         yield  # wasm_vm.mjs resumes the run once the port has collected
-    return gc.mem_alloc()
+    return gc.mem_alloc() - HELPER[0]
 
 
-def run(model_path, input_path, output_path, rows, backend, weights):
+def load_stages(model_path, backend, weights, stages):
+    """micronn.load, the live heap at the end of each stage in `stages`; on the webassembly port
+    through micronn.loading, load() one stage at a time (its import is not counted)."""
     import micronn
 
-    stages = {"import": (yield from live_heap())}
-    steps = micronn.loading(model_path, backend=backend, weights=weights)
+    if not TOP_LEVEL:
+        return micronn.load(
+            model_path, backend, weights, probe=lambda s: stages.update({s: live()})
+        )
+    base = yield from live_heap()
+    from micronn.loading import loading
+
+    HELPER[0] = (yield from live_heap()) - base
+    steps = loading(model_path, backend=backend, weights=weights)
     while True:
         try:
             stage = next(steps)
         except StopIteration as done:
-            net = done.value
-            break
+            return done.value
         stages[stage] = yield from live_heap()
-    steps = None
+
+
+def run(model_path, input_path, output_path, rows, backend, weights):
+    import micronn  # noqa: F401
+
+    stages = {"import": (yield from live_heap())}
+    net = yield from load_stages(model_path, backend, weights, stages)
     if len(sys.argv) > 8:
         from simulate_edges import run_edges
 

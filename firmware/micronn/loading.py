@@ -1,0 +1,78 @@
+"""micronn.load() one stage at a time, for a VM whose gc.collect() only collects once control is
+back at its top level (MicroPython's webassembly port): a generator that yields the name of
+each stage as it ends and returns the Net, so that the host's runner reads each stage's live
+heap from the top level (docs/memory.md, "32-bit figures").
+
+Nothing imports it but such a runner: load() stays a plain function, whose frame costs a board
+no heap. loading() is load()'s body line for line, `yield _done(...)` for `_stage(probe, ...)`
+(tests/test_wasm_vm.py compares the two).
+"""
+
+from . import (
+    FROM_SOURCE,
+    LOAD_MODULES,
+    READER_MODULES,
+    TABLE_MODULES,
+    _family_rules,
+    _forget,
+    _make_room,
+    _release_room,
+    _stage,
+    backends,
+)
+from .infile import CHUNK_BYTES
+from .net import Net
+
+
+def _done(name):
+    _stage(None, name)
+    return name
+
+
+def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
+    name, kernel_for = backends.select(backend)
+    own = not hasattr(path, "readinto")
+    source = path if own else "model"
+    stream = open(path, "rb") if own else path
+    try:
+        if not FROM_SOURCE:
+            _make_room(stream, weights, kernel_for)
+        from . import container
+
+        yield _done("reader")
+        _release_room()
+        reader, model, records = container.read_table(stream, source)
+        yield _done("table")
+        _forget(TABLE_MODULES + _family_rules())
+        kernels = []
+        for index in range(len(model.layers)):
+            op = model.layers[index].name
+            kernel = kernel_for(op)
+            if kernel is None:
+                raise ValueError(
+                    f"{source}: layer {index} uses operator {op} which this runtime does not "
+                    f"support; {container.UPDATE}"
+                )
+            kernels.append(kernel)
+        _forget(("ops",))  # the op table: its room goes to the tensors
+        from . import placement
+
+        placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
+        container.read_blocks(reader, model, records, placed.flags, memoryview(placed.check))
+        reader = records = container = None
+        yield _done("blocks")
+        _forget(READER_MODULES)
+        placed.loaded()
+        keep = own and placed.name != "ram"
+        net = (model.net or Net)(model, kernels, name, placed, stream if keep else None)
+        placement = placed = model = None
+        _forget(LOAD_MODULES)
+    except BaseException:
+        if own:
+            stream.close()
+        _forget(TABLE_MODULES + _family_rules() + READER_MODULES + LOAD_MODULES + ("reserve",))
+        raise
+    if own and not keep:
+        stream.close()
+    yield _done("network")
+    return net
