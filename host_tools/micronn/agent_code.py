@@ -102,22 +102,31 @@ def installed_launcher(expected_id: int, model=None) -> str:
     at once (the host then installs them); either way the board forgets the modules the program
     imported. `model`, a (path, backend) pair, is loaded first, while the agent is not in the
     heap: a model's load is when the heap is fullest, and the agent then only has to fit beside
-    the loaded net. Its net (or the exception its load raised) goes to the agent's LOAD. Where
-    the weights micronn.load chose (in RAM when they seem to fit the free heap) run out of
-    heap, they are streamed instead."""
+    the loaded net. Its net (or the exception its load raised) goes to the agent's LOAD. A load
+    that runs out of heap is tried again with weights='stream' (and, for backend 'auto', then
+    with the python backend, whose kernels are smallest), its modules forgotten."""
     preload = ""
     if model is not None:
-        head = "{!r},{!r},".format(*model)
-        preload = (  # weights as micronn.load chooses them, streamed if that runs out of heap
-            "try:\n"
-            " _l=__import__('micronn').load\n"
+        path, backend = model
+        tries = [(backend, "auto"), (backend, "stream")]
+        if backend == "auto":  # the fastest backend that fits: python's kernels take less heap
+            tries.append(("python", "stream"))
+        # A load that runs out of heap leaves modules and names behind: forget the modules,
+        # keep the names (interned once, they no longer cut up the heap), and try the next.
+        head = f"{path!r},{backend!r},"
+        preload = (
+            f"for _w in {tuple(tries)!r}:\n"
             " try:\n"
-            f"  _p=({head}_l({head[:-1]}))\n"
-            " except MemoryError:\n"
-            f"  _p=({head}_l({head}'stream'))\n"
-            "except Exception as e:\n"
-            f" _p=({head}e)\n"
-            "_l=0\n"
+            f"  _p=({head}__import__('micronn').load({path!r},*_w))\n"
+            "  break\n"
+            " except MemoryError as e:\n"
+            f"  _p=({head}e)\n"
+            "  for _k in list(sys.modules):\n"
+            "   if _k not in _m:\n"
+            "    del sys.modules[_k]\n"
+            " except Exception as e:\n"
+            f"  _p=({head}e)\n"
+            "  break\n"
         )
     return (
         "import sys\n"
@@ -136,5 +145,5 @@ def installed_launcher(expected_id: int, model=None) -> str:
         " for _k in list(sys.modules):\n"
         "  if _k not in _m:\n"
         "   del sys.modules[_k]\n"
-        " _a=_p=_m=_k=0\n"
+        " _a=_p=_m=_k=_w=0\n"
     )

@@ -18,7 +18,7 @@ from micronn.memory_plan import heap_bytes
 
 # -- measured (tools/measure_agent_memory.py --write rewrites this block) ---------------------
 VM = "3.4.0; MicroPython 9458e3a23f on 2026-07-05 (unix, 64-bit)"
-LAUNCHER = 1024  # the launcher's code and names while it loads the model
+LAUNCHER = 1216  # the launcher's code and names while it loads the model
 INTERNED = 2592  # what one session leaves on a board until it resets: interned names
 STARTED = 6496  # the agent after HELLO (core and its objects), its frame buffer not counted
 SERVING = 8320  # the same with the model part imported, during LOAD and PREDICT

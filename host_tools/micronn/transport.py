@@ -145,12 +145,14 @@ class Transport:
             if left <= 0:
                 raise LinkError("the board did not finish a program in the raw REPL; try again")
             data += self.read_some(min(left, self.EXEC_POLL))
-        output, errors = ended.group(1), decode(ended.group(2)).strip()
+        # a board's UART ends lines with \r\n, the unix port with \n
+        output, errors = (decode(part.replace(b"\r\n", b"\n")) for part in ended.groups())
+        errors = errors.strip()
         if errors:
             number = ERRNO.search(errors)
             last = one_line(errors.splitlines()[-1])[:200]
             raise BoardCodeError(last, int(number.group(1)) if number else 0)
-        return decode(output)
+        return output
 
     def leave_raw_repl(self) -> None:
         raise NotImplementedError
