@@ -275,4 +275,4 @@ def test_the_checked_net_really_is_checked():
     assert a is net._x and b is None and out is net._result
     assert all(isinstance(v, Small) for v in net._x)
     requant = plan[6]
-    assert isinstance(requant.q1, list) and all(isinstance(v, Small) for v in requant.q1)
+    assert isinstance(requant.limbs, list) and all(isinstance(v, Small) for v in requant.limbs)

@@ -80,6 +80,61 @@ def test_predict_allocates_nothing_after_the_first_call(models, tmp_path, vm):
         np.testing.assert_array_equal(warm, reference.run(model, x))
 
 
+IN_PLACE_SCRIPT = """
+import json
+import micropython
+import micronn
+
+net = micronn.load("m0.mnq")
+with open("x0.bin", "rb") as f:
+    rows = f.read()
+view = net.input
+n = len(view)
+out = bytearray(len(net._y))
+m = len(out)
+results = bytearray(len(rows) // n * m)
+net.predict(view, out)  # warm-up
+
+
+def fill_and_predict():  # locals: a global's first store may grow the module's dict
+    for r in range(len(rows) // n):
+        for i in range(n):
+            code = rows[r * n + i]
+            view[i] = code - 256 if code > 127 else code
+        net.predict(view, out)
+        for j in range(m):
+            results[r * m + j] = out[j]
+
+
+errors = []
+micropython.heap_lock()
+try:
+    fill_and_predict()
+except MemoryError:
+    micropython.heap_unlock()
+    errors.append("MemoryError")
+finally:
+    micropython.heap_unlock()
+print(json.dumps([view is net.input, n, errors, list(results)]))
+"""
+
+
+@pytest.mark.parametrize("vm", vm_params())
+def test_the_input_filled_in_place_predicts_without_a_copy_or_an_allocation(tmp_path, vm):
+    """net.input is the arena's input tensor: filled item by item and passed to predict, it
+    gives the reference's outputs row after row (the layers may reuse its bytes), under
+    heap_lock."""
+    rng = np.random.default_rng(8)
+    model = random_dense_model(rng, bits=8, per_channel=True)
+    x = random_inputs(rng, model, 3)
+    _write(tmp_path, [model], [x])
+    same_view, n, errors, outs = json.loads(run(IN_PLACE_SCRIPT, cwd=tmp_path, vm=vm))
+    assert same_view and n == model.input.size
+    assert errors == [], "predict(net.input) allocated under heap_lock"
+    got = np.array(outs, np.uint8).view(np.int8).reshape(len(x), -1)
+    np.testing.assert_array_equal(got, reference.run(model, x).reshape(len(x), -1))
+
+
 EDGES_SCRIPT = """
 import json
 from array import array

@@ -131,3 +131,33 @@ def run(model: bytes, *inputs, arena_size=None) -> np.ndarray:
         interpreter.invoke()
         outputs.append(interpreter.get_output(0)[0].copy())
     return np.stack(outputs)
+
+
+_ARENA_SCRIPT = """
+import sys
+from tflite_micro.python.tflite_micro import runtime
+runtime.Interpreter.from_file(sys.argv[1], arena_size=int(sys.argv[2])).print_allocations()
+"""
+
+
+def arena_bytes(path, arena_size=64 << 20) -> dict:
+    """The bytes TFLM's interpreter takes from its arena for the .tflite at path, as its
+    RecordingMicroAllocator reports them: "total", "head" (the activations and scratch buffers,
+    laid out by its greedy memory planner) and "tail" (persistent: quantization data, node and
+    tensor structs). In a child process: the allocator prints from C, past Python's sys.stderr."""
+    import re
+    import subprocess
+    import sys
+
+    _modules()
+    result = subprocess.run(
+        [sys.executable, "-c", _ARENA_SCRIPT, str(path), str(arena_size)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    found = dict(
+        re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", result.stdout + result.stderr)
+    )
+    return {part: int(found[part]) for part in ("total", "head", "tail")}

@@ -12,16 +12,18 @@ _LIMB_MASK = 0x7FFF  # 15 bits
 
 
 class Requant:
-    """Per-channel multiplier limbs, left shifts and rounding masks, prepared once at load."""
+    """Per-channel multiplier limbs and shifts, prepared once at load, two words a channel:
+    limbs[c] = q1 * 2**15 + q0 (the multiplier's low 30 bits) and codes[c] = left + 32 * right
+    + 1024 * q2. in_place: write them over the int32 multiplier and shift arrays given (the
+    container's own, which nothing reads after prepare), so that they cost no more heap."""
 
-    def __init__(self, multipliers, shifts):
+    def __init__(self, multipliers, shifts, in_place=False):
         count = len(multipliers)
-        self.left = array("b", bytes(count))
-        self.right = array("b", bytes(count))
-        self.mask = array("i", bytes(4 * count))  # 2**right - 1
-        self.q2 = array("b", bytes(count))
-        self.q1 = array("h", bytes(2 * count))
-        self.q0 = array("h", bytes(2 * count))
+        if in_place:
+            limbs, codes = multipliers, shifts
+        else:
+            limbs = array("i", bytes(4 * count))
+            codes = array("h", bytes(2 * count))
         for c in range(count):
             multiplier = multipliers[c]  # may be a long int on a board: load time only
             shift = shifts[c]
@@ -30,12 +32,10 @@ class Requant:
                 # RoundingDivideByPOT(v, 31) is 0 for every |v| < 2**30, and so is this channel.
                 multiplier = 0
                 right = 0
-            self.left[c] = shift if shift > 0 else 0
-            self.right[c] = right
-            self.mask[c] = 0x3FFFFFFF >> (30 - right)
-            self.q2[c] = multiplier >> 30
-            self.q1[c] = (multiplier >> 15) & _LIMB_MASK
-            self.q0[c] = multiplier & _LIMB_MASK
+            limbs[c] = multiplier & 0x3FFFFFFF
+            codes[c] = (shift if shift > 0 else 0) | (right << 5) | ((multiplier >> 30) << 10)
+        self.limbs = limbs
+        self.codes = codes
 
 
 def srdhm(x, q2, q1, q0):
@@ -87,5 +87,8 @@ def rounding_divide_by_pot(v, right, mask):
 
 def requantize(acc, rq, c):
     """MultiplyByQuantizedMultiplier(acc, multiplier[c], shift[c]) as TFLite Micro computes it."""
-    v = srdhm(acc << rq.left[c], rq.q2[c], rq.q1[c], rq.q0[c])
-    return rounding_divide_by_pot(v, rq.right[c], rq.mask[c])
+    code = rq.codes[c]
+    limbs = rq.limbs[c]
+    right = (code >> 5) & 31
+    v = srdhm(acc << (code & 31), code >> 10, limbs >> 15, limbs & _LIMB_MASK)
+    return rounding_divide_by_pot(v, right, 0x3FFFFFFF >> (30 - right))

@@ -110,11 +110,18 @@ class Net:
             self._file.close()
             self._file = None
 
+    @property
+    def input(self):
+        """The input tensor in the arena, int8 codes: fill it and call predict(net.input) to
+        skip the copy. Later layers may overwrite it, so fill it again before each predict."""
+        return self._x
+
     def predict(self, x, out=None):
         """Run the network on x (int8 codes, or floats to quantize); return out or own buffer."""
         if out is not None:
             self._check_out(out, self._y, "out")
-        self._load_input(x)
+        if x is not self._x:
+            self._load_input(x)
         for run, plan, a, b, y in self._plan:
             run(plan, a, b, y)
         result = self._result

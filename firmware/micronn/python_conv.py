@@ -49,7 +49,7 @@ def prepare(op, params, tensors):
         params[14] if depthwise else 1,  # depth multiplier
         input_zp,
         bias,
-        Requant(multipliers, shifts),
+        Requant(multipliers, shifts, in_place=True),
         1 if len(multipliers) > 1 else 0,
         (output_zp, act_min, act_max, act_min - output_zp, act_max - output_zp),
     )

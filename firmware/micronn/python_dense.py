@@ -44,7 +44,7 @@ def prepare(op, params, tensors):
         unpack,
         row,
         bias,
-        Requant(multiplier, shift),
+        Requant(multiplier, shift, in_place=True),
         1 if len(multiplier) > 1 else 0,  # channel step: per-channel or per-tensor
         zero_point,
         act_min,

@@ -41,9 +41,9 @@ def table(multipliers, shifts, period, zero_point, act_min, act_max):
     words[4] = act_max + 128
     for c in range(count):
         at = _HEAD + _STRIDE * c
-        words[at] = rq.left[c] | (rq.right[c] << 5) | (rq.q2[c] << 10)
-        words[at + 1] = rq.q1[c]
-        words[at + 2] = rq.q0[c]
+        words[at] = rq.codes[c]  # left | right << 5 | q2 << 10
+        words[at + 1] = rq.limbs[c] >> 15
+        words[at + 2] = rq.limbs[c] & 0x7FFF
     return words
 
 

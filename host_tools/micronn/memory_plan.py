@@ -89,6 +89,7 @@ class MemoryPlan:
     placements: dict  # placement -> PlacementMemory
     arena_bytes: int
     word_bits: int = 64  # whose measured figures: the 64-bit VM's or the 32-bit VM's
+    resident: int = 0  # the runtime's own heap while the model runs (resident_bytes)
 
     @property
     def best(self):
@@ -151,18 +152,12 @@ def _channels(layer) -> int:
     return 0 if multiplier is None else int(multiplier.size)
 
 
-def requant_bytes(channels: int, block: int) -> int:
-    """fixedpoint.Requant's arrays for `channels` channels: left, right and q2 shifts and limb
-    (int8), mask (int32), q1 and q0 limbs (int16)."""
-    sizes = (channels, channels, channels, 4 * channels, 2 * channels, 2 * channels)
-    return sum(heap_bytes(size, block) for size in sizes)
-
-
-def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK, requant=False) -> int:
-    """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into;
-    with `requant`, the per-channel requantization arrays of the python kernels."""
+def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK) -> int:
+    """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into.
+    (The python kernels' per-channel requantization costs nothing more than the multiplier and
+    shift tensors: fixedpoint.Requant writes its limbs over them.)"""
     p = layer.params
-    total = requant_bytes(_channels(layer), block) if requant and _channels(layer) else 0
+    total = 0
     if layer.op in WINDOW_OPS or layer.op in RESIZE_TABLES:
         # WINDOW_OPS: first / end tap per output row and column; resize: source offsets
         # (bilinear: low, high, fraction) per output row and column; an array('i') each
@@ -184,8 +179,7 @@ def _plan_bytes(layer, backend: str, f) -> int:
     """What the kernel's prepare keeps for this layer, with its step in the net's plan."""
     key = (backend, layer.op) if (backend, layer.op) in f.PLANS else ("python", layer.op)
     base, per_channel = f.PLANS.get(key, (0, 0))  # (0, 0): not measured yet
-    requant = backend == "python" and getattr(f, "REQUANT_EXACT", False)
-    return base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK, requant)
+    return base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK)
 
 
 def _kernel_modules(model, backend: str, runtime: str, f) -> int:
@@ -278,9 +272,11 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     early = modules if runtime == "mpy" else 0
     room = heap_bytes(_room_bytes(model, keep), block) if runtime == "mpy" else 0
     check = heap_bytes(CHECK_BYTES, block)
-    # while predict runs, the caller holds an input row and an output buffer per edge, as
-    # simulate's runner and the board agent do (an image model's input row is big)
-    caller = sum(heap_bytes(spec.size, block) for spec in [*model.inputs, *model.outputs])
+    # while predict runs, the caller holds an output buffer per edge, as simulate's runner and
+    # the board agent do; with one input it reads the rows into net.input, with several it
+    # holds an input row per edge too
+    held = [*model.inputs, *model.outputs] if len(model.inputs) > 1 else model.outputs
+    caller = sum(heap_bytes(spec.size, block) for spec in held)
     stages = {
         "import": base,
         "reader": base + early + room + reader["reader"],
@@ -305,6 +301,13 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
             stages[stage] += f.EDGE_TABLE_MODULE[runtime] if runtime == "py" else 0
     offsets = f.STAGE_OFFSETS[runtime]
     return {stage: value + offsets.get(stage, 0) for stage, value in stages.items()}
+
+
+def resident_bytes(model, backend: str, runtime: str, f) -> int:
+    """The runtime's own heap while a model runs, without the model's data (tensors, arena,
+    plans, buffers): the package, the kernel modules the model uses and what the reader leaves."""
+    base = f.IMPORT[runtime] + f.STAGE_OFFSETS[runtime].get("import", 0)
+    return base + _kernel_modules(model, backend, runtime, f) + f.READER[runtime]["residue"]
 
 
 def heap_needed(model, layers, arena_bytes, placement, runtime, peak, f=memory_constants) -> int:
@@ -359,7 +362,10 @@ def plan_memory(
         peak = max(stages.values())
         needed = heap_needed(model, layers, arena_bytes, name, runtime, peak, f)
         placements[name] = PlacementMemory(name, stages, peak, needed, needed <= profile.heap_bytes)
-    return MemoryPlan(profile, runtime, backend, layers, placements, arena_bytes, word_bits)
+    resident = resident_bytes(model, backend, runtime, f)
+    return MemoryPlan(
+        profile, runtime, backend, layers, placements, arena_bytes, word_bits, resident
+    )
 
 
 def plan_container(data: bytes, board="rp2040", **options) -> MemoryPlan:

@@ -50,6 +50,10 @@ class Net:
     output_zero_point: int
     weights: str
     """Where the big weight tensors live: "ram", "stream" or "rom" (docs/memory.md)."""
+    @property
+    def input(self) -> memoryview:
+        """The input tensor in the arena (int8 codes): fill it, then predict(net.input) copies
+        nothing. Later layers may overwrite it: fill it again before each predict."""
 
     def close(self) -> None:
         """Close the model file a "stream" / "rom" net opened and reads its weights from."""

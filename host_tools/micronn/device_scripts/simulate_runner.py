@@ -82,9 +82,10 @@ def run(model_path, input_path, output_path, rows, backend, weights):
                 net, input_path, output_path, rows, stages, live_heap, WATCHED_ROWS
             )
         )
-    # bytearrays, made without a temporary bytes: the generator's frame would keep that alive
-    # in a stale stack slot, and the stages would count it
-    x = bytearray(element_count(net.input_shape))
+    # the rows go straight into the net's input tensor; out is a bytearray made without a
+    # temporary bytes: the generator's frame would keep that alive in a stale stack slot, and
+    # the stages would count it
+    x = net.input
     out = bytearray(element_count(net.output_shape))
     stages["loaded"] = yield from live_heap()
     predicted = 0

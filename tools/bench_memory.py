@@ -1,0 +1,124 @@
+"""`make bench-memory`: micronn's heap on a 32-bit board against TFLM's arena, per zoo model.
+
+For each model: TFLM's arena as the pinned tflite-micro interpreter reports it (its greedy
+planner's activations and scratch, plus its persistent tail; tests/tflm_models.arena_bytes),
+micronn's activation arena (planned on the host), and micronn's peak heap on the 32-bit
+webassembly VM (micronn.simulate vm="wasm32", python backend, weights streamed, the package as
+.mpy as `micronn flash` installs it): over the whole load, and while it runs (`loaded`). The
+resident runtime is the package with the model's kernel modules (memory_plan.resident_bytes);
+the goal is peak <= 1.25 x TFLM's arena + the resident runtime. Last, whether the planner
+fits the model on the rp2040 and esp32 profiles. Sections whose tools are missing say so.
+
+    python tools/bench_memory.py [--placement stream] [--no-measure] [--out build/bench]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import tflm_models  # noqa: E402
+import zoo_models  # noqa: E402
+
+import micronn  # noqa: E402
+from micronn import container, reference, wasm_vm  # noqa: E402
+from micronn.memory_plan import plan_container  # noqa: E402
+from micronn.simulate import simulate  # noqa: E402
+
+MODELS = {
+    "person_detect": "tflm__models__person_detect",
+    "MLPerf KWS": "tiny__kws_ref_model",
+    "IC ResNet-8": "tiny__pretrainedResnet_quant",
+    "AD": "tiny__ad01_int8",
+    "VWW": "tiny__vww_96_int8",
+    "micro_speech": "tflm__examples__micro_speech__models__micro_speech_quantized",
+    "streaming wakeword": "tiny__str_ww_ref_model",
+}
+GOAL_FACTOR = 1.25
+BOARDS = ("rp2040", "esp32")
+
+
+def measure(data: bytes, placement: str) -> tuple:
+    """(peak, loaded) live heap on the 32-bit VM, after checking the outputs are exact."""
+    model = container.read(data)
+    x = np.random.default_rng(0).integers(-128, 128, (1, *model.input.shape)).astype(np.int8)
+    result = simulate(data, x, board="esp32s3", backend="python", weights=placement, vm="wasm32")
+    if not np.array_equal(result.outputs, reference.run(model, x)):
+        raise SystemExit("the 32-bit VM's outputs differ from the reference: a bug")
+    return result.peak_heap, result.heap_stages["loaded"]
+
+
+def row(label: str, name: str, placement: str, measure_on_vm: bool) -> dict:
+    path = zoo_models.ZOO / f"{name}.tflite"
+    data = micronn.convert(str(path))
+    tflm = tflm_models.arena_bytes(path)
+    plan = plan_container(data, "rp2040", backend="python", runtime="mpy")
+    peak, loaded = measure(data, placement) if measure_on_vm else (None, None)
+    goal = round(GOAL_FACTOR * tflm["total"]) + plan.resident
+    fits = {}
+    for board in BOARDS:
+        fits[board] = plan_container(data, board, backend="python").best or "no"
+    return {
+        "model": label,
+        "TFLM arena": tflm["total"],
+        "TFLM head": tflm["head"],
+        "arena": plan.arena_bytes,
+        "peak": peak,
+        "running": loaded,
+        "planned": plan.placements[placement].peak,
+        "resident": plan.resident,
+        "goal": goal,
+        "peak/goal": None if peak is None else peak / goal,
+        **{f"fits {board}": fits[board] for board in BOARDS},
+    }
+
+
+def table(rows: list) -> str:
+    columns = list(rows[0])
+
+    def cell(value):
+        if value is None:
+            return "-"
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--placement", default="stream", choices=("ram", "stream"))
+    parser.add_argument("--no-measure", action="store_true", help="planner figures only")
+    parser.add_argument("--out", default=str(ROOT / "build" / "bench"))
+    args = parser.parse_args()
+    try:
+        tflm_models._modules()
+    except BaseException:  # pytest.skip: tflite-micro has wheels for Linux x86-64 only
+        print(f"bench-memory: skipped: {tflm_models.NO_TFLM}")
+        return
+    measure_on_vm = not args.no_measure and wasm_vm.available()
+    if not measure_on_vm and not args.no_measure:
+        print("bench-memory: the 32-bit VM is not installed (make wasm-vm): planner figures only")
+    rows = [row(label, name, args.placement, measure_on_vm) for label, name in MODELS.items()]
+    text = (
+        f"micronn on a 32-bit board (webassembly VM, python backend, weights={args.placement}, "
+        "runtime .mpy) against TFLM's arena, in bytes.\n"
+        "peak: the largest live heap over load and predict; running: while predict runs; "
+        "planned: the planner's peak (an upper bound);\n"
+        f"goal: {GOAL_FACTOR} x TFLM's arena (head + tail) + micronn's resident runtime; "
+        "fits: the planner's best placement on the board profile, or no.\n\n" + table(rows)
+    )
+    print(text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "memory.md").write_text(text + "\n")
+    print(f"wrote {out / 'memory.md'}")
+
+
+if __name__ == "__main__":
+    main()
