@@ -135,3 +135,12 @@ bench: bench-models
 
 bench-models: venv
 	$(BIN)/python tools/bench_models.py
+
+# Per zoo model: micronn's peak heap on the 32-bit webassembly VM against TFLM's arena bytes
+# (the pinned tflite-micro interpreter), with the goal 1.25 x TFLM's arena + the resident runtime;
+# writes build/bench/memory.md.
+.PHONY: bench-memory
+bench: bench-memory
+
+bench-memory: venv wasm-vm
+	$(BIN)/python tools/bench_memory.py
