@@ -123,6 +123,13 @@ bench: bench-icount
 bench-icount: venv
 	$(BIN)/python tools/bench_icount $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
+# µs per predict on the unix VM of a commit's device package against the work tree's, in one run
+# (viper; c too with MPY_DIR, docs/speed.md): make bench-baseline BENCH_BASELINE=COMMIT
+.PHONY: bench-baseline
+bench-baseline: venv
+	@test -n "$(BENCH_BASELINE)" || { echo "usage: make bench-baseline BENCH_BASELINE=COMMIT [MPY_DIR=...]"; exit 2; }
+	$(BIN)/python tools/bench_baseline.py --baseline $(BENCH_BASELINE)
+
 # µs per inference of every kernel backend the VM offers (python, viper, c, ulab) on the digits
 # MLP, a micro_speech-sized CNN and a ~200 KB MLP, as ratios to the python backend.
 .PHONY: bench-backends
