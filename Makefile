@@ -86,7 +86,7 @@ clean:
 # NATMOD_PYTHON needs `pip install pyelftools ar` (mpy_ld.py links with them).
 NATMOD_PYTHON ?= python3
 NATMOD_OUT = build/natmod-$(ARCH)
-C_SOURCES = ulab_ext/*.c ulab_ext/kernels/*.[ch] tests/armv6m/*.c tests/c_fuzz/*.c
+C_SOURCES = ulab_ext/*.c ulab_ext/kernels/*.[ch] tests/armv6m/*.[ch] tests/c_fuzz/*.c tools/bench_icount/*.c
 
 .PHONY: natmod c-format
 
@@ -111,6 +111,24 @@ bench: bench-c
 
 bench-c: venv
 	$(BIN)/python tools/bench_c.py
+
+# Instructions per inference and per MAC of the C kernels on ARMv6-M (Cortex-M0+, mps2-an385) and
+# ARMv7E-M (Cortex-M4, mps2-an386) under qemu-system-arm -icount, per model of the zoo
+# (tools/bench_icount, docs/speed.md); deterministic. BENCH_BASELINE=COMMIT adds that commit's
+# kernels in the same run. Skips with one line without arm-none-eabi-gcc or qemu-system-arm.
+BENCH_BASELINE ?=
+.PHONY: bench-icount
+bench: bench-icount
+
+bench-icount: venv
+	$(BIN)/python tools/bench_icount $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
+
+# µs per predict on the unix VM of a commit's device package against the work tree's, in one run
+# (viper; c too with MPY_DIR, docs/speed.md): make bench-baseline BENCH_BASELINE=COMMIT
+.PHONY: bench-baseline
+bench-baseline: venv
+	@test -n "$(BENCH_BASELINE)" || { echo "usage: make bench-baseline BENCH_BASELINE=COMMIT [MPY_DIR=...]"; exit 2; }
+	$(BIN)/python tools/bench_baseline.py --baseline $(BENCH_BASELINE)
 
 # µs per inference of every kernel backend the VM offers (python, viper, c, ulab) on the digits
 # MLP, a micro_speech-sized CNN and a ~200 KB MLP, as ratios to the python backend.

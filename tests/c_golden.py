@@ -8,33 +8,6 @@ from c_kernels import packed_weights, params_of
 
 from micronn.model import OPS
 
-STRUCT = """typedef struct {
-    int op;
-    const int32_t *params;
-    size_t param_count;
-    const uint8_t *weights;
-    size_t weights_bytes;
-    int32_t bits;
-    size_t per_channel;
-    const int32_t *bias;
-    size_t bias_count;
-    const int32_t *multiplier;
-    size_t multiplier_count;
-    const int32_t *shift;
-    const int8_t *table;
-    const int32_t *exp;
-    const int32_t *chunks;
-    size_t chunk_count;
-    const int8_t *a;
-    const int8_t *b;
-    size_t in_len;
-    size_t b_len;
-    const int8_t *expected;
-    size_t out_len;
-    int samples;
-} golden_case;
-"""
-
 
 def _array(ctype, name, values) -> str:
     values = [int(v) for v in np.asarray(values).reshape(-1)] or [0]
@@ -43,7 +16,7 @@ def _array(ctype, name, values) -> str:
 
 
 def header(cases) -> str:
-    parts = ["#include <stddef.h>\n#include <stdint.h>\n", STRUCT]
+    parts = []
     rows = []
     max_out = 1
     for i, case in enumerate(cases):

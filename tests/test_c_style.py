@@ -11,7 +11,8 @@ SOURCES = sorted(
     [
         *ROOT.glob("ulab_ext/*.c"),
         *ROOT.glob("ulab_ext/kernels/*.[ch]"),
-        *ROOT.glob("tests/armv6m/*.c"),
+        *ROOT.glob("tests/armv6m/*.[ch]"),
+        *ROOT.glob("tools/bench_icount/*.c"),
         *ROOT.glob("tests/c_fuzz/*.c"),
     ]
 )

@@ -6,6 +6,15 @@ viper_requant.requantize. Each partial sum bias + sum of w * (x - input_zero_poi
 inside the container's bound (|bias| + taps * 255 * wmax) * 2**left < 2**30, as in
 python_conv, so a 32-bit word never overflows. int4 / int2 weights are decoded where they are
 read. Strides, dilations and padding use python_conv's tap tables (window.tap_ranges).
+
+int8 CONV_2D whose window fits the scratch runs _gathered instead: each pixel's window is copied
+once (im2col) into the scratch, as x + 128, with the input zero point's code in the taps outside
+the image (they add zero), and every channel's dot product is then one run over the whole
+window, two channels at a time. With wu = w + 128 and xu = x + 128 (what ^ 0x80 reads),
+sum (wu - 128)(xu - off) = sum wu xu - off sum wu - 128 sum xu + 128 off n, off being the input
+zero point + 128 and n the window's size: sum wu (once per channel and call) and sum xu (once
+per pixel) take the signs out of the inner loop. For n <= GATHER_TAPS every partial sum stays
+below 2 x 255 x 255 x n < 2**30, and the bias is added to the exact dot product last.
 """
 
 # ruff: noqa: F821 - ptr8, ptr16, ptr32 and uint are the viper emitter's own types
@@ -19,6 +28,7 @@ from .viper_requant import requantize, table
 from .window import tap_ranges
 
 ACC_WORDS = 128  # accumulator scratch: 512 bytes, at least one pixel's channels
+GATHER_TAPS = 8192  # the largest window _gathered takes (its 2**30 bound, above)
 
 # geometry words (all non-negative)
 _IN_W = const(0)
@@ -36,6 +46,7 @@ _TAPS = const(11)  # weights per output channel
 _MULTIPLIER = const(12)  # depth multiplier, 0 for CONV_2D
 _BITS = const(13)
 _KX_AT = const(14)  # where kx_first starts in the tap table (ky_first is at 0)
+_K_H = const(15)
 
 
 def prepare(op, params, tensors):
@@ -52,7 +63,7 @@ def prepare(op, params, tensors):
     for ox in range(out_w):
         taps[2 * (out_h + ox)] = kx_first[ox]
         taps[2 * (out_h + ox) + 1] = kx_end[ox]
-    geometry = array("i", bytes(4 * 15))
+    geometry = array("i", bytes(4 * 16))
     geometry[_IN_W] = in_w
     geometry[_IN_C] = in_c
     geometry[_OUT_C] = out_c
@@ -68,6 +79,7 @@ def prepare(op, params, tensors):
     geometry[_MULTIPLIER] = params[14] if depthwise else 0
     geometry[_BITS] = op.weight_bits
     geometry[_KX_AT] = 2 * out_h
+    geometry[_K_H] = k_h
     words = table(multipliers, shifts, out_c, output_zp, act_min, act_max)
     scratch = array("i", bytes(4 * (out_c if out_c > ACC_WORDS else ACC_WORDS)))
     return (out_h, out_w, out_c, weights, bias, geometry, taps, words, scratch)
@@ -84,14 +96,25 @@ def run_rows(plan, a, out, weights, first, count):
     out_h, out_w, out_c, _, bias, geometry, taps, words, acc = plan
     if count < 1:
         return
-    block = len(acc) // count
+    gathered = _gathers(geometry, count, len(acc))
+    if gathered:  # the scratch: accumulators, the window, the weight sums at the end
+        window = len(acc) - count - (geometry[_TAPS] + 3) // 4
+        block = window // count
+        _weight_sums(weights, acc, geometry, len(acc) - count, count)
+    else:
+        block = len(acc) // count
     if block > out_w:
         block = out_w
     for oy in range(out_h):
         ox = 0
         while ox < out_w:
             pixels = out_w - ox if out_w - ox < block else block
-            _accumulate(a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count)
+            if gathered:
+                _gathered(
+                    a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count, window
+                )
+            else:
+                _accumulate(a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count)
             at = (oy * out_w + ox) * out_c + first
             requantize(acc, out, at, pixels, first, count, words)
             ox += pixels
@@ -177,3 +200,107 @@ def _accumulate(
                         pixel += 1
             acc[k] = s
             k += 1
+
+
+def _gathers(geometry, count, words):
+    """True when _gathered runs this layer: int8 CONV_2D whose window and one pixel's
+    accumulators and weight sums fit the scratch."""
+    n = geometry[_TAPS]
+    if geometry[_BITS] != 8 or geometry[_MULTIPLIER] or n > GATHER_TAPS:
+        return False
+    return 2 * count + (n + 3) // 4 <= words
+
+
+@micropython.viper
+def _weight_sums(w: ptr8, acc: ptr32, geometry: ptr32, at: int, width: int):
+    """acc[at + j] = sum of (w + 128) over channel j's weights, for j < width."""
+    n = geometry[_TAPS]
+    for j in range(width):
+        t = j * n
+        s = 0
+        for i in range(n):
+            s += w[t + i] ^ 0x80
+        acc[at + j] = s
+
+
+@micropython.viper
+def _gathered(
+    x: ptr8,
+    w: ptr8,
+    bias: ptr32,
+    acc: ptr32,
+    geometry: ptr32,
+    taps: ptr32,
+    oy: int,
+    ox0: int,
+    pixels: int,
+    first: int,
+    width: int,
+    at: int,
+):
+    """acc[p * width + j] as _accumulate's, for int8 CONV_2D: the window of each pixel gathered
+    into the scratch from word `at` on, the weight sums (_weight_sums) after it (see the
+    module's docstring)."""
+    in_w = geometry[_IN_W]
+    in_c = geometry[_IN_C]
+    k_w = geometry[_K_W]
+    k_h = geometry[_K_H]
+    d_h = geometry[_D_H]
+    d_w = geometry[_D_W]
+    n = geometry[_TAPS]
+    kx_at = geometry[_KX_AT]
+    off = geometry[_OFFSET]
+    window = ptr8(uint(acc) + 4 * at)
+    sums = at + (n + 3) // 4  # word index of the weight sums
+    y0 = oy * geometry[_S_H] - geometry[_PAD_T]
+    ky0 = taps[2 * oy]
+    ky1 = taps[2 * oy + 1]
+    k = 0
+    for p in range(pixels):
+        ox = ox0 + p
+        x0 = ox * geometry[_S_W] - geometry[_PAD_L]
+        kx0 = taps[kx_at + 2 * ox]
+        kx1 = taps[kx_at + 2 * ox + 1]
+        q = 0
+        xsum = 0
+        for ky in range(k_h):
+            line = (y0 + ky * d_h) * in_w + x0
+            for kx in range(k_w):
+                if ky0 <= ky and ky < ky1 and kx0 <= kx and kx < kx1:
+                    src = (line + kx * d_w) * in_c
+                    for i in range(in_c):
+                        v = x[src + i] ^ 0x80
+                        window[q] = v
+                        xsum += v
+                        q += 1
+                else:
+                    for _ in range(in_c):
+                        window[q] = off
+                        q += 1
+                    xsum += off * in_c
+        centre = 128 * off * n - 128 * xsum  # |.| <= 128 x 255 x n
+        j = 0
+        while j < width:
+            r0 = ptr8(uint(w) + j * n)  # four rows at once; past the last row, row j again
+            r1 = ptr8(uint(r0) + n) if j + 1 < width else r0
+            r2 = ptr8(uint(r0) + 2 * n) if j + 2 < width else r0
+            r3 = ptr8(uint(r0) + 3 * n) if j + 3 < width else r0
+            s0 = 0
+            s1 = 0
+            s2 = 0
+            s3 = 0
+            for i in range(n):
+                v = window[i]
+                s0 += (r0[i] ^ 0x80) * v
+                s1 += (r1[i] ^ 0x80) * v
+                s2 += (r2[i] ^ 0x80) * v
+                s3 += (r3[i] ^ 0x80) * v
+            for m in range(4 if j + 4 <= width else width - j):
+                s = s0 if m == 0 else (s1 if m == 1 else (s2 if m == 2 else s3))
+                b = bias[first + j + m]
+                b = (b & 0xFFFF) | ((((b >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
+                s = s - off * acc[sums + j + m]  # |.| <= 255 x 255 x n
+                s = s + centre  # the exact dot product
+                acc[k] = b + s
+                k += 1
+            j += 4

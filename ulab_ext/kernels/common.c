@@ -106,6 +106,32 @@ mnk_status mnk_check_filter(const mnk_filter *filter, uint64_t first, int32_t ch
     return MNK_OK;
 }
 
+void mnk_unpack(const uint8_t *w, int32_t bits, size_t k, int32_t n, int8_t *out) {
+    int32_t i = 0;
+    size_t per_byte = (size_t)(8 / bits);
+    const uint8_t *byte;
+    for (; i < n && (k + (size_t)i) % per_byte != 0; ++i) { /* to a byte boundary */
+        out[i] = (int8_t)mnk_weight(w, bits, k + (size_t)i);
+    }
+    byte = w + (k + (size_t)i) / per_byte;
+    if (bits == 4) {
+        for (; i + 2 <= n; i += 2, ++byte) {
+            out[i] = (int8_t)(((*byte & 0xF) ^ 8) - 8);
+            out[i + 1] = (int8_t)(((*byte >> 4) ^ 8) - 8);
+        }
+    } else if (bits == 2) {
+        for (; i + 4 <= n; i += 4, ++byte) {
+            out[i] = (int8_t)(((*byte & 3) ^ 2) - 2);
+            out[i + 1] = (int8_t)((((*byte >> 2) & 3) ^ 2) - 2);
+            out[i + 2] = (int8_t)((((*byte >> 4) & 3) ^ 2) - 2);
+            out[i + 3] = (int8_t)(((*byte >> 6) ^ 2) - 2);
+        }
+    }
+    for (; i < n; ++i) {
+        out[i] = (int8_t)mnk_weight(w, bits, k + (size_t)i);
+    }
+}
+
 /* The gemmlowp helpers SOFTMAX and LOG_SOFTMAX share (common.h). */
 #define FORTY_EIGHT_SEVENTEENTHS 1515870810
 #define MINUS_THIRTY_TWO_SEVENTEENTHS (-1010580540)

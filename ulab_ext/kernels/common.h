@@ -35,6 +35,9 @@ static inline int32_t mnk_weight(const uint8_t *w, int32_t bits, size_t k) {
     return (((w[k >> 2] >> ((k & 3) << 1)) & 3) ^ 2) - 2;
 }
 
+/* Elements k .. k + n - 1 of a packed `bits`-bit stream as int8, a byte at a time. */
+void mnk_unpack(const uint8_t *w, int32_t bits, size_t k, int32_t n, int8_t *out);
+
 /* TFLite's SaturatingRoundingMultiplyByPOTParam for exponent >= 0 (saturating x * 2^e). */
 int32_t mnk_times_pot(int32_t x, int exponent);
 /* gemmlowp RoundingHalfSum: (a + b) / 2 rounded away from zero. */

@@ -1,33 +1,15 @@
-/* CONV_2D and DEPTHWISE_CONV_2D (docs/format-ops/conv-pool.md): taps outside the image skipped. */
-#include "common.h"
+/* CONV_2D and DEPTHWISE_CONV_2D (docs/format-ops/conv-pool.md): taps outside the image skipped.
+   The params and buffers are checked here; int8 CONV_2D (and int4 / int2 rows unpacked a block
+   of channels at a time) runs in conv_rows.c, int8 DEPTHWISE_CONV_2D in depthwise.c, and every
+   other case in the general loop below. */
+#include "conv.h"
+#include "requant.h"
 
-enum {
-    IN_H,
-    IN_W,
-    IN_C,
-    OUT_H,
-    OUT_W,
-    OUT_C,
-    K_H,
-    K_W,
-    S_H,
-    S_W,
-    D_H,
-    D_W,
-    PAD_T,
-    PAD_L,
-    GEOMETRY_COUNT
-};
+/* int4 / int2 CONV_2D rows are unpacked into this many bytes of stack, four channels at a time */
+#define UNPACK_BYTES 1024
 
 #define MAX_DIM 65535
 #define SPAN ((int64_t)1 << 30)
-
-typedef struct {
-    int32_t g[GEOMETRY_COUNT];
-    int32_t multiplier; /* depthwise only */
-    int32_t input_zp, output_zp, act_min, act_max;
-    int depthwise;
-} conv_plan;
 
 static mnk_status read_params(const int32_t *params, size_t param_count, int depthwise,
                               conv_plan *p) {
@@ -68,13 +50,14 @@ static mnk_status read_params(const int32_t *params, size_t param_count, int dep
     return MNK_OK;
 }
 
+/* The general loop: acc + the window's inside taps of one output (channel `channel` of the input
+   for DEPTHWISE_CONV_2D), weights read one element at a time. */
 static int32_t accumulate(const conv_plan *p, const mnk_filter *f, const int8_t *x, size_t w0,
-                          int32_t o, int32_t oy, int32_t ox, int32_t acc) {
+                          int32_t channel, int32_t oy, int32_t ox, int32_t acc) {
     const int32_t *g = p->g;
     int32_t ky, kx, i;
     int32_t y0 = oy * g[S_H] - g[PAD_T];
     int32_t x0 = ox * g[S_W] - g[PAD_L];
-    int32_t channel = p->depthwise ? o / p->multiplier : 0;
     for (ky = 0; ky < g[K_H]; ++ky) {
         int32_t iy = y0 + ky * g[D_H];
         if (iy < 0 || iy >= g[IN_H]) {
@@ -91,11 +74,6 @@ static int32_t accumulate(const conv_plan *p, const mnk_filter *f, const int8_t 
             if (p->depthwise) {
                 size_t k = w0 + tap * (size_t)g[OUT_C];
                 acc += mnk_weight(f->weights, f->weight_bits, k) * (pixel[channel] - p->input_zp);
-            } else if (f->weight_bits == 8) {
-                const int8_t *w = (const int8_t *)f->weights + w0 + tap * (size_t)g[IN_C];
-                for (i = 0; i < g[IN_C]; ++i) {
-                    acc += (int32_t)w[i] * (pixel[i] - p->input_zp);
-                }
             } else {
                 size_t k = w0 + tap * (size_t)g[IN_C];
                 for (i = 0; i < g[IN_C]; ++i) {
@@ -147,16 +125,38 @@ static mnk_status convolve(const int32_t *params, size_t param_count, int depthw
     if (status != MNK_OK) {
         return status;
     }
+    if (!depthwise && f->weight_bits == 8) {
+        mnk_conv_rows(&p, f, (const int8_t *)f->weights + (size_t)first, (size_t)dot, x, out, begin,
+                      end - begin);
+        return MNK_OK;
+    }
+    if (depthwise && f->weight_bits == 8) {
+        mnk_depthwise_rows(&p, f, (const int8_t *)f->weights + (size_t)first, x, out, begin, end);
+        return MNK_OK;
+    }
+    if (!depthwise && dot * 4 <= UNPACK_BYTES) {
+        int8_t rows[UNPACK_BYTES];
+        for (o = begin; o < end; o += 4) {
+            int32_t block = end - o < 4 ? end - o : 4, j;
+            for (j = 0; j < block; ++j) {
+                size_t k = (size_t)first + (size_t)(o - begin + j) * (size_t)dot;
+                mnk_unpack(f->weights, f->weight_bits, k, (int32_t)dot, rows + (size_t)j * dot);
+            }
+            mnk_conv_rows(&p, f, rows, (size_t)dot, x, out, o, block);
+        }
+        return MNK_OK;
+    }
     for (o = begin; o < end; ++o) {
         size_t r = f->multiplier_count == 1 ? 0 : (size_t)o;
+        mnk_requant rq = mnk_requant_of(f->multiplier[r], f->shift[r]);
         /* every weight index fits a size_t (mnk_check_filter) */
         size_t w0 = (size_t)first + (size_t)(o - begin) * (depthwise ? 1 : (size_t)dot);
         int8_t *y = out + o;
+        int32_t channel = depthwise ? o / p.multiplier : 0;
         for (oy = 0; oy < g[OUT_H]; ++oy) {
             for (ox = 0; ox < g[OUT_W]; ++ox) {
-                int32_t acc = accumulate(&p, f, x, w0, o, oy, ox, f->bias[o]);
-                int32_t v = mnk_mbqm(acc, f->multiplier[r], f->shift[r]);
-                *y = mnk_clamp_offset(v, p.output_zp, p.act_min, p.act_max);
+                int32_t acc = accumulate(&p, f, x, w0, channel, oy, ox, f->bias[o]);
+                *y = mnk_store8(mnk_requant_apply(acc, &rq), p.output_zp, p.act_min, p.act_max);
                 y += g[OUT_C];
             }
         }

@@ -1,30 +1,44 @@
-/* FULLY_CONNECTED with int8, int4 or int2 weights, unpacked on the fly (docs/format.md). */
+/* FULLY_CONNECTED with int8, int4 or int2 weights (docs/format.md): four output rows at a time
+   against the same input (dot.h); int4 / int2 rows unpacked a segment at a time. */
 #include "common.h"
+#include "dot.h"
+#include "requant.h"
 
 enum { IN_FEATURES, OUT_FEATURES, INPUT_ZERO_POINT, OUTPUT_ZERO_POINT, ACT_MIN, ACT_MAX };
 
-/* bias + sum_d W[d] x[d] over a row starting at element k; |each partial sum| < 2^31. */
-static int32_t dot(const uint8_t *w, int32_t bits, size_t k, const int8_t *x, int32_t n,
-                   int32_t acc) {
-    int32_t d;
-    if (bits == 8) {
-        const int8_t *row = (const int8_t *)w + k;
-        for (d = 0; d < n; ++d) {
-            acc += (int32_t)row[d] * x[d];
+/* int4 / int2 rows are unpacked SEGMENT weights at a time, four rows into 4 x SEGMENT bytes */
+#define SEGMENT 256
+
+/* acc[j] = bias + row j . x for the `rows` (1..4) rows from element k on, row after row. */
+static void dot_rows(const mnk_filter *f, size_t k, const int8_t *x, int32_t n, int32_t rows,
+                     int32_t *acc) {
+    int32_t j, at;
+    if (f->weight_bits == 8) {
+        const int8_t *w = (const int8_t *)f->weights + k;
+        if (rows == 4) {
+            mnk_dot4(w, (size_t)n, x, n, acc);
+            return;
         }
-    } else if (bits == 4) {
-        for (d = 0; d < n; ++d, ++k) {
-            uint8_t byte = w[k >> 1];
-            int32_t nibble = (k & 1) ? (byte >> 4) : (byte & 0xF);
-            acc += ((nibble ^ 8) - 8) * x[d];
+        for (j = 0; j < rows; ++j) {
+            acc[j] = mnk_dot(w + (size_t)j * (size_t)n, x, n, acc[j]);
         }
-    } else {
-        for (d = 0; d < n; ++d, ++k) {
-            int32_t pair = (w[k >> 2] >> ((k & 3) << 1)) & 3;
-            acc += ((pair ^ 2) - 2) * x[d];
+        return;
+    }
+    for (at = 0; at < n; at += SEGMENT) {
+        int8_t unpacked[4 * SEGMENT];
+        int32_t length = n - at < SEGMENT ? n - at : SEGMENT;
+        for (j = 0; j < rows; ++j) {
+            size_t first = k + (size_t)j * (size_t)n + (size_t)at;
+            mnk_unpack(f->weights, f->weight_bits, first, length, unpacked + j * SEGMENT);
+        }
+        if (rows == 4) {
+            mnk_dot4(unpacked, SEGMENT, x + at, length, acc);
+            continue;
+        }
+        for (j = 0; j < rows; ++j) {
+            acc[j] = mnk_dot(unpacked + j * SEGMENT, x + at, length, acc[j]);
         }
     }
-    return acc;
 }
 
 mnk_status mnk_fully_connected(const int32_t *params, size_t param_count, const mnk_filter *filter,
@@ -67,12 +81,19 @@ mnk_status mnk_fully_connected(const int32_t *params, size_t param_count, const 
         return status;
     }
     k = (size_t)first; /* every weight index fits a size_t (mnk_check_filter) */
-    for (o = begin; o < end; ++o) {
-        size_t r = filter->multiplier_count == 1 ? 0 : (size_t)o;
-        int32_t acc = dot(filter->weights, filter->weight_bits, k, x, in, filter->bias[o]);
-        int32_t v = mnk_mbqm(acc, filter->multiplier[r], filter->shift[r]);
-        out[o] = mnk_clamp_offset(v, zero_point, act_min, act_max);
-        k += (size_t)in;
+    for (o = begin; o < end; o += 4) {
+        int32_t rows = end - o < 4 ? end - o : 4, j;
+        int32_t acc[4];
+        for (j = 0; j < rows; ++j) {
+            acc[j] = filter->bias[o + j];
+        }
+        dot_rows(filter, k, x, in, rows, acc);
+        for (j = 0; j < rows; ++j) {
+            size_t r = filter->multiplier_count == 1 ? 0 : (size_t)(o + j);
+            mnk_requant rq = mnk_requant_of(filter->multiplier[r], filter->shift[r]);
+            out[o + j] = mnk_store8(mnk_requant_apply(acc[j], &rq), zero_point, act_min, act_max);
+        }
+        k += (size_t)in * (size_t)rows;
     }
     return MNK_OK;
 }

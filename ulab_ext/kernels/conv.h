@@ -1,0 +1,50 @@
+/* Internal to the convolution kernels: the geometry read from a layer's params (conv.c) and the
+   fast paths that conv.c dispatches to (conv_rows.c, depthwise.c). */
+#ifndef MICRONN_CONV_H
+#define MICRONN_CONV_H
+
+#include "common.h"
+
+enum {
+    IN_H,
+    IN_W,
+    IN_C,
+    OUT_H,
+    OUT_W,
+    OUT_C,
+    K_H,
+    K_W,
+    S_H,
+    S_W,
+    D_H,
+    D_W,
+    PAD_T,
+    PAD_L,
+    GEOMETRY_COUNT
+};
+
+typedef struct {
+    int32_t g[GEOMETRY_COUNT];
+    int32_t multiplier; /* depthwise only */
+    int32_t input_zp, output_zp, act_min, act_max;
+    int depthwise;
+} conv_plan;
+
+/* 1 when every tap of the window starting at (y0, x0) lies inside the image. */
+static inline int mnk_window_inside(const conv_plan *p, int32_t y0, int32_t x0) {
+    const int32_t *g = p->g;
+    return y0 >= 0 && x0 >= 0 && y0 + (g[K_H] - 1) * g[D_H] < g[IN_H] &&
+           x0 + (g[K_W] - 1) * g[D_W] < g[IN_W];
+}
+
+/* CONV_2D output channels [o0, o0 + count) from int8 weight rows: channel o0 + j's weights
+   (OHWI, kh x kw x in_c of them) start at rows + j x stride. */
+void mnk_conv_rows(const conv_plan *p, const mnk_filter *f, const int8_t *rows, size_t stride,
+                   const int8_t *x, int8_t *out, int32_t o0, int32_t count);
+
+/* DEPTHWISE_CONV_2D with int8 weights, output channels [begin, end):
+   weight (tap, o) at w[tap x out_c + o - begin]. */
+void mnk_depthwise_rows(const conv_plan *p, const mnk_filter *f, const int8_t *w, const int8_t *x,
+                        int8_t *out, int32_t begin, int32_t end);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * Requantization prepared once per output channel, for the inner loops of the filter kernels.
+ * Internal to the kernels (static inline).
+ *
+ * mnk_requant_apply gives mnk_mbqm's integers (TFLM's MultiplyByQuantizedMultiplier) for every
+ * accumulator the kernels produce: mnk_check_filter guarantees |acc| x 2^left < 2^30, so the left
+ * shift never wraps and SaturatingRoundingDoublingHighMul never saturates. Its rounding,
+ * (ab + 2^30 or 1 - 2^30) / 2^31 truncated, equals floor((ab + 2^30) / 2^31) for every ab (the
+ * form CMSIS-NN uses), which needs one 64-bit add and a shift; RoundingDivideByPOT is done in
+ * 32 bits with its mask and threshold prepared here.
+ */
+#ifndef MICRONN_REQUANT_H
+#define MICRONN_REQUANT_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t multiplier;
+    int32_t left_factor; /* 2^left */
+    int32_t right;       /* 0..31 */
+    int32_t mask;        /* 2^right - 1 */
+    int32_t half;        /* mask / 2 */
+} mnk_requant;
+
+/* multiplier >= 0 and shift in -31..30 (mnk_check_filter checked them). */
+static inline mnk_requant mnk_requant_of(int32_t multiplier, int32_t shift) {
+    mnk_requant r;
+    int left = shift > 0 ? (int)shift : 0;
+    r.multiplier = multiplier;
+    r.left_factor = (int32_t)((uint32_t)1 << left);
+    r.right = shift > 0 ? 0 : -shift;
+    r.mask = (int32_t)(((uint32_t)1 << r.right) - 1u);
+    r.half = r.mask >> 1;
+    return r;
+}
+
+/* mnk_mbqm(acc, multiplier, shift) for |acc| x 2^left < 2^30. */
+static inline int32_t mnk_requant_apply(int32_t acc, const mnk_requant *r) {
+    int64_t ab = (int64_t)(acc * r->left_factor) * r->multiplier; /* |ab| < 2^61 */
+    /* floor((ab + 2^30) / 2^31) on a value made non-negative by adding 2^62 */
+    uint64_t biased = (uint64_t)(ab + ((int64_t)1 << 30) + ((int64_t)1 << 62));
+    int32_t high = (int32_t)((int64_t)(biased >> 31) - ((int64_t)1 << 31)); /* |high| < 2^30 */
+    int32_t remainder = (int32_t)((uint32_t)high & (uint32_t)r->mask);
+    int32_t floor = high >= 0 ? high >> r->right : ~(~high >> r->right);
+    return floor + (remainder > r->half + (high < 0 ? 1 : 0) ? 1 : 0);
+}
+
+/* clamp(v + zero_point, lo, hi) for |v| < 2^30. */
+static inline int8_t mnk_store8(int32_t v, int32_t zero_point, int32_t lo, int32_t hi) {
+    v += zero_point;
+    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+#endif
