@@ -71,6 +71,9 @@ class Net:
     def __init__(self, model, kernels, backend, placement=None, file=None):
         self.backend = backend
         self.weights = "ram" if placement is None else placement.name
+        self.labels = model.labels  # None, or a tuple of str naming the last axis of an output
+        self.labels_output = model.labels_output
+        self._top = None  # ranking.Ranking, made by the first top()
         self._file = file  # the model file the net opened and reads its weights from
         first_in, first_out = model.edges[0], model.edges[model.n_in]  # more: net_edges.py
         self.input_shape = tuple(first_in.shape)
@@ -133,6 +136,18 @@ class Net:
             for i in range(len(result)):
                 out[i] = result[i]
         return out
+
+    def top(self, out, k=1, into=None):
+        """The indices of the k largest items of `out` (an output buffer, or one row of it),
+        largest first, the lower index first among equals, written into `into` (an array of
+        at least k ints) or the net's own array("H") of k items, which the next call with
+        another k replaces. No allocation on int8 codes once that array exists; the first call
+        imports ranking.py."""
+        if self._top is None:
+            from .ranking import Ranking
+
+            self._top = Ranking()
+        return self._top.top(out, k, into)
 
     def quantize(self, x, out=None):
         """Floats to int8 codes with the input's scale and zero point (allocates floats)."""

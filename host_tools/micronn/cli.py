@@ -22,10 +22,24 @@ RESUME_ADVICE = "; run the same command again to resume"  # after Ctrl-C in flas
 
 def _add_convert(sub):
     parser = sub.add_parser("convert", help="convert a trained model to a .mnq container")
-    parser.add_argument("model", help="trained model file (.npz dense stack, see docs/npz.md)")
+    parser.add_argument(
+        "model",
+        help="trained model file: .tflite (int8 or float), .keras / .h5, .onnx, or an .npz "
+        "dense stack (docs/npz.md)",
+    )
     parser.add_argument("-o", "--output", required=True, help="where to write the .mnq file")
-    parser.add_argument("--calibration", help=".npy of representative float inputs")
-    parser.add_argument("--weights", choices=("int8", "int4", "int2"), default="int8")
+    parser.add_argument(
+        "--calibration", help=".npy of representative float inputs (float models only)"
+    )
+    parser.add_argument(
+        "--weights", choices=("int8", "int4", "int2"), default="int8", help="weight precision"
+    )
+    parser.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="class names of the output's last axis, one per line (stored in the container; "
+        "net.labels on the board)",
+    )
     parser.add_argument(
         "--per-tensor",
         action="store_true",

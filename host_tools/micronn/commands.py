@@ -8,9 +8,10 @@ from micronn import container, reference
 from micronn.arrays import load_npy, load_npz
 from micronn.boards import DEFAULT_BOARD, list_boards, load_board
 from micronn.convert import convert_to_model
+from micronn.labels import top_lines
 from micronn.memory_plan import plan_container
 from micronn.memory_report import describe_memory
-from micronn.report import describe, edge_notes, format_table
+from micronn.report import describe, edge_notes, format_table, labels_lines
 from micronn.simulate import simulate
 
 
@@ -88,13 +89,18 @@ def _read_container(path):
 def do_convert(args) -> list:
     _check_output_folder(args.output)
     model = convert_to_model(
-        args.model, calibration=args.calibration, weights=args.weights, per_tensor=args.per_tensor
+        args.model,
+        calibration=args.calibration,
+        weights=args.weights,
+        per_tensor=args.per_tensor,
+        labels=args.labels,
     )
     data = container.write(model)
     Path(args.output).write_bytes(data)
     return [
         f"wrote {args.output}: {len(data)} bytes, {len(model.layers)} layers",
         *edge_notes(model),
+        *labels_lines(model),
     ]
 
 
@@ -153,7 +159,17 @@ def do_simulate(args) -> list:
     else:
         for name, out in zip(_edge_names(model.outputs, "output"), outputs, strict=True):
             lines.append(f"{name}: {np.array2string(out, threshold=200)}")
-    return lines
+    return lines + _top_labels(model, result.outputs)
+
+
+def _top_labels(model, codes) -> list:
+    """The most likely labels of each sample, for a model with labels."""
+    if not model.labels:
+        return []
+    k = model.labels_output
+    spec = model.outputs[k]
+    codes = codes[k] if len(model.outputs) > 1 else codes
+    return top_lines(model.labels, codes, spec.scale, spec.zero_point)
 
 
 def do_boards(args) -> list:
@@ -274,6 +290,9 @@ def do_run(args) -> list:
         lines.append(f"wrote {args.output}: {result.outputs.dtype} {result.outputs.shape}")
     else:
         lines.append(np.array2string(result.outputs, threshold=200))
+    info = result.model
+    if info.labels:
+        lines += top_lines(info.labels, result.outputs, info.output_scale, info.output_zero_point)
     return lines
 
 
