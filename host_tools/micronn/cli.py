@@ -93,17 +93,28 @@ def _add_boards(sub):
     sub.add_parser("boards", help="list the board profiles")
 
 
+PORT_DEFAULT = " (default: the one board connected, see micronn devs)"
+
+
 def _add_port(parser, several=False):
     if several:
         parser.add_argument(
             "--port",
             action="append",
-            required=True,
-            help="serial port or socket:// / rfc2217:// URL; repeat to flash boards in parallel",
+            help="serial port or socket:// / rfc2217:// URL; repeat to flash boards in "
+            "parallel" + PORT_DEFAULT,
         )
     else:
-        parser.add_argument("--port", required=True, help="serial port or socket:// URL")
+        parser.add_argument(
+            "--port", help="serial port or socket:// / rfc2217:// URL" + PORT_DEFAULT
+        )
     parser.add_argument("--baud", type=int, default=115200, help="baud rate (UART boards)")
+
+
+def _add_devs(sub):
+    sub.add_parser(
+        "devs", help="list the serial ports that may be MicroPython boards (and virtual boards)"
+    )
 
 
 def _add_flash(sub):
@@ -222,6 +233,7 @@ VERBS = {
     "ls": (_add_ls, commands.do_ls),
     "rm": (_add_rm, commands.do_rm),
     "virtual-board": (_add_virtual_board, _virtual_board),
+    "devs": (_add_devs, commands.do_devs),
 }
 
 
@@ -247,6 +259,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)  # exits with EXIT_USAGE on bad usage
     _, run = VERBS[args.verb]
     try:
+        commands.default_port(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CalibrationWarning)
             try:

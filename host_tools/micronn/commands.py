@@ -174,10 +174,11 @@ def _top_labels(model, codes) -> list:
 
 def do_boards(args) -> list:
     boards = [load_board(name) for name in list_boards()]
-    header = ("board", "heap B", "filesystem B", "mpy arch", "baud", "description")
+    header = ("board", "aliases", "heap B", "filesystem B", "mpy arch", "baud", "description")
     rows = [
         (
             board.name,
+            ", ".join(board.aliases) or "-",
             str(board.heap_bytes),
             str(board.filesystem_bytes),
             board.mpy_arch,
@@ -190,6 +191,26 @@ def do_boards(args) -> list:
 
 
 # -- verbs that talk to a board over serial (see docs/flashing.md) -------------------------
+
+
+def default_port(args) -> None:
+    """A verb with --port and none given: the one board connected (ValueError if there are
+    none or several, listing them)."""
+    if getattr(args, "port", "") is not None:
+        return
+    from micronn.ports import choose_port
+
+    port = choose_port()
+    args.port = [port] if args.verb == "flash" else port
+
+
+def do_devs(args) -> list:
+    from micronn.ports import candidates
+
+    found = candidates()
+    if not found:
+        return ["no MicroPython board found (connect one by USB, or run micronn virtual-board)"]
+    return format_table(("port", "kind", "what"), [(c.port, c.kind, c.description) for c in found])
 
 
 def _on_board(function, *args, **options):
@@ -336,7 +357,11 @@ def do_virtual_board(args, announce) -> list:
     from micronn.virtual_board import Line, VirtualBoard
 
     board_vm = VirtualBoard(
-        args.board, folder=args.folder, line=Line(args.baud), micropython=args.micropython
+        args.board,
+        folder=args.folder,
+        line=Line(args.baud),
+        micropython=args.micropython,
+        register=True,
     )
     with board_vm as board:
         speed = f"{args.baud} baud" if args.baud else "unthrottled"
