@@ -111,6 +111,18 @@ def _add_port(parser, several=False):
     parser.add_argument("--baud", type=int, default=115200, help="baud rate (UART boards)")
 
 
+def _add_export_runtime(sub):
+    parser = sub.add_parser(
+        "export-runtime",
+        help="write the device package to a folder (.py, or .mpy for a board) with a manifest.py",
+    )
+    parser.add_argument("folder", help="where to write micronn/ and manifest.py")
+    parser.add_argument(
+        "--board", help="compile .mpy files for this board's arch (default: .py sources)"
+    )
+    parser.add_argument("--source", action="store_true", help="write .py sources even with --board")
+
+
 def _add_devs(sub):
     sub.add_parser(
         "devs", help="list the serial ports that may be MicroPython boards (and virtual boards)"
@@ -234,6 +246,7 @@ VERBS = {
     "rm": (_add_rm, commands.do_rm),
     "virtual-board": (_add_virtual_board, _virtual_board),
     "devs": (_add_devs, commands.do_devs),
+    "export-runtime": (_add_export_runtime, commands.do_export_runtime),
 }
 
 

@@ -204,6 +204,22 @@ def default_port(args) -> None:
     args.port = [port] if args.verb == "flash" else port
 
 
+def do_export_runtime(args) -> list:
+    from micronn.runtime_export import PACKAGE, export_runtime
+
+    written = export_runtime(args.folder, board=args.board, source=args.source)
+    modules = [path for path in written if path.parent.name == PACKAGE]
+    compiled = sum(path.suffix == ".mpy" for path in modules)
+    size = sum(path.stat().st_size for path in modules)
+    where = Path(args.folder) / PACKAGE
+    return [
+        f"wrote {where}: {len(modules)} files ({compiled} .mpy), {size} B; and "
+        f"{Path(args.folder) / 'manifest.py'}",
+        f"copy it to the board's /lib: mpremote cp -r {where} :/lib/   (or freeze it with the "
+        "manifest.py)",
+    ]
+
+
 def do_devs(args) -> list:
     from micronn.ports import candidates
 
