@@ -86,6 +86,11 @@ def _add_simulate(sub):
     )
     runtime.add_argument("--mpy", action="store_true", help=argparse.SUPPRESS)  # the default
     parser.add_argument("--dequantize", action="store_true", help="write float outputs")
+    parser.add_argument(
+        "--time",
+        action="store_true",
+        help="also time predict on every backend the VM has (us per inference, peak heap)",
+    )
     parser.add_argument("--micropython", help="path of the MicroPython unix executable")
 
 
@@ -109,6 +114,19 @@ def _add_port(parser, several=False):
             "--port", help="serial port or socket:// / rfc2217:// URL" + PORT_DEFAULT
         )
     parser.add_argument("--baud", type=int, default=115200, help="baud rate (UART boards)")
+
+
+def _add_bench(sub):
+    parser = sub.add_parser(
+        "bench",
+        help="flash a model and time it on the board: us per inference per backend, peak heap",
+    )
+    parser.add_argument("model", help=".mnq file")
+    _add_port(parser)
+    parser.add_argument("--name", help="name on the board (default: the file's name)")
+    parser.add_argument(
+        "--weights", choices=WEIGHTS, default="auto", help="where the weights live (docs/memory.md)"
+    )
 
 
 def _add_export_runtime(sub):
@@ -246,6 +264,7 @@ VERBS = {
     "rm": (_add_rm, commands.do_rm),
     "virtual-board": (_add_virtual_board, _virtual_board),
     "devs": (_add_devs, commands.do_devs),
+    "bench": (_add_bench, commands.do_bench),
     "export-runtime": (_add_export_runtime, commands.do_export_runtime),
 }
 

@@ -159,7 +159,20 @@ def do_simulate(args) -> list:
     else:
         for name, out in zip(_edge_names(model.outputs, "output"), outputs, strict=True):
             lines.append(f"{name}: {np.array2string(out, threshold=200)}")
-    return lines + _top_labels(model, result.outputs)
+    lines += _top_labels(model, result.outputs)
+    if args.time:
+        from micronn.bench import bench_table, bench_vm
+
+        rows = bench_vm(
+            data,
+            args.board,
+            weights=args.weights,
+            micropython=args.micropython,
+            precompiled=not args.source,
+        )
+        lines += [f"timed on the VM with the {board.name}'s heap (its own speed, not the board's):"]
+        lines += bench_table(rows)
+    return lines
 
 
 def _top_labels(model, codes) -> list:
@@ -202,6 +215,15 @@ def default_port(args) -> None:
 
     port = choose_port()
     args.port = [port] if args.verb == "flash" else port
+
+
+def do_bench(args) -> list:
+    from micronn.bench import bench_board, bench_table
+
+    report, rows = _on_board(
+        bench_board, args.port, args.model, weights=args.weights, baudrate=args.baud, name=args.name
+    )
+    return [f"timed {report.board_path} on {args.port} (the board's ticks_us)", *bench_table(rows)]
 
 
 def do_export_runtime(args) -> list:
