@@ -28,11 +28,14 @@ def test_one_virtual_board_is_found_without_port(registry, tmp_path, capsys):
         out = capsys.readouterr().out
         assert board.port in out and "virtual rp2040 board" in out
         assert main(["flash", str(model)]) == 0
-        assert f"{board.port}: ok: models/small.mnq" in capsys.readouterr().out
+        flashed = capsys.readouterr()
+        assert f"{board.port}: ok: models/small.mnq" in flashed.out
+        assert f"{board.port}: flash 100%" in flashed.err and "ETA" in flashed.err
         assert main(["run", "--input", str(tmp_path / "x.npy")]) == 0
         assert f"on {board.port}" in capsys.readouterr().out
         assert main(["info"]) == 0
-        assert "small.mnq (" in capsys.readouterr().out
+        info = capsys.readouterr().out
+        assert "small.mnq (" in info and f"on {board.port}" in info and " KiB free of " in info
     assert not list(registry.glob("*.json"))  # stopping the board removes its entry
     assert main(["info"]) == 1
     assert "no MicroPython board found" in capsys.readouterr().err

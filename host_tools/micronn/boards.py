@@ -55,6 +55,18 @@ def board_aliases() -> dict:
     }
 
 
+def board_for_machine(machine: str):
+    """The profile whose "machine_words" (e.g. "RP2040") name the board's os.uname().machine
+    ("Raspberry Pi Pico with RP2040"), the longest word winning; None when none does."""
+    text = machine.upper()
+    best, length = None, 0
+    for name in list_boards():
+        for word in _read_profile(name).get("machine_words", ()):
+            if word.upper() in text and len(word) > length:
+                best, length = name, len(word)
+    return best
+
+
 def load_board(name: str) -> Board:
     """The profile of board `name` or of an alias ("pico"); ValueError listing the valid names
     if there is none."""

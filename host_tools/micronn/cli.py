@@ -2,13 +2,13 @@
 
 import argparse
 import sys
-import time
 import warnings
 
 from micronn import __version__, commands
 from micronn.board_text import printable
 from micronn.boards import DEFAULT_BOARD
 from micronn.calibration import CalibrationWarning
+from micronn.cli_progress import FlashProgress
 from micronn.memory_plan import RUNTIMES
 from micronn.messages import one_line
 from micronn.simulate import BACKENDS, WEIGHTS, SimulationError
@@ -161,6 +161,9 @@ def _add_flash(sub):
     parser.add_argument(
         "--force", action="store_true", help="flash even if the model cannot fit the heap"
     )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on stderr (errors only)"
+    )
 
 
 def _add_run(sub):
@@ -196,48 +199,8 @@ def _add_virtual_board(sub):
     parser.add_argument("--micropython", help="path of the MicroPython unix executable")
 
 
-class _Progress:
-    """Progress lines on stderr: one updating line per file, or one line per step for a fleet.
-    Only on a terminal: in a log or a pipe, stderr carries nothing but errors."""
-
-    STEP = 0.25  # a fleet board reports every quarter of a file
-
-    def __init__(self, fleet: bool):
-        self._fleet = fleet
-        self._started = {}
-        self._last_step = {}
-        self._shown = sys.stderr.isatty()
-        self._open_line = False  # an updating line without its newline yet
-
-    def end_line(self) -> None:
-        """Finish an updating line, so that a message after it starts on a line of its own."""
-        if self._open_line:
-            print(file=sys.stderr, flush=True)
-            self._open_line = False
-
-    def __call__(self, port, label, done, total):
-        if not self._shown:
-            return
-        key = (port, label)
-        start = self._started.setdefault(key, time.monotonic())
-        rate = done / max(time.monotonic() - start, 1e-6)
-        share = done / total if total else 1.0
-        if self._fleet:
-            step = int(share / self.STEP)
-            if self._last_step.get(key) == step:
-                return
-            self._last_step[key] = step
-            print(f"{port}: {label} {share:4.0%} {rate / 1024:7.1f} KiB/s", file=sys.stderr)
-            return
-        bar = "#" * int(share * 30)
-        end = "\n" if done >= total else ""
-        line = f"\r{label} [{bar:<30}] {share:4.0%} {done}/{total} B {rate / 1024:7.1f} KiB/s"
-        print(line, end=end, file=sys.stderr, flush=True)
-        self._open_line = not end
-
-
 def _flash(args):
-    progress = _Progress(fleet=len(args.port) > 1)
+    progress = FlashProgress(fleet=len(args.port) > 1, quiet=args.quiet)
     try:
         return commands.do_flash(args, progress=progress)
     finally:

@@ -259,8 +259,13 @@ def _on_board(function, *args, **options):
     return run_interruptibly([lambda stop: function(*args, stop=stop, **options)])[0]
 
 
-def _kib(count: int) -> str:
-    return f"{count / 1024:.1f} KiB"
+def _size(count: int) -> str:
+    """Bytes in readable units: 488 B, 12.3 KiB, 1.40 MiB."""
+    if count < 1024:
+        return f"{count} B"
+    if count < 1 << 20:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / (1 << 20):.2f} MiB"
 
 
 def _heap_check(data: bytes, model_name: str, profile: str):
@@ -356,17 +361,24 @@ def do_run(args) -> list:
 
 
 def do_info(args) -> list:
+    from micronn.boards import board_for_machine
     from micronn.remote import describe as describe_board
 
     report = _on_board(describe_board, args.port, baudrate=args.baud)
     info = report.info
-    models = ", ".join(f"{m.name} ({m.size} B)" for m in report.models) or "none"
+    models = ", ".join(f"{m.name} ({_size(m.size)})" for m in report.models) or "none"
+    profile = board_for_machine(info.machine)
+    if profile:
+        aliases = load_board(profile).aliases
+        named = f"profile {profile}" + (f", --board {aliases[0]}" if aliases else "")
+    else:
+        named = "no board profile matches; see micronn boards"
     return [
-        f"board:        {info.machine} ({info.platform})",
+        f"board:        {info.machine} on {args.port} ({info.platform}; {named})",
         f"firmware:     {info.implementation} {info.version}",
         f"mpy:          {report.mpy_text}",
-        f"heap:         {_kib(info.heap_free)} free of {_kib(info.heap_total)}",
-        f"filesystem:   {_kib(info.fs_free)} free of {_kib(info.fs_total)}",
+        f"heap:         {_size(info.heap_free)} free of {_size(info.heap_total)}",
+        f"filesystem:   {_size(info.fs_free)} free of {_size(info.fs_total)}",
         f"micronn:      {info.runtime_stamp or 'not installed'}",
         f"backends:     {info.backends}",
         f"models:       {models}",
