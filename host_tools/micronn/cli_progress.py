@@ -73,7 +73,7 @@ class FlashProgress:
         share = min(sent / whole, 1.0)
         elapsed = max(time.monotonic() - job.started, 1e-6)
         rate = sent / elapsed
-        eta = _eta((whole - sent) / rate) if rate > 0 and sent < whole else "0 s"
+        eta = "0 s" if sent >= whole else _eta((whole - sent) / rate) if rate > 0 else "?"
         figures = f"{share:4.0%} {_kib(sent)}/{_kib(whole)} KiB {rate / 1024:6.1f} KiB/s ETA {eta}"
         if self._live and not self._fleet:
             bar = "#" * int(share * BAR_WIDTH)

@@ -374,7 +374,7 @@ def do_info(args) -> list:
     else:
         named = "no board profile matches; see micronn boards"
     return [
-        f"board:        {info.machine} on {args.port} ({info.platform}; {named})",
+        f"board:        {info.machine} ({info.platform}) on {args.port}; {named}",
         f"firmware:     {info.implementation} {info.version}",
         f"mpy:          {report.mpy_text}",
         f"heap:         {_size(info.heap_free)} free of {_size(info.heap_total)}",
