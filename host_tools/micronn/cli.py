@@ -50,14 +50,23 @@ def _add_convert(sub):
 def _add_inspect(sub):
     parser = sub.add_parser("inspect", help="layers, sizes and estimated RAM of a .mnq file")
     parser.add_argument("model", help=".mnq file")
-    parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile to compare against")
+    parser.add_argument(
+        "--board",
+        default=DEFAULT_BOARD,
+        help="board profile to compare against (micronn boards; aliases such as pico)",
+    )
     parser.add_argument(
         "--runtime",
         choices=RUNTIMES,
         default="mpy",
         help="the device package as micronn flash installs it (mpy) or as .py source",
     )
-    parser.add_argument("--backend", choices=("python", "viper"), default="python")
+    parser.add_argument(
+        "--backend",
+        choices=("python", "viper"),
+        default="python",
+        help="the kernels whose memory to plan for",
+    )
 
 
 def _add_simulate(sub):
@@ -72,8 +81,15 @@ def _add_simulate(sub):
         "--output",
         help="write outputs to this .npy, or .npz (output0, output1, ...) (default: print them)",
     )
-    parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile: heap size")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument(
+        "--board", default=DEFAULT_BOARD, help="board profile: heap size (micronn boards)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="kernels to run (auto: the fastest the board has, never ulab)",
+    )
     parser.add_argument(
         "--weights", choices=WEIGHTS, default="auto", help="where the weights live (docs/memory.md)"
     )
@@ -141,6 +157,13 @@ def _add_export_runtime(sub):
     parser.add_argument("--source", action="store_true", help="write .py sources even with --board")
 
 
+def _add_docs(sub):
+    parser = sub.add_parser("docs", help="list the documentation pages, or print one")
+    parser.add_argument(
+        "page", nargs="?", help="a page's name, e.g. format, device-api, boards/rp2040"
+    )
+
+
 def _add_devs(sub):
     sub.add_parser(
         "devs", help="list the serial ports that may be MicroPython boards (and virtual boards)"
@@ -172,7 +195,12 @@ def _add_run(sub):
     parser.add_argument("--input", required=True, help=".npy of int8 codes or float inputs")
     parser.add_argument("--output", help="write outputs to this .npy (default: print them)")
     parser.add_argument("--model", help="model name on the board (default: the only one)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="kernels to run (auto: the fastest the board has, never ulab)",
+    )
 
 
 def _add_info(sub):
@@ -193,7 +221,9 @@ def _add_virtual_board(sub):
     parser = sub.add_parser(
         "virtual-board", help="run the MicroPython VM on a pty as a board; prints the port"
     )
-    parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile: heap size")
+    parser.add_argument(
+        "--board", default=DEFAULT_BOARD, help="board profile: heap size (micronn boards)"
+    )
     parser.add_argument("--folder", help="the board's files (default: a temporary folder)")
     parser.add_argument("--baud", type=int, help="pace the line like a UART at this baud rate")
     parser.add_argument("--micropython", help="path of the MicroPython unix executable")
@@ -229,12 +259,15 @@ VERBS = {
     "devs": (_add_devs, commands.do_devs),
     "bench": (_add_bench, commands.do_bench),
     "export-runtime": (_add_export_runtime, commands.do_export_runtime),
+    "docs": (_add_docs, commands.do_docs),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="micronn", description="Quantized neural networks for MicroPython boards."
+        prog="micronn",
+        description="Quantized neural networks for MicroPython boards.",
+        epilog="micronn docs lists the documentation; micronn VERB --help describes a verb.",
     )
     parser.add_argument("--version", action="version", version=f"micronn {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -281,8 +314,11 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    for line in lines:
-        print(line)
+    try:
+        for line in lines:
+            print(line)
+    except BrokenPipeError:  # `micronn docs format | head`: the reader has what it wanted
+        sys.stdout = None  # nothing more to flush at exit
     return 0
 
 

@@ -242,6 +242,20 @@ def do_export_runtime(args) -> list:
     ]
 
 
+def do_docs(args) -> list:
+    """The pages that travel with micronn (in the wheel too), or the text of one."""
+    from micronn.resources import docs_dir
+
+    folder = docs_dir()
+    pages = sorted(p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.md"))
+    if args.page is None:
+        return [f"micronn's documentation, in {folder} (micronn docs PAGE prints one):", *pages]
+    name = args.page.removesuffix(".md")
+    if name not in pages:
+        raise ValueError(f"no page {args.page!r}; the pages are: {', '.join(pages)}")
+    return (folder / f"{name}.md").read_text(encoding="utf-8").splitlines()
+
+
 def do_devs(args) -> list:
     from micronn.ports import candidates
 
