@@ -105,3 +105,13 @@ def test_the_manifest_freezes_the_package_beside_it():
     }
     exec(MANIFEST, namespace)  # noqa: S102 - the manifest is our own text
     assert calls == [("include", "$(PORT_DIR)/boards/manifest.py"), ("package", "micronn")]
+
+
+def test_docs_lists_and_prints_the_pages(capsys):
+    assert main(["docs"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert {"format", "device-api", "boards/rp2040"} <= set(listed)
+    assert main(["docs", "format"]) == 0
+    assert "## Labels" in capsys.readouterr().out
+    assert main(["docs", "nope"]) == 1
+    assert "the pages are: " in capsys.readouterr().err

@@ -98,9 +98,11 @@ def read_table(stream, name="model"):
     reader.crc = crc32(memoryview(head)[24:], crc32(memoryview(head)[:20]))
     records_at = TENSORS_AT + TENSOR_ENTRY * tensor_count
     version = head[4]
-    labels_size = 4 * struct.unpack_from("<H", head, 30)[0] if version == 3 else 0
-    if version == 3 and (not labels_size or labels_size >= file_size - table_size):
-        reader.fail(f"impossible labels section of {labels_size} bytes", DAMAGED)
+    labels_size = 0
+    if version == 3:
+        from .labels import section_size
+
+        labels_size = section_size(reader, head, file_size - table_size)
     more = b""  # the edges past the first two
     if version >= 2 and (head[28] != 1 or head[29] != 1):
         from . import edge_table

@@ -12,6 +12,14 @@ import struct
 from .container import DAMAGED
 
 
+def section_size(reader, head, room):
+    """The labels section's bytes from header bytes 30 and 31; it must leave room for data."""
+    size = 4 * struct.unpack_from("<H", head, 30)[0]
+    if not size or size >= room:
+        reader.fail(f"impossible labels section of {size} bytes", DAMAGED)
+    return size
+
+
 def read_labels(reader, model):
     """The labels as a tuple of str; every field of the section checked."""
     size = model.labels_size
@@ -47,7 +55,22 @@ def read_labels(reader, model):
     if size - position > 3 or any(memoryview(section)[position:]):
         reader.fail("unexpected bytes after the last label")
     model.labels_output = output
+    model.plain_net = model.net  # None (Net) or edge_table.net
+    model.net = labelled_net
     return tuple(labels)
+
+
+def labelled_net(model, *args):
+    """The network of a model with labels: what it would be without, given its labels."""
+    if model.plain_net is None:
+        from .net import Net
+
+        net = Net(model, *args)
+    else:
+        net = model.plain_net(model, *args)
+    net.labels = model.labels
+    net.labels_output = model.labels_output
+    return net
 
 
 def _crc(data):

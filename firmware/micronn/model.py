@@ -40,12 +40,9 @@ class Layer:
 class Model:
     """edges: the Edges in container order, the n_in inputs first, then the outputs.
     net: None for Net, or what makes the network instead (edge_table.net for several edges).
-    labels: None, or the class names of the last axis of output labels_output (labels.py)."""
+    labels_size: bytes of the labels section (labels.py sets labels and labels_output)."""
 
     net = None
-    labels = None
-    labels_output = 0
-    labels_size = 0
 
     def __init__(self, edges, n_in, shapes, offsets, arena_size, layers):
         self.edges = edges

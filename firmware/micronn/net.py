@@ -59,6 +59,16 @@ def _above_127_finder(backend):
     return _above_127
 
 
+_ranking = None  # ranking.top, imported by the first net.top()
+
+
+def _import_ranking():
+    global _ranking
+    from .ranking import top
+
+    _ranking = top
+
+
 class Net:
     """Integer inference for a checked container.Model, one kernel module per layer.
 
@@ -68,12 +78,12 @@ class Net:
     output buffer.
     """
 
+    labels = None  # or a tuple of str naming the last axis of output labels_output (labels.py)
+    labels_output = 0
+
     def __init__(self, model, kernels, backend, placement=None, file=None):
         self.backend = backend
         self.weights = "ram" if placement is None else placement.name
-        self.labels = model.labels  # None, or a tuple of str naming the last axis of an output
-        self.labels_output = model.labels_output
-        self._top = None  # ranking.Ranking, made by the first top()
         self._file = file  # the model file the net opened and reads its weights from
         first_in, first_out = model.edges[0], model.edges[model.n_in]  # more: net_edges.py
         self.input_shape = tuple(first_in.shape)
@@ -143,11 +153,9 @@ class Net:
         at least k ints) or the net's own array("H") of k items, which the next call with
         another k replaces. No allocation on int8 codes once that array exists; the first call
         imports ranking.py."""
-        if self._top is None:
-            from .ranking import Ranking
-
-            self._top = Ranking()
-        return self._top.top(out, k, into)
+        if _ranking is None:
+            _import_ranking()
+        return _ranking(self, out, k, into)
 
     def quantize(self, x, out=None):
         """Floats to int8 codes with the input's scale and zero point (allocates floats)."""

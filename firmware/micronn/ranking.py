@@ -1,29 +1,26 @@
 """net.top(): the indices of the largest items of an output, allocation-free.
 
-Imported by the first net.top() only. The work is split into small functions because a call
+Imported by the first net.top(). The work is split into small functions because a call
 whose frame is big (many locals, a deep stack) puts that frame on the heap.
 """
 
 from array import array
 
 
-class Ranking:
-    """A net's top(): the array it returns when the caller gives none, one per k."""
+def top(net, out, k, into):
+    """Net.top (net.py)."""
+    return _rank(out, _buffer(net, out, k, into), k)
 
-    def __init__(self):
-        self.own = None
 
-    def top(self, out, k, into):
-        return _rank(out, self._buffer(out, k, into), k)
-
-    def _buffer(self, out, k, into):
-        if k < 1 or k > len(out) or (into is not None and len(into) < k):
-            _refuse(out, k, into)
-        if into is not None:
-            return into
-        if self.own is None or len(self.own) != k:
-            self.own = array("H", bytes(2 * k))
-        return self.own
+def _buffer(net, out, k, into):
+    if k < 1 or k > len(out) or (into is not None and len(into) < k):
+        _refuse(out, k, into)
+    if into is not None:
+        return into
+    own = getattr(net, "_top", None)  # set by the first call: nets without top() lack it
+    if own is None or len(own) != k:
+        own = net._top = array("H", bytes(2 * k))
+    return own
 
 
 def _refuse(out, k, into):

@@ -44,7 +44,7 @@ RESIZE_TABLES = {"RESIZE_NEAREST_NEIGHBOR": 1, "RESIZE_BILINEAR": 3}  # tables p
 # it stays), its objects (a tuple of str) and a few blocks more, measured on both VMs with
 # 3 to 400 labels (docs/memory.md, "Labels")
 LABELS_MODULE = {64: {"mpy": 1568, "py": 1728}, 32: {"mpy": 1184, "py": 1760}}
-LABELS_EXTRA = 128
+LABELS_EXTRA = 160  # the net's instance dict grows by a block for labels, labels_output
 EXTRA_EDGE_BYTES = 256  # a net with several inputs or outputs: per edge past the first two, its
 # memoryview, Edge object and own output buffer header (estimated from net_edges.py, 64-bit)
 
