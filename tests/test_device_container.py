@@ -29,6 +29,11 @@ import gc
 import io
 import json
 from array import array
+
+# the file and its damaged copy live in two buffers made before micronn is compiled, while the
+# heap is in one piece: thousands of loads later it may have no free run of a file's size
+original = bytearray({size})
+damaged = bytearray({size})
 import micronn
 
 def attempt(data, use_file):
@@ -46,23 +51,26 @@ def attempt(data, use_file):
     return ["returned a net", ""]
 
 def positions(path):
-    gc.collect()  # a fragmented heap after thousands of loads: the list needs one free block
+    item = array("I", [0])  # one at a time, for the same reason
     with open(path, "rb") as f:
-        return array("I", f.read())
+        while f.readinto(item) == 4:
+            yield item[0]
 
 for name in {names}:
     gc.collect()
     with open(name, "rb") as f:
-        original = f.read()
-    print(json.dumps([name, "original", attempt(original, True)]))
+        n = f.readinto(original)
+    whole = memoryview(original)[:n]
+    print(json.dumps([name, "original", attempt(whole, True)]))
     for length in positions(name + ".truncate"):
-        print(json.dumps([name, "truncate %d" % length, attempt(original[:length], True)]))
+        print(json.dumps([name, "truncate %d" % length, attempt(whole[:length], True)]))
+    data = memoryview(damaged)[:n]
     for position in positions(name + ".corrupt"):
         for pattern in {patterns}:
-            data = bytearray(original)
+            data[:] = whole
             data[position] ^= pattern
             label = "byte %d ^ 0x%02x" % (position, pattern)
-            print(json.dumps([name, label, attempt(bytes(data), pattern == 0x01)]))
+            print(json.dumps([name, label, attempt(data, pattern == 0x01)]))
 """
 
 
@@ -91,7 +99,8 @@ def _run_vm(tmp_path, containers: dict) -> list:
         (tmp_path / name).write_bytes(data)
         for kind, positions in (("truncate", truncate), ("corrupt", corrupt)):
             (tmp_path / f"{name}.{kind}").write_bytes(np.array(positions, "<u4").tobytes())
-    script = VM_SCRIPT.format(names=list(containers), patterns=list(XOR_PATTERNS))
+    size = max(len(data) for data, _, _ in containers.values())
+    script = VM_SCRIPT.format(names=list(containers), patterns=list(XOR_PATTERNS), size=size)
     return [json.loads(line) for line in run(script, cwd=tmp_path, heapsize=VM_HEAP).splitlines()]
 
 

@@ -36,7 +36,7 @@ P = 24  # params start in a record: in_features, out_features, input zp, output 
 INVALID = [
     # header
     ("magic", put("<B", 0, 0x88), "not a .mnq"),
-    ("version 3", put("<H", 4, 3), "version 3"),
+    ("version 4", put("<H", 4, 4), "version 4"),
     ("unknown flag", put("<H", 6, 4), "flags 0x0004"),
     ("reserved header word", put("<I", 28, 1 << 31), "reserved header field"),
     ("file_size too large", add("<I", 8, 4), "header says"),

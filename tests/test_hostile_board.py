@@ -211,7 +211,8 @@ SCENARIOS = {
 
 def _command(command, files, port):
     args = [files.get(arg, arg) for arg in command]
-    return [*args, "--port", port]
+    quiet = ["--quiet"] if command[0] == "flash" else []  # no progress lines: the error alone
+    return [*args, "--port", port, *quiet]
 
 
 def _assert_clean(outcome):

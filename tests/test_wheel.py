@@ -48,6 +48,9 @@ def test_wheel_carries_board_profiles_and_device_scripts(wheel):
     for path in (REPO / "boards").glob("*.json"):
         assert f"micronn/_boards/{path.name}" in names
     assert "micronn/device_scripts/simulate_runner.py" in names
+    assert "micronn/device_scripts/bench_runner.py" in names
+    for path in [*(REPO / "docs").glob("*.md"), *(REPO / "docs" / "boards").glob("*.md")]:
+        assert f"micronn/_docs/{path.relative_to(REPO / 'docs').as_posix()}" in names
     assert "micronn/cli.py" in names
 
 

@@ -17,7 +17,7 @@ import sys
 # they are compiled once, first, while the heap is still in one piece, and kept
 # (docs/memory.md).
 TABLE_MODULES = ("rules", "arena")
-READER_MODULES = ("container", "values", "model", "crc32", "ops", "edge_table")
+READER_MODULES = ("container", "values", "model", "crc32", "ops", "edge_table", "labels")
 FROM_SOURCE = __file__.endswith(".py")
 LOAD_MODULES = ("placement",)  # dropped once the network is built
 if FROM_SOURCE:

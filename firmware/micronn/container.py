@@ -1,4 +1,4 @@
-"""Read and check a .mnq container, version 1 or 2 (the specification is docs/format.md).
+"""Read and check a .mnq container, version 1, 2 or 3 (the specification is docs/format.md).
 
 The file is streamed: the table (header, edges, activation tensors, layer records) first, then
 each layer's data block, every tensor read straight into the array it will live in. Any problem
@@ -9,7 +9,8 @@ the arena check in arena.py.
 read() keeps every tensor in RAM. read_table() + read_blocks() let the loader leave the weights
 of chosen layers in the file (placement.py): those are checked through a scratch buffer and
 become InFile records of where they lie. Version 2's edge table (several inputs or outputs) is
-read by edge_table.py, imported only for such a file.
+read by edge_table.py, imported only for such a file; version 3's labels section (class names
+after the data blocks) by labels.py, imported only for a file that has one.
 """
 
 import struct
@@ -26,7 +27,7 @@ except ImportError:  # a build without binascii.crc32
     from .crc32 import crc32
 
 MAGIC = b"\x89MNQ"
-VERSION = 2  # and 1; version 2 adds the edge counts (header bytes 28 and 29)
+VERSION = 3  # and 1, 2; 2 adds the edge counts (header bytes 28, 29), 3 the labels (30, 31)
 TENSORS_AT = 56  # header (32) + input edge (12) + output edge (12), or the first two edges
 TENSOR_ENTRY = 16
 RECORD_HEAD = 24
@@ -96,8 +97,14 @@ def read_table(stream, name="model"):
     file_size, table_size, layer_count, tensor_count, arena_size = _header(reader, head, size)
     reader.crc = crc32(memoryview(head)[24:], crc32(memoryview(head)[:20]))
     records_at = TENSORS_AT + TENSOR_ENTRY * tensor_count
+    version = head[4]
+    labels_size = 0
+    if version == 3:
+        from .labels import section_size
+
+        labels_size = section_size(reader, head, file_size - table_size)
     more = b""  # the edges past the first two
-    if head[4] == 2:
+    if version >= 2 and (head[28] != 1 or head[29] != 1):
         from . import edge_table
 
         more = edge_table.more(reader, head, records_at, table_size)
@@ -112,7 +119,7 @@ def read_table(stream, name="model"):
     flags = struct.unpack_from("<H", head, 6)[0]
     if flags:
         reader.fail(f"unknown feature flags 0x{flags:04x}", UPDATE)
-    if any(head[28 if head[4] == 1 else 30 : 32]):
+    if any(head[28 if version == 1 else 30 : 32 if version < 3 else 30]):
         reader.fail("the reserved header field is not zero")
     if layer_count < 1 or tensor_count < 2:
         reader.fail(f"{layer_count} layers and {tensor_count} tensors; a model needs 1 and 2")
@@ -125,10 +132,12 @@ def read_table(stream, name="model"):
             _edge(reader, head, 44, "output", shapes),
         )
         n_in = 1
-    layers = _layers(reader, records, shapes, table_size, file_size, edges, n_in)
+    data_end = file_size - labels_size
+    layers = _layers(reader, records, shapes, table_size, data_end, edges, n_in)
     model = Model(edges, n_in, shapes, offsets, arena_size, layers)
     if more:
         model.net = edge_table.net
+    model.labels_size = labels_size
     model.file_size = file_size
     model.table_size = table_size
     from . import arena  # the table's checks are imported here, so that load() can drop them
@@ -149,6 +158,10 @@ def read_blocks(reader, model, records, in_file=None, scratch=None):
     for index in range(len(model.layers)):
         outside = in_file is not None and in_file[index]
         _read_block(reader, index, model.layers[index], records[index][0], outside, scratch)
+    if model.labels_size:
+        from .labels import read_labels
+
+        model.labels = read_labels(reader, model)
 
 
 def _rules():

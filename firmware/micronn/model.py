@@ -39,7 +39,8 @@ class Layer:
 
 class Model:
     """edges: the Edges in container order, the n_in inputs first, then the outputs.
-    net: None for Net, or what makes the network instead (edge_table.net for several edges)."""
+    net: None for Net, or what makes the network instead (edge_table.net for several edges).
+    labels_size: bytes of the labels section (labels.py sets labels and labels_output)."""
 
     net = None
 

@@ -59,6 +59,16 @@ def _above_127_finder(backend):
     return _above_127
 
 
+_ranking = None  # ranking.top, imported by the first net.top()
+
+
+def _import_ranking():
+    global _ranking
+    from .ranking import top
+
+    _ranking = top
+
+
 class Net:
     """Integer inference for a checked container.Model, one kernel module per layer.
 
@@ -67,6 +77,9 @@ class Net:
     of (run, plan, a, b, out) steps and copies the output tensor into `out` or the net's own
     output buffer.
     """
+
+    labels = None  # or a tuple of str naming the last axis of output labels_output (labels.py)
+    labels_output = 0
 
     def __init__(self, model, kernels, backend, placement=None, file=None):
         self.backend = backend
@@ -140,6 +153,16 @@ class Net:
             for i in range(len(result)):
                 out[i] = result[i]
         return out
+
+    def top(self, out, k=1, into=None):
+        """The indices of the k largest items of `out` (an output buffer, or one row of it),
+        largest first, the lower index first among equals, written into `into` (an array of
+        at least k ints) or the net's own array("H") of k items, which the next call with
+        another k replaces. No allocation on int8 codes once that array exists; the first call
+        imports ranking.py."""
+        if _ranking is None:
+            _import_ranking()
+        return _ranking(self, out, k, into)
 
     def quantize(self, x, out=None):
         """Floats to int8 codes with the input's scale and zero point (allocates floats)."""

@@ -30,7 +30,7 @@ def skim(stream, weights):
     codes = []
     table_size, layer_count, tensor_count = struct.unpack_from("<IHH", head, 12)
     position = 56 + 16 * tensor_count
-    if head[4] == 2:  # version 2: the edge counts are bytes 28 and 29 (version 1: two edges)
+    if head[4] >= 2:  # versions 2 and 3: the edge counts are bytes 28 and 29 (version 1: two edges)
         stream.seek(28)
         stream.readinto(head)
         position += 12 * (head[0] + head[1] - 2)

@@ -30,6 +30,7 @@ class Board:
     notes: tuple
     sources: dict  # figure name -> where the figure comes from
     flash_micropython: str = ""
+    aliases: tuple = ()  # other names --board takes: "pico" for rp2040, ...
 
     @property
     def word_bits(self) -> int:
@@ -43,13 +44,41 @@ def list_boards() -> list:
     return sorted(path.stem for path in boards_dir().glob("*.json"))
 
 
+def _read_profile(name: str) -> dict:
+    return json.loads((boards_dir() / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def board_aliases() -> dict:
+    """alias -> profile name, from each profile's "aliases"."""
+    return {
+        alias: name for name in list_boards() for alias in _read_profile(name).get("aliases", ())
+    }
+
+
+def board_for_machine(machine: str):
+    """The profile whose "machine_words" (e.g. "RP2040") name the board's os.uname().machine
+    ("Raspberry Pi Pico with RP2040"), the longest word winning; None when none does."""
+    text = machine.upper()
+    best, length = None, 0
+    for name in list_boards():
+        for word in _read_profile(name).get("machine_words", ()):
+            if word.upper() in text and len(word) > length:
+                best, length = name, len(word)
+    return best
+
+
 def load_board(name: str) -> Board:
-    """The profile of board `name`; ValueError listing the valid names if there is none."""
+    """The profile of board `name` or of an alias ("pico"); ValueError listing the valid names
+    if there is none."""
     names = list_boards()
     if name not in names:
-        raise ValueError(f"unknown board {name!r}; choose one of: {', '.join(names)}")
+        aliases = board_aliases()
+        if name.lower() not in aliases:
+            known = ", ".join(names + sorted(aliases))
+            raise ValueError(f"unknown board {name!r}; choose one of: {known}")
+        name = aliases[name.lower()]
     path = boards_dir() / f"{name}.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = _read_profile(name)
     missing = [field for field in REQUIRED_FIELDS if field not in data]
     unsourced = [figure for figure in SOURCED_FIGURES if figure not in data.get("sources", {})]
     if missing or unsourced:
@@ -64,4 +93,5 @@ def load_board(name: str) -> Board:
         notes=tuple(data["notes"]),
         sources=dict(data["sources"]),
         flash_micropython=data.get("flash_micropython", ""),
+        aliases=tuple(data.get("aliases", ())),
     )

@@ -2,13 +2,13 @@
 
 import argparse
 import sys
-import time
 import warnings
 
 from micronn import __version__, commands
 from micronn.board_text import printable
 from micronn.boards import DEFAULT_BOARD
 from micronn.calibration import CalibrationWarning
+from micronn.cli_progress import FlashProgress
 from micronn.memory_plan import RUNTIMES
 from micronn.messages import one_line
 from micronn.simulate import BACKENDS, WEIGHTS, SimulationError
@@ -22,10 +22,24 @@ RESUME_ADVICE = "; run the same command again to resume"  # after Ctrl-C in flas
 
 def _add_convert(sub):
     parser = sub.add_parser("convert", help="convert a trained model to a .mnq container")
-    parser.add_argument("model", help="trained model file (.npz dense stack, see docs/npz.md)")
+    parser.add_argument(
+        "model",
+        help="trained model file: .tflite (int8 or float), .keras / .h5, .onnx, or an .npz "
+        "dense stack (docs/npz.md)",
+    )
     parser.add_argument("-o", "--output", required=True, help="where to write the .mnq file")
-    parser.add_argument("--calibration", help=".npy of representative float inputs")
-    parser.add_argument("--weights", choices=("int8", "int4", "int2"), default="int8")
+    parser.add_argument(
+        "--calibration", help=".npy of representative float inputs (float models only)"
+    )
+    parser.add_argument(
+        "--weights", choices=("int8", "int4", "int2"), default="int8", help="weight precision"
+    )
+    parser.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="class names of the output's last axis, one per line (stored in the container; "
+        "net.labels on the board)",
+    )
     parser.add_argument(
         "--per-tensor",
         action="store_true",
@@ -36,14 +50,23 @@ def _add_convert(sub):
 def _add_inspect(sub):
     parser = sub.add_parser("inspect", help="layers, sizes and estimated RAM of a .mnq file")
     parser.add_argument("model", help=".mnq file")
-    parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile to compare against")
+    parser.add_argument(
+        "--board",
+        default=DEFAULT_BOARD,
+        help="board profile to compare against (micronn boards; aliases such as pico)",
+    )
     parser.add_argument(
         "--runtime",
         choices=RUNTIMES,
         default="mpy",
         help="the device package as micronn flash installs it (mpy) or as .py source",
     )
-    parser.add_argument("--backend", choices=("python", "viper"), default="python")
+    parser.add_argument(
+        "--backend",
+        choices=("python", "viper"),
+        default="python",
+        help="the kernels whose memory to plan for",
+    )
 
 
 def _add_simulate(sub):
@@ -58,8 +81,15 @@ def _add_simulate(sub):
         "--output",
         help="write outputs to this .npy, or .npz (output0, output1, ...) (default: print them)",
     )
-    parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile: heap size")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument(
+        "--board", default=DEFAULT_BOARD, help="board profile: heap size (micronn boards)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="kernels to run (auto: the fastest the board has, never ulab)",
+    )
     parser.add_argument(
         "--weights", choices=WEIGHTS, default="auto", help="where the weights live (docs/memory.md)"
     )
@@ -72,6 +102,11 @@ def _add_simulate(sub):
     )
     runtime.add_argument("--mpy", action="store_true", help=argparse.SUPPRESS)  # the default
     parser.add_argument("--dequantize", action="store_true", help="write float outputs")
+    parser.add_argument(
+        "--time",
+        action="store_true",
+        help="also time predict on every backend the VM has (us per inference, peak heap)",
+    )
     parser.add_argument("--micropython", help="path of the MicroPython unix executable")
 
 
@@ -79,17 +114,60 @@ def _add_boards(sub):
     sub.add_parser("boards", help="list the board profiles")
 
 
+PORT_DEFAULT = " (default: the one board connected, see micronn devs)"
+
+
 def _add_port(parser, several=False):
     if several:
         parser.add_argument(
             "--port",
             action="append",
-            required=True,
-            help="serial port or socket:// / rfc2217:// URL; repeat to flash boards in parallel",
+            help="serial port or socket:// / rfc2217:// URL; repeat to flash boards in "
+            "parallel" + PORT_DEFAULT,
         )
     else:
-        parser.add_argument("--port", required=True, help="serial port or socket:// URL")
+        parser.add_argument(
+            "--port", help="serial port or socket:// / rfc2217:// URL" + PORT_DEFAULT
+        )
     parser.add_argument("--baud", type=int, default=115200, help="baud rate (UART boards)")
+
+
+def _add_bench(sub):
+    parser = sub.add_parser(
+        "bench",
+        help="flash a model and time it on the board: us per inference per backend, peak heap",
+    )
+    parser.add_argument("model", help=".mnq file")
+    _add_port(parser)
+    parser.add_argument("--name", help="name on the board (default: the file's name)")
+    parser.add_argument(
+        "--weights", choices=WEIGHTS, default="auto", help="where the weights live (docs/memory.md)"
+    )
+
+
+def _add_export_runtime(sub):
+    parser = sub.add_parser(
+        "export-runtime",
+        help="write the device package to a folder (.py, or .mpy for a board) with a manifest.py",
+    )
+    parser.add_argument("folder", help="where to write micronn/ and manifest.py")
+    parser.add_argument(
+        "--board", help="compile .mpy files for this board's arch (default: .py sources)"
+    )
+    parser.add_argument("--source", action="store_true", help="write .py sources even with --board")
+
+
+def _add_docs(sub):
+    parser = sub.add_parser("docs", help="list the documentation pages, or print one")
+    parser.add_argument(
+        "page", nargs="?", help="a page's name, e.g. format, device-api, boards/rp2040"
+    )
+
+
+def _add_devs(sub):
+    sub.add_parser(
+        "devs", help="list the serial ports that may be MicroPython boards (and virtual boards)"
+    )
 
 
 def _add_flash(sub):
@@ -106,6 +184,9 @@ def _add_flash(sub):
     parser.add_argument(
         "--force", action="store_true", help="flash even if the model cannot fit the heap"
     )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on stderr (errors only)"
+    )
 
 
 def _add_run(sub):
@@ -114,7 +195,12 @@ def _add_run(sub):
     parser.add_argument("--input", required=True, help=".npy of int8 codes or float inputs")
     parser.add_argument("--output", help="write outputs to this .npy (default: print them)")
     parser.add_argument("--model", help="model name on the board (default: the only one)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="kernels to run (auto: the fastest the board has, never ulab)",
+    )
 
 
 def _add_info(sub):
@@ -135,54 +221,16 @@ def _add_virtual_board(sub):
     parser = sub.add_parser(
         "virtual-board", help="run the MicroPython VM on a pty as a board; prints the port"
     )
-    parser.add_argument("--board", default=DEFAULT_BOARD, help="board profile: heap size")
+    parser.add_argument(
+        "--board", default=DEFAULT_BOARD, help="board profile: heap size (micronn boards)"
+    )
     parser.add_argument("--folder", help="the board's files (default: a temporary folder)")
     parser.add_argument("--baud", type=int, help="pace the line like a UART at this baud rate")
     parser.add_argument("--micropython", help="path of the MicroPython unix executable")
 
 
-class _Progress:
-    """Progress lines on stderr: one updating line per file, or one line per step for a fleet.
-    Only on a terminal: in a log or a pipe, stderr carries nothing but errors."""
-
-    STEP = 0.25  # a fleet board reports every quarter of a file
-
-    def __init__(self, fleet: bool):
-        self._fleet = fleet
-        self._started = {}
-        self._last_step = {}
-        self._shown = sys.stderr.isatty()
-        self._open_line = False  # an updating line without its newline yet
-
-    def end_line(self) -> None:
-        """Finish an updating line, so that a message after it starts on a line of its own."""
-        if self._open_line:
-            print(file=sys.stderr, flush=True)
-            self._open_line = False
-
-    def __call__(self, port, label, done, total):
-        if not self._shown:
-            return
-        key = (port, label)
-        start = self._started.setdefault(key, time.monotonic())
-        rate = done / max(time.monotonic() - start, 1e-6)
-        share = done / total if total else 1.0
-        if self._fleet:
-            step = int(share / self.STEP)
-            if self._last_step.get(key) == step:
-                return
-            self._last_step[key] = step
-            print(f"{port}: {label} {share:4.0%} {rate / 1024:7.1f} KiB/s", file=sys.stderr)
-            return
-        bar = "#" * int(share * 30)
-        end = "\n" if done >= total else ""
-        line = f"\r{label} [{bar:<30}] {share:4.0%} {done}/{total} B {rate / 1024:7.1f} KiB/s"
-        print(line, end=end, file=sys.stderr, flush=True)
-        self._open_line = not end
-
-
 def _flash(args):
-    progress = _Progress(fleet=len(args.port) > 1)
+    progress = FlashProgress(fleet=len(args.port) > 1, quiet=args.quiet)
     try:
         return commands.do_flash(args, progress=progress)
     finally:
@@ -208,12 +256,18 @@ VERBS = {
     "ls": (_add_ls, commands.do_ls),
     "rm": (_add_rm, commands.do_rm),
     "virtual-board": (_add_virtual_board, _virtual_board),
+    "devs": (_add_devs, commands.do_devs),
+    "bench": (_add_bench, commands.do_bench),
+    "export-runtime": (_add_export_runtime, commands.do_export_runtime),
+    "docs": (_add_docs, commands.do_docs),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="micronn", description="Quantized neural networks for MicroPython boards."
+        prog="micronn",
+        description="Quantized neural networks for MicroPython boards.",
+        epilog="micronn docs lists the documentation; micronn VERB --help describes a verb.",
     )
     parser.add_argument("--version", action="version", version=f"micronn {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -233,6 +287,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)  # exits with EXIT_USAGE on bad usage
     _, run = VERBS[args.verb]
     try:
+        commands.default_port(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CalibrationWarning)
             try:
@@ -259,8 +314,11 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    for line in lines:
-        print(line)
+    try:
+        for line in lines:
+            print(line)
+    except BrokenPipeError:  # `micronn docs format | head`: the reader has what it wanted
+        sys.stdout = None  # nothing more to flush at exit
     return 0
 
 

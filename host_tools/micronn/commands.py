@@ -8,9 +8,10 @@ from micronn import container, reference
 from micronn.arrays import load_npy, load_npz
 from micronn.boards import DEFAULT_BOARD, list_boards, load_board
 from micronn.convert import convert_to_model
+from micronn.labels import top_lines
 from micronn.memory_plan import plan_container
 from micronn.memory_report import describe_memory
-from micronn.report import describe, edge_notes, format_table
+from micronn.report import describe, edge_notes, format_table, labels_lines
 from micronn.simulate import simulate
 
 
@@ -88,13 +89,18 @@ def _read_container(path):
 def do_convert(args) -> list:
     _check_output_folder(args.output)
     model = convert_to_model(
-        args.model, calibration=args.calibration, weights=args.weights, per_tensor=args.per_tensor
+        args.model,
+        calibration=args.calibration,
+        weights=args.weights,
+        per_tensor=args.per_tensor,
+        labels=args.labels,
     )
     data = container.write(model)
     Path(args.output).write_bytes(data)
     return [
         f"wrote {args.output}: {len(data)} bytes, {len(model.layers)} layers",
         *edge_notes(model),
+        *labels_lines(model),
     ]
 
 
@@ -153,15 +159,39 @@ def do_simulate(args) -> list:
     else:
         for name, out in zip(_edge_names(model.outputs, "output"), outputs, strict=True):
             lines.append(f"{name}: {np.array2string(out, threshold=200)}")
+    lines += _top_labels(model, result.outputs)
+    if args.time:
+        from micronn.bench import bench_table, bench_vm
+
+        rows = bench_vm(
+            data,
+            args.board,
+            weights=args.weights,
+            micropython=args.micropython,
+            precompiled=not args.source,
+        )
+        lines += [f"timed on the VM with the {board.name}'s heap (its own speed, not the board's):"]
+        lines += bench_table(rows)
     return lines
+
+
+def _top_labels(model, codes) -> list:
+    """The most likely labels of each sample, for a model with labels."""
+    if not model.labels:
+        return []
+    k = model.labels_output
+    spec = model.outputs[k]
+    codes = codes[k] if len(model.outputs) > 1 else codes
+    return top_lines(model.labels, codes, spec.scale, spec.zero_point)
 
 
 def do_boards(args) -> list:
     boards = [load_board(name) for name in list_boards()]
-    header = ("board", "heap B", "filesystem B", "mpy arch", "baud", "description")
+    header = ("board", "aliases", "heap B", "filesystem B", "mpy arch", "baud", "description")
     rows = [
         (
             board.name,
+            ", ".join(board.aliases) or "-",
             str(board.heap_bytes),
             str(board.filesystem_bytes),
             board.mpy_arch,
@@ -176,6 +206,65 @@ def do_boards(args) -> list:
 # -- verbs that talk to a board over serial (see docs/flashing.md) -------------------------
 
 
+def default_port(args) -> None:
+    """A verb with --port and none given: the one board connected (ValueError if there are
+    none or several, listing them)."""
+    if getattr(args, "port", "") is not None:
+        return
+    from micronn.ports import choose_port
+
+    port = choose_port()
+    args.port = [port] if args.verb == "flash" else port
+
+
+def do_bench(args) -> list:
+    from micronn.bench import bench_board, bench_table
+
+    report, rows = _on_board(
+        bench_board, args.port, args.model, weights=args.weights, baudrate=args.baud, name=args.name
+    )
+    return [f"timed {report.board_path} on {args.port} (the board's ticks_us)", *bench_table(rows)]
+
+
+def do_export_runtime(args) -> list:
+    from micronn.runtime_export import PACKAGE, export_runtime
+
+    written = export_runtime(args.folder, board=args.board, source=args.source)
+    modules = [path for path in written if path.parent.name == PACKAGE]
+    compiled = sum(path.suffix == ".mpy" for path in modules)
+    size = sum(path.stat().st_size for path in modules)
+    where = Path(args.folder) / PACKAGE
+    return [
+        f"wrote {where}: {len(modules)} files ({compiled} .mpy), {size} B; and "
+        f"{Path(args.folder) / 'manifest.py'}",
+        f"copy it to the board's /lib: mpremote cp -r {where} :/lib/   (or freeze it with the "
+        "manifest.py)",
+    ]
+
+
+def do_docs(args) -> list:
+    """The pages that travel with micronn (in the wheel too), or the text of one."""
+    from micronn.resources import docs_dir
+
+    folder = docs_dir()
+    pages = sorted(p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.md"))
+    if args.page is None:
+        return [f"micronn's documentation, in {folder} (micronn docs PAGE prints one):", *pages]
+    name = args.page.removesuffix(".md")
+    if name not in pages:
+        raise ValueError(f"no page {args.page!r}; the pages are: {', '.join(pages)}")
+    return (folder / f"{name}.md").read_text(encoding="utf-8").splitlines()
+
+
+def do_devs(args) -> list:
+    from micronn.ports import candidates
+
+    found = candidates()
+    if not found:
+        return ["no MicroPython board found (connect one by USB, or run micronn virtual-board)"]
+    return format_table(("port", "kind", "what"), [(c.port, c.kind, c.description) for c in found])
+
+
 def _on_board(function, *args, **options):
     """function(*args, stop=..., **options) in a worker thread: Ctrl-C ends its board session
     between two frames instead of in the middle of one (interrupt.py)."""
@@ -184,8 +273,13 @@ def _on_board(function, *args, **options):
     return run_interruptibly([lambda stop: function(*args, stop=stop, **options)])[0]
 
 
-def _kib(count: int) -> str:
-    return f"{count / 1024:.1f} KiB"
+def _size(count: int) -> str:
+    """Bytes in readable units: 488 B, 12.3 KiB, 1.40 MiB."""
+    if count < 1024:
+        return f"{count} B"
+    if count < 1 << 20:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / (1 << 20):.2f} MiB"
 
 
 def _heap_check(data: bytes, model_name: str, profile: str):
@@ -274,21 +368,31 @@ def do_run(args) -> list:
         lines.append(f"wrote {args.output}: {result.outputs.dtype} {result.outputs.shape}")
     else:
         lines.append(np.array2string(result.outputs, threshold=200))
+    info = result.model
+    if info.labels:
+        lines += top_lines(info.labels, result.outputs, info.output_scale, info.output_zero_point)
     return lines
 
 
 def do_info(args) -> list:
+    from micronn.boards import board_for_machine
     from micronn.remote import describe as describe_board
 
     report = _on_board(describe_board, args.port, baudrate=args.baud)
     info = report.info
-    models = ", ".join(f"{m.name} ({m.size} B)" for m in report.models) or "none"
+    models = ", ".join(f"{m.name} ({_size(m.size)})" for m in report.models) or "none"
+    profile = board_for_machine(info.machine)
+    if profile:
+        aliases = load_board(profile).aliases
+        named = f"profile {profile}" + (f", --board {aliases[0]}" if aliases else "")
+    else:
+        named = "no board profile matches; see micronn boards"
     return [
-        f"board:        {info.machine} ({info.platform})",
+        f"board:        {info.machine} ({info.platform}) on {args.port}; {named}",
         f"firmware:     {info.implementation} {info.version}",
         f"mpy:          {report.mpy_text}",
-        f"heap:         {_kib(info.heap_free)} free of {_kib(info.heap_total)}",
-        f"filesystem:   {_kib(info.fs_free)} free of {_kib(info.fs_total)}",
+        f"heap:         {_size(info.heap_free)} free of {_size(info.heap_total)}",
+        f"filesystem:   {_size(info.fs_free)} free of {_size(info.fs_total)}",
         f"micronn:      {info.runtime_stamp or 'not installed'}",
         f"backends:     {info.backends}",
         f"models:       {models}",
@@ -317,7 +421,11 @@ def do_virtual_board(args, announce) -> list:
     from micronn.virtual_board import Line, VirtualBoard
 
     board_vm = VirtualBoard(
-        args.board, folder=args.folder, line=Line(args.baud), micropython=args.micropython
+        args.board,
+        folder=args.folder,
+        line=Line(args.baud),
+        micropython=args.micropython,
+        register=True,
     )
     with board_vm as board:
         speed = f"{args.baud} baud" if args.baud else "unthrottled"

@@ -1,7 +1,9 @@
-"""Write and read .mnq containers, versions 1 and 2. The specification is docs/format.md.
+"""Write and read .mnq containers, versions 1, 2 and 3. The specification is docs/format.md.
 
 Version 2 adds the edge counts (header bytes 28 and 29) and an edge table of any length; a
-model with one input and one output is written as version 1, which every runtime reads."""
+model with one input and one output is written as version 1, which every runtime reads.
+Version 3 is version 2 with a labels section after the data blocks (its size in 4-byte words
+at header bytes 30 and 31, micronn.labels); only a model with labels is written as version 3."""
 
 import struct
 import zlib
@@ -10,13 +12,15 @@ import numpy as np
 
 from micronn.arena import check_arena, plan_arena
 from micronn.container_rules import ContainerError, validate, weight_shape
+from micronn.labels import check_labels, pack_section, unpack_section
 from micronn.model import ACTIVATION_CODES, NO_TENSOR, Layer, Model, TensorSpec
 from micronn.ops import BY_CODE
 from micronn.packing import pack, packed_size, unpack
 
 MAGIC = b"\x89MNQ"
-VERSION = 2
-VERSIONS = (1, 2)
+VERSION = 2  # several edges
+LABELS_VERSION = 3  # a labels section
+VERSIONS = (1, 2, 3)
 HEADER = struct.Struct("<4sHHIIHHIIBBH")
 EDGE = struct.Struct("<HBBfi")
 TENSOR = struct.Struct("<BBH4HI")
@@ -113,11 +117,19 @@ def write(model: Model) -> bytes:
     table += bytes(table_size - HEADER.size - len(table))
     counts = (len(model.inputs), len(model.outputs))
     version, counts = (1, (0, 0)) if counts == (1, 1) else (VERSION, counts)
-    fields = [MAGIC, version, 0, data_offset, table_size, len(model.layers), len(model.shapes)]
-    header = HEADER.pack(*fields, 0, arena_size, *counts, 0)
+    section = b""
+    if model.labels:
+        shapes = [spec.shape for spec in model.outputs]
+        labels = check_labels(model.labels, shapes, model.labels_output)
+        section = pack_section(labels, model.labels_output)
+    if section:
+        version, counts = LABELS_VERSION, (len(model.inputs), len(model.outputs))
+    file_size = data_offset + len(section)
+    fields = [MAGIC, version, 0, file_size, table_size, len(model.layers), len(model.shapes)]
+    header = HEADER.pack(*fields, 0, arena_size, *counts, len(section) // 4)
     crc = _crc(header[:CRC_OFFSET], header[CRC_OFFSET + 4 :], table)
-    header = HEADER.pack(*fields, crc, arena_size, *counts, 0)
-    return header + bytes(table) + b"".join(block for block, _ in blocks)
+    header = HEADER.pack(*fields, crc, arena_size, *counts, len(section) // 4)
+    return header + bytes(table) + b"".join(block for block, _ in blocks) + section
 
 
 # --------------------------------------------------------------------------- reading
@@ -151,12 +163,17 @@ def _read(data: bytes, name: str) -> Model:
         raise ContainerError(f"not a .mnq file (bad magic {magic!r})")
     if version not in VERSIONS:
         raise ContainerError(
-            f"version {version} is not supported (this reader: 1 and 2); update micronn"
+            f"version {version} is not supported (this reader: 1 to 3); update micronn"
         )
     if version == 1:
         if n_in or n_out or reserved:
             raise ContainerError("non-zero reserved header field (bytes 28-31 of version 1)")
         n_in = n_out = 1
+    labels_size = 0
+    if version == LABELS_VERSION:
+        labels_size, reserved = 4 * reserved, 0
+        if not labels_size or labels_size >= file_size - table_size:
+            raise ContainerError(f"impossible labels section of {labels_size} bytes")
     if flags or reserved:
         raise ContainerError("unknown flags or non-zero reserved header fields")
     if n_in < 1 or n_out < 1:
@@ -185,10 +202,17 @@ def _read(data: bytes, name: str) -> Model:
         layers.append(layer)
     if position != table_size:
         raise ContainerError("bytes after the last layer record (table_size is too large)")
-    if expected_offset != file_size:
-        raise ContainerError("data blocks do not end at the end of the file")
+    if expected_offset != file_size - labels_size:
+        raise ContainerError("data blocks do not end at the end of the file or labels section")
     specs, ids = [spec for spec, _ in edges], [tensor for _, tensor in edges]
     model = Model(specs[:n_in], specs[n_in:], layers, shapes, ids[:n_in], ids[n_in:])
+    if labels_size:
+        try:
+            model.labels, model.labels_output = unpack_section(
+                data[file_size - labels_size :], [spec.shape for spec in specs[n_in:]]
+            )
+        except ValueError as error:
+            raise ContainerError(str(error)) from None
     validate(model)
     problem = check_arena(model, offsets, arena)
     if problem:

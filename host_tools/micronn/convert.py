@@ -10,6 +10,7 @@ from micronn.importers.onnx import load_onnx
 from micronn.importers.sklearn import graph_from_sklearn
 from micronn.importers.tflite import check_in_scope, import_tflite, read_tflite
 from micronn.importers.tflite.float_graph import float_graph, is_float_model
+from micronn.labels import apply_labels, labels_argument, sklearn_labels
 from micronn.messages import one_line_error
 from micronn.plan import quantize_network
 
@@ -52,16 +53,19 @@ def _load_tflite(path, calibration, weights, per_tensor, method):
 
 
 def convert_to_model(
-    model_path, calibration=None, weights="int8", per_tensor=False, method="minmax"
+    model_path, calibration=None, weights="int8", per_tensor=False, method="minmax", labels=None
 ):
-    """Import and quantize; calibration is an array or a path to a .npy file.
+    """Import and quantize; calibration is an array or a path to a .npy file; labels: None, a
+    labels file (one per line) or a sequence of class names for output 0's last axis.
 
     An int8 .tflite is imported as is (--weights int4/int2 re-quantize its weights, see
     importers/tflite/weights.py); a float .tflite is quantized from calibration like the
     other float formats. Any problem with the files is a ValueError (or a subclass) with a
     one-line message, or an OSError when a file cannot be opened."""
     try:
-        return _convert_to_model(model_path, calibration, weights, per_tensor, method)
+        names, source = labels_argument(labels)
+        model = _convert_to_model(model_path, calibration, weights, per_tensor, method)
+        return apply_labels(model, names, source=source)
     except ValueError as error:  # messages quote names from the file: one printable line
         raise one_line_error(error) from None
 
@@ -76,10 +80,17 @@ def _convert_to_model(model_path, calibration, weights, per_tensor, method):
 
 
 def convert(
-    model_path, output=None, calibration=None, weights="int8", per_tensor=False, method="minmax"
+    model_path,
+    output=None,
+    calibration=None,
+    weights="int8",
+    per_tensor=False,
+    method="minmax",
+    labels=None,
 ) -> bytes:
-    """Convert a model file to .mnq bytes, and write them to `output` when given."""
-    model = convert_to_model(model_path, calibration, weights, per_tensor, method)
+    """Convert a model file to .mnq bytes, and write them to `output` when given; labels as
+    convert_to_model's."""
+    model = convert_to_model(model_path, calibration, weights, per_tensor, method, labels)
     data = container.write(model)
     if output is not None:
         Path(output).write_bytes(data)
@@ -87,24 +98,45 @@ def convert(
 
 
 def convert_graph(
-    graph, output=None, calibration=None, weights="int8", per_tensor=False, method="minmax"
+    graph,
+    output=None,
+    calibration=None,
+    weights="int8",
+    per_tensor=False,
+    method="minmax",
+    labels=None,
 ) -> bytes:
-    """Quantize a FloatGraph (micronn.graph) to .mnq bytes, written to `output` when given."""
+    """Quantize a FloatGraph (micronn.graph) to .mnq bytes, written to `output` when given;
+    labels as convert_to_model's."""
     if isinstance(calibration, (str, Path)):
         calibration = load_npy(calibration)
-    data = container.write(quantize_network(graph, calibration, weights, per_tensor, method))
+    names, source = labels_argument(labels)
+    model = quantize_network(graph, calibration, weights, per_tensor, method)
+    data = container.write(apply_labels(model, names, source=source))
     if output is not None:
         Path(output).write_bytes(data)
     return data
 
 
 def convert_sklearn(
-    estimator, calibration, output=None, weights="int8", per_tensor=False, method="minmax"
+    estimator,
+    calibration,
+    output=None,
+    weights="int8",
+    per_tensor=False,
+    method="minmax",
+    labels=None,
 ) -> bytes:
     """A fitted scikit-learn MLPClassifier or MLPRegressor to .mnq bytes.
 
     calibration: representative inputs (e.g. the training set), as the estimator takes them.
     The model's output is predict_proba's (classifier) or predict's (regressor), quantized.
+    labels: by default a classifier's classes_ (as str), when they name its outputs (not for a
+    binary classifier's one output); False for none; or as convert_to_model's.
     """
     graph = graph_from_sklearn(estimator)
-    return convert_graph(graph, output, calibration, weights, per_tensor, method)
+    if labels is None:
+        labels = sklearn_labels(estimator, int(graph.output_shape[-1]))
+    elif labels is False:
+        labels = None
+    return convert_graph(graph, output, calibration, weights, per_tensor, method, labels)

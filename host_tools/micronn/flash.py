@@ -110,6 +110,7 @@ def flash(
     force_runtime=False,
     check=None,
     stop=None,
+    expect=None,
 ) -> FlashReport:
     """Install the runtime if needed and upload the model to models/NAME.mnq on `port`.
 
@@ -117,9 +118,14 @@ def flash(
     if given, runs first in each session and raises (ValueError) to refuse the board, e.g.
     fit.py's heap check, before anything is written to it. Once the threading.Event `stop`
     is set, the session ends at the next frame boundary and Interrupted is raised.
+    expect({path: bytes}), if given, is told every file the flash will upload as soon as it is
+    known (the model at once, the runtime's files once it is found stale), for one overall
+    progress bar; it may be told a file again (a session that is started again).
     """
     data = read_model(model_path)
     board_path = default_model_path(model_path) if name is None else board_model_path(name)
+    if expect:
+        expect({board_path: len(data)})
     started = time.monotonic()
     with open_transport(port, baudrate=baudrate) as transport:
         transport.stop = stop
@@ -131,7 +137,7 @@ def flash(
                     try:
                         if check is not None:
                             check(session)
-                        runtime = ensure_runtime(session, progress, force_runtime)
+                        runtime = ensure_runtime(session, progress, force_runtime, expect)
                         session.mkdir(MODELS_DIR)
                         result = session.upload(
                             board_path,
@@ -177,8 +183,10 @@ def flash_fleet(ports, model_path, *, progress=None, **options) -> list:
 
     def one(port, stop):
         reporter = progress and (lambda label, d, t: progress(port, label, d, t))
+        expect = getattr(progress, "expect", None)
+        told = expect and (lambda files: expect(port, files))
         try:
-            report = flash(port, model_path, progress=reporter, stop=stop, **options)
+            report = flash(port, model_path, progress=reporter, stop=stop, expect=told, **options)
             return FleetResult(port, report)
         except (TransportError, OSError, ValueError) as error:
             return FleetResult(port, error=str(error))

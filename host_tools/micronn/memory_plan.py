@@ -40,6 +40,11 @@ MOVABLE = ("FULLY_CONNECTED", "CONV_2D")
 BACKENDS_WITH_RUN_ROWS = ("python", "viper")
 WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
 RESIZE_TABLES = {"RESIZE_NEAREST_NEIGHBOR": 1, "RESIZE_BILINEAR": 3}  # tables per axis
+# a model with labels (labels.py on the device): the module while the reader runs (from source
+# it stays), its objects (a tuple of str) and a few blocks more, measured on both VMs with
+# 3 to 400 labels (docs/memory.md, "Labels")
+LABELS_MODULE = {64: {"mpy": 1568, "py": 1728}, 32: {"mpy": 1184, "py": 1760}}
+LABELS_EXTRA = 160  # the net's instance dict grows by a block for labels, labels_output
 EXTRA_EDGE_BYTES = 256  # a net with several inputs or outputs: per edge past the first two, its
 # memoryview, Edge object and own output buffer header (estimated from net_edges.py, 64-bit)
 
@@ -230,6 +235,35 @@ def _room_bytes(model, keep) -> int:
     return kept + CHECK_BYTES + RESERVE["object"] + allowance
 
 
+def _round(nbytes: int, block: int) -> int:
+    return -(-nbytes // block) * block
+
+
+def labels_bytes(labels, word_bits: int) -> int:
+    """Heap bytes of the device's net.labels: a tuple and one str object per label, each str's
+    bytes (and a NUL) in blocks of their own."""
+    if not labels:
+        return 0
+    word = word_bits // 8
+    block = 4 * word  # the GC block: 16 bytes on a 32-bit board, 32 on the 64-bit VM
+    strings = sum(_round(4 * word, block) + _round(len(s.encode()) + 1, block) for s in labels)
+    return _round(word * (2 + len(labels)), block) + strings + LABELS_EXTRA
+
+
+def _labels_stages(model, runtime: str, word_bits: int) -> dict:
+    """What a labels section adds to each stage: while the blocks are read, the module, the
+    section read whole and the labels; from then on the labels (and the module from source)."""
+    if not model.labels:
+        return {}
+    from micronn.labels import pack_section
+
+    kept = labels_bytes(model.labels, word_bits)
+    module = LABELS_MODULE[word_bits][runtime]
+    section = heap_bytes(len(pack_section(model.labels)), 4 * word_bits // 8)
+    later = kept + (module if runtime == "py" else 0)
+    return {"blocks": kept + module + section, "network": later, "loaded": later}
+
+
 def _table_layer(f, op: str) -> int:
     """The checked table's bytes for a layer: TABLE's per-layer figure (per op if so measured)."""
     per_layer = f.TABLE[1]
@@ -299,6 +333,9 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
         for stage in ("network", "loaded"):
             stages[stage] += f.NET_EDGES_MODULE[runtime]
             stages[stage] += f.EDGE_TABLE_MODULE[runtime] if runtime == "py" else 0
+    word_bits = 64 if f is memory_constants else 32
+    for stage, extra in _labels_stages(model, runtime, word_bits).items():
+        stages[stage] += extra
     offsets = f.STAGE_OFFSETS[runtime]
     return {stage: value + offsets.get(stage, 0) for stage, value in stages.items()}
 

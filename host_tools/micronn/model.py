@@ -148,7 +148,11 @@ class Model:
     model.input / model.output / model.input_tensor / model.output_tensor name the single edge
     of a one-input (one-output) model and raise ValueError when there are several.
     shapes: every activation tensor's shape, by id; None means a chain (tensor 0 is the input,
-    tensor i + 1 is layer i's output)."""
+    tensor i + 1 is layer i's output).
+    labels: None, or the class names of the last axis of output labels_output (micronn.labels)."""
+
+    labels = None
+    labels_output = 0
 
     def __init__(self, input, output, layers, shapes=None, input_tensor=None, output_tensor=None):  # noqa: A002
         self.inputs = _edge_list(input)

@@ -102,6 +102,15 @@ def edge_lines(model) -> list:
     return lines
 
 
+def labels_lines(model, shown: int = 8) -> list:
+    """The model's labels, the first `shown` of them, or nothing when it has none."""
+    if not model.labels:
+        return []
+    names = ", ".join(model.labels[:shown]) + (", ..." if len(model.labels) > shown else "")
+    where = f" of output {model.labels_output}" if len(model.outputs) > 1 else ""
+    return [f"labels{where}: {len(model.labels)} ({names})"]
+
+
 def describe(model, container_bytes: int, board: Board) -> list:
     """Lines of text describing the model (memory_report.describe_memory adds the board's
     memory table)."""
@@ -109,6 +118,7 @@ def describe(model, container_bytes: int, board: Board) -> list:
     return [
         *edge_lines(model),
         *edge_notes(model),
+        *labels_lines(model),
         "",
         *format_table(header, layer_rows(model)),
         "",

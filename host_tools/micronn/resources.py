@@ -1,7 +1,7 @@
-"""Where the files that travel with the host package live: device package, board profiles.
+"""Where the files that travel with the host package live: device package, board profiles, docs.
 
-In a wheel they are package data under micronn/_firmware and micronn/_boards; in the repo
-(editable install) they are firmware/ and boards/ at the top of the checkout.
+In a wheel they are package data under micronn/_firmware, micronn/_boards and micronn/_docs; in
+the repo (editable install) they are firmware/, boards/ and docs/ at the top of the checkout.
 """
 
 from pathlib import Path
@@ -28,6 +28,11 @@ def device_package_dir() -> Path:
 def boards_dir() -> Path:
     """The folder of board profiles, one `<name>.json` per board."""
     return _first_existing(_PACKAGE_DIR / "_boards", _REPO_ROOT / "boards")
+
+
+def docs_dir() -> Path:
+    """The documentation folder (docs/*.md and docs/boards/*.md)."""
+    return _first_existing(_PACKAGE_DIR / "_docs", _REPO_ROOT / "docs")
 
 
 def device_script(name: str) -> Path:

@@ -210,13 +210,16 @@ def _stale(session, files) -> list:
     return stale
 
 
-def ensure_runtime(session, progress=None, force=False) -> RuntimeStatus:
-    """Install the device package under lib/micronn unless the same version is there."""
+def ensure_runtime(session, progress=None, force=False, expect=None) -> RuntimeStatus:
+    """Install the device package under lib/micronn unless the same version is there.
+    expect({path: bytes}) is told the files before they are sent (flash's overall bar)."""
     plan = plan_runtime(decode_mpy(session.hello.mpy))
     current = installed_stamp(session)
     if not force and current == plan.stamp:
         return RuntimeStatus(False, plan.stamp, 0, 0, 0)
     files = build_runtime(plan)
+    if expect:
+        expect({path: len(data) for path, data in files.items()})
     session.mkdir(RUNTIME_DIR)
     if current:
         session.remove(STAMP_PATH)  # until the new stamp is written, the runtime is suspect

@@ -106,6 +106,7 @@ class ModelInfo:
     output_zero_point: int
     backend: str
     weights: str = ""  # where the board keeps the weights: "ram", "stream" or "rom"
+    labels: tuple = ()  # the class names of the output's last axis, when the model has them
 
 
 @dataclass(frozen=True)
@@ -425,6 +426,9 @@ class AgentSession:
                 f"and scales {in_scale}, {out_scale}, which no model has: {NOT_OUR_AGENT}"
             )
         names = _strings(reply[18 + 2 * len(dims) :]) + [""]
+        labels = tuple(names[2:-1])
+        if len(labels) != dims[-1]:  # none, or too many to fit the frame
+            labels = ()
         return ModelInfo(
             input_shape=dims[:in_ndim],
             output_shape=dims[in_ndim:],
@@ -434,6 +438,7 @@ class AgentSession:
             output_zero_point=out_zero,
             backend=names[0],
             weights=names[1],
+            labels=labels,
         )
 
     def predict(self, rows: bytes) -> bytes:

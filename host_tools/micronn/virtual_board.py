@@ -71,10 +71,21 @@ class _Direction:
 
 class VirtualBoard:
     """The VM on a pty with `board`'s heap (or `heap_bytes`), files in `folder`; use as a
-    context manager."""
+    context manager. register: list it for `micronn devs` and a command without --port while it
+    runs (micronn.ports' registry of virtual boards)."""
 
-    def __init__(self, board="rp2040", folder=None, line=None, micropython=None, heap_bytes=None):
+    def __init__(
+        self,
+        board="rp2040",
+        folder=None,
+        line=None,
+        micropython=None,
+        heap_bytes=None,
+        register=False,
+    ):
         self.profile = load_board(board)
+        self._register = register
+        self._entry = None  # its registry file while registered
         self.heap_bytes = self.profile.heap_bytes if heap_bytes is None else int(heap_bytes)
         self.folder = Path(folder) if folder else None
         self.line = line or Line()
@@ -113,9 +124,16 @@ class VirtualBoard:
         self.replug()
         self._thread = threading.Thread(target=self._relay, name="virtual-board", daemon=True)
         self._thread.start()
+        if self._register:
+            from micronn.ports import register_virtual_board
+
+            self._entry = register_virtual_board(self.port, self.profile.name, self.folder)
         return self
 
     def stop(self):
+        if self._entry is not None:
+            self._entry.unlink(missing_ok=True)
+            self._entry = None
         self._running = False
         self.unplug()
         if self._thread is not None:

@@ -68,6 +68,22 @@ class Net:
         Raises ValueError for a wrong length, type or value.
         """
 
+    # -- labels (container version 3) --------------------------------------------------
+    labels: tuple[str, ...] | None
+    """The class names of the last axis of output `labels_output`, or None (no labels)."""
+    labels_output: int
+    """Which output the labels name (0 for a model of one output)."""
+
+    def top(self, out: _IntItems | _FloatItems, k: int = 1, into: array | None = None) -> array:
+        """The indices of the k largest items of `out` (an output buffer or one row of it),
+        largest first, the lower index first among equals: net.labels[net.top(out)[0]].
+
+        Writes into `into` (an array of at least k ints) and returns it, or returns the net's
+        own array('H') of k items (replaced when k changes). Allocates nothing on int8 codes
+        once that array exists (the first call imports ranking.py). ValueError when k is not
+        1..len(out) or `into` is too short.
+        """
+
     def quantize(self, x: _FloatItems, out: Int8Out | None = None) -> Int8Out:
         """Floats to int8 codes with the input's scale and zero point (TFLite's QUANTIZE)."""
 

@@ -62,7 +62,13 @@ def _load(a, p):
     )
     for d in tuple(net.input_shape) + tuple(net.output_shape):
         head += struct.pack("<H", d)
-    return head + net.backend.encode() + b"\0" + getattr(net, "weights", "").encode()
+    head += net.backend.encode() + b"\0" + getattr(net, "weights", "").encode()
+    labels = getattr(net, "labels", None)  # the class names, when they fit the frame
+    if labels:
+        text = "\0".join(labels).encode()
+        if len(head) + 1 + len(text) <= a.size:
+            head += b"\0" + text
+    return head
 
 
 def _predict(a, p):
