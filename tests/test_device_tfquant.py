@@ -19,8 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from c_kernels import build, sanitizer_preload
+from device_package import device_module
 from tfquant_cases import (
     VM_SCRIPT,
     combination_cases,
@@ -107,6 +109,35 @@ print(micronn.quantize is micronn.tfquant.quantize)
 """
     before, after, direct = run(script, cwd=tmp_path).split("\n")[:3]
     assert before == "[]" and "'micronn.tfquant'" in after and direct == "True"
+
+
+@pytest.mark.parametrize("T", ["b", "B", "h", "H"])
+def test_fixed_point_kernel_reads_only_small_ints_per_code(T):
+    """What the python kernel adds and compares per code (its tables) are board small ints
+    when every code of T dequantizes into [-2**30, 2**30 - 1]; the tables give the formula."""
+    fixed = device_module("tfquant_fixed")
+    f32 = device_module("tfquant_f32")
+    low, high, bits = f32.LIMITS[T]
+    rng = np.random.default_rng(bits - low)
+    small = range(-(2**30), 2**30)
+    for mode in ("MIN_COMBINED", "MIN_FIRST", "SCALED"):
+        for _ in range(6):
+            lo, hi = sorted(np.float32(rng.uniform(-50, 50, 2)).tolist())
+            offset, scale, half = f32.affine(lo, hi, T, mode, False)
+            largest = max(abs(offset) + (abs(low) + abs(half) + high) * abs(scale), 1e-30)
+            frac_bits = max(0, min(31, int(np.floor(np.log2(2**29 / largest)))))
+            a, b, shift = fixed.terms(offset, scale, half, frac_bits, 0)
+            every = [(a + c * b) >> shift for c in range(low, high + 1)]
+            assert all(y in small for y in every)
+            if bits == 8:
+                continue
+            top, bottom, rank_h, rank_l = fixed._byte_tables(a, b, shift, low)
+            assert all(v in small for v in top + bottom)
+            assert max(rank_h) < 512 and max(rank_l) < 512
+            for u in rng.integers(0, high - low + 1, 200).tolist():
+                h, lo_byte = u >> 8, u & 255
+                y = top[h] + bottom[lo_byte] + (rank_h[h] >= rank_l[lo_byte])
+                assert y == every[u]
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ computed exactly: offset and scale are m * 2**e with integer m, so with S fracti
     Y = (A + c * B) >> S,  B = 2**(F + S) * scale,  A = 2**(F + S) * (offset + half * scale)
     + 2**(S - 1),
 all ints (S is the smallest count, at least 1, that makes them so). Per code the python kernel
-stays in small ints whenever the outputs fit in 31 bits: 8-bit codes read a 256-entry table;
-16-bit codes split c - lowest into a high and a low byte, Y = high[h] + low[l] + carry, where the
-carry compares the two bytes' remainders through their ranks (both made once per slice); 32-bit
-codes compute (A + c * B) >> S directly. The C kernel takes (A, B, S) as int64 when they fit
-(|A| + 2**32 |B| < 2**62), else the python kernel runs.
+stays in small ints whenever every code of T dequantizes into 31 bits: 8-bit codes read a
+256-entry table; 16-bit codes split c - lowest into a high and a low byte,
+Y = high[h] + low[l] + carry, where the carry compares the two bytes' remainders through their
+ranks (both made once per slice); 32-bit codes compute (A + c * B) >> S directly. The C
+kernel takes (A, B, S) as int64 when they fit (|A| + 2**32 |B| < 2**62), else python runs.
 """
 
 from array import array
