@@ -16,6 +16,7 @@
 #endif
 
 #include "kernels/micronn_kernels.h"
+#include "kernels/tfquant.h"
 
 #ifndef MP_NORETURN
 #define MP_NORETURN NORETURN /* MicroPython before 1.25 */
@@ -326,6 +327,95 @@ static mp_obj_t prelu(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(prelu_obj, 4, 4, prelu);
 
+/* TensorFlow's quantize / dequantize (kernels/tfquant.h), for firmware/micronn/tfquant.py. */
+
+static const char TF_TYPECODES[] = "bBhHi";
+
+static buffer_arg typed_arg(mp_obj_t obj, const char *name, int writable, char typecode,
+                            size_t size, const char *problem) {
+    mp_buffer_info_t info;
+    buffer_arg arg;
+    get(obj, name, writable, &info);
+    if (info.typecode != typecode &&
+        !(typecode == 'B' && info.typecode == BYTEARRAY_TYPECODE_VALUE) &&
+        !(typecode == 'i' && info.typecode == 'l' && sizeof(long) == 4)) {
+        raise_value_error(name, problem);
+    }
+    if (info.len % size != 0 || ((uintptr_t)info.buf & (size - 1)) != 0) {
+        raise_value_error(name, "must be a whole, aligned buffer of its type");
+    }
+    arg.name = name;
+    arg.data = info.buf;
+    arg.len = info.len / size;
+    return arg;
+}
+
+static buffer_arg float_arg(mp_obj_t obj, const char *name, int writable) {
+    return typed_arg(obj, name, writable, 'f', 4, "must hold float32 (array('f'))");
+}
+
+/* the code buffer of type params[0]: its typecode must be the type's */
+static buffer_arg code_arg(mp_obj_t obj, const char *name, int writable, const buffer_arg *p) {
+    static const size_t SIZES[] = {1, 1, 2, 2, 4};
+    int32_t type = p->len ? ((const int32_t *)p->data)[0] : -1;
+    if (type < 0 || type > 4) {
+        raise_value_error("params", mnk_status_text(MNK_BAD_PARAMS));
+    }
+    return typed_arg(obj, name, writable, TF_TYPECODES[type], SIZES[type],
+                     "must be an array of T's typecode ('b', 'B', 'h', 'H' or 'i')");
+}
+
+/* (params, ensure_minimum_range, x, mins, maxs, out) */
+static mp_obj_t tf_quantize(size_t n_args, const mp_obj_t *args) {
+    buffer_arg params = int32_arg(args[0], "params");
+    float epsilon = (float)mp_obj_get_float(args[1]);
+    buffer_arg x = float_arg(args[2], "x", 0);
+    buffer_arg mins = float_arg(args[3], "mins", 1);
+    buffer_arg maxs = float_arg(args[4], "maxs", 1);
+    buffer_arg out = code_arg(args[5], "out", 1, &params);
+    (void)n_args;
+    if (mins.len != maxs.len) {
+        raise_value_error(NULL, mnk_status_text(MNK_BAD_RANGES));
+    }
+    check_status(mnk_tf_quantize((const int32_t *)params.data, params.len, epsilon,
+                                 (const float *)x.data, x.len, (float *)mins.data,
+                                 (float *)maxs.data, mins.len, out.data, out.len));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(tf_quantize_obj, 6, 6, tf_quantize);
+
+/* (params, q, mins, maxs, out) */
+static mp_obj_t tf_dequantize(size_t n_args, const mp_obj_t *args) {
+    buffer_arg params = int32_arg(args[0], "params");
+    buffer_arg q = code_arg(args[1], "q", 0, &params);
+    buffer_arg mins = float_arg(args[2], "mins", 0);
+    buffer_arg maxs = float_arg(args[3], "maxs", 0);
+    buffer_arg out = float_arg(args[4], "out", 1);
+    (void)n_args;
+    if (mins.len != maxs.len) {
+        raise_value_error(NULL, mnk_status_text(MNK_BAD_RANGES));
+    }
+    check_status(mnk_tf_dequantize((const int32_t *)params.data, params.len, q.data, q.len,
+                                   (const float *)mins.data, (const float *)maxs.data, mins.len,
+                                   (float *)out.data, out.len));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(tf_dequantize_obj, 5, 5, tf_dequantize);
+
+/* (params, terms, q, out): terms an array('q') of (A, B, S) per slice */
+static mp_obj_t tf_dequantize_fixed(size_t n_args, const mp_obj_t *args) {
+    buffer_arg params = int32_arg(args[0], "params");
+    buffer_arg terms = typed_arg(args[1], "terms", 0, 'q', 8, "must hold int64 (array('q'))");
+    buffer_arg q = code_arg(args[2], "q", 0, &params);
+    buffer_arg out = typed_arg(args[3], "out", 1, 'i', 4, "must hold int32 (array('i'))");
+    (void)n_args;
+    check_status(mnk_tf_dequantize_fixed((const int32_t *)params.data, params.len,
+                                         (const int64_t *)terms.data, terms.len, q.data, q.len,
+                                         (int32_t *)out.data, out.len));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(tf_dequantize_fixed_obj, 4, 4, tf_dequantize_fixed);
+
 #define MICRONN_ABI_VERSION 1
 
 #ifdef MICROPY_ENABLE_DYNRUNTIME
@@ -358,6 +448,9 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_maximum, MP_OBJ_FROM_PTR(&maximum_obj));
     mp_store_global(MP_QSTR_minimum, MP_OBJ_FROM_PTR(&minimum_obj));
     mp_store_global(MP_QSTR_prelu, MP_OBJ_FROM_PTR(&prelu_obj));
+    mp_store_global(MP_QSTR_tf_quantize, MP_OBJ_FROM_PTR(&tf_quantize_obj));
+    mp_store_global(MP_QSTR_tf_dequantize, MP_OBJ_FROM_PTR(&tf_dequantize_obj));
+    mp_store_global(MP_QSTR_tf_dequantize_fixed, MP_OBJ_FROM_PTR(&tf_dequantize_fixed_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -391,6 +484,9 @@ static const mp_rom_map_elem_t micronn_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_maximum), MP_ROM_PTR(&maximum_obj)},
     {MP_ROM_QSTR(MP_QSTR_minimum), MP_ROM_PTR(&minimum_obj)},
     {MP_ROM_QSTR(MP_QSTR_prelu), MP_ROM_PTR(&prelu_obj)},
+    {MP_ROM_QSTR(MP_QSTR_tf_quantize), MP_ROM_PTR(&tf_quantize_obj)},
+    {MP_ROM_QSTR(MP_QSTR_tf_dequantize), MP_ROM_PTR(&tf_dequantize_obj)},
+    {MP_ROM_QSTR(MP_QSTR_tf_dequantize_fixed), MP_ROM_PTR(&tf_dequantize_fixed_obj)},
 };
 static MP_DEFINE_CONST_DICT(micronn_globals, micronn_globals_table);
 

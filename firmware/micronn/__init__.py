@@ -93,6 +93,29 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
     return net
 
 
+# TensorFlow's quantize / dequantize (tfquant.py), imported on first use: a model costs nothing.
+def quantize(*args, **kwargs):
+    return _tfquant().quantize(*args, **kwargs)
+
+
+def dequantize(*args, **kwargs):
+    return _tfquant().dequantize(*args, **kwargs)
+
+
+def dequantize_fixed(*args, **kwargs):
+    return _tfquant().dequantize_fixed(*args, **kwargs)
+
+
+def _tfquant():
+    """Import tfquant and put its functions here, so later calls go to them directly."""
+    from . import tfquant
+
+    package = globals()
+    for name in ("quantize", "dequantize", "dequantize_fixed"):
+        package[name] = getattr(tfquant, name)
+    return tfquant
+
+
 def _make_room(stream, weights, kernel_for):
     """Before the reader is imported: the kernels, and a hold on room for the tensors."""
     from . import reserve

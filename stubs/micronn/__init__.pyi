@@ -143,3 +143,54 @@ def load(
     placement; OSError when the file cannot be opened; MemoryError when the model does not fit
     the heap. A model with several inputs or outputs gives an EdgesNet.
     """
+
+# TensorFlow's quantize / dequantize (firmware/micronn/tfquant.py; docs/device-api.md)
+
+def quantize(
+    x: _FloatItems,
+    min_range: float | Sequence[float],
+    max_range: float | Sequence[float],
+    T: str,
+    mode: str = "MIN_COMBINED",
+    round_mode: str = "HALF_AWAY_FROM_ZERO",
+    narrow_range: bool = False,
+    axis: int | None = None,
+    ensure_minimum_range: float = 0.01,
+    shape: Sequence[int] | None = None,
+    out: array | None = None,
+) -> tuple[array, float | array, float | array]:
+    """tf.quantization.quantize: floats (array('f'), flat, of `shape`) to codes of T ("b",
+    "B", "h", "H", "i" or TF's name); returns (out, output_min, output_max), the ranges floats
+    per tensor or array('f') per slice along axis. TensorFlow's float32 results and refusals
+    (ValueError with TF's message)."""
+
+def dequantize(
+    q: _IntItems,
+    min_range: float | Sequence[float],
+    max_range: float | Sequence[float],
+    mode: str = "MIN_COMBINED",
+    narrow_range: bool = False,
+    axis: int | None = None,
+    T: str | None = None,
+    dtype: str = "float32",
+    shape: Sequence[int] | None = None,
+    out: array | None = None,
+) -> array:
+    """tf.quantization.dequantize: codes (an array of T's typecode; T needed unless q is bytes
+    or bytearray) to an array('f'); dtype "bfloat16" rounds each result to bfloat16."""
+
+def dequantize_fixed(
+    q: _IntItems,
+    min_range: float | Sequence[float],
+    max_range: float | Sequence[float],
+    frac_bits: int,
+    mode: str = "MIN_COMBINED",
+    narrow_range: bool = False,
+    axis: int | None = None,
+    T: str | None = None,
+    shape: Sequence[int] | None = None,
+    out: array | None = None,
+) -> array:
+    """dequantize to array('i') with frac_bits (0..31) fraction bits: floor(2**frac_bits *
+    (offset + (c + half) * scale) + 1/2) of TF's float32 constants, exact, saturated to int32;
+    integers only per code."""

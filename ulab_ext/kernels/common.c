@@ -31,6 +31,8 @@ const char *mnk_status_text(mnk_status status) {
         return "begin, end: need 0 <= begin <= end <= output channels";
     case MNK_BAD_TABLE:
         return "table, exp: need 256 entries; SOFTMAX's exp none negative";
+    case MNK_BAD_RANGES:
+        return "mins, maxs, terms: need one per slice (terms: three), each max >= its min";
     default:
         return "unknown status";
     }

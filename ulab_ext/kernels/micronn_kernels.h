@@ -31,6 +31,7 @@ typedef enum {
     MNK_BAD_REQUANT,      /* a multiplier below 0 or a shift outside -31..30 */
     MNK_BAD_CHANNELS,     /* channel range not inside 0..channels */
     MNK_BAD_TABLE,        /* a lookup or exp table of the wrong size or with a bad entry */
+    MNK_BAD_RANGES,       /* tf_*: ranges or terms not one per slice, a max below its min */
     MNK_STATUS_COUNT
 } mnk_status;
 
