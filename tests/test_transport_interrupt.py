@@ -118,7 +118,7 @@ def test_ctrl_c_stops_flash_at_once_and_the_next_flash_resumes(models):
     small, big = models
     with ExitStack() as stack:
         board, _ = _ready_board(stack, small)
-        process = _start("flash", big, "--port", board.port, "--name", "big")
+        process = _start("flash", big, "--port", board.port, "--name", "big", "--quiet")
         _wait_until(lambda: _part(board, "big") >= PROGRESS_BYTES, process)
         _assert_interrupted(_interrupt(process), FLASH_INTERRUPTED)
         _assert_resumes(board, big, "big")
@@ -129,7 +129,7 @@ def test_ctrl_c_stops_a_fleet_flash_on_every_board(models):
     with ExitStack() as stack:
         boards = [_ready_board(stack, small)[0] for _ in range(2)]
         ports = [arg for board in boards for arg in ("--port", board.port)]
-        process = _start("flash", big, *ports, "--name", "big")
+        process = _start("flash", big, *ports, "--name", "big", "--quiet")
         _wait_until(lambda: all(_part(b, "big") >= PROGRESS_BYTES for b in boards), process)
         _assert_interrupted(_interrupt(process), FLASH_INTERRUPTED)
         for board in boards:
