@@ -91,10 +91,7 @@ def convert(
     """Convert a model file to .mnq bytes, and write them to `output` when given; labels as
     convert_to_model's."""
     model = convert_to_model(model_path, calibration, weights, per_tensor, method, labels)
-    data = container.write(model)
-    if output is not None:
-        Path(output).write_bytes(data)
-    return data
+    return _written(model, output)
 
 
 def convert_graph(
@@ -112,7 +109,12 @@ def convert_graph(
         calibration = load_npy(calibration)
     names, source = labels_argument(labels)
     model = quantize_network(graph, calibration, weights, per_tensor, method)
-    data = container.write(apply_labels(model, names, source=source))
+    return _written(apply_labels(model, names, source=source), output)
+
+
+def _written(model, output) -> bytes:
+    """The container bytes of model, also written to `output` when given."""
+    data = container.write(model)
     if output is not None:
         Path(output).write_bytes(data)
     return data
