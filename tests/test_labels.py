@@ -185,6 +185,14 @@ def test_simulate_prints_labels_and_the_planner_counts_them(tmp_path, capsys, ir
     planned = [
         plan_container(d, "esp32s3", word_bits=64).placements["ram"].stages for d in (data, plain)
     ]
+    block = 32  # the 64-bit VM's GC block: where the labels' blocks fall shifts by one with the
+    # heap's earlier contents (the temporary paths differ in length from machine to machine)
     for stage in ("network", "loaded"):
-        assert planned[0][stage] - planned[1][stage] == measured[0][stage] - measured[1][stage]
+        extra_planned = planned[0][stage] - planned[1][stage]
+        extra_measured = measured[0][stage] - measured[1][stage]
+        assert 0 <= extra_planned - extra_measured <= 2 * block, (
+            stage,
+            extra_planned,
+            extra_measured,
+        )
     assert labels_bytes(container.read(data).labels, 64) > 0
