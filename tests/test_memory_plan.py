@@ -90,3 +90,19 @@ def test_unknown_runtime_and_backend_are_refused(containers):
         plan_container(containers["digits_mlp"], runtime="frozen")
     with pytest.raises(ValueError, match="backend 'gpu'"):
         plan_container(containers["digits_mlp"], backend="gpu")
+
+
+@pytest.mark.parametrize("weights", ["ram", "stream"])
+def test_the_planned_room_is_what_the_device_holds(containers, weights):
+    """memory_plan._room_bytes mirrors the device's reserve.skim, byte for byte."""
+    import io
+
+    from device_package import device_module
+
+    from micronn.memory_plan import MOVABLE, _room_bytes
+
+    skim = device_module("reserve").skim
+    for data in containers.values():
+        model = container.read(data)
+        keep = [weights == "ram" or layer.op not in MOVABLE for layer in model.layers]
+        assert skim(io.BytesIO(data), weights)[0] == _room_bytes(model, keep)
