@@ -198,12 +198,11 @@ except ValueError as e:
 
 def natmod_tools_missing() -> str:
     """Why `make natmod` cannot link here ("" when it can): MicroPython's tools/mpy_ld.py imports
-    pyelftools, and `ar` where the checkout has no tools/ar_util.py of its own."""
+    pyelftools, and `ar` to link the .a archives (libgcc) even where the checkout has a
+    tools/ar_util.py."""
     if not MPY_DIR:
         return "set MPY_DIR to a MicroPython checkout to build the natmod"
-    modules = ["elftools"]
-    if not (Path(MPY_DIR) / "tools" / "ar_util.py").is_file():
-        modules.append("ar")
+    modules = ["elftools", "ar"]
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         return (

@@ -5,7 +5,8 @@
     .venv/bin/python tools/measure_memory.py --vm wasm32 --write  # memory_constants_32.py
 
 Run it again whenever firmware/micronn or a MicroPython VM changes. --vm unix (the default) is
-the 64-bit unix port, python and viper backends; --vm wasm32 the 32-bit webassembly port
+the 64-bit unix port, python and viper backends; --c-natmod PATH measures the c backend's figures
+there with an x64 _micronn natmod and keeps the rest; --vm wasm32 the 32-bit webassembly port
 (micronn.wasm_vm, `make wasm-vm`), python backend only: it has no native code. Every figure is
 the live heap (gc.mem_alloc() right after gc.collect(); on the webassembly port read once the
 collection it asks for has run at its top level: the scripts are generators) of the VM, for the
@@ -133,12 +134,14 @@ def main():
         if name:
             __import__("micronn." + name)  # what the measured module imports: counted apart
     base = yield from live()
+    kernel = None
     if sys.argv[1] == "module":
-        __import__("micronn." + sys.argv[2])
+        __import__(("" if sys.argv[2].startswith("_") else "micronn.") + sys.argv[2])
     else:
-        backends.select(sys.argv[1])[1](sys.argv[2])
+        kernel = backends.select(sys.argv[1])[1](sys.argv[2])
     cost = (yield from live()) - base
-    print(json.dumps([cost, sorted(m for m in sys.modules if m.startswith("micronn."))]))
+    name = getattr(kernel, "__name__", "")  # a module's, or a kernels_c class's
+    print(json.dumps([cost, sorted(m for m in sys.modules if m.startswith("micronn.")), name]))
 """
     + DRIVE
 )
@@ -456,8 +459,12 @@ _BASELINES = {}  # (vm, package) -> micronn modules loaded by `import micronn` a
 
 
 def _loaded(out) -> tuple:
-    cost, modules = json.loads(out)
+    cost, modules, _ = json.loads(out)
     return cost, {m[len("micronn.") :] for m in modules}
+
+
+def _kernel_name(out) -> str:
+    return json.loads(out)[2]
 
 
 def own_cost(vm, package, work, mode, target) -> tuple:
@@ -467,8 +474,11 @@ def own_cost(vm, package, work, mode, target) -> tuple:
     key = (vm, str(package))
     if key not in _BASELINES:
         _BASELINES[key] = _loaded(_vm(vm, MODULE_SCRIPT, package, work, "module", "ops", ""))[1]
-    _, loaded = _loaded(_vm(vm, MODULE_SCRIPT, package, work, mode, target, ""))
+    out = _vm(vm, MODULE_SCRIPT, package, work, mode, target, "")
+    _, loaded = _loaded(out)
     module = target if mode == "module" else _family_module(mode, target, loaded)
+    if mode == "c" and not _kernel_name(out).startswith("micronn."):
+        module = "kernels_c"  # a kernels_c class: the operator runs in _micronn
     deps = tuple(sorted(loaded - _BASELINES[key] - {module}))
     cost, _ = _loaded(_vm(vm, MODULE_SCRIPT, package, work, mode, target, ",".join(deps)))
     return module, cost, deps
@@ -548,6 +558,111 @@ def measure(vm: str = "unix") -> dict:
     figures.STAGE_OFFSETS = constants["STAGE_OFFSETS"]
     figures.SLACK = constants["SLACK"]
     return constants
+
+
+NATMOD_SCRIPT = (
+    LIVE
+    + """
+def main():
+    base = yield from live()
+    import _micronn
+    print(json.dumps((yield from live()) - base))
+"""
+    + DRIVE
+)
+
+
+def _with_natmod(package: Path, natmod: Path, work: Path) -> Path:
+    """A folder holding the package (micronn/) and the _micronn natmod beside it."""
+    folder = work / f"with-natmod-{package.name}"
+    folder.mkdir(parents=True)
+    (folder / "micronn").symlink_to(package / "micronn", target_is_directory=True)
+    (folder / "_micronn.mpy").write_bytes(natmod.read_bytes())
+    return folder
+
+
+def measure_c(natmod: Path) -> dict:
+    """The c backend's entries of the 64-bit constants, with the x64 _micronn natmod (make
+    natmod ARCH=x64): its own import (the native code sits in the heap, as on a board that has
+    it as a .mpy), kernels_c and the python modules of the operators _micronn has no kernel for,
+    and each operator's plan, fitted as for the other backends."""
+    vm, bits = "unix", 64
+    constants = {"OP_MODULES": {"c": {}}, "MODULE_DEPS": {}, "MODULES": {}}
+    with tempfile.TemporaryDirectory(prefix="micronn-measure-") as scratch:
+        work = Path(scratch)
+        models = []
+        for index, (model, _) in enumerate(calibration_models()):
+            data = container.write(model)
+            (work / f"m{index}.mnq").write_bytes(data)
+            models.append((model, data))
+        for runtime in memory_plan.RUNTIMES:
+            package = _with_natmod(_package(runtime, vm), natmod, work)
+            natmod_cost = json.loads(_vm(vm, NATMOD_SCRIPT, package, work))
+            constants["MODULES"][("c", runtime, "_micronn")] = natmod_cost
+            for op in OPS:
+                module, cost, deps = own_cost(vm, package, work, "c", op)
+                if module == "kernels_c":
+                    deps = ("_micronn", *deps)
+                constants["OP_MODULES"]["c"][op] = module
+                constants["MODULE_DEPS"][module] = deps
+                constants["MODULES"][("c", runtime, module)] = cost
+                for dep in deps:
+                    if ("c", runtime, dep) not in constants["MODULES"]:
+                        cost = own_cost(vm, package, work, "module", dep)[1]
+                        constants["MODULES"][("c", runtime, dep)] = cost
+        package = _with_natmod(_package("mpy", vm), natmod, work / "fit")
+        script = CALIBRATION_SCRIPT.replace("for op in OPS:", f"for op in {list(OPS)!r}:")
+        out = _vm(vm, script, package, work, "c", len(models))
+        results = [json.loads(line) for line in out.splitlines()]
+        figures = memory_plan.FIGURES[bits]
+        saved = figures.MODULES, figures.OP_MODULES, figures.MODULE_DEPS
+        figures.MODULES = {**figures.MODULES, **constants["MODULES"]}
+        figures.OP_MODULES = {**figures.OP_MODULES, **constants["OP_MODULES"]}
+        figures.MODULE_DEPS = {**figures.MODULE_DEPS, **constants["MODULE_DEPS"]}
+        try:
+            reader = figures.READER["mpy"]
+            constants["PLANS"] = fit(results, models, reader, "c", bits, constants)[2]
+        finally:
+            figures.MODULES, figures.OP_MODULES, figures.MODULE_DEPS = saved
+    return constants
+
+
+def current_constants(vm: str) -> dict:
+    """The constants module of `vm` as render() takes them."""
+    module = memory_plan.FIGURES[WORD_BITS[vm]]
+    names = [
+        "GC_BLOCK", "IMPORT", "READER", "TABLE", "NET", "PLACED_LAYER", "STAGE_OFFSETS", "SLACK",
+        "EDGE_TABLE_MODULE", "NET_EDGES_MODULE", "OP_MODULES", "RULES_MODULES", "MODULE_DEPS",
+        "MODULES", "PLANS", "LAYER_MARGIN",
+    ]  # fmt: skip
+    return {name: getattr(module, name) for name in names if hasattr(module, name)}
+
+
+def with_c(constants: dict, c: dict) -> dict:
+    """constants with the c backend's entries replaced by c's."""
+    merged = {
+        key: dict(value) if isinstance(value, dict) else value for key, value in constants.items()
+    }
+    merged["OP_MODULES"]["c"] = c["OP_MODULES"]["c"]
+    merged["MODULES"] = {k: v for k, v in merged["MODULES"].items() if k[0] != "c"}
+    merged["MODULES"].update(c["MODULES"])
+    merged["MODULE_DEPS"].update(c["MODULE_DEPS"])
+    merged["PLANS"] = {k: v for k, v in merged["PLANS"].items() if k[0] != "c"}
+    merged["PLANS"].update(c["PLANS"])
+    return merged
+
+
+def c_entries(constants: dict) -> dict:
+    """The c backend's entries of a constants dict (empty when it has none)."""
+    if "c" not in constants.get("OP_MODULES", {}):
+        return {}
+    modules = set(constants["OP_MODULES"]["c"].values())
+    return {
+        "OP_MODULES": {"c": constants["OP_MODULES"]["c"]},
+        "MODULES": {k: v for k, v in constants["MODULES"].items() if k[0] == "c"},
+        "MODULE_DEPS": {m: constants["MODULE_DEPS"][m] for m in modules},
+        "PLANS": {k: v for k, v in constants["PLANS"].items() if k[0] == "c"},
+    }
 
 
 def measure_offsets(vm: str, summary, margin: int = 0) -> dict:
@@ -751,8 +866,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vm", choices=tuple(OUTPUTS), default="unix", help="which VM measures")
     parser.add_argument("--write", action="store_true", help="rewrite the VM's constants module")
+    parser.add_argument(
+        "--c-natmod",
+        type=Path,
+        help="measure only the c backend's figures (64-bit VM) with this x64 _micronn natmod "
+        "(make natmod ARCH=x64 MPY_DIR=...) and keep every other figure",
+    )
     args = parser.parse_args()
-    text = render(measure(args.vm), args.vm)
+    if args.c_natmod:
+        if args.vm != "unix":
+            parser.error("--c-natmod measures on the 64-bit unix VM (--vm unix)")
+        text = render(with_c(current_constants("unix"), measure_c(args.c_natmod)), "unix")
+    else:
+        kept = c_entries(current_constants(args.vm)) if args.vm == "unix" else {}
+        constants = measure(args.vm)
+        text = render(with_c(constants, kept) if kept else constants, args.vm)
     if args.write:
         output = OUTPUTS[args.vm]
         output.write_text(text)

@@ -9,7 +9,7 @@ from micronn.board_text import printable
 from micronn.boards import DEFAULT_BOARD
 from micronn.calibration import CalibrationWarning
 from micronn.cli_progress import FlashProgress
-from micronn.memory_plan import RUNTIMES
+from micronn.memory_plan import RUNTIMES, planned_backends
 from micronn.messages import one_line
 from micronn.simulate import BACKENDS, WEIGHTS, SimulationError
 from micronn.transport import TransportError
@@ -63,9 +63,9 @@ def _add_inspect(sub):
     )
     parser.add_argument(
         "--backend",
-        choices=("python", "viper"),
+        choices=planned_backends(),
         default="python",
-        help="the kernels whose memory to plan for",
+        help="the kernels whose memory to plan for (each backend's figure is listed too)",
     )
 
 

@@ -9,8 +9,8 @@ from micronn.arrays import load_npy, load_npz
 from micronn.boards import DEFAULT_BOARD, list_boards, load_board
 from micronn.convert import convert_to_model
 from micronn.labels import top_lines
-from micronn.memory_plan import plan_container
-from micronn.memory_report import describe_memory
+from micronn.memory_plan import plan_container, planned_backends
+from micronn.memory_report import backend_lines, describe_memory
 from micronn.report import describe, edge_notes, format_table, labels_lines
 from micronn.simulate import simulate
 
@@ -109,7 +109,21 @@ def do_inspect(args) -> list:
     board = load_board(args.board)
     plan = plan_container(data, board, backend=args.backend, runtime=args.runtime)
     memory = describe_memory(plan)
-    return [f"{args.model}", *describe(model, len(data), board), "", *memory, *_served(data, plan)]
+    plans = {
+        backend: plan
+        if backend == args.backend
+        else plan_container(data, board, backend=backend, runtime=args.runtime)
+        for backend in planned_backends()
+    }
+    return [
+        f"{args.model}",
+        *describe(model, len(data), board),
+        "",
+        *memory,
+        *_served(data, plan),
+        "",
+        *backend_lines(plans),
+    ]
 
 
 def _served(data, plan) -> list:

@@ -37,7 +37,7 @@ RUNTIMES = ("py", "mpy")
 CHUNK_BYTES = 4096  # the device's micronn.placement.CHUNK_BYTES
 CHECK_BYTES = 256  # micronn.placement.CHECK_BYTES
 MOVABLE = ("FULLY_CONNECTED", "CONV_2D")
-BACKENDS_WITH_RUN_ROWS = ("python", "viper")
+BACKENDS_WITH_RUN_ROWS = ("python", "viper", "c")
 WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
 RESIZE_TABLES = {"RESIZE_NEAREST_NEIGHBOR": 1, "RESIZE_BILINEAR": 3}  # tables per axis
 # a model with labels (labels.py on the device): the module while the reader runs (from source
@@ -45,8 +45,20 @@ RESIZE_TABLES = {"RESIZE_NEAREST_NEIGHBOR": 1, "RESIZE_BILINEAR": 3}  # tables p
 # 3 to 400 labels (docs/memory.md, "Labels")
 LABELS_MODULE = {64: {"mpy": 1568, "py": 1728}, 32: {"mpy": 1184, "py": 1760}}
 LABELS_EXTRA = 160  # the net's instance dict grows by a block for labels, labels_output
+# The c backend's _micronn as a native .mpy: `import micronn` loads it (backends.py probes it).
+# MicroPython's rp2, stm32 and qemu ports put a native module's code in the GC heap for good
+# (MP_PLAT_ALLOC_EXEC unset): bytes of the .mpy that `make natmod ARCH=...` writes (code and
+# relocations, an upper bound of the code); re-measured by tests/test_c_backend_vm.py. The esp32
+# port copies native code out to IRAM (esp_native_code_commit) and the unix port maps it outside
+# the heap: none counted there. Built into the firmware (USER_C_MODULES), it costs no heap.
+NATMOD_HEAP_BYTES = {"armv6m": 35032, "armv7emsp": 25482}
 EXTRA_EDGE_BYTES = 256  # a net with several inputs or outputs: per edge past the first two, its
 # memoryview, Edge object and own output buffer header (estimated from net_edges.py, 64-bit)
+
+
+def planned_backends() -> tuple:
+    """The backends with measured figures (memory_constants.OP_MODULES), python first."""
+    return tuple(memory_constants.OP_MODULES)
 
 
 def heap_bytes(nbytes: int, block: int = memory_constants.GC_BLOCK) -> int:
@@ -390,6 +402,7 @@ def plan_memory(
         known = ", ".join(memory_constants.OP_MODULES)
         raise ValueError(f"no memory figures for backend {backend!r}; measured: {known}")
     profile = board if isinstance(board, Board) else load_board(board)
+    on_board = word_bits is None or word_bits == profile.word_bits  # not the unix VM's figures
     f = figures(profile.word_bits if word_bits is None else word_bits, backend)
     word_bits = 64 if f is memory_constants else 32
     layers = layer_memory(model, backend, chunk_bytes, word_bits)
@@ -400,6 +413,15 @@ def plan_memory(
         needed = heap_needed(model, layers, arena_bytes, name, runtime, peak, f)
         placements[name] = PlacementMemory(name, stages, peak, needed, needed <= profile.heap_bytes)
     resident = resident_bytes(model, backend, runtime, f)
+    native = NATMOD_HEAP_BYTES.get(profile.mpy_arch, 0) if backend == "c" and on_board else 0
+    if native:
+        resident += native
+        for name, placed in placements.items():
+            stages = {stage: value + native for stage, value in placed.stages.items()}
+            needed = placed.needed + native
+            placements[name] = PlacementMemory(
+                name, stages, placed.peak + native, needed, needed <= profile.heap_bytes
+            )
     return MemoryPlan(
         profile, runtime, backend, layers, placements, arena_bytes, word_bits, resident
     )

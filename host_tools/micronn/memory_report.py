@@ -4,6 +4,11 @@ and needed heap of each weight placement against the board's heap."""
 from micronn.memory_plan import MemoryPlan
 from micronn.report import format_table
 
+BACKEND_NOTES = {
+    "python": "",
+    "viper": "64-bit figures: native code not counted",
+    "c": "64-bit figures + the _micronn natmod's code where the port keeps it in the heap",
+}
 WORD_NOTES = {
     32: "the board's word size: an upper bound",
     64: "none measured on 32 bits for this backend; native code may be bigger on a board",
@@ -86,3 +91,29 @@ def describe_memory(plan: MemoryPlan) -> list:
         verdict,
     ]
     return [lines[0], *(INDENT + line if line else line for line in lines[1:])]
+
+
+def backend_lines(plans: dict) -> list:
+    """One row per backend (plans: backend -> MemoryPlan of one model and board): its fastest
+    placement that fits, with its peak and needed heap, and the resident runtime."""
+    header = ("backend", "weights", "peak B", "needed B", "resident B", "fits", "figures")
+    rows = []
+    for backend, plan in plans.items():
+        name = plan.best or min(plan.placements, key=lambda n: plan.placements[n].needed)
+        placed = plan.placements[name]
+        rows.append(
+            (
+                backend,
+                name,
+                str(placed.peak),
+                str(placed.needed),
+                str(plan.resident),
+                "yes" if placed.fits else "no",
+                BACKEND_NOTES.get(backend, "") or f"{plan.word_bits}-bit",
+            )
+        )
+    lines = [
+        f"each backend on {next(iter(plans.values())).board.name}:",
+        *format_table(header, rows),
+    ]
+    return [lines[0], *(INDENT + line for line in lines[1:])]

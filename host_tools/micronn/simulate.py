@@ -151,6 +151,7 @@ def simulate(
     precompiled=True,
     heap_bytes=None,
     vm="unix",
+    natmod=None,
 ) -> SimulationResult:
     """Run the model on the MicroPython VM with `board`'s heap; x is int8 codes or floats, one
     sample or a batch, as `micronn run` takes them on a board (inputs.input_codes); outputs
@@ -162,7 +163,9 @@ def simulate(
     heap_bytes: another heap size than the board's. vm: "unix" (the 64-bit unix port, found as
     find_micropython finds it) or "wasm32" (the 32-bit webassembly port, micronn.wasm_vm: it
     measures a 32-bit board's peak heap but grows its heap instead of running out, and has no
-    viper or c backend; backend "ulab" runs its ulab build).
+    viper or c backend; backend "ulab" runs its ulab build). natmod: the path of a _micronn
+    native module for the unix VM (`make natmod ARCH=x64`), put on its import path as a board
+    has it in /lib, for backend "c" on a VM without _micronn built in.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
@@ -189,7 +192,8 @@ def simulate(
             if vm == "wasm32":
                 done = _run_wasm(work, arguments, heap, backend, precompiled)
             else:
-                done = _run_unix(work, arguments, heap, micropython, precompiled)
+                extra = _natmod_folder(work, natmod) if natmod is not None else None
+                done = _run_unix(work, arguments, heap, micropython, precompiled, extra)
         except subprocess.TimeoutExpired:
             raise SimulationError(
                 f"the VM did not finish within {TIMEOUT_SECONDS} s; try fewer input rows"
@@ -207,11 +211,20 @@ def simulate(
     )
 
 
-def _run_unix(work, arguments, heap, micropython, precompiled):
+def _natmod_folder(work, natmod):
+    folder = work / "lib"
+    folder.mkdir()
+    (folder / "_micronn.mpy").write_bytes(Path(natmod).read_bytes())
+    return folder
+
+
+def _run_unix(work, arguments, heap, micropython, precompiled, extra=None):
     executable = find_micropython(micropython)
     # precompiled: the package as .mpy files, as `micronn flash` installs it on a board
     # (precompiled.py: the board's bytecode, native code for the VM's own arch)
     package = precompiled_package(executable) if precompiled else device_package_dir().parent
+    if extra is not None:
+        package = f"{package}{os.pathsep}{extra}"
     command = [executable, "-X", f"heapsize={heap}", str(device_script(RUNNER_SCRIPT))]
     return subprocess.run(
         command + arguments,
