@@ -4,8 +4,9 @@
   _micronn natmod, the planned peak of every placement that runs is within 10 % of the measured
   one, and what runs out of memory was planned not to fit; the .mpy of `make natmod` for
   ARMv6-M and ARMv7E-M is no bigger than the planner's NATMOD_HEAP_BYTES for that arch.
-- Always: `micronn inspect --board` lists each planned backend, and c on an rp2040 counts the
-  natmod's code in the heap where the esp32 (code copied to IRAM) does not.
+- Always: `micronn inspect --board` lists each planned backend, and on an rp2040 the plan counts
+  the native code the port keeps in the heap (the natmod for c, the viper modules' code for
+  viper, the viper probe for all) where the esp32 (code copied to IRAM) does not.
 """
 
 import shutil
@@ -18,6 +19,7 @@ from test_c_backend_vm import build_natmod, natmod_tools_missing
 from micronn import container, reference
 from micronn.cli import main
 from micronn.memory_plan import NATMOD_HEAP_BYTES, plan_container, planned_backends
+from micronn.native_sizes import VIPER_MPY_BYTES
 from micronn.simulate import SimulationError, simulate
 
 TOLERANCE = 0.10
@@ -72,8 +74,18 @@ def test_inspect_lists_each_backend_and_counts_the_natmod_where_it_stays(tmp_pat
     table = out[out.index("each backend on rp2040:") :].splitlines()[2:]
     assert [line.split()[0] for line in table] == list(planned_backends())
     assert planned_backends()[:3] == ("python", "viper", "c")
-    rp2040 = plan_container(data, "rp2040", backend="c")
-    esp32 = plan_container(data, "esp32", backend="c")
-    assert rp2040.resident - esp32.resident == NATMOD_HEAP_BYTES["armv6m"]
-    for name, placed in rp2040.placements.items():
-        assert placed.peak - esp32.placements[name].peak == NATMOD_HEAP_BYTES["armv6m"]
+    probe = VIPER_MPY_BYTES["armv6m"]["viper_probe"]  # import micronn loads it on every backend
+    viper_dense = (
+        VIPER_MPY_BYTES["armv6m"]["viper_dense"] + VIPER_MPY_BYTES["armv6m"]["viper_requant"]
+    )
+    native = {
+        "python": probe,
+        "viper": probe + viper_dense,
+        "c": probe + NATMOD_HEAP_BYTES["armv6m"],
+    }
+    for backend, code in native.items():
+        rp2040 = plan_container(data, "rp2040", backend=backend)
+        esp32 = plan_container(data, "esp32", backend=backend)  # the same heap figures
+        assert rp2040.resident - esp32.resident == code, backend
+        for name, placed in rp2040.placements.items():
+            assert placed.peak - esp32.placements[name].peak == code, (backend, name)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from micronn import memory_constants, memory_constants_32
 from micronn.boards import Board, load_board
+from micronn.native_sizes import VIPER_MPY_BYTES
 from micronn.packing import packed_size
 
 FIGURES = {64: memory_constants, 32: memory_constants_32}  # word bits -> measured constants
@@ -52,6 +53,7 @@ LABELS_EXTRA = 160  # the net's instance dict grows by a block for labels, label
 # port copies native code out to IRAM (esp_native_code_commit) and the unix port maps it outside
 # the heap: none counted there. Built into the firmware (USER_C_MODULES), it costs no heap.
 NATMOD_HEAP_BYTES = {"armv6m": 35032, "armv7emsp": 25482}
+HEAP_NATIVE_ARCHS = tuple(NATMOD_HEAP_BYTES)  # where viper's native code stays in the heap too
 EXTRA_EDGE_BYTES = 256  # a net with several inputs or outputs: per edge past the first two, its
 # memoryview, Edge object and own output buffer header (estimated from net_edges.py, 64-bit)
 
@@ -199,13 +201,35 @@ def _plan_bytes(layer, backend: str, f) -> int:
     return base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK)
 
 
-def _kernel_modules(model, backend: str, runtime: str, f) -> int:
-    """The kernel modules' heap, and once each the modules they import (MODULE_DEPS; figures
-    without it count those in every kernel module)."""
+def _kernel_module_names(model, backend: str, f) -> set:
+    """The kernel modules of the model's operators and the modules they import (MODULE_DEPS)."""
     modules = {f.OP_MODULES[backend].get(layer.op) for layer in model.layers}
     deps = getattr(f, "MODULE_DEPS", {})
-    modules |= {dep for module in modules for dep in deps.get(module, ())}
+    return modules | {dep for module in modules for dep in deps.get(module, ())}
+
+
+def _kernel_modules(model, backend: str, runtime: str, f) -> int:
+    """The kernel modules' heap, and once each the modules they import (figures without
+    MODULE_DEPS count those in every kernel module)."""
+    modules = _kernel_module_names(model, backend, f)
     return sum(f.MODULES.get((backend, runtime, module), 0) for module in modules)
+
+
+def native_heap_bytes(model, backend: str, arch: str) -> int:
+    """Native code a board of `arch` keeps in its GC heap for the model, which no VM figure
+    holds (docs/memory.md, "Native code on a board"): the _micronn natmod for c; for viper the
+    .mpy bytes of its viper modules (an upper bound of their code); the viper probe that `import
+    micronn` loads for every backend."""
+    if arch not in HEAP_NATIVE_ARCHS:
+        return 0
+    sizes = VIPER_MPY_BYTES.get(arch, {})
+    total = sizes.get("viper_probe", 0)
+    if backend == "c":
+        total += NATMOD_HEAP_BYTES[arch]
+    if backend == "viper":
+        names = _kernel_module_names(model, backend, figures(64, backend))
+        total += sum(sizes.get(name, 0) for name in names if name and name.startswith("viper_"))
+    return total
 
 
 def layer_memory(
@@ -413,7 +437,7 @@ def plan_memory(
         needed = heap_needed(model, layers, arena_bytes, name, runtime, peak, f)
         placements[name] = PlacementMemory(name, stages, peak, needed, needed <= profile.heap_bytes)
     resident = resident_bytes(model, backend, runtime, f)
-    native = NATMOD_HEAP_BYTES.get(profile.mpy_arch, 0) if backend == "c" and on_board else 0
+    native = native_heap_bytes(model, backend, profile.mpy_arch) if on_board else 0
     if native:
         resident += native
         for name, placed in placements.items():

@@ -6,7 +6,7 @@ from micronn.report import format_table
 
 BACKEND_NOTES = {
     "python": "",
-    "viper": "64-bit figures: native code not counted",
+    "viper": "64-bit figures + its .mpy code where the port keeps native code in the heap",
     "c": "64-bit figures + the _micronn natmod's code where the port keeps it in the heap",
 }
 WORD_NOTES = {

@@ -1,0 +1,34 @@
+"""Bytes of each viper module's .mpy per native arch: an upper bound of the native
+code a board that keeps native code in its GC heap holds for it (docs/memory.md).
+Written by tools/native_sizes.py; tests/test_native_sizes.py checks it is current."""
+
+VIPER_MPY_BYTES = {
+    "armv6m": {
+        "viper_add": 1715,
+        "viper_broadcast": 2727,
+        "viper_conv": 5673,
+        "viper_dense": 2068,
+        "viper_input": 354,
+        "viper_lut": 362,
+        "viper_pool": 2444,
+        "viper_probe": 139,
+        "viper_reduce": 889,
+        "viper_requant": 1761,
+        "viper_resize": 1623,
+        "viper_softmax": 1697,
+    },
+    "armv7emsp": {
+        "viper_add": 1561,
+        "viper_broadcast": 2527,
+        "viper_conv": 5252,
+        "viper_dense": 1942,
+        "viper_input": 312,
+        "viper_lut": 332,
+        "viper_pool": 2284,
+        "viper_probe": 117,
+        "viper_reduce": 833,
+        "viper_requant": 1619,
+        "viper_resize": 1527,
+        "viper_softmax": 1583,
+    },
+}
