@@ -89,3 +89,11 @@ def viper_least_heap() -> int:
     data = container.write(Model(TensorSpec((1,), 1.0, 0), TensorSpec((1,), 1.0, 0), [layer]))
     plan = plan_container(data, "rp2040", backend="viper")
     return min(figures.needed for figures in served(data, plan).values())
+
+
+def auto_python_note() -> str:
+    """What `micronn run --backend auto` says when the board ran python."""
+    return (
+        "note: backend auto chose python: the board has no viper, or less heap than the "
+        f"{viper_least_heap()} B micronn's memory plan gives the smallest model with viper"
+    )
