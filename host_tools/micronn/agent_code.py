@@ -166,5 +166,5 @@ def installed_launcher(expected_id: int, model=None) -> str:
         "   del sys.modules[_k]\n"
         " if _t:\n"
         "  gc.threshold(_t)\n"
-        " _a=_p=_m=_k=_w=_t=_h=_b=0\n"
+        " _a=_p=_m=_k=_w=_t=_h=_b=_s=0\n"
     )
