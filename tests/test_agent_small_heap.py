@@ -1,29 +1,35 @@
 """Issue 12, acceptance 3 on the 64-bit VM: a bare board with a 64 KiB heap gets the runtime and
 the board agent, which is never pasted whole (every program sent to its raw REPL is a few
 hundred bytes: the agent's .mpy goes to lib/ in pieces), and runs a ~190 KB dense model with
-streamed weights, bit-exactly.
+streamed weights, bit-exactly, with or without a reset between the two.
 
 64-bit objects are bigger than a 32-bit board's, so this is the stricter test. On this VM the
 model's load alone needs about 62 KiB (tests/test_stream_acceptance.py); `micronn run` loads it
-before the agent is imported, so a board reset after the flash runs it in 64 KiB. Without that
-reset, what the flash session leaves until a reset (agent_memory.INTERNED: the agent's interned
-names, and the holes around them) makes 68 KiB the least heap that runs it here.
+before the agent is imported. What the flash session leaves until a reset (agent_memory.INTERNED:
+the agent's interned names) used to sit in holes all over the heap, so that without a reset 72
+KiB was the least heap that ran it; with run's launcher collecting every 1/32 of the heap
+allocated (gc.threshold, agent_code.installed_launcher) objects and names stay in one piece and
+58 KiB runs it without a reset (56 KiB does not).
+
+`micronn run --backend auto` takes python at once on a heap under fit.viper_least_heap() (by the
+memory plan viper fits no model there): a viper load that runs out of heap would leave its names
+across the heap, and on the 32-bit qemu board the python load after it then failed.
 """
 
 import numpy as np
 import pytest
 from small_models import small_container
 
-from micronn import container, reference
+from micronn import cli, container, reference
+from micronn.fit import auto_python_note, viper_least_heap
 from micronn.flash import flash
 from micronn.remote import run
 from micronn.transport_serial import SerialTransport
 from micronn.virtual_board import VirtualBoard
 
 SMALL_HEAP = 64 * 1024
-WITHOUT_RESET_HEAP = 72 * 1024  # 68 KiB ran out after the 32-bit planner merge (issue 12 note)
 SIZES = (784, 240, 10)  # 190 KB of int8 weights
-LARGEST_PASTE = 800  # bytes: the launcher with a model (~650) and the pieces (~740)
+LARGEST_PASTE = 800  # bytes: the launcher with a model (~790) and the pieces (~740)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +91,45 @@ def test_a_bare_64_kib_board_gets_the_runtime_and_runs_a_190_kb_model_after_a_re
         _flash_and_run(board, mlp, reset=True)
 
 
-def test_without_a_reset_68_kib_run_it_on_the_64_bit_vm(mlp):
-    with VirtualBoard("esp32", heap_bytes=WITHOUT_RESET_HEAP) as board:
+def test_without_a_reset_a_bare_64_kib_board_runs_it_too(mlp):
+    with VirtualBoard("esp32", heap_bytes=SMALL_HEAP) as board:
         _flash_and_run(board, mlp, reset=False)
+
+
+def test_auto_takes_python_at_once_where_the_plan_fits_viper_in_no_model(tmp_path, capsys):
+    assert SMALL_HEAP < viper_least_heap() < 2 * SMALL_HEAP
+    data = small_container(tmp_path, sizes=(16, 8, 4))
+    path = tmp_path / "small.mnq"
+    path.write_bytes(data)
+    x = np.random.default_rng(3).integers(-128, 128, (2, 16)).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    expected = reference.run(container.read(data), x)
+    ran = {}
+    for heap in (SMALL_HEAP, 2 * SMALL_HEAP):
+        with VirtualBoard("esp32", heap_bytes=heap) as board:
+            assert cli.main(["flash", str(path), "--port", board.port, "--quiet"]) == 0
+            result = run(board.port, x, model="small", backend="auto")
+            np.testing.assert_array_equal(result.outputs, expected)
+            ran[heap] = result.model.backend
+            capsys.readouterr()
+            assert cli.main(["run", "--port", board.port, "--input", str(tmp_path / "x.npy")]) == 0
+            ran[heap, "note"] = auto_python_note() in capsys.readouterr().out.splitlines()
+    assert ran == {
+        SMALL_HEAP: "python",
+        (SMALL_HEAP, "note"): True,
+        2 * SMALL_HEAP: "viper",
+        (2 * SMALL_HEAP, "note"): False,
+    }
+
+
+def test_the_launcher_puts_the_gc_threshold_back():
+    """gc.threshold is the launcher's while it runs, the board's own once it ends."""
+    with VirtualBoard("esp32", heap_bytes=SMALL_HEAP) as board:
+        with SerialTransport(board.port) as transport:
+            transport.enter_raw_repl()
+            code = "import gc\ngc.threshold(12288)\nprint(gc.threshold())\n"
+            before = transport.exec_output(code, 5.0).strip()
+            with transport.session() as session:
+                session.info()
+            transport.enter_raw_repl()
+            assert transport.exec_output("print(gc.threshold())\n", 5.0).strip() == before

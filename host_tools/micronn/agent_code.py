@@ -104,32 +104,51 @@ def installed_launcher(expected_id: int, model=None) -> str:
     heap: a model's load is when the heap is fullest, and the agent then only has to fit beside
     the loaded net. Its net (or the exception its load raised) goes to the agent's LOAD. A load
     that runs out of heap is tried again with weights='stream' (and, for backend 'auto', then
-    with the python backend, whose kernels are smallest), its modules forgotten."""
+    with the python backend, whose kernels are smallest), its modules forgotten. For 'auto', a
+    board whose heap is under fit.viper_least_heap() (what the memory plan gives the smallest
+    model with viper and the agent) goes straight to python: a viper load that runs out of heap
+    leaves its names interned across the heap, and the python load after it then finds no run
+    of bytes long enough.
+
+    While the program runs, the GC collects every 1/32 of the heap allocated (gc.threshold, put
+    back at the end): imports and loads then leave their objects, and the names they intern, in
+    one piece at the heap's start instead of scattered between garbage."""
     preload = ""
     if model is not None:
+        from micronn.fit import viper_least_heap
+
         path, backend = model
-        tries = [(backend, "auto"), (backend, "stream")]
+        first = repr(backend)
+        tries = "(_b,'auto'),(_b,'stream')"
         if backend == "auto":  # the fastest backend that fits: python's kernels take less heap
-            tries.append(("python", "stream"))
+            first = f"'python' if _s<{viper_least_heap()} else 'auto'"
+            tries += ",('python','stream')"
         # A load that runs out of heap leaves modules and names behind: forget the modules,
         # keep the names (interned once, they no longer cut up the heap), and try the next.
-        head = f"{path!r},{backend!r},"
         preload = (
-            f"for _w in {tuple(tries)!r}:\n"
+            f"_h={(path, backend)!r}\n"
+            f"_b={first}\n"
+            f"for _w in ({tries}):\n"
             " try:\n"
-            f"  _p=({head}__import__('micronn').load({path!r},*_w))\n"
+            "  _p=_h+(__import__('micronn').load(_h[0],*_w),)\n"
             "  break\n"
             " except MemoryError as e:\n"
-            f"  _p=({head}e)\n"
+            "  _p=_h+(e,)\n"
             "  for _k in list(sys.modules):\n"
             "   if _k not in _m:\n"
             "    del sys.modules[_k]\n"
             " except Exception as e:\n"
-            f"  _p=({head}e)\n"
+            "  _p=_h+(e,)\n"
             "  break\n"
         )
     return (
-        "import sys\n"
+        "import sys,gc\n"
+        "_s=gc.mem_free()+gc.mem_alloc()\n"
+        "try:\n"
+        " _t=gc.threshold()\n"
+        " gc.threshold(_s>>5)\n"
+        "except AttributeError:\n"
+        " _t=0\n"
         "_m=list(sys.modules)\n"
         "_p=None\n"
         f"{preload}"
@@ -145,5 +164,7 @@ def installed_launcher(expected_id: int, model=None) -> str:
         " for _k in list(sys.modules):\n"
         "  if _k not in _m:\n"
         "   del sys.modules[_k]\n"
-        " _a=_p=_m=_k=_w=0\n"
+        " if _t:\n"
+        "  gc.threshold(_t)\n"
+        " _a=_p=_m=_k=_w=_t=_h=_b=_s=0\n"
     )

@@ -18,10 +18,10 @@ from micronn.memory_plan import heap_bytes
 
 # -- measured (tools/measure_agent_memory.py --write rewrites this block) ---------------------
 VM = "3.4.0; MicroPython 9458e3a23f on 2026-07-05 (unix, 64-bit)"
-LAUNCHER = 1216  # the launcher's code and names while it loads the model
-INTERNED = 2592  # what one session leaves on a board until it resets: interned names
+LAUNCHER = 1280  # the launcher's code and names while it loads the model
+INTERNED = 2688  # what one session leaves on a board until it resets: interned names
 STARTED = 6496  # the agent after HELLO (core and its objects), its frame buffer not counted
-SERVING = 8320  # the same with the model part imported, during LOAD and PREDICT
+SERVING = 8448  # the same with the model part imported, during LOAD and PREDICT
 # -- end of measured figures ------------------------------------------------------------------
 
 HOST_FRAME = 2048  # session.FRAME_PAYLOAD: the agent never takes more

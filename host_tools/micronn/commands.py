@@ -367,6 +367,7 @@ def do_flash(args, progress=None) -> list:
 
 
 def do_run(args) -> list:
+    from micronn.fit import auto_python_note
     from micronn.remote import run
 
     x = _load_npy(args.input)
@@ -377,6 +378,8 @@ def do_run(args) -> list:
     )
     placed = f", weights {result.model.weights}" if result.model.weights else ""
     lines = [f"ran {result.board_path} on {args.port} (backend {result.model.backend}{placed})"]
+    if args.backend == "auto" and result.model.backend == "python":
+        lines.append(auto_python_note())
     if args.output:
         np.save(args.output, result.outputs)
         lines.append(f"wrote {args.output}: {result.outputs.dtype} {result.outputs.shape}")

@@ -6,6 +6,7 @@ profile's budget (--board) or the heap the board itself reports when the flash s
 So flash refuses what run could not load.
 """
 
+import functools
 from dataclasses import replace
 
 from micronn import container
@@ -65,3 +66,34 @@ def reported_board(base, heap_total: int, label: str):
     """A board profile with the heap a board reported (its GC heap total)."""
     profile = load_board(base) if isinstance(base, str) else base
     return replace(profile, name=label, heap_bytes=int(heap_total))
+
+
+@functools.cache
+def viper_least_heap() -> int:
+    """The least heap the memory plan gives any model with the viper backend under `micronn
+    run`: that of a one-neuron dense model. On a board with less, run's backend 'auto' takes
+    python at once (agent_code.installed_launcher): by the plan, viper fits no model there."""
+    from micronn.model import FullyConnected, Model, TensorSpec
+
+    layer = FullyConnected(
+        weights=[[1]],
+        bias=[0],
+        multiplier=[1 << 30],
+        shift=[0],
+        input_zero_point=0,
+        output_zero_point=0,
+        act_min=-128,
+        act_max=127,
+        activation="none",
+    )
+    data = container.write(Model(TensorSpec((1,), 1.0, 0), TensorSpec((1,), 1.0, 0), [layer]))
+    plan = plan_container(data, "rp2040", backend="viper")
+    return min(figures.needed for figures in served(data, plan).values())
+
+
+def auto_python_note() -> str:
+    """What `micronn run --backend auto` says when the board ran python."""
+    return (
+        "note: backend auto chose python: the board has no viper, or less heap than the "
+        f"{viper_least_heap()} B micronn's memory plan gives the smallest model with viper"
+    )
