@@ -429,7 +429,7 @@ def fit(results, models, reader, backend, bits, constants):
             k = ops.index(layer.op)
             features[1 + 2 * k] += 1
             features[2 + 2 * k] += memory_plan._channels(layer)
-            known += memory_plan.exact_plan_bytes(layer, block)
+            known += memory_plan.exact_plan_bytes(layer, block, backend)
         net_rows.append(features)
         net_y.append(stages["loaded"] - known)
     table = np.linalg.lstsq(np.array(table_rows, float), np.array(table_y, float), rcond=None)[0]

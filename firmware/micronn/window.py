@@ -7,9 +7,11 @@ from array import array
 
 
 def tap_ranges(out_size, stride, pad, kernel, dilation, in_size):
-    """Per output position, the first and past-the-last kernel tap inside the input."""
-    first = array("i", bytes(4 * out_size))
-    end = array("i", bytes(4 * out_size))
+    """Per output position, the first and past-the-last kernel tap inside the input: a byte
+    each for kernels up to 255 taps (every model in practice), else an int."""
+    typecode, item = ("B", 1) if kernel < 256 else ("i", 4)
+    first = array(typecode, bytes(item * out_size))
+    end = array(typecode, bytes(item * out_size))
     for o in range(out_size):
         origin = o * stride - pad
         lo = kernel

@@ -171,18 +171,35 @@ def _channels(layer) -> int:
     return 0 if multiplier is None else int(multiplier.size)
 
 
-def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK) -> int:
+def _tap_item(layer, backend: str, axis: str) -> int:
+    """Bytes per entry of a window layer's tap table along axis ("height" / "width"):
+    window.tap_ranges' a byte up to 255 taps (python), viper's own table of int32."""
+    if backend == "viper":
+        return 4
+    p = layer.params
+    kernel = p.get(f"kernel_{axis}", p.get(f"filter_{axis}", 256))
+    return 1 if kernel < 256 else 4
+
+
+def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK, backend="python") -> int:
     """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into.
     (The python kernels' per-channel requantization costs nothing more than the multiplier and
-    shift tensors: fixedpoint.Requant writes its limbs over them.)"""
+    shift tensors: fixedpoint.Requant writes its limbs over them.) The c kernels keep neither:
+    _micronn computes the taps and unpacks on its stack."""
+    if backend == "c":
+        return 0
     p = layer.params
     total = 0
-    if layer.op in WINDOW_OPS or layer.op in RESIZE_TABLES:
-        # WINDOW_OPS: first / end tap per output row and column; resize: source offsets
-        # (bilinear: low, high, fraction) per output row and column; an array('i') each
+    if layer.op in WINDOW_OPS:
+        # first / end tap per output row and column
+        rows = heap_bytes(_tap_item(layer, backend, "height") * p["out_height"], block)
+        columns = heap_bytes(_tap_item(layer, backend, "width") * p["out_width"], block)
+        total += 2 * (rows + columns)
+    if layer.op in RESIZE_TABLES:
+        # source offsets (bilinear: low, high, fraction) per output row and column, array('i')
         rows = heap_bytes(4 * p["out_height"], block)
         columns = heap_bytes(4 * p["out_width"], block)
-        total += RESIZE_TABLES.get(layer.op, 2) * (rows + columns)
+        total += RESIZE_TABLES[layer.op] * (rows + columns)
     if "weights" in layer.tensors and layer.weight_bits != 8:
         if layer.op == "FULLY_CONNECTED":
             row = p["in_features"]
@@ -198,7 +215,7 @@ def _plan_bytes(layer, backend: str, f) -> int:
     """What the kernel's prepare keeps for this layer, with its step in the net's plan."""
     key = (backend, layer.op) if (backend, layer.op) in f.PLANS else ("python", layer.op)
     base, per_channel = f.PLANS.get(key, (0, 0))  # (0, 0): not measured yet
-    return base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK)
+    return base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK, backend)
 
 
 def _kernel_module_names(model, backend: str, f) -> set:
