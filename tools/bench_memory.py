@@ -2,12 +2,13 @@
 
 For each model: TFLM's arena as the pinned tflite-micro interpreter reports it (its greedy
 planner's activations and scratch, plus its persistent tail; tests/tflm_models.arena_bytes),
-micronn's activation arena (planned on the host), and micronn's peak heap on the 32-bit
-webassembly VM (micronn.simulate vm="wasm32", python backend, weights streamed, the package as
-.mpy as `micronn flash` installs it): over the whole load, and while it runs (`loaded`). The
-resident runtime is the package with the model's kernel modules (memory_plan.resident_bytes);
-the goal is peak <= 1.25 x TFLM's arena + the resident runtime. Last, whether the planner
-fits the model on the rp2040 and esp32 profiles. Sections whose tools are missing say so.
+micronn's activation arena (planned on the host), and micronn's peak heap (without the VM's own
+objects and the runner script's) on the 32-bit webassembly VM (micronn.simulate vm="wasm32",
+python backend, weights streamed, the package as .mpy as `micronn flash` installs it): over the
+whole load, and while it runs (`loaded`). The resident runtime is the package with the model's
+kernel modules (memory_plan.resident_bytes); the goal is peak <= 1.25 x TFLM's arena + the
+resident runtime. Last, whether the planner fits the model on the rp2040 and esp32 profiles.
+Sections whose tools are missing say so.
 
     python tools/bench_memory.py [--placement stream] [--no-measure] [--out build/bench]
 """
@@ -26,6 +27,7 @@ import zoo_models  # noqa: E402
 
 import micronn  # noqa: E402
 from micronn import container, reference, wasm_vm  # noqa: E402
+from micronn.memory_constants_32 import SCRIPT  # noqa: E402
 from micronn.memory_plan import plan_container  # noqa: E402
 from micronn.simulate import simulate  # noqa: E402
 
@@ -43,13 +45,15 @@ BOARDS = ("rp2040", "esp32")
 
 
 def measure(data: bytes, placement: str) -> tuple:
-    """(peak, loaded) live heap on the 32-bit VM, after checking the outputs are exact."""
+    """(peak, loaded) live heap of micronn on the 32-bit VM (without the VM's own objects and
+    the runner script's: its "script" stage), after checking the outputs are exact."""
     model = container.read(data)
     x = np.random.default_rng(0).integers(-128, 128, (1, *model.input.shape)).astype(np.int8)
     result = simulate(data, x, board="esp32s3", backend="python", weights=placement, vm="wasm32")
     if not np.array_equal(result.outputs, reference.run(model, x)):
         raise SystemExit("the 32-bit VM's outputs differ from the reference: a bug")
-    return result.peak_heap, result.heap_stages["loaded"]
+    script = result.heap_stages["script"]
+    return result.peak_heap - script, result.heap_stages["loaded"] - script
 
 
 def row(label: str, name: str, placement: str, measure_on_vm: bool) -> dict:
@@ -69,7 +73,7 @@ def row(label: str, name: str, placement: str, measure_on_vm: bool) -> dict:
         "arena": plan.arena_bytes,
         "peak": peak,
         "running": loaded,
-        "planned": plan.placements[placement].peak,
+        "planned": plan.placements[placement].peak - SCRIPT,
         "resident": plan.resident,
         "goal": goal,
         "peak/goal": None if peak is None else peak / goal,
@@ -108,8 +112,9 @@ def main() -> None:
     text = (
         f"micronn on a 32-bit board (webassembly VM, python backend, weights={args.placement}, "
         "runtime .mpy) against TFLM's arena, in bytes.\n"
-        "peak: the largest live heap over load and predict; running: while predict runs; "
-        "planned: the planner's peak (an upper bound);\n"
+        "peak: micronn's largest live heap over load and predict (the VM's own objects and "
+        "the runner script's left out); running: while predict runs; "
+        "planned: the planner's peak (an upper bound), likewise;\n"
         f"goal: {GOAL_FACTOR} x TFLM's arena (head + tail) + micronn's resident runtime; "
         "fits: the planner's best placement on the board profile, or no.\n\n" + table(rows)
     )

@@ -13,7 +13,8 @@ collection it asks for has run at its top level: the scripts are generators) of 
 package compiled on the VM from .py ("py") and precompiled with mpy-cross ("mpy", as `micronn
 flash` installs it):
 
-- IMPORT: after `import micronn` in micronn.simulate's runner (the runner's own objects included);
+- IMPORT: after `import micronn` in micronn.simulate's runner (the runner's own objects included;
+  SCRIPT: before it, what the resident runtime leaves out);
 - READER: the reader's modules all loaded (table), without the table's checks (blocks), and what
   stays once load() has dropped them (residue: interned names);
 - MODULES: each kernel module's own import over a fresh `import micronn` (and the op table),
@@ -506,6 +507,7 @@ def measure(vm: str = "unix") -> dict:
                 probe, x, board="rp2040", backend="python", precompiled=runtime == "mpy", vm=vm
             )
             constants["IMPORT"][runtime] = result.heap_stages["import"]
+            constants["SCRIPT"] = result.heap_stages["script"]
             if runtime == "mpy":
                 reader = json.loads(_vm(vm, READER_SCRIPT, package, work))
             else:
@@ -631,9 +633,9 @@ def current_constants(vm: str) -> dict:
     """The constants module of `vm` as render() takes them."""
     module = memory_plan.FIGURES[WORD_BITS[vm]]
     names = [
-        "GC_BLOCK", "IMPORT", "READER", "TABLE", "NET", "PLACED_LAYER", "STAGE_OFFSETS", "SLACK",
-        "EDGE_TABLE_MODULE", "NET_EDGES_MODULE", "OP_MODULES", "RULES_MODULES", "MODULE_DEPS",
-        "MODULES", "PLANS", "LAYER_MARGIN",
+        "GC_BLOCK", "IMPORT", "SCRIPT", "READER", "TABLE", "NET", "PLACED_LAYER",
+        "STAGE_OFFSETS", "SLACK", "EDGE_TABLE_MODULE", "NET_EDGES_MODULE", "OP_MODULES",
+        "RULES_MODULES", "MODULE_DEPS", "MODULES", "PLANS", "LAYER_MARGIN",
     ]  # fmt: skip
     return {name: getattr(module, name) for name in names if hasattr(module, name)}
 
@@ -824,6 +826,8 @@ def render(constants, vm: str = "unix") -> str:
         "",
         block.format(**constants),
         f"IMPORT = {constants['IMPORT']!r}",
+        f"SCRIPT = {constants['SCRIPT']!r}  # the VM and simulate's runner before `import "
+        "micronn`: in IMPORT, not micronn's",
         f"READER = {constants['READER']!r}",
         f"TABLE = {constants['TABLE']!r}  # base, per layer (of each op)",
         f"NET = {constants['NET']!r}  # the net's own objects",

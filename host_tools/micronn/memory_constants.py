@@ -7,6 +7,7 @@ VM: 3.4.0; MicroPython 9458e3a23f on 2026-07-05.
 
 GC_BLOCK = 32  # bytes per GC block on the 64-bit VM (4 machine words)
 IMPORT = {"py": 56192, "mpy": 21536}
+SCRIPT = 4768  # the VM and simulate's runner before `import micronn`: in IMPORT, not micronn's
 READER = {
     "py": {"reader": 0, "table": 0, "blocks": 0, "residue": 0},
     "mpy": {"reader": 18624, "blocks": 23264, "residue": 7072, "table": 31776},

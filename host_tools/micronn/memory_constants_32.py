@@ -7,6 +7,7 @@ VM: 3.4.0; MicroPython v1.29.0-6.gc763859f35 on 2026-08-25.
 
 GC_BLOCK = 16  # bytes per GC block on a 32-bit VM or board (4 machine words)
 IMPORT = {"py": 49312, "mpy": 16320}  # + net.top, labels, net.input, quantize forwarders
+SCRIPT = 4528  # the VM and simulate's runner before `import micronn`: in IMPORT, not micronn's
 READER = {
     "py": {"reader": 0, "table": 0, "blocks": 0, "residue": 0},
     "mpy": {"reader": 13968, "blocks": 17024, "residue": 5120, "table": 23376},

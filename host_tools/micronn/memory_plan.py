@@ -395,8 +395,9 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
 
 def resident_bytes(model, backend: str, runtime: str, f) -> int:
     """The runtime's own heap while a model runs, without the model's data (tensors, arena,
-    plans, buffers): the package, the kernel modules the model uses and what the reader leaves."""
-    base = f.IMPORT[runtime] + f.STAGE_OFFSETS[runtime].get("import", 0)
+    plans, buffers): the package, the kernel modules the model uses and what the reader leaves;
+    not the VM's own objects and the measuring script's, which IMPORT holds (SCRIPT)."""
+    base = f.IMPORT[runtime] + f.STAGE_OFFSETS[runtime].get("import", 0) - getattr(f, "SCRIPT", 0)
     return base + _kernel_modules(model, backend, runtime, f) + f.READER[runtime]["residue"]
 
 

@@ -3,14 +3,14 @@
 # the int8 output rows to OUTPUT, and ends with one line the host parses, either
 #   MICRONN-RESULT {"backend": "...", "weights": "...", "stages": {"import": N, ...}}
 #   MICRONN-ERROR {"type": "ValueError", "message": "..."}
-# stages: the live heap (gc.mem_alloc() right after gc.collect()) after `import micronn`, at the
-# end of each stage of micronn.load ("table", "blocks": the reader's modules still loaded;
-# "network"), once load has returned ("loaded") and the largest after the first predictions
-# ("predict"); the host's peak is the largest of them (docs/memory.md). The run is a generator
-# that yields where it measures: on the webassembly port gc.collect() only collects once
-# control is back at the top level, so wasm_vm.mjs resumes it from there (TOP_LEVEL_STEP); the
-# unix port runs it through at once. There the stages inside micronn.load come from
-# micronn.loading (load() one stage at a time, imported only for this).
+# stages: the live heap (gc.mem_alloc() right after gc.collect()) before ("script") and after
+# `import micronn`, at the end of each stage of micronn.load ("table", "blocks": the reader's
+# modules still loaded; "network"), once load has returned ("loaded") and the largest after the
+# first predictions ("predict"); the host's peak is the largest of them (docs/memory.md). The run is
+# a generator that yields where it measures: on the webassembly port gc.collect() only collects once
+# control is back at the top level, so wasm_vm.mjs resumes it from there (TOP_LEVEL_STEP); the unix
+# port runs it through at once. There the stages inside micronn.load come from micronn.loading
+# (load() one stage at a time, imported only for this).
 # micropython.mem_peak() is no use here: it never subtracts objects the GC reclaims (it is the
 # running total of every m_malloc minus the explicit m_free calls).
 # A model with several inputs or outputs gets two more arguments, IN_SIZES OUT_SIZES (item counts,
@@ -70,9 +70,10 @@ def load_stages(model_path, backend, weights, stages):
 
 
 def run(model_path, input_path, output_path, rows, backend, weights):
+    stages = {"script": (yield from live_heap())}  # the VM and this script, before micronn
     import micronn  # noqa: F401
 
-    stages = {"import": (yield from live_heap())}
+    stages["import"] = yield from live_heap()
     net = yield from load_stages(model_path, backend, weights, stages)
     if len(sys.argv) > 8:
         from simulate_edges import run_edges
