@@ -10,7 +10,7 @@ read. Strides, dilations and padding use python_conv's tap tables (window.tap_ra
 int8 CONV_2D whose window fits the scratch runs _gathered instead: each pixel's window is copied
 once (im2col) into the scratch, as x + 128, with the input zero point's code in the taps outside
 the image (they add zero), and every channel's dot product is then one run over the whole
-window, two channels at a time. With wu = w + 128 and xu = x + 128 (what ^ 0x80 reads),
+window, eight taps a step. With wu = w + 128 and xu = x + 128 (what ^ 0x80 reads),
 sum (wu - 128)(xu - off) = sum wu xu - off sum wu - 128 sum xu + 128 off n, off being the input
 zero point + 128 and n the window's size: sum wu (once per channel and call) and sum xu (once
 per pixel) take the signs out of the inner loop. For n <= GATHER_TAPS every partial sum stays
@@ -111,7 +111,21 @@ def run_rows(plan, a, out, weights, first, count):
             pixels = out_w - ox if out_w - ox < block else block
             if gathered:
                 _gathered(
-                    a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count, window
+                    weights,
+                    acc,
+                    0,
+                    a,
+                    weights,
+                    bias,
+                    acc,
+                    geometry,
+                    taps,
+                    oy,
+                    ox,
+                    pixels,
+                    first,
+                    count,
+                    window,
                 )
             else:
                 _accumulate(a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count)
@@ -225,6 +239,9 @@ def _weight_sums(w: ptr8, acc: ptr32, geometry: ptr32, at: int, width: int):
 
 @micropython.viper
 def _gathered(
+    q: ptr8,
+    p: ptr8,
+    s: int,
     x: ptr8,
     w: ptr8,
     bias: ptr32,
@@ -240,7 +257,9 @@ def _gathered(
 ):
     """acc[p * width + j] as _accumulate's, for int8 CONV_2D: the window of each pixel gathered
     into the scratch from word `at` on, the weight sums (_weight_sums) after it (see the
-    module's docstring)."""
+    module's docstring). q, p and s are the dot product's cursors and sum, passed in (any
+    buffer, 0) only so that they are the first locals: the native emitter keeps those in
+    registers."""
     in_w = geometry[_IN_W]
     in_c = geometry[_IN_C]
     k_w = geometry[_K_W]
@@ -251,17 +270,19 @@ def _gathered(
     kx_at = geometry[_KX_AT]
     off = geometry[_OFFSET]
     window = ptr8(uint(acc) + 4 * at)
+    eights = uint(window) + (n & 0x3FFFFFF8)  # where the runs of 8 taps end
+    stop = uint(window) + n
     sums = at + (n + 3) // 4  # word index of the weight sums
     y0 = oy * geometry[_S_H] - geometry[_PAD_T]
     ky0 = taps[2 * oy]
     ky1 = taps[2 * oy + 1]
     k = 0
-    for p in range(pixels):
-        ox = ox0 + p
+    for pixel in range(pixels):
+        ox = ox0 + pixel
         x0 = ox * geometry[_S_W] - geometry[_PAD_L]
         kx0 = taps[kx_at + 2 * ox]
         kx1 = taps[kx_at + 2 * ox + 1]
-        q = 0
+        t = 0
         xsum = 0
         for ky in range(k_h):
             line = (y0 + ky * d_h) * in_w + x0
@@ -270,37 +291,36 @@ def _gathered(
                     src = (line + kx * d_w) * in_c
                     for i in range(in_c):
                         v = x[src + i] ^ 0x80
-                        window[q] = v
+                        window[t] = v
                         xsum += v
-                        q += 1
+                        t += 1
                 else:
                     for _ in range(in_c):
-                        window[q] = off
-                        q += 1
+                        window[t] = off
+                        t += 1
                     xsum += off * in_c
         centre = 128 * off * n - 128 * xsum  # |.| <= 128 x 255 x n
-        j = 0
-        while j < width:
-            r0 = ptr8(uint(w) + j * n)  # four rows at once; past the last row, row j again
-            r1 = ptr8(uint(r0) + n) if j + 1 < width else r0
-            r2 = ptr8(uint(r0) + 2 * n) if j + 2 < width else r0
-            r3 = ptr8(uint(r0) + 3 * n) if j + 3 < width else r0
-            s0 = 0
-            s1 = 0
-            s2 = 0
-            s3 = 0
-            for i in range(n):
-                v = window[i]
-                s0 += (r0[i] ^ 0x80) * v
-                s1 += (r1[i] ^ 0x80) * v
-                s2 += (r2[i] ^ 0x80) * v
-                s3 += (r3[i] ^ 0x80) * v
-            for m in range(4 if j + 4 <= width else width - j):
-                s = s0 if m == 0 else (s1 if m == 1 else (s2 if m == 2 else s3))
-                b = bias[first + j + m]
-                b = (b & 0xFFFF) | ((((b >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
-                s = s - off * acc[sums + j + m]  # |.| <= 255 x 255 x n
-                s = s + centre  # the exact dot product
-                acc[k] = b + s
-                k += 1
-            j += 4
+        q = w
+        for j in range(width):  # row j of the weights, then row j + 1: q runs on
+            s = 0
+            p = window
+            while uint(p) < eights:
+                s = (q[0] ^ 0x80) * p[0] + s
+                s = (q[1] ^ 0x80) * p[1] + s
+                s = (q[2] ^ 0x80) * p[2] + s
+                s = (q[3] ^ 0x80) * p[3] + s
+                s = (q[4] ^ 0x80) * p[4] + s
+                s = (q[5] ^ 0x80) * p[5] + s
+                s = (q[6] ^ 0x80) * p[6] + s
+                s = (q[7] ^ 0x80) * p[7] + s
+                q = ptr8(uint(q) + 8)
+                p = ptr8(uint(p) + 8)
+            while uint(p) < stop:
+                s = (q[0] ^ 0x80) * p[0] + s
+                q = ptr8(uint(q) + 1)
+                p = ptr8(uint(p) + 1)
+            b = bias[first + j]
+            b = (b & 0xFFFF) | ((((b >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
+            s = s - off * acc[sums + j]  # |.| <= 255 x 255 x n
+            acc[k] = b + (s + centre)  # the exact dot product, then the bias
+            k += 1
