@@ -130,7 +130,7 @@ def run_rows(plan, a, out, weights, first, count):
             else:
                 _accumulate(a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count)
             at = (oy * out_w + ox) * out_c + first
-            requantize(acc, out, at, pixels, first, count, words)
+            requantize(0, 0, 0, acc, out, at, pixels, first, count, words)
             ox += pixels
 
 
