@@ -97,6 +97,7 @@ def run_rows(plan, a, out, weights, first, count):
     if count < 1:
         return
     gathered = _gathers(geometry, count, len(acc))
+    depthwise8 = geometry[_MULTIPLIER] and geometry[_BITS] == 8  # always every channel
     if gathered:  # the scratch: accumulators, the window, the weight sums at the end
         window = len(acc) - count - (geometry[_TAPS] + 3) // 4
         block = window // count
@@ -127,6 +128,8 @@ def run_rows(plan, a, out, weights, first, count):
                     count,
                     window,
                 )
+            elif depthwise8:
+                _depthwise(weights, a, 0, a, weights, bias, acc, geometry, taps, oy, ox, pixels)
             else:
                 _accumulate(a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count)
             at = (oy * out_w + ox) * out_c + first
@@ -161,8 +164,6 @@ def _accumulate(
     kx_at = geometry[_KX_AT]
     offset = geometry[_OFFSET]
     contiguous = bits == 8 and multiplier == 0 and d_w == 1
-    strided = bits == 8 and multiplier != 0
-    step = d_w * in_c
     y0 = oy * geometry[_S_H] - geometry[_PAD_T]
     ky0 = taps[2 * oy]
     ky1 = taps[2 * oy + 1]
@@ -185,14 +186,6 @@ def _accumulate(
                     for i in range((kx1 - kx0) * in_c):
                         s += ((kernel[i] ^ 0x80) - 0x80) * ((image[i] ^ 0x80) - offset)
                     continue
-                if strided:  # int8 DEPTHWISE_CONV_2D: one channel, strided in x and in w
-                    pixel = (line + kx0 * d_w) * in_c + o // multiplier
-                    t = (ky * k_w + kx0) * out_c + o
-                    for _ in range(kx0, kx1):
-                        s += ((w[t] ^ 0x80) - 0x80) * ((x[pixel] ^ 0x80) - offset)
-                        t += out_c
-                        pixel += step
-                    continue
                 for kx in range(kx0, kx1):
                     pixel = (line + kx * d_w) * in_c
                     if multiplier:  # depthwise: W[ky, kx, o] times input channel o // multiplier
@@ -214,6 +207,62 @@ def _accumulate(
                         pixel += 1
             acc[k] = s
             k += 1
+
+
+@micropython.viper
+def _depthwise(
+    wp: ptr8,
+    xp: ptr8,
+    s: int,
+    x: ptr8,
+    w: ptr8,
+    bias: ptr32,
+    acc: ptr32,
+    geometry: ptr32,
+    taps: ptr32,
+    oy: int,
+    ox0: int,
+    pixels: int,
+):
+    """acc[p * out_c + o] as _accumulate's, for int8 DEPTHWISE_CONV_2D (every channel): each
+    output's in-image taps, strided in x and in w. wp, xp and s are the cursors and the sum,
+    passed in (any buffer, 0) only so that they are the first locals (registers)."""
+    in_w = geometry[_IN_W]
+    in_c = geometry[_IN_C]
+    out_c = geometry[_OUT_C]
+    k_w = geometry[_K_W]
+    d_h = geometry[_D_H]
+    multiplier = geometry[_MULTIPLIER]
+    kx_at = geometry[_KX_AT]
+    off = geometry[_OFFSET]
+    step = geometry[_D_W] * in_c
+    y0 = oy * geometry[_S_H] - geometry[_PAD_T]
+    ky0 = taps[2 * oy]
+    ky1 = taps[2 * oy + 1]
+    k = 0
+    for pixel in range(pixels):
+        ox = ox0 + pixel
+        x0 = ox * geometry[_S_W] - geometry[_PAD_L]
+        kx0 = taps[kx_at + 2 * ox]
+        run = taps[kx_at + 2 * ox + 1] - kx0
+        c = 0  # the input channel of output channel o
+        m = 0
+        for o in range(out_c):
+            s = bias[o]
+            s = (s & 0xFFFF) | ((((s >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
+            for ky in range(ky0, ky1):
+                xp = ptr8(uint(x) + ((y0 + ky * d_h) * in_w + x0) * in_c + kx0 * step + c)
+                wp = ptr8(uint(w) + (ky * k_w + kx0) * out_c + o)
+                for _ in range(run):
+                    s = ((wp[0] ^ 0x80) - 0x80) * ((xp[0] ^ 0x80) - off) + s
+                    wp = ptr8(uint(wp) + out_c)
+                    xp = ptr8(uint(xp) + step)
+            acc[k] = s
+            k += 1
+            m += 1
+            if m == multiplier:
+                m = 0
+                c += 1
 
 
 def _gathers(geometry, count, words):
