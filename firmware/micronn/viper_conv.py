@@ -29,6 +29,19 @@ from .window import tap_ranges
 
 ACC_WORDS = 128  # accumulator scratch: 512 bytes, at least one pixel's channels
 GATHER_TAPS = 8192  # the largest window _gathered takes (its 2**30 bound, above)
+GATHER_WORDS = 512  # int8 CONV_2D: the scratch grows up to 2 KiB so that _gathered runs it
+
+
+def scratch_words(depthwise, bits, out_c, taps):
+    """Words of the layer's scratch: ACC_WORDS or one pixel's accumulators, or (int8 CONV_2D)
+    one pixel's accumulators, window and weight sums, when that is at most GATHER_WORDS.
+    memory_plan.viper_scratch_words is the same."""
+    words = out_c if out_c > ACC_WORDS else ACC_WORDS
+    gather = 2 * out_c + (taps + 3) // 4
+    if not depthwise and bits == 8 and taps <= GATHER_TAPS and words < gather <= GATHER_WORDS:
+        return gather
+    return words
+
 
 # geometry words (all non-negative)
 _IN_W = const(0)
@@ -81,7 +94,8 @@ def prepare(op, params, tensors):
     geometry[_KX_AT] = 2 * out_h
     geometry[_K_H] = k_h
     words = table(multipliers, shifts, out_c, output_zp, act_min, act_max)
-    scratch = array("i", bytes(4 * (out_c if out_c > ACC_WORDS else ACC_WORDS)))
+    size = scratch_words(depthwise, op.weight_bits, out_c, geometry[_TAPS])
+    scratch = array("i", bytes(4 * size))
     return (out_h, out_w, out_c, weights, bias, geometry, taps, words, scratch)
 
 
