@@ -248,6 +248,29 @@ def test_requantize_rounds_as_fixedpoint():
                     assert got[0] == expected, (multiplier, shift, acc)
 
 
+@pytest.mark.parametrize("zero_point, act_min, act_max", [(-128, -128, 127), (-5, 0, 127)])
+def test_requantize_with_a_relu_clamp(zero_point, act_min, act_max):
+    """act_min >= zero_point (ReLU, ReLU6): every accumulator <= 0 gives act_min without the
+    multiply; the others are still fixedpoint's, clamped."""
+    fixedpoint = PACKAGE.fixedpoint
+    rng = np.random.default_rng(14)
+    for _ in range(20):
+        multiplier = int(rng.integers(2**30, 2**31))
+        shift = int(rng.integers(-12, 2))
+        rq = fixedpoint.Requant(array("i", [multiplier]), array("i", [shift]))
+        words = PACKAGE.viper_requant.table(
+            array("i", [multiplier]), array("i", [shift]), 1, zero_point, act_min, act_max
+        )
+        limit = 2**30 >> (rq.codes[0] & 31)
+        for acc in [0, 1, -1, 1 - limit, limit - 1, *rng.integers(-3000, 3000, 30)]:
+            value = fixedpoint.requantize(int(acc), rq, 0) + zero_point
+            got = array("b", [0])
+            PACKAGE.viper_requant.requantize(
+                0, 0, 0, array("i", [int(acc)]), got, 0, 1, 0, 1, words
+            )
+            assert got[0] == min(max(value, act_min), act_max), (multiplier, shift, acc)
+
+
 @pytest.mark.parametrize("module", sorted(p.name for p in FIRMWARE.glob("viper_*.py")))
 def test_no_big_int_constants_in_viper_code(module):
     """A literal of 2**30 or more is not a small int on a board: viper would load it as an

@@ -83,6 +83,9 @@ def requantize(
     act_max = words[4] - 128
     low = act_min - zero_point  # v below low clamps to act_min: compared before adding the
     high = act_max - zero_point  # zero point, as the python kernels do
+    clamps_below_zero = 0  # a ReLU-like clamp: every accumulator <= 0 gives act_min
+    if low >= 0:
+        clamps_below_zero = 1
     k = 0
     for p in range(pixels):
         e = _HEAD + _STRIDE * first if per_channel else _HEAD
@@ -91,33 +94,36 @@ def requantize(
             v = acc[k]
             k += 1
             v = (v & 0xFFFF) | ((((v >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
-            code = words[e]
-            v = v << (code & 31)
-            negative = 0
-            if v < 0:
-                v = 0 - v
-                negative = 1
-            hi = v >> 15  # u in 15-bit limbs
-            lo = v & 0x7FFF
-            q1 = words[e + 1]
-            q0 = words[e + 2]
-            a = hi * q0
-            b = lo * q1
-            lo = ((lo * q0 - negative) >> 15) + (a & 0x7FFF) + (b & 0x7FFF)  # < 3 * 2**15
-            hi = hi * q1 + (a >> 15) + (b >> 15) + (lo >> 15)  # T
-            if code < 1024:  # q2 = 0
-                v = 0
-            v = (v >> 1) + (hi >> 1) + (((v & 1) + (hi & 1) + 1) >> 1)
-            right = (code >> 5) & 31
-            if right:
-                v = (v >> right) + ((v >> (right - 1)) & 1)  # rounds half up
-            if negative:
-                v = 0 - v
-            if v < low:
+            if v <= 0 and clamps_below_zero:  # MBQM(v) <= 0 <= low: act_min
                 out[o + j] = act_min
-            elif v > high:
-                out[o + j] = act_max
             else:
-                out[o + j] = v + zero_point
+                code = words[e]
+                v = v << (code & 31)
+                negative = 0
+                if v < 0:
+                    v = 0 - v
+                    negative = 1
+                hi = v >> 15  # u in 15-bit limbs
+                lo = v & 0x7FFF
+                q1 = words[e + 1]
+                q0 = words[e + 2]
+                a = hi * q0
+                b = lo * q1
+                lo = ((lo * q0 - negative) >> 15) + (a & 0x7FFF) + (b & 0x7FFF)  # < 3 * 2**15
+                hi = hi * q1 + (a >> 15) + (b >> 15) + (lo >> 15)  # T
+                if code < 1024:  # q2 = 0
+                    v = 0
+                v = (v >> 1) + (hi >> 1) + (((v & 1) + (hi & 1) + 1) >> 1)
+                right = (code >> 5) & 31
+                if right:
+                    v = (v >> right) + ((v >> (right - 1)) & 1)  # rounds half up
+                if negative:
+                    v = 0 - v
+                if v < low:
+                    out[o + j] = act_min
+                elif v > high:
+                    out[o + j] = act_max
+                else:
+                    out[o + j] = v + zero_point
             if per_channel:
                 e += _STRIDE
