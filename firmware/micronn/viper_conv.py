@@ -10,7 +10,7 @@ read. Strides, dilations and padding use python_conv's tap tables (window.tap_ra
 int8 CONV_2D whose window fits the scratch runs _gathered instead: each pixel's window is copied
 once (im2col) into the scratch, as x + 128, with the input zero point's code in the taps outside
 the image (they add zero), and every channel's dot product is then one run over the whole
-window, eight taps a step. With wu = w + 128 and xu = x + 128 (what ^ 0x80 reads),
+window, sixteen taps a step. With wu = w + 128 and xu = x + 128 (what ^ 0x80 reads),
 sum (wu - 128)(xu - off) = sum wu xu - off sum wu - 128 sum xu + 128 off n, off being the input
 zero point + 128 and n the window's size: sum wu (once per channel and call) and sum xu (once
 per pixel) take the signs out of the inner loop. For n <= GATHER_TAPS every partial sum stays
@@ -333,7 +333,8 @@ def _gathered(
     kx_at = geometry[_KX_AT]
     off = geometry[_OFFSET]
     window = ptr8(uint(acc) + 4 * at)
-    eights = uint(window) + (n & 0x3FFFFFF8)  # where the runs of 8 taps end
+    sixteens = uint(window) + (n & 0x3FFFFFF0)  # where the runs of 16 taps end
+    eights = uint(window) + (n & 0x3FFFFFF8)  # then one run of 8
     stop = uint(window) + n
     sums = at + (n + 3) // 4  # word index of the weight sums
     y0 = oy * geometry[_S_H] - geometry[_PAD_T]
@@ -367,7 +368,26 @@ def _gathered(
         for j in range(width):  # row j of the weights, then row j + 1: q runs on
             s = 0
             p = window
-            while uint(p) < eights:
+            while uint(p) < sixteens:
+                s = (q[0] ^ 0x80) * p[0] + s
+                s = (q[1] ^ 0x80) * p[1] + s
+                s = (q[2] ^ 0x80) * p[2] + s
+                s = (q[3] ^ 0x80) * p[3] + s
+                s = (q[4] ^ 0x80) * p[4] + s
+                s = (q[5] ^ 0x80) * p[5] + s
+                s = (q[6] ^ 0x80) * p[6] + s
+                s = (q[7] ^ 0x80) * p[7] + s
+                s = (q[8] ^ 0x80) * p[8] + s
+                s = (q[9] ^ 0x80) * p[9] + s
+                s = (q[10] ^ 0x80) * p[10] + s
+                s = (q[11] ^ 0x80) * p[11] + s
+                s = (q[12] ^ 0x80) * p[12] + s
+                s = (q[13] ^ 0x80) * p[13] + s
+                s = (q[14] ^ 0x80) * p[14] + s
+                s = (q[15] ^ 0x80) * p[15] + s
+                q = ptr8(uint(q) + 16)
+                p = ptr8(uint(p) + 16)
+            if uint(p) < eights:
                 s = (q[0] ^ 0x80) * p[0] + s
                 s = (q[1] ^ 0x80) * p[1] + s
                 s = (q[2] ^ 0x80) * p[2] + s
