@@ -25,6 +25,7 @@ from conv_factory import (
     random_conv,
     random_mean,
     random_pool,
+    random_weights,
 )
 from conv_factory import random_inputs as image_inputs
 from elementwise_models import device_models
@@ -35,9 +36,11 @@ from test_device_int31 import bound_model
 import micronn
 from micronn import container, reference
 from micronn.boards import list_boards, load_board
+from micronn.memory_plan import viper_scratch_words
 from micronn.model import OPS, Model, TensorSpec
 from micronn.ops import add, lookup, reduce, resize, softmax
 from micronn.ops.constant import prepare_constant
+from micronn.ops.conv import prepare_conv2d
 from micronn.ops.mul import prepare_mul
 from micronn.ops.unary import hard_swish_table, prepare_table
 
@@ -198,6 +201,49 @@ def test_convolutions_and_pools(seed, tmp_path):
         models.append(model)
         inputs.append(image_inputs(rng, model.input.shape, 3))
     _check(models, inputs, tmp_path)
+
+
+WIDE_CONVS = [  # (kernel, in, out, stride, padding): the scratch grows to gather them, except
+    ((1, 1), 64, 64, 1, "valid"),  # the last one, past GATHER_WORDS
+    ((3, 3), 16, 48, 2, "same"),
+    ((5, 3), 8, 100, 1, (2, 1, 0, 2)),
+    ((1, 1), 64, 256, 1, "valid"),
+]
+
+
+@pytest.mark.parametrize("weights", ["ram", "stream"])
+def test_wide_int8_convolutions_gather_in_a_grown_scratch(weights, tmp_path):
+    """int8 CONV_2D layers whose window, accumulators and weight sums pass the usual 512-byte
+    scratch: viper_conv sizes it to gather them (memory_plan.viper_scratch_words mirrors it)."""
+    rng = np.random.default_rng(611)
+    models, inputs = [], []
+    for (kh, kw), channels, out_c, stride, padding in WIDE_CONVS:
+        layer = prepare_conv2d(
+            random_weights(rng, (out_c, kh, kw, channels), 8),
+            np.full(out_c, 0.004, np.float32) * rng.uniform(0.5, 2.0, out_c).astype(np.float32),
+            rng.integers(-(2**12), 2**12, size=out_c),
+            input_shape=(5, 6, channels),
+            input_scale=0.05,
+            input_zero_point=int(rng.integers(-128, 128)),
+            output_scale=0.2,
+            output_zero_point=int(rng.integers(-128, 128)),
+            stride=(stride, stride),
+            padding=padding,
+            activation="relu",
+            weight_bits=8,
+        )
+        model, x = _image_model(layer, rng)
+        models.append(model)
+        inputs.append(x)
+    grown = [viper_scratch_words(model.layers[0]) for model in models]
+    assert grown[:3] == [
+        2 * out_c + (kh * kw * c + 3) // 4 for (kh, kw), c, out_c, *_ in WIDE_CONVS[:3]
+    ]
+    assert grown[3] == 256  # one pixel's accumulators, the old loop
+    options = {"weights": weights, "chunk_bytes": 1000} if weights == "stream" else RAM
+    available, _, placed = run_backends(models, inputs, tmp_path, ("viper",), options=options)
+    assert "viper" in available
+    assert set(placed.values()) == {weights}
 
 
 def test_convolutions_on_the_31_bit_bound(tmp_path):

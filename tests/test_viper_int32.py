@@ -203,6 +203,74 @@ def test_an_accumulator_past_the_bound_is_caught():
     )
 
 
+def test_requantize_rounds_as_fixedpoint():
+    """viper_requant rounds once where fixedpoint rounds twice (SRDHM, then RDBP): the same
+    integers for random multipliers (q2 = 0 and 1, and few low bits) and shifts, for every
+    |acc << left| up to the bound and for the accumulators next to each rounding tie."""
+    fixedpoint = PACKAGE.fixedpoint
+    rng = np.random.default_rng(13)
+    for _ in range(60):
+        multiplier = int(rng.choice([rng.integers(2**30, 2**31), rng.integers(1, 2**30)]))
+        if rng.random() < 0.3:  # few low bits: u * m is a multiple of 2**30 for some u
+            multiplier = int(rng.choice([2**30, 3 * 2**29, 2**31 - 2**24, 2**20]))
+        shift = int(rng.integers(-34, 24))
+        rq = fixedpoint.Requant(array("i", [multiplier]), array("i", [shift]))
+        words = PACKAGE.viper_requant.table(
+            array("i", [multiplier]), array("i", [shift]), 1, 0, -128, 127
+        )
+        words[3], words[4] = 0, 255  # no clamp inside the int8 range: compare the values
+        limit = 2**30 >> (rq.codes[0] & 31)
+        right = (rq.codes[0] >> 5) & 31
+        accs = [0, 1, -1, limit - 1, 1 - limit, *rng.integers(1 - limit, limit, 40)]
+        for acc in accs:
+            expected = fixedpoint.requantize(int(acc), rq, 0)
+            if not -128 <= expected <= 127:  # the clamp hides it: find the range that shows
+                continue
+            got = array("b", [0])
+            PACKAGE.viper_requant.requantize(
+                0, 0, 0, array("i", [int(acc)]), got, 0, 1, 0, 1, words
+            )
+            assert got[0] == expected, (multiplier, shift, acc)
+        if right:  # ties: accumulators around the ones that land on x.5 after the shifts
+            scale = multiplier / 2.0 ** (31 + right - (rq.codes[0] & 31))
+            for half in range(-127, 128, 4):
+                centre = int((half + 0.5) / scale) if scale else 0
+                for acc in range(centre - 2, centre + 3):
+                    if abs(acc) >= limit:
+                        continue
+                    expected = fixedpoint.requantize(acc, rq, 0)
+                    if not -128 <= expected <= 127:
+                        continue
+                    got = array("b", [0])
+                    PACKAGE.viper_requant.requantize(
+                        0, 0, 0, array("i", [acc]), got, 0, 1, 0, 1, words
+                    )
+                    assert got[0] == expected, (multiplier, shift, acc)
+
+
+@pytest.mark.parametrize("zero_point, act_min, act_max", [(-128, -128, 127), (-5, 0, 127)])
+def test_requantize_with_a_relu_clamp(zero_point, act_min, act_max):
+    """act_min >= zero_point (ReLU, ReLU6): every accumulator <= 0 gives act_min without the
+    multiply; the others are still fixedpoint's, clamped."""
+    fixedpoint = PACKAGE.fixedpoint
+    rng = np.random.default_rng(14)
+    for _ in range(20):
+        multiplier = int(rng.integers(2**30, 2**31))
+        shift = int(rng.integers(-12, 2))
+        rq = fixedpoint.Requant(array("i", [multiplier]), array("i", [shift]))
+        words = PACKAGE.viper_requant.table(
+            array("i", [multiplier]), array("i", [shift]), 1, zero_point, act_min, act_max
+        )
+        limit = 2**30 >> (rq.codes[0] & 31)
+        for acc in [0, 1, -1, 1 - limit, limit - 1, *rng.integers(-3000, 3000, 30)]:
+            value = fixedpoint.requantize(int(acc), rq, 0) + zero_point
+            got = array("b", [0])
+            PACKAGE.viper_requant.requantize(
+                0, 0, 0, array("i", [int(acc)]), got, 0, 1, 0, 1, words
+            )
+            assert got[0] == min(max(value, act_min), act_max), (multiplier, shift, acc)
+
+
 @pytest.mark.parametrize("module", sorted(p.name for p in FIRMWARE.glob("viper_*.py")))
 def test_no_big_int_constants_in_viper_code(module):
     """A literal of 2**30 or more is not a small int on a board: viper would load it as an

@@ -42,6 +42,14 @@ class Address:
 
     __radd__ = __add__
 
+    def _offset_in(self, other):
+        if not isinstance(other, Address) or other.raw is not self.raw:
+            raise TypeError("viper addresses compared across buffers")
+        return other.offset
+
+    def __lt__(self, other):
+        return self.offset < self._offset_in(other)
+
 
 class Pointer:
     width = 1

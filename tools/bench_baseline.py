@@ -4,11 +4,16 @@ viper backend and, with $MPY_DIR (a MicroPython checkout of the VM's version, do
 the c backend with each tree's _micronn natmod. Both trees' outputs must equal the reference's.
 
     python tools/bench_baseline.py --baseline COMMIT [--models NAME,...] [--rounds 3]
+    python tools/bench_baseline.py --baseline COMMIT --icount   # instructions, not µs
+
+--icount counts the instructions of one predict instead (valgrind's cachegrind, the difference
+between runs of COUNT and of 0 predicts, divided by COUNT): the same on a loaded machine.
 """
 
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -46,6 +51,21 @@ while spent < {budget} or runs < 3:
     spent = time.ticks_diff(time.ticks_us(), start)
 print(spent / runs)
 """
+
+
+ICOUNT_SCRIPT = """
+import micronn
+from array import array
+x = array("b", open("x.bin", "rb").read())
+net = micronn.load("model.mnq", backend={backend!r})
+y = array("b", bytes(len(net._y)))
+net.predict(x, y)
+open("y.bin", "wb").write(bytes(y))
+for _ in range({count}):
+    net.predict(x, y)
+"""
+ICOUNT_PREDICTS = 10
+VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--smc-check=all"]
 
 
 def tree_of(commit: str, folder: Path) -> Path:
@@ -86,12 +106,38 @@ def predict_us(vm, path: Path, micropypath: str, backend: str, x, budget_us: int
         return float(done.stdout.split()[-1]), np.frombuffer((work / "y.bin").read_bytes(), np.int8)
 
 
+def predict_instructions(vm, path: Path, micropypath: str, backend: str, x):
+    """Instructions per predict (cachegrind's I refs of COUNT predicts less those of 0)."""
+    refs = []
+    for count in (0, ICOUNT_PREDICTS):
+        with tempfile.TemporaryDirectory(prefix="micronn-bench-icount-") as scratch:
+            work = Path(scratch)
+            (work / "model.mnq").write_bytes(path.read_bytes())
+            (work / "x.bin").write_bytes(x.tobytes())
+            (work / "bench.py").write_text(ICOUNT_SCRIPT.format(backend=backend, count=count))
+            done = subprocess.run(
+                [*VALGRIND, "--cachegrind-out-file=/dev/null", vm, "-X", f"heapsize={HEAP}"]
+                + ["bench.py"],
+                cwd=work,
+                env=dict(os.environ, MICROPYPATH=micropypath),
+                capture_output=True,
+                text=True,
+            )
+            found = re.findall(r"I\s+refs:\s+([\d,]+)", done.stderr)
+            if done.returncode != 0 or not found:
+                raise RuntimeError(f"{path.name} {backend}: {done.stderr[-800:]}")
+            refs.append(int(found[-1].replace(",", "")))
+            y = np.frombuffer((work / "y.bin").read_bytes(), np.int8)
+    return (refs[1] - refs[0]) / ICOUNT_PREDICTS, y
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", required=True, help="git commit of the baseline")
     parser.add_argument("--models", help="comma-separated names (default: all)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.0, help="timing budget per run")
+    parser.add_argument("--icount", action="store_true", help="instructions per predict")
     args = parser.parse_args(argv)
     names = args.models.split(",") if args.models else list(MODELS)
     vm = find_micropython()
@@ -119,23 +165,31 @@ def main(argv=None) -> int:
             expected = reference.run(model, x.reshape(model.input.shape)).reshape(-1)
             for backend in backends:
                 times = {label: [] for label in trees}
-                for _ in range(args.rounds):
+                for _ in range(1 if args.icount else args.rounds):
                     for label in trees:
-                        us, y = predict_us(
-                            vm, path, paths[label], backend, x, int(args.seconds * 1e6)
-                        )
+                        if args.icount:
+                            us, y = predict_instructions(vm, path, paths[label], backend, x)
+                        else:
+                            us, y = predict_us(
+                                vm, path, paths[label], backend, x, int(args.seconds * 1e6)
+                            )
                         if not np.array_equal(y, expected):
                             raise RuntimeError(f"{name} {backend} {label}: not the reference")
                         times[label].append(us)
                 medians = {label: statistics.median(t) for label, t in times.items()}
                 rows.append((name, backend, medians))
     labels = list(trees)
-    print(f"| model | backend | {labels[0]} µs | {labels[1]} µs | speed-up |")
+    unit = "instructions" if args.icount else "µs"
+    print(f"| model | backend | {labels[0]} {unit} | {labels[1]} {unit} | speed-up |")
     print("|---|---|---:|---:|---:|")
     for name, backend, medians in rows:
         old, new = medians[labels[0]], medians[labels[1]]
-        print(f"| {name} | {backend} | {old:,.1f} | {new:,.1f} | {old / new:.2f}× |")
-    print(json.dumps({"rounds": args.rounds, "seconds": args.seconds}))
+        digits = 0 if args.icount else 1
+        print(f"| {name} | {backend} | {old:,.{digits}f} | {new:,.{digits}f} | {old / new:.2f}× |")
+    if args.icount:
+        print(json.dumps({"icount": True, "predicts": ICOUNT_PREDICTS}))
+    else:
+        print(json.dumps({"rounds": args.rounds, "seconds": args.seconds}))
     return 0
 
 

@@ -10,7 +10,7 @@ read. Strides, dilations and padding use python_conv's tap tables (window.tap_ra
 int8 CONV_2D whose window fits the scratch runs _gathered instead: each pixel's window is copied
 once (im2col) into the scratch, as x + 128, with the input zero point's code in the taps outside
 the image (they add zero), and every channel's dot product is then one run over the whole
-window, two channels at a time. With wu = w + 128 and xu = x + 128 (what ^ 0x80 reads),
+window, sixteen taps a step. With wu = w + 128 and xu = x + 128 (what ^ 0x80 reads),
 sum (wu - 128)(xu - off) = sum wu xu - off sum wu - 128 sum xu + 128 off n, off being the input
 zero point + 128 and n the window's size: sum wu (once per channel and call) and sum xu (once
 per pixel) take the signs out of the inner loop. For n <= GATHER_TAPS every partial sum stays
@@ -29,6 +29,19 @@ from .window import tap_ranges
 
 ACC_WORDS = 128  # accumulator scratch: 512 bytes, at least one pixel's channels
 GATHER_TAPS = 8192  # the largest window _gathered takes (its 2**30 bound, above)
+GATHER_WORDS = 512  # int8 CONV_2D: the scratch grows up to 2 KiB so that _gathered runs it
+
+
+def scratch_words(depthwise, bits, out_c, taps):
+    """Words of the layer's scratch: ACC_WORDS or one pixel's accumulators, or (int8 CONV_2D)
+    one pixel's accumulators, window and weight sums, when that is at most GATHER_WORDS.
+    memory_plan.viper_scratch_words is the same."""
+    words = out_c if out_c > ACC_WORDS else ACC_WORDS
+    gather = 2 * out_c + (taps + 3) // 4
+    if not depthwise and bits == 8 and taps <= GATHER_TAPS and words < gather <= GATHER_WORDS:
+        return gather
+    return words
+
 
 # geometry words (all non-negative)
 _IN_W = const(0)
@@ -81,7 +94,8 @@ def prepare(op, params, tensors):
     geometry[_KX_AT] = 2 * out_h
     geometry[_K_H] = k_h
     words = table(multipliers, shifts, out_c, output_zp, act_min, act_max)
-    scratch = array("i", bytes(4 * (out_c if out_c > ACC_WORDS else ACC_WORDS)))
+    size = scratch_words(depthwise, op.weight_bits, out_c, geometry[_TAPS])
+    scratch = array("i", bytes(4 * size))
     return (out_h, out_w, out_c, weights, bias, geometry, taps, words, scratch)
 
 
@@ -97,6 +111,7 @@ def run_rows(plan, a, out, weights, first, count):
     if count < 1:
         return
     gathered = _gathers(geometry, count, len(acc))
+    depthwise8 = geometry[_MULTIPLIER] and geometry[_BITS] == 8  # always every channel
     if gathered:  # the scratch: accumulators, the window, the weight sums at the end
         window = len(acc) - count - (geometry[_TAPS] + 3) // 4
         block = window // count
@@ -111,12 +126,28 @@ def run_rows(plan, a, out, weights, first, count):
             pixels = out_w - ox if out_w - ox < block else block
             if gathered:
                 _gathered(
-                    a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count, window
+                    weights,
+                    acc,
+                    0,
+                    a,
+                    weights,
+                    bias,
+                    acc,
+                    geometry,
+                    taps,
+                    oy,
+                    ox,
+                    pixels,
+                    first,
+                    count,
+                    window,
                 )
+            elif depthwise8:
+                _depthwise(weights, a, 0, a, weights, bias, acc, geometry, taps, oy, ox, pixels)
             else:
                 _accumulate(a, weights, bias, acc, geometry, taps, oy, ox, pixels, first, count)
             at = (oy * out_w + ox) * out_c + first
-            requantize(acc, out, at, pixels, first, count, words)
+            requantize(0, 0, 0, acc, out, at, pixels, first, count, words)
             ox += pixels
 
 
@@ -147,8 +178,6 @@ def _accumulate(
     kx_at = geometry[_KX_AT]
     offset = geometry[_OFFSET]
     contiguous = bits == 8 and multiplier == 0 and d_w == 1
-    strided = bits == 8 and multiplier != 0
-    step = d_w * in_c
     y0 = oy * geometry[_S_H] - geometry[_PAD_T]
     ky0 = taps[2 * oy]
     ky1 = taps[2 * oy + 1]
@@ -171,14 +200,6 @@ def _accumulate(
                     for i in range((kx1 - kx0) * in_c):
                         s += ((kernel[i] ^ 0x80) - 0x80) * ((image[i] ^ 0x80) - offset)
                     continue
-                if strided:  # int8 DEPTHWISE_CONV_2D: one channel, strided in x and in w
-                    pixel = (line + kx0 * d_w) * in_c + o // multiplier
-                    t = (ky * k_w + kx0) * out_c + o
-                    for _ in range(kx0, kx1):
-                        s += ((w[t] ^ 0x80) - 0x80) * ((x[pixel] ^ 0x80) - offset)
-                        t += out_c
-                        pixel += step
-                    continue
                 for kx in range(kx0, kx1):
                     pixel = (line + kx * d_w) * in_c
                     if multiplier:  # depthwise: W[ky, kx, o] times input channel o // multiplier
@@ -200,6 +221,62 @@ def _accumulate(
                         pixel += 1
             acc[k] = s
             k += 1
+
+
+@micropython.viper
+def _depthwise(
+    wp: ptr8,
+    xp: ptr8,
+    s: int,
+    x: ptr8,
+    w: ptr8,
+    bias: ptr32,
+    acc: ptr32,
+    geometry: ptr32,
+    taps: ptr32,
+    oy: int,
+    ox0: int,
+    pixels: int,
+):
+    """acc[p * out_c + o] as _accumulate's, for int8 DEPTHWISE_CONV_2D (every channel): each
+    output's in-image taps, strided in x and in w. wp, xp and s are the cursors and the sum,
+    passed in (any buffer, 0) only so that they are the first locals (registers)."""
+    in_w = geometry[_IN_W]
+    in_c = geometry[_IN_C]
+    out_c = geometry[_OUT_C]
+    k_w = geometry[_K_W]
+    d_h = geometry[_D_H]
+    multiplier = geometry[_MULTIPLIER]
+    kx_at = geometry[_KX_AT]
+    off = geometry[_OFFSET]
+    step = geometry[_D_W] * in_c
+    y0 = oy * geometry[_S_H] - geometry[_PAD_T]
+    ky0 = taps[2 * oy]
+    ky1 = taps[2 * oy + 1]
+    k = 0
+    for pixel in range(pixels):
+        ox = ox0 + pixel
+        x0 = ox * geometry[_S_W] - geometry[_PAD_L]
+        kx0 = taps[kx_at + 2 * ox]
+        run = taps[kx_at + 2 * ox + 1] - kx0
+        c = 0  # the input channel of output channel o
+        m = 0
+        for o in range(out_c):
+            s = bias[o]
+            s = (s & 0xFFFF) | ((((s >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
+            for ky in range(ky0, ky1):
+                xp = ptr8(uint(x) + ((y0 + ky * d_h) * in_w + x0) * in_c + kx0 * step + c)
+                wp = ptr8(uint(w) + (ky * k_w + kx0) * out_c + o)
+                for _ in range(run):
+                    s = ((wp[0] ^ 0x80) - 0x80) * ((xp[0] ^ 0x80) - off) + s
+                    wp = ptr8(uint(wp) + out_c)
+                    xp = ptr8(uint(xp) + step)
+            acc[k] = s
+            k += 1
+            m += 1
+            if m == multiplier:
+                m = 0
+                c += 1
 
 
 def _gathers(geometry, count, words):
@@ -225,6 +302,9 @@ def _weight_sums(w: ptr8, acc: ptr32, geometry: ptr32, at: int, width: int):
 
 @micropython.viper
 def _gathered(
+    q: ptr8,
+    p: ptr8,
+    s: int,
     x: ptr8,
     w: ptr8,
     bias: ptr32,
@@ -240,7 +320,9 @@ def _gathered(
 ):
     """acc[p * width + j] as _accumulate's, for int8 CONV_2D: the window of each pixel gathered
     into the scratch from word `at` on, the weight sums (_weight_sums) after it (see the
-    module's docstring)."""
+    module's docstring). q, p and s are the dot product's cursors and sum, passed in (any
+    buffer, 0) only so that they are the first locals: the native emitter keeps those in
+    registers."""
     in_w = geometry[_IN_W]
     in_c = geometry[_IN_C]
     k_w = geometry[_K_W]
@@ -251,17 +333,20 @@ def _gathered(
     kx_at = geometry[_KX_AT]
     off = geometry[_OFFSET]
     window = ptr8(uint(acc) + 4 * at)
+    sixteens = uint(window) + (n & 0x3FFFFFF0)  # where the runs of 16 taps end
+    eights = uint(window) + (n & 0x3FFFFFF8)  # then one run of 8
+    stop = uint(window) + n
     sums = at + (n + 3) // 4  # word index of the weight sums
     y0 = oy * geometry[_S_H] - geometry[_PAD_T]
     ky0 = taps[2 * oy]
     ky1 = taps[2 * oy + 1]
     k = 0
-    for p in range(pixels):
-        ox = ox0 + p
+    for pixel in range(pixels):
+        ox = ox0 + pixel
         x0 = ox * geometry[_S_W] - geometry[_PAD_L]
         kx0 = taps[kx_at + 2 * ox]
         kx1 = taps[kx_at + 2 * ox + 1]
-        q = 0
+        t = 0
         xsum = 0
         for ky in range(k_h):
             line = (y0 + ky * d_h) * in_w + x0
@@ -270,37 +355,55 @@ def _gathered(
                     src = (line + kx * d_w) * in_c
                     for i in range(in_c):
                         v = x[src + i] ^ 0x80
-                        window[q] = v
+                        window[t] = v
                         xsum += v
-                        q += 1
+                        t += 1
                 else:
                     for _ in range(in_c):
-                        window[q] = off
-                        q += 1
+                        window[t] = off
+                        t += 1
                     xsum += off * in_c
         centre = 128 * off * n - 128 * xsum  # |.| <= 128 x 255 x n
-        j = 0
-        while j < width:
-            r0 = ptr8(uint(w) + j * n)  # four rows at once; past the last row, row j again
-            r1 = ptr8(uint(r0) + n) if j + 1 < width else r0
-            r2 = ptr8(uint(r0) + 2 * n) if j + 2 < width else r0
-            r3 = ptr8(uint(r0) + 3 * n) if j + 3 < width else r0
-            s0 = 0
-            s1 = 0
-            s2 = 0
-            s3 = 0
-            for i in range(n):
-                v = window[i]
-                s0 += (r0[i] ^ 0x80) * v
-                s1 += (r1[i] ^ 0x80) * v
-                s2 += (r2[i] ^ 0x80) * v
-                s3 += (r3[i] ^ 0x80) * v
-            for m in range(4 if j + 4 <= width else width - j):
-                s = s0 if m == 0 else (s1 if m == 1 else (s2 if m == 2 else s3))
-                b = bias[first + j + m]
-                b = (b & 0xFFFF) | ((((b >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
-                s = s - off * acc[sums + j + m]  # |.| <= 255 x 255 x n
-                s = s + centre  # the exact dot product
-                acc[k] = b + s
-                k += 1
-            j += 4
+        q = w
+        for j in range(width):  # row j of the weights, then row j + 1: q runs on
+            s = 0
+            p = window
+            while uint(p) < sixteens:
+                s = (q[0] ^ 0x80) * p[0] + s
+                s = (q[1] ^ 0x80) * p[1] + s
+                s = (q[2] ^ 0x80) * p[2] + s
+                s = (q[3] ^ 0x80) * p[3] + s
+                s = (q[4] ^ 0x80) * p[4] + s
+                s = (q[5] ^ 0x80) * p[5] + s
+                s = (q[6] ^ 0x80) * p[6] + s
+                s = (q[7] ^ 0x80) * p[7] + s
+                s = (q[8] ^ 0x80) * p[8] + s
+                s = (q[9] ^ 0x80) * p[9] + s
+                s = (q[10] ^ 0x80) * p[10] + s
+                s = (q[11] ^ 0x80) * p[11] + s
+                s = (q[12] ^ 0x80) * p[12] + s
+                s = (q[13] ^ 0x80) * p[13] + s
+                s = (q[14] ^ 0x80) * p[14] + s
+                s = (q[15] ^ 0x80) * p[15] + s
+                q = ptr8(uint(q) + 16)
+                p = ptr8(uint(p) + 16)
+            if uint(p) < eights:
+                s = (q[0] ^ 0x80) * p[0] + s
+                s = (q[1] ^ 0x80) * p[1] + s
+                s = (q[2] ^ 0x80) * p[2] + s
+                s = (q[3] ^ 0x80) * p[3] + s
+                s = (q[4] ^ 0x80) * p[4] + s
+                s = (q[5] ^ 0x80) * p[5] + s
+                s = (q[6] ^ 0x80) * p[6] + s
+                s = (q[7] ^ 0x80) * p[7] + s
+                q = ptr8(uint(q) + 8)
+                p = ptr8(uint(p) + 8)
+            while uint(p) < stop:
+                s = (q[0] ^ 0x80) * p[0] + s
+                q = ptr8(uint(q) + 1)
+                p = ptr8(uint(p) + 1)
+            b = bias[first + j]
+            b = (b & 0xFFFF) | ((((b >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
+            s = s - off * acc[sums + j]  # |.| <= 255 x 255 x n
+            acc[k] = b + (s + centre)  # the exact dot product, then the bias
+            k += 1

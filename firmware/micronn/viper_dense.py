@@ -49,7 +49,7 @@ def run_rows(plan, a, out, weights, first, count):
             _dot_int8(a, weights, bias, acc, n, first + done, step, done * n)
         else:
             _dot_packed(a, weights, bias, acc, n, first + done, step, done * n, bits)
-        requantize(acc, out, first + done, 1, first + done, step, words)
+        requantize(0, 0, 0, acc, out, first + done, 1, first + done, step, words)
         done += step
 
 

@@ -67,7 +67,7 @@ def run(plan, a, b, out):
     while first < channels:
         width = channels - first if channels - first < block else block
         _channel_sums(a, acc, count, channels, first, width, offset)
-        requantize(acc, out, first, 1, first, width, words)
+        requantize(0, 0, 0, acc, out, first, 1, first, width, words)
         first += width
 
 

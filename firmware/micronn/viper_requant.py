@@ -1,8 +1,10 @@
 """The viper backend's requantization: int32 accumulators to clamped int8 outputs.
 
 Viper ints are machine words: 32 bits on the boards, 64 on the unix VM, and overflow wraps
-silently. So the arithmetic is fixedpoint.srdhm's, line for line: base-2**15 limbs, every
-product and every sum below 2**30 (the bounds are argued in fixedpoint.py). Values that viper
+silently. So the arithmetic works in base-2**15 limbs, every product and every sum below 2**30,
+and rounds once where fixedpoint.srdhm then rounding_divide_by_pot round twice: requantize's
+docstring has the identity (nested floors of integer divisions are one floor), and the same
+integers for every multiplier, shift and |acc * 2**left| < 2**30. Values that viper
 reads from memory follow two rules that hold for any word size:
 - ptr8 and ptr16 loads are unsigned: an int8 is (v ^ 0x80) - 0x80;
 - a ptr32 load is signed on a 32-bit board but unsigned on the 64-bit VM, so a signed int32 v
@@ -48,12 +50,31 @@ def table(multipliers, shifts, period, zero_point, act_min, act_max):
 
 
 @micropython.viper
-def requantize(acc: ptr32, out: ptr8, at: int, pixels: int, first: int, width: int, words: ptr16):
+def requantize(
+    v: int,
+    hi: int,
+    lo: int,
+    acc: ptr32,
+    out: ptr8,
+    at: int,
+    pixels: int,
+    first: int,
+    width: int,
+    words: ptr16,
+):
     """Channels first .. first+width-1 of `pixels` consecutive output positions:
     out[at + p * period + j] = clamp(MBQM(acc[p * width + j], channel first + j) + zero_point).
 
     `at` is the output index of the first pixel's channel `first`. Every acc * 2**left is
-    inside (-2**30, 2**30) by the container's 31-bit bound (values.py).
+    inside (-2**30, 2**30) by the container's 31-bit bound (values.py). v, hi and lo are
+    working words passed in (as 0) only so that they are the first locals, which the native
+    emitter keeps in registers.
+
+    MBQM in one rounding (the module's docstring): with u = |acc| * 2**left, qm = q2 * 2**30 +
+    m (m = q1 * 2**15 + q0) and n = 1 for a negative acc, else 0, SaturatingRoundingDoublingHigh
+    Mul then RoundingDivideByPOT(right) is +-floor((u * qm + 2**30 - n + 2**(30 + right) [right
+    > 0]) / 2**(31 + right)), which is +-R(floor((q2 * u + T + 1) / 2)) with T = floor((u * m -
+    n) / 2**30) < 2**30 and R(z) = z for right = 0, else (z >> right) + bit right - 1 of z.
     """
     per_channel = words[0] > 1
     period = words[1]
@@ -62,54 +83,47 @@ def requantize(acc: ptr32, out: ptr8, at: int, pixels: int, first: int, width: i
     act_max = words[4] - 128
     low = act_min - zero_point  # v below low clamps to act_min: compared before adding the
     high = act_max - zero_point  # zero point, as the python kernels do
+    clamps_below_zero = 0  # a ReLU-like clamp: every accumulator <= 0 gives act_min
+    if low >= 0:
+        clamps_below_zero = 1
     k = 0
     for p in range(pixels):
         e = _HEAD + _STRIDE * first if per_channel else _HEAD
         o = at + p * period
         for j in range(width):
-            x = acc[k]
+            v = acc[k]
             k += 1
-            x = (x & 0xFFFF) | ((((x >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
-            shifts = words[e]
-            x = x << (shifts & 31)
-            q2 = shifts >> 10
-            q1 = words[e + 1]
-            q0 = words[e + 2]
-            # SaturatingRoundingDoublingHighMul(x, q2 * 2**30 + q1 * 2**15 + q0): fixedpoint.srdhm
-            if x >= 0:
-                u = x
-                nudge01 = 0
-                nudge2 = 1
-            else:
-                u = 0 - x
-                nudge01 = 0x7FFF
-                nudge2 = 0
-            u1 = u >> 15
-            u0 = u & 0x7FFF
-            carry = (u0 * q0 + nudge01) >> 15
-            product = u1 * q0
-            other = u0 * q1
-            column = (product & 0x7FFF) + (other & 0x7FFF) + nudge01 + carry
-            carry = (product >> 15) + (other >> 15) + (column >> 15)
-            product = u1 * q1
-            column = (product & 1) + u0 * q2 + carry + nudge2
-            v = (product >> 1) + (column >> 1) + ((u1 * q2) << 14)
-            if x < 0:
-                v = 0 - v
-            # RoundingDivideByPOT(v, right): ties away from zero
-            right = (shifts >> 5) & 31
-            mask = 0x3FFFFFFF >> (30 - right)  # 2**right - 1, never forming 2**30
-            threshold = mask >> 1
-            if v < 0:
-                threshold += 1
-            rounded = v >> right
-            if (v & mask) > threshold:
-                rounded += 1
-            if rounded < low:
+            v = (v & 0xFFFF) | ((((v >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16
+            if v <= 0 and clamps_below_zero:  # MBQM(v) <= 0 <= low: act_min
                 out[o + j] = act_min
-            elif rounded > high:
-                out[o + j] = act_max
             else:
-                out[o + j] = rounded + zero_point
+                code = words[e]
+                v = v << (code & 31)
+                negative = 0
+                if v < 0:
+                    v = 0 - v
+                    negative = 1
+                hi = v >> 15  # u in 15-bit limbs
+                lo = v & 0x7FFF
+                q1 = words[e + 1]
+                q0 = words[e + 2]
+                a = hi * q0
+                b = lo * q1
+                lo = ((lo * q0 - negative) >> 15) + (a & 0x7FFF) + (b & 0x7FFF)  # < 3 * 2**15
+                hi = hi * q1 + (a >> 15) + (b >> 15) + (lo >> 15)  # T
+                if code < 1024:  # q2 = 0
+                    v = 0
+                v = (v >> 1) + (hi >> 1) + (((v & 1) + (hi & 1) + 1) >> 1)
+                right = (code >> 5) & 31
+                if right:
+                    v = (v >> right) + ((v >> (right - 1)) & 1)  # rounds half up
+                if negative:
+                    v = 0 - v
+                if v < low:
+                    out[o + j] = act_min
+                elif v > high:
+                    out[o + j] = act_max
+                else:
+                    out[o + j] = v + zero_point
             if per_channel:
                 e += _STRIDE

@@ -211,11 +211,35 @@ def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK, backend="pyt
     return total
 
 
+VIPER_ACC_WORDS = 128  # firmware viper_conv: ACC_WORDS, GATHER_TAPS, GATHER_WORDS
+VIPER_GATHER_TAPS = 8192
+VIPER_GATHER_WORDS = 512
+
+
+def viper_scratch_words(layer) -> int:
+    """viper_conv.scratch_words: the int32 scratch of a CONV_2D / DEPTHWISE_CONV_2D plan."""
+    p = layer.params
+    out_c = p["out_channels"]
+    taps = p["kernel_height"] * p["kernel_width"]
+    if layer.op == "CONV_2D":
+        taps *= p["in_channels"]
+    words = max(out_c, VIPER_ACC_WORDS)
+    gather = 2 * out_c + (taps + 3) // 4
+    gathers = layer.op == "CONV_2D" and layer.weight_bits == 8 and taps <= VIPER_GATHER_TAPS
+    return gather if gathers and words < gather <= VIPER_GATHER_WORDS else words
+
+
 def _plan_bytes(layer, backend: str, f) -> int:
     """What the kernel's prepare keeps for this layer, with its step in the net's plan."""
     key = (backend, layer.op) if (backend, layer.op) in f.PLANS else ("python", layer.op)
     base, per_channel = f.PLANS.get(key, (0, 0))  # (0, 0): not measured yet
-    return base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK, backend)
+    total = base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK, backend)
+    if backend == "viper" and layer.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        # the fit holds the usual scratch; a scratch grown for the gathered window is extra
+        usual = max(layer.params["out_channels"], VIPER_ACC_WORDS)
+        grown = viper_scratch_words(layer)
+        total += heap_bytes(4 * grown, f.GC_BLOCK) - heap_bytes(4 * usual, f.GC_BLOCK)
+    return total
 
 
 def _kernel_module_names(model, backend: str, f) -> set:
