@@ -4,6 +4,7 @@
 #define MICRONN_CONV_H
 
 #include "common.h"
+#include "requant.h"
 
 enum {
     IN_H,
@@ -41,6 +42,14 @@ static inline int mnk_window_inside(const conv_plan *p, int32_t y0, int32_t x0) 
    (OHWI, kh x kw x in_c of them) start at rows + j x stride. */
 void mnk_conv_rows(const conv_plan *p, const mnk_filter *f, const int8_t *rows, size_t stride,
                    const int8_t *x, int8_t *out, int32_t o0, int32_t count);
+
+/* 64-bit machines multiply two output pixels at once in one int64 (conv_wide.c), for windows of
+   at most MNK_WIDE_TAPS taps. */
+#if MNK_WIDE
+#define MNK_WIDE_TAPS 256
+void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, size_t stride,
+                   const int8_t *x, int8_t *out, int32_t o0, int32_t count);
+#endif
 
 /* DEPTHWISE_CONV_2D with int8 weights, output channels [begin, end):
    weight (tap, o) at w[tap x out_c + o - begin]. */
