@@ -1,11 +1,12 @@
 /*
- * CONV_2D with int8 weight rows on 64-bit machines: two output pixels per multiply. The two
- * pixels' windows are gathered once into one int64 patch, v0 + v1 x 2^32 per tap, so that
- * w x patch[i] adds w x v0 to the low half and w x v1 to the high half of a 64-bit sum. Both
- * halves stay inside int32 (the 31-bit bound: |bias| + taps x 255 x 127 < 2^30 bounds
- * w x (v - zp) summed), so the low half is the sum modulo 2^32 read as signed and the high half
- * what remains: exact integers, half the multiplies and adds. The zero point is taken off each
- * gathered input, and a tap outside the image holds 0, as the reference skips it.
+ * CONV_2D with int8 weight rows on 64-bit machines: three output pixels per multiply. The three
+ * pixels' windows are gathered once into one int64 patch, v0 + v1 x 2^21 + v2 x 2^42 per tap with
+ * v the input minus its zero point (0 for a tap outside the image, which the reference skips), so
+ * that w x patch[i] adds w x v_k to lane k of a 64-bit sum. One product is below 128 x 255 in
+ * size, so LANE_TAPS (32) of them stay inside a lane's 21 bits; every LANE_TAPS taps the lanes go
+ * into int32 sums (each inside 2^30 by the 31-bit bound) and the 64-bit sum starts again. A sum
+ * starts at LANE_BIAS (2^20 in every lane), so that every lane is in 0 .. 2^21 - 1 and reads out
+ * with a shift and a mask: exact integers, a third of the multiplies.
  */
 #include "conv.h"
 #include "requant.h"
@@ -13,20 +14,28 @@
 #if MNK_WIDE
 
 #define WIDE_CHUNK 32 /* output channels whose bias and requantization are prepared at once */
+#define LANES 3
+#define LANE_BITS 21
+#define LANE_TAPS 32 /* 32 x 128 x 255 < 2^20 */
+#define LANE_MASK (((uint64_t)1 << LANE_BITS) - 1)
+#define LANE_HALF ((int32_t)1 << (LANE_BITS - 1))
+#define LANE_BIAS (((uint64_t)1 << 20) + ((uint64_t)1 << 41) + ((uint64_t)1 << 62))
 
-/* patch[i] += (v_i - zp) x scale over the window of output pixel `pixel` (weight order). */
-static void gather_wide(const conv_plan *p, const int8_t *x, int32_t pixel, int64_t scale,
+/* patch[i] += (v_i - zp) x 2^(21 lane) over the window of output pixel `pixel`, in weight order;
+   a tap outside the image adds nothing. */
+static void gather_wide(const conv_plan *p, const int8_t *x, int32_t pixel, int32_t lane,
                         int64_t *patch) {
     const int32_t *g = p->g;
     int32_t in_c = g[IN_C], zp = p->input_zp, ky, kx, i;
     int32_t y0 = (pixel / g[OUT_W]) * g[S_H] - g[PAD_T];
     int32_t x0 = (pixel % g[OUT_W]) * g[S_W] - g[PAD_L];
+    int64_t scale = (int64_t)1 << (LANE_BITS * lane);
     for (ky = 0; ky < g[K_H]; ++ky) {
         int32_t iy = y0 + ky * g[D_H];
         int row_inside = iy >= 0 && iy < g[IN_H];
         for (kx = 0; kx < g[K_W]; ++kx) {
             int32_t ix = x0 + kx * g[D_W];
-            if (row_inside && ix >= 0 && ix < g[IN_W]) { /* a tap outside adds nothing */
+            if (row_inside && ix >= 0 && ix < g[IN_W]) {
                 const int8_t *v = x + ((size_t)iy * (size_t)g[IN_W] + (size_t)ix) * (size_t)in_c;
                 for (i = 0; i < in_c; ++i) {
                     patch[i] += (v[i] - zp) * scale;
@@ -37,33 +46,48 @@ static void gather_wide(const conv_plan *p, const int8_t *x, int32_t pixel, int6
     }
 }
 
-/* acc[j] = row j . patch over n taps for the `rows` (1..4) rows w + j x stride. */
+/* sums[3 j + k] += lane k of the biased 64-bit sum a. */
+static void add_lanes(uint64_t a, int32_t *sums) {
+    sums[0] += (int32_t)(a & LANE_MASK) - LANE_HALF;
+    sums[1] += (int32_t)((a >> LANE_BITS) & LANE_MASK) - LANE_HALF;
+    sums[2] += (int32_t)(a >> (2 * LANE_BITS)) - LANE_HALF;
+}
+
+/* sums[3 j + k] = row j . lane k of patch over n taps for the `rows` (1..4) rows w + j x stride. */
 static void dot_wide(const int8_t *w, size_t stride, const int64_t *patch, int32_t n, int32_t rows,
-                     int64_t *acc) {
+                     int32_t *sums) {
     const int8_t *w0 = w;
     const int8_t *w1 = rows > 1 ? w0 + stride : w0; /* a missing row repeats row 0, unread */
     const int8_t *w2 = rows > 2 ? w1 + stride : w0;
     const int8_t *w3 = rows > 3 ? w2 + stride : w0;
-    int64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int32_t i;
-    for (i = 0; i + 2 <= n; i += 2) { /* two taps a turn: half the loop's own instructions */
-        int64_t v = patch[i], u = patch[i + 1];
-        a0 += w0[i] * v + w0[i + 1] * u;
-        a1 += w1[i] * v + w1[i + 1] * u;
-        a2 += w2[i] * v + w2[i + 1] * u;
-        a3 += w3[i] * v + w3[i + 1] * u;
+    int32_t i = 0, j;
+    for (j = 0; j < 4 * LANES; ++j) {
+        sums[j] = 0;
     }
-    if (i < n) {
-        int64_t v = patch[i];
-        a0 += w0[i] * v;
-        a1 += w1[i] * v;
-        a2 += w2[i] * v;
-        a3 += w3[i] * v;
+    while (i < n) {
+        int32_t end = n - i < LANE_TAPS ? n : i + LANE_TAPS;
+        uint64_t a0 = LANE_BIAS, a1 = LANE_BIAS, a2 = LANE_BIAS, a3 = LANE_BIAS;
+        for (; i + 2 <= end; i += 2) { /* two taps a turn: half the loop's own instructions */
+            uint64_t v = (uint64_t)patch[i], u = (uint64_t)patch[i + 1];
+            /* modulo 2^64, the true sums, which stay in 0 .. 2^63 */
+            a0 += (uint64_t)(int64_t)w0[i] * v + (uint64_t)(int64_t)w0[i + 1] * u;
+            a1 += (uint64_t)(int64_t)w1[i] * v + (uint64_t)(int64_t)w1[i + 1] * u;
+            a2 += (uint64_t)(int64_t)w2[i] * v + (uint64_t)(int64_t)w2[i + 1] * u;
+            a3 += (uint64_t)(int64_t)w3[i] * v + (uint64_t)(int64_t)w3[i + 1] * u;
+        }
+        if (i < end) {
+            uint64_t v = (uint64_t)patch[i];
+            a0 += (uint64_t)(int64_t)w0[i] * v;
+            a1 += (uint64_t)(int64_t)w1[i] * v;
+            a2 += (uint64_t)(int64_t)w2[i] * v;
+            a3 += (uint64_t)(int64_t)w3[i] * v;
+            ++i;
+        }
+        add_lanes(a0, sums);
+        add_lanes(a1, sums + LANES);
+        add_lanes(a2, sums + 2 * LANES);
+        add_lanes(a3, sums + 3 * LANES);
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
 }
 
 void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, size_t stride,
@@ -76,7 +100,7 @@ void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, 
     int32_t bias[WIDE_CHUNK];
     mnk_requant rq[WIDE_CHUNK];
     int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
-    int32_t c0, o, px, i, j;
+    int32_t c0, o, px, i, j, k;
     for (c0 = o0; c0 < o0 + count; c0 += WIDE_CHUNK) {
         int32_t n = o0 + count - c0 < WIDE_CHUNK ? o0 + count - c0 : WIDE_CHUNK;
         for (j = 0; j < n; ++j) {
@@ -84,29 +108,24 @@ void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, 
             bias[j] = f->bias[c0 + j];
             rq[j] = mnk_requant_of(f->multiplier[r], f->shift[r]);
         }
-        for (px = 0; px < pixels; px += 2) {
-            int pair = px + 1 < pixels;
-            int8_t *y0 = out + (size_t)px * out_c;
-            int8_t *y1 = y0 + out_c;
+        for (px = 0; px < pixels; px += LANES) {
+            int32_t lanes = pixels - px < LANES ? pixels - px : LANES;
             for (i = 0; i < dot; ++i) {
                 patch[i] = 0;
             }
-            gather_wide(p, x, px, 1, patch);
-            if (pair) {
-                gather_wide(p, x, px + 1, (int64_t)1 << 32, patch);
+            for (k = 0; k < lanes; ++k) {
+                gather_wide(p, x, px + k, k, patch);
             }
             for (o = c0; o < c0 + n; o += 4) {
                 int32_t block = c0 + n - o < 4 ? c0 + n - o : 4;
-                int64_t acc[4];
-                dot_wide(rows + (size_t)(o - o0) * stride, stride, patch, dot, block, acc);
+                int32_t sums[4 * LANES];
+                dot_wide(rows + (size_t)(o - o0) * stride, stride, patch, dot, block, sums);
                 for (j = 0; j < block; ++j) {
-                    int32_t low = mnk_wrap32(acc[j]);
-                    int32_t high = mnk_wrap32((int64_t)((uint64_t)(acc[j] - low) >> 32));
-                    int32_t k = o - c0 + j;
-                    y0[o + j] = mnk_store8(mnk_requant_apply(bias[k] + low, &rq[k]), zp, lo, hi);
-                    if (pair) {
-                        y1[o + j] =
-                            mnk_store8(mnk_requant_apply(bias[k] + high, &rq[k]), zp, lo, hi);
+                    int32_t at = o - c0 + j;
+                    int8_t *y = out + (size_t)px * out_c + (size_t)(o + j);
+                    for (k = 0; k < lanes; ++k, y += out_c) {
+                        int32_t v = mnk_requant_apply(bias[at] + sums[LANES * j + k], &rq[at]);
+                        *y = mnk_store8(v, zp, lo, hi);
                     }
                 }
             }
