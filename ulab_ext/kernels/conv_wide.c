@@ -3,10 +3,10 @@
  * pixels' windows are gathered once into one int64 patch, v0 + v1 x 2^21 + v2 x 2^42 per tap with
  * v the input minus its zero point (0 for a tap outside the image, which the reference skips), so
  * that w x patch[i] adds w x v_k to lane k of a 64-bit sum. One product is below 128 x 255 in
- * size, so LANE_TAPS (32) of them stay inside a lane's 21 bits; every LANE_TAPS taps the lanes go
- * into int32 sums (each inside 2^30 by the 31-bit bound) and the 64-bit sum starts again. A sum
- * starts at LANE_BIAS (2^20 in every lane), so that every lane is in 0 .. 2^21 - 1 and reads out
- * with a shift and a mask: exact integers, a third of the multiplies.
+ * size, so MNK_LANE_TAPS (32) of them stay inside a lane's 21 bits; every MNK_LANE_TAPS taps
+ * the lanes go into int32 sums (each inside 2^30 by the 31-bit bound) and the 64-bit sum starts
+ * again. A sum starts at LANE_BIAS (2^20 in every lane), so that every lane is in 0 .. 2^21 - 1 and
+ * reads out with a shift and a mask: exact integers, a third of the multiplies.
  */
 #include "conv.h"
 #include "requant.h"
@@ -16,7 +16,6 @@
 #define WIDE_CHUNK 32 /* output channels whose bias and requantization are prepared at once */
 #define LANES 3
 #define LANE_BITS 21
-#define LANE_TAPS 32 /* 32 x 128 x 255 < 2^20 */
 #define LANE_MASK (((uint64_t)1 << LANE_BITS) - 1)
 #define LANE_HALF ((int32_t)1 << (LANE_BITS - 1))
 #define LANE_BIAS (((uint64_t)1 << 20) + ((uint64_t)1 << 41) + ((uint64_t)1 << 62))
@@ -65,7 +64,7 @@ static void dot_wide(const int8_t *w, size_t stride, const int64_t *patch, int32
         sums[j] = 0;
     }
     while (i < n) {
-        int32_t end = n - i < LANE_TAPS ? n : i + LANE_TAPS;
+        int32_t end = n - i < MNK_LANE_TAPS ? n : i + MNK_LANE_TAPS;
         uint64_t a0 = LANE_BIAS, a1 = LANE_BIAS, a2 = LANE_BIAS, a3 = LANE_BIAS;
         for (; i + 2 <= end; i += 2) { /* two taps a turn: half the loop's own instructions */
             uint64_t v = (uint64_t)patch[i], u = (uint64_t)patch[i + 1];
