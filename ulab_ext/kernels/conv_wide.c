@@ -20,25 +20,30 @@
 #define LANE_HALF ((int32_t)1 << (LANE_BITS - 1))
 #define LANE_BIAS (((uint64_t)1 << 20) + ((uint64_t)1 << 41) + ((uint64_t)1 << 62))
 
-/* patch[i] += (v_i - zp) x 2^(21 lane) over the window of output pixel `pixel`, in weight order;
-   a tap outside the image adds nothing. */
-static void gather_wide(const conv_plan *p, const int8_t *x, int32_t pixel, int32_t lane,
-                        int64_t *patch) {
+/* The windows of output pixels px .. px + lanes - 1 in weight order, packed three to an int64;
+   a tap outside the image, or of a missing pixel, reads `outside` (zero points). */
+static void gather_wide(const conv_plan *p, const int8_t *x, int32_t px, int32_t lanes,
+                        const int8_t *outside, int64_t *patch) {
     const int32_t *g = p->g;
-    int32_t in_c = g[IN_C], zp = p->input_zp, ky, kx, i;
-    int32_t y0 = (pixel / g[OUT_W]) * g[S_H] - g[PAD_T];
-    int32_t x0 = (pixel % g[OUT_W]) * g[S_W] - g[PAD_L];
-    int64_t scale = (int64_t)1 << (LANE_BITS * lane);
+    int32_t in_c = g[IN_C], ky, kx, i, k;
+    int32_t y0[LANES], x0[LANES];
+    int64_t zps = (int64_t)p->input_zp * (1 + ((int64_t)1 << 21) + ((int64_t)1 << 42));
+    for (k = 0; k < LANES; ++k) {
+        y0[k] = ((px + k) / g[OUT_W]) * g[S_H] - g[PAD_T];
+        x0[k] = ((px + k) % g[OUT_W]) * g[S_W] - g[PAD_L];
+    }
     for (ky = 0; ky < g[K_H]; ++ky) {
-        int32_t iy = y0 + ky * g[D_H];
-        int row_inside = iy >= 0 && iy < g[IN_H];
         for (kx = 0; kx < g[K_W]; ++kx) {
-            int32_t ix = x0 + kx * g[D_W];
-            if (row_inside && ix >= 0 && ix < g[IN_W]) {
-                const int8_t *v = x + ((size_t)iy * (size_t)g[IN_W] + (size_t)ix) * (size_t)in_c;
-                for (i = 0; i < in_c; ++i) {
-                    patch[i] += (v[i] - zp) * scale;
-                }
+            const int8_t *v[LANES];
+            for (k = 0; k < LANES; ++k) {
+                int32_t iy = y0[k] + ky * g[D_H], ix = x0[k] + kx * g[D_W];
+                int inside = k < lanes && iy >= 0 && iy < g[IN_H] && ix >= 0 && ix < g[IN_W];
+                v[k] = inside ? x + ((size_t)iy * (size_t)g[IN_W] + (size_t)ix) * (size_t)in_c
+                              : outside;
+            }
+            for (i = 0; i < in_c; ++i) {
+                patch[i] =
+                    v[0][i] + v[1][i] * ((int64_t)1 << 21) + v[2][i] * ((int64_t)1 << 42) - zps;
             }
             patch += in_c;
         }
@@ -99,7 +104,11 @@ void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, 
     int32_t bias[WIDE_CHUNK];
     mnk_requant rq[WIDE_CHUNK];
     int32_t zp = p->output_zp, lo = p->act_min, hi = p->act_max;
-    int32_t c0, o, px, i, j, k;
+    int8_t outside[MNK_WIDE_TAPS]; /* an input pixel of zero points: in_c <= dot */
+    int32_t c0, o, px, j, k;
+    for (j = 0; j < g[IN_C]; ++j) {
+        outside[j] = (int8_t)p->input_zp;
+    }
     for (c0 = o0; c0 < o0 + count; c0 += WIDE_CHUNK) {
         int32_t n = o0 + count - c0 < WIDE_CHUNK ? o0 + count - c0 : WIDE_CHUNK;
         for (j = 0; j < n; ++j) {
@@ -109,12 +118,7 @@ void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, 
         }
         for (px = 0; px < pixels; px += LANES) {
             int32_t lanes = pixels - px < LANES ? pixels - px : LANES;
-            for (i = 0; i < dot; ++i) {
-                patch[i] = 0;
-            }
-            for (k = 0; k < lanes; ++k) {
-                gather_wide(p, x, px + k, k, patch);
-            }
+            gather_wide(p, x, px, lanes, outside, patch);
             for (o = c0; o < c0 + n; o += 4) {
                 int32_t block = c0 + n - o < 4 ? c0 + n - o : 4;
                 int32_t sums[4 * LANES];
