@@ -23,12 +23,11 @@
 #define MNK_WIDE 1
 
 typedef struct {
-    int32_t multiplier;
-    int32_t left_factor; /* 2^left */
-    int32_t shift;       /* 31 + right, 31..62 */
-    uint32_t negative;   /* 2^31 for right >= 1, else 0 */
-    uint32_t offset;     /* 2^62 / 2^shift */
-    uint64_t round;      /* 2^62 + 2^30 + 2^(right-1) x 2^31 */
+    int64_t multiplier; /* x 2^left: |acc x multiplier| = |acc x 2^left| x multiplier < 2^61 */
+    uint64_t round;     /* 2^62 + 2^30 + 2^(right-1) x 2^31 */
+    int32_t shift;      /* 31 + right, 31..62 */
+    uint32_t negative;  /* 2^31 for right >= 1, else 0 */
+    uint32_t offset;    /* 2^62 / 2^shift */
 } mnk_requant;
 
 /* multiplier >= 0 and shift in -31..30 (mnk_check_filter checked them). */
@@ -36,8 +35,7 @@ static inline mnk_requant mnk_requant_of(int32_t multiplier, int32_t shift) {
     mnk_requant r;
     int left = shift > 0 ? (int)shift : 0;
     int right = shift > 0 ? 0 : (int)-shift;
-    r.multiplier = multiplier;
-    r.left_factor = (int32_t)((uint32_t)1 << left);
+    r.multiplier = (int64_t)multiplier * ((int64_t)1 << left);
     r.shift = 31 + right;
     r.negative = right ? (uint32_t)1 << 31 : 0;
     r.offset = (uint32_t)((uint64_t)1 << (31 - right));
@@ -47,7 +45,7 @@ static inline mnk_requant mnk_requant_of(int32_t multiplier, int32_t shift) {
 
 /* mnk_mbqm(acc, multiplier, shift) for |acc| x 2^left < 2^30 (|ab| < 2^61: no wrap below). */
 static inline int32_t mnk_requant_apply(int32_t acc, const mnk_requant *r) {
-    int64_t ab = (int64_t)(acc * r->left_factor) * r->multiplier;
+    int64_t ab = acc * r->multiplier;
     uint64_t biased = (uint64_t)ab + r->round - (ab < -((int64_t)1 << 30) ? r->negative : 0);
     return (int32_t)((int64_t)(biased >> r->shift) - (int64_t)r->offset);
 }
