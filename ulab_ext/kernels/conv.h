@@ -45,12 +45,14 @@ void mnk_conv_rows(const conv_plan *p, const mnk_filter *f, const int8_t *rows, 
 
 /* 64-bit machines multiply three output pixels at once in the 21-bit lanes of one int64
    (conv_wide.c, depthwise_wide.c): CONV_2D windows of at most MNK_WIDE_TAPS taps, depthwise
-   windows of at most MNK_LANE_TAPS (the taps a lane holds) with depth multiplier 1. */
+   windows of at most MNK_LANE_TAPS (the taps a lane holds) with depth multiplier 1 whose kernel
+   rows of the input fit its buffer (mnk_depthwise_wide_fits). */
 #if MNK_WIDE
 #define MNK_WIDE_TAPS 256
 #define MNK_LANE_TAPS 32 /* 32 x 128 x 255 < 2^20 */
 void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, size_t stride,
                    const int8_t *x, int8_t *out, int32_t o0, int32_t count);
+int mnk_depthwise_wide_fits(const conv_plan *p);
 void mnk_depthwise_wide(const conv_plan *p, const mnk_filter *f, const int8_t *w, const int8_t *x,
                         int8_t *out, int32_t begin, int32_t end);
 #endif

@@ -27,7 +27,7 @@ void mnk_depthwise_rows(const conv_plan *p, const mnk_filter *f, const int8_t *w
     int32_t taps = g[K_H] * g[K_W];
     int32_t o, oy, ox, ky, kx, j, t;
 #if MNK_WIDE
-    if (p->multiplier == 1 && taps <= MNK_LANE_TAPS) {
+    if (p->multiplier == 1 && taps <= MNK_LANE_TAPS && mnk_depthwise_wide_fits(p)) {
         mnk_depthwise_wide(p, f, w, x, out, begin, end);
         return;
     }
