@@ -40,7 +40,6 @@ void mnk_depthwise_rows(const conv_plan *p, const mnk_filter *f, const int8_t *w
         size_t lane[4]; /* its weight, from the block's first; a missing channel reads lane 0 */
         size_t channel = (size_t)(o / p->multiplier);
         mnk_requant rq[4];
-        int adjacent = block == 4 && p->multiplier == 1; /* lane j reads channel j */
         for (j = 0; j < 4; ++j) {
             int32_t k = j < block ? j : 0; /* missing channels repeat the first; not stored */
             size_t r = f->multiplier_count == 1 ? 0 : (size_t)(o + k);
@@ -75,13 +74,6 @@ void mnk_depthwise_rows(const conv_plan *p, const mnk_filter *f, const int8_t *w
                     for (kx = kx0; kx < kx1; ++kx) {
                         const int8_t *px = line + (size_t)(x0 + kx * g[D_W]) * in_c;
                         const int8_t *wk = wt + (size_t)kx * c;
-                        if (adjacent) { /* constant offsets: four channels in registers */
-                            a0 += (int32_t)wk[0] * (px[0] - zp);
-                            a1 += (int32_t)wk[1] * (px[1] - zp);
-                            a2 += (int32_t)wk[2] * (px[2] - zp);
-                            a3 += (int32_t)wk[3] * (px[3] - zp);
-                            continue;
-                        }
                         a0 += (int32_t)wk[0] * (px[at[0]] - zp);
                         a1 += (int32_t)wk[lane[1]] * (px[at[1]] - zp);
                         a2 += (int32_t)wk[lane[2]] * (px[at[2]] - zp);
