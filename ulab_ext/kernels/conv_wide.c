@@ -50,6 +50,30 @@ static void gather_wide(const conv_plan *p, const int8_t *x, int32_t px, int32_t
     }
 }
 
+/* [first, end) of the patch entries some pixel px .. px + lanes - 1 reads inside the image: the
+   kernel rows above and below every one of them hold only zeros (the pixels of a row share
+   their outside kernel rows). */
+static void live_taps(const conv_plan *p, int32_t px, int32_t lanes, int32_t *first, int32_t *end) {
+    const int32_t *g = p->g;
+    int32_t line = g[K_W] * g[IN_C], ky0 = g[K_H], ky1 = 0, k;
+    for (k = 0; k < lanes; ++k) {
+        int32_t y0 = ((px + k) / g[OUT_W]) * g[S_H] - g[PAD_T], a = 0, b = g[K_H];
+        while (a < b && y0 + a * g[D_H] < 0) {
+            ++a;
+        }
+        while (b > a && y0 + (b - 1) * g[D_H] >= g[IN_H]) {
+            --b;
+        }
+        ky0 = a < ky0 ? a : ky0;
+        ky1 = b > ky1 ? b : ky1;
+    }
+    if (ky0 >= ky1) {
+        ky0 = ky1 = 0;
+    }
+    *first = ky0 * line;
+    *end = ky1 * line;
+}
+
 /* sums[3 j + k] += lane k of the biased 64-bit sum a. */
 static void add_lanes(uint64_t a, int32_t *sums) {
     sums[0] += (int32_t)(a & LANE_MASK) - LANE_HALF;
@@ -97,7 +121,6 @@ static void dot_wide(const int8_t *w, size_t stride, const int64_t *patch, int32
 void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, size_t stride,
                    const int8_t *x, int8_t *out, int32_t o0, int32_t count) {
     const int32_t *g = p->g;
-    int32_t dot = g[K_H] * g[K_W] * g[IN_C];
     int32_t pixels = g[OUT_H] * g[OUT_W];
     size_t out_c = (size_t)g[OUT_C];
     int64_t patch[MNK_WIDE_TAPS];
@@ -118,11 +141,14 @@ void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, 
         }
         for (px = 0; px < pixels; px += LANES) {
             int32_t lanes = pixels - px < LANES ? pixels - px : LANES;
+            int32_t first, end;
             gather_wide(p, x, px, lanes, outside, patch);
+            live_taps(p, px, lanes, &first, &end);
             for (o = c0; o < c0 + n; o += 4) {
                 int32_t block = c0 + n - o < 4 ? c0 + n - o : 4;
                 int32_t sums[4 * LANES];
-                dot_wide(rows + (size_t)(o - o0) * stride, stride, patch, dot, block, sums);
+                const int8_t *w = rows + (size_t)(o - o0) * stride + first;
+                dot_wide(w, stride, patch + first, end - first, block, sums);
                 for (j = 0; j < block; ++j) {
                     int32_t at = o - c0 + j;
                     int8_t *y = out + (size_t)px * out_c + (size_t)(o + j);
