@@ -24,7 +24,7 @@
 
 typedef struct {
     int64_t multiplier; /* x 2^left: |acc x multiplier| = |acc x 2^left| x multiplier < 2^61 */
-    uint64_t round;     /* 2^62 + 2^30 + 2^(right-1) x 2^31 */
+    uint64_t round;     /* 2^62 + 2^(right-1) x 2^31 (2^30 is added first) */
     int32_t shift;      /* 31 + right, 31..62 */
     uint32_t negative;  /* 2^31 for right >= 1, else 0 */
     uint32_t offset;    /* 2^62 / 2^shift */
@@ -39,16 +39,17 @@ static inline mnk_requant mnk_requant_of(int32_t multiplier, int32_t shift) {
     r.shift = 31 + right;
     r.negative = right ? (uint32_t)1 << 31 : 0;
     r.offset = (uint32_t)((uint64_t)1 << (31 - right));
-    r.round = ((uint64_t)1 << 62) + ((uint64_t)1 << 30) + (right ? (uint64_t)1 << (30 + right) : 0);
+    r.round = ((uint64_t)1 << 62) + (right ? (uint64_t)1 << (30 + right) : 0);
     return r;
 }
 
 /* mnk_mbqm(acc, multiplier, shift) for |acc| x 2^left < 2^30 (|ab| < 2^61: no wrap below). */
 static inline int32_t mnk_requant_apply(int32_t acc, const mnk_requant *r) {
     int64_t ab = acc * r->multiplier;
-    /* all ones where ab < -2^30: a mask, not a branch on the data (mispredicted half the time) */
-    uint64_t below = (uint64_t)0 - (uint64_t)(ab < -((int64_t)1 << 30));
-    uint64_t biased = (uint64_t)ab + r->round - (below & r->negative);
+    /* bit 63 of ab + 2^30 is set where ab < -2^30; moved to bit 31 and masked by negative it is
+       the 2^31 to take off, without a branch on the data (mispredicted half the time) */
+    uint64_t t = (uint64_t)ab + ((uint64_t)1 << 30);
+    uint64_t biased = t + r->round - ((t >> 32) & r->negative);
     return (int32_t)((int64_t)(biased >> r->shift) - (int64_t)r->offset);
 }
 
