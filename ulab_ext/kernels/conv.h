@@ -49,7 +49,13 @@ void mnk_conv_rows(const conv_plan *p, const mnk_filter *f, const int8_t *rows, 
    rows of the input fit its buffer (mnk_depthwise_wide_fits). */
 #if MNK_WIDE
 #define MNK_WIDE_TAPS 256
+#define MNK_LANES 3
+#define MNK_LANE_BITS 21
 #define MNK_LANE_TAPS 32 /* 32 x 128 x 255 < 2^20 */
+#define MNK_LANE_MASK (((uint64_t)1 << MNK_LANE_BITS) - 1)
+#define MNK_LANE_HALF ((int32_t)1 << (MNK_LANE_BITS - 1))
+/* a sum's start: 2^20 in every lane, so that each lane is in 0 .. 2^21 - 1 */
+#define MNK_LANE_BIAS (((uint64_t)1 << 20) + ((uint64_t)1 << 41) + ((uint64_t)1 << 62))
 void mnk_conv_wide(const conv_plan *p, const mnk_filter *f, const int8_t *rows, size_t stride,
                    const int8_t *x, int8_t *out, int32_t o0, int32_t count);
 int mnk_depthwise_wide_fits(const conv_plan *p);

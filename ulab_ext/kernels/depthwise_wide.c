@@ -13,11 +13,6 @@
 
 #define DW_CHUNK 16   /* channels at a time, at most */
 #define DW_PACKED 512 /* packed values: kernel rows x input width x channels of a chunk */
-#define LANES 3
-#define LANE_BITS 21
-#define LANE_MASK (((uint64_t)1 << LANE_BITS) - 1)
-#define LANE_HALF ((int32_t)1 << (LANE_BITS - 1))
-#define LANE_BIAS (((uint64_t)1 << 20) + ((uint64_t)1 << 41) + ((uint64_t)1 << 62))
 
 int mnk_depthwise_wide_fits(const conv_plan *p) {
     return p->g[K_H] * p->g[IN_W] <= DW_PACKED;
@@ -31,9 +26,9 @@ static void pack_band(const conv_plan *p, const int8_t *x, int32_t oy, int32_t l
     int64_t zps = (int64_t)p->input_zp * (1 + ((int64_t)1 << 21) + ((int64_t)1 << 42));
     int32_t ky, k, col, j;
     for (ky = 0; ky < g[K_H]; ++ky) {
-        const int8_t *v[LANES];
-        size_t step[LANES];
-        for (k = 0; k < LANES; ++k) {
+        const int8_t *v[MNK_LANES];
+        size_t step[MNK_LANES];
+        for (k = 0; k < MNK_LANES; ++k) {
             int32_t iy = (oy + k) * g[S_H] - g[PAD_T] + ky * g[D_H];
             int inside = k < lanes && iy >= 0 && iy < g[IN_H];
             v[k] =
@@ -45,7 +40,7 @@ static void pack_band(const conv_plan *p, const int8_t *x, int32_t oy, int32_t l
                 packed[j] =
                     v[0][j] + v[1][j] * ((int64_t)1 << 21) + v[2][j] * ((int64_t)1 << 42) - zps;
             }
-            for (k = 0; k < LANES; ++k) {
+            for (k = 0; k < MNK_LANES; ++k) {
                 v[k] += step[k];
             }
         }
@@ -76,12 +71,12 @@ void mnk_depthwise_wide(const conv_plan *p, const mnk_filter *f, const int8_t *w
             bias[j] = f->bias[c0 + j];
             rq[j] = mnk_requant_of(f->multiplier[r], f->shift[r]);
         }
-        for (oy = 0; oy < g[OUT_H]; oy += LANES) {
-            int32_t lanes = g[OUT_H] - oy < LANES ? g[OUT_H] - oy : LANES;
+        for (oy = 0; oy < g[OUT_H]; oy += MNK_LANES) {
+            int32_t lanes = g[OUT_H] - oy < MNK_LANES ? g[OUT_H] - oy : MNK_LANES;
             pack_band(p, x, oy, lanes, c0, n, outside, packed);
             for (ox = 0; ox < g[OUT_W]; ++ox) {
                 for (j = 0; j < n; ++j) {
-                    acc[j] = LANE_BIAS;
+                    acc[j] = MNK_LANE_BIAS;
                 }
                 for (ky = 0; ky < g[K_H]; ++ky) {
                     for (kx = 0; kx < g[K_W]; ++kx) {
@@ -101,8 +96,8 @@ void mnk_depthwise_wide(const conv_plan *p, const mnk_filter *f, const int8_t *w
                     int8_t *y =
                         out + ((size_t)oy * (size_t)g[OUT_W] + (size_t)ox) * c + (size_t)(c0 + j);
                     for (k = 0; k < lanes; ++k, y += (size_t)g[OUT_W] * c) {
-                        int32_t sum =
-                            (int32_t)((acc[j] >> (LANE_BITS * k)) & LANE_MASK) - LANE_HALF;
+                        int32_t sum = (int32_t)((acc[j] >> (MNK_LANE_BITS * k)) & MNK_LANE_MASK) -
+                                      MNK_LANE_HALF;
                         *y = mnk_store8(mnk_requant_apply(bias[j] + sum, &rq[j]), out_zp, lo, hi);
                     }
                 }
