@@ -109,6 +109,12 @@ void mnk_conv_rows(const conv_plan *p, const mnk_filter *f, const int8_t *rows, 
     int gathers_inside = gathers && g[K_H] * g[K_W] > 1 && run < SHORT_RUN;
     int8_t patch[PATCH_BYTES];
     int32_t o, oy, ox, j;
+#if MNK_WIDE
+    if (dot <= MNK_WIDE_TAPS) {
+        mnk_conv_wide(p, f, rows, stride, x, out, o0, count);
+        return;
+    }
+#endif
     for (o = o0; o < o0 + count; o += 4) {
         int32_t block = o0 + count - o < 4 ? o0 + count - o : 4;
         const int8_t *w = rows + (size_t)(o - o0) * stride;

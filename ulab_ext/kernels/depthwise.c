@@ -26,6 +26,12 @@ void mnk_depthwise_rows(const conv_plan *p, const mnk_filter *f, const int8_t *w
     size_t row = (size_t)g[IN_W] * in_c;
     int32_t taps = g[K_H] * g[K_W];
     int32_t o, oy, ox, ky, kx, j, t;
+#if MNK_WIDE
+    if (p->multiplier == 1 && taps <= MNK_LANE_TAPS && mnk_depthwise_wide_fits(p)) {
+        mnk_depthwise_wide(p, f, w, x, out, begin, end);
+        return;
+    }
+#endif
     for (o = begin; o < end; o += 4) {
         int32_t block = end - o < 4 ? end - o : 4;
         const int8_t *wo = w + (o - begin);

@@ -40,40 +40,59 @@ static void clip(int32_t start, int32_t size, int32_t limit, int32_t *first, int
     *end = start + size > limit ? limit : start + size;
 }
 
+/* A window's totals, POOL_CHUNK channels at a time: channels innermost, so that every tap reads
+   a run of adjacent bytes. */
+#define POOL_CHUNK 64
+
+static void pool_window(const int32_t *p, int average, const int8_t *x, int32_t y0, int32_t y1,
+                        int32_t x0, int32_t x1, int8_t *out) {
+    int32_t channels = p[CHANNELS], count = (y1 - y0) * (x1 - x0), half = count / 2;
+    int32_t c0, n, c, y, xx;
+    int32_t total[POOL_CHUNK];
+    for (c0 = 0; c0 < channels; c0 += n) {
+        n = channels - c0 < POOL_CHUNK ? channels - c0 : POOL_CHUNK;
+        for (c = 0; c < n; ++c) {
+            total[c] = average ? 0 : -128;
+        }
+        for (y = y0; y < y1; ++y) {
+            for (xx = x0; xx < x1; ++xx) {
+                const int8_t *v =
+                    x + ((size_t)y * (size_t)p[IN_W] + (size_t)xx) * (size_t)channels + c0;
+                if (average) {
+                    for (c = 0; c < n; ++c) {
+                        total[c] += v[c];
+                    }
+                } else {
+                    for (c = 0; c < n; ++c) {
+                        total[c] = v[c] > total[c] ? v[c] : total[c];
+                    }
+                }
+            }
+        }
+        for (c = 0; c < n; ++c) {
+            int32_t t = total[c];
+            if (average) {
+                t = t > 0 ? (t + half) / count : -((-t + half) / count);
+            }
+            out[c0 + c] = mnk_clamp_offset(t, 0, p[ACT_MIN], p[ACT_MAX]);
+        }
+    }
+}
+
 static mnk_status pool(const int32_t *p, size_t param_count, int average, const int8_t *x,
                        size_t x_len, int8_t *out, size_t out_len) {
-    int32_t oy, ox, c, y, xx, y0, y1, x0, x1, channels;
+    int32_t oy, ox, y0, y1, x0, x1;
     mnk_status status = check_pool(p, param_count, x_len, out_len);
     if (status != MNK_OK) {
         return status;
     }
-    channels = p[CHANNELS]; /* params holds MNK_POOL_PARAMS entries (check_pool) */
+    /* params holds MNK_POOL_PARAMS entries (check_pool) */
     for (oy = 0; oy < p[OUT_H]; ++oy) {
         clip(oy * p[S_H] - p[PAD_T], p[F_H], p[IN_H], &y0, &y1);
         for (ox = 0; ox < p[OUT_W]; ++ox) {
-            int32_t count;
             clip(ox * p[S_W] - p[PAD_L], p[F_W], p[IN_W], &x0, &x1);
-            count = (y1 - y0) * (x1 - x0);
-            for (c = 0; c < channels; ++c) {
-                int32_t total = average ? 0 : -128;
-                for (y = y0; y < y1; ++y) {
-                    /* an index, not a pointer stepped past the end of x (undefined in C) */
-                    size_t at =
-                        ((size_t)y * (size_t)p[IN_W] + (size_t)x0) * (size_t)channels + (size_t)c;
-                    for (xx = x0; xx < x1; ++xx, at += (size_t)channels) {
-                        if (average) {
-                            total += x[at];
-                        } else if (x[at] > total) {
-                            total = x[at];
-                        }
-                    }
-                }
-                if (average) {
-                    int32_t half = count / 2;
-                    total = total > 0 ? (total + half) / count : -((-total + half) / count);
-                }
-                *out++ = mnk_clamp_offset(total, 0, p[ACT_MIN], p[ACT_MAX]);
-            }
+            pool_window(p, average, x, y0, y1, x0, x1, out);
+            out += p[CHANNELS];
         }
     }
     return MNK_OK;
