@@ -253,3 +253,49 @@ def _stray_bits(data):
     weights_at = layer["tensors"][0]["at"]
     last = weights_at + (37 * 23) // 2
     data[last] |= 0x70
+
+
+def test_stream_takes_a_smaller_scratch_where_the_heap_has_no_run_for_it(monkeypatch, tmp_path):
+    """A heap in pieces (caused here by refusing every buffer above 1000 bytes, which a board
+    cannot be made to do on cue) gets fewer channels a read, down to one channel's weights:
+    the same integers."""
+    from device_package import device_module, import_device_package
+    from reference_models import wide_mlp
+
+    package, placement = import_device_package(), device_module("placement")
+    model = wide_mlp()
+    (tmp_path / "wide.mnq").write_bytes(container.write(model))
+    asked = []
+    real = placement.unfilled
+
+    def refusing(typecode, count):
+        asked.append(count)
+        if count > 1000:
+            raise MemoryError("memory allocation failed")
+        return real(typecode, count)
+
+    monkeypatch.setattr(placement, "unfilled", refusing)
+    net = package.load(str(tmp_path / "wide.mnq"), backend="python", weights="stream")
+    assert asked[1:] == [3920, 2048, 1024, 784]  # the check buffer first; 784: one channel
+    monkeypatch.setattr(placement, "unfilled", real)
+    x = np.random.default_rng(2).integers(-128, 128, (2, 784)).astype(np.int8)
+    for row, want in zip(x, reference.run(model, x), strict=True):
+        np.testing.assert_array_equal(np.array(net.predict(row.tobytes()), np.int8), want)
+    net.close()
+
+
+def test_load_collects_often_and_gives_the_threshold_back(models, tmp_path):
+    """load() sets gc.threshold while the reader's imports come and go, then restores it."""
+    name = next(iter(models))
+    (tmp_path / "m.mnq").write_bytes(container.write(models[name]))
+    script = """
+import gc
+import micronn
+gc.threshold(12288)
+net = micronn.load("m.mnq")
+print(gc.threshold())
+gc.threshold(-1)
+net = micronn.load("m.mnq")
+print(gc.threshold())
+"""
+    assert run(script, cwd=tmp_path).split() == ["12288", "-1"]

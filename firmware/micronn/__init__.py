@@ -49,6 +49,7 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
     own = not hasattr(path, "readinto")
     source = path if own else "model"
     stream = open(path, "rb") if own else path
+    threshold = _collect_often()
     try:
         if not FROM_SOURCE:
             _make_room(stream, weights, kernel_for)
@@ -87,6 +88,8 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
             stream.close()
         _forget(TABLE_MODULES + _family_rules() + READER_MODULES + LOAD_MODULES + ("reserve",))
         raise
+    finally:
+        _collect_as_before(threshold)
     if own and not keep:
         stream.close()
     _stage(probe, "network")
@@ -135,6 +138,22 @@ def _release_room():
         reserve.release()
         reserve = None
         _forget(("reserve",))
+
+
+def _collect_often():
+    """While a model loads, collect every 1/32 of the heap allocated (gc.threshold): the
+    reader's imports then leave their garbage in few big holes, not among the tensors (a 64 KiB
+    heap otherwise ends in pieces too small for a layer's bias). Returns the threshold before."""
+    if not hasattr(gc, "threshold"):
+        return None
+    before = gc.threshold()
+    gc.threshold((gc.mem_free() + gc.mem_alloc()) // 32)
+    return before
+
+
+def _collect_as_before(threshold):
+    if threshold is not None:
+        gc.threshold(threshold)
 
 
 def _stage(probe, name):

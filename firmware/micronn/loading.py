@@ -13,6 +13,8 @@ from . import (
     LOAD_MODULES,
     READER_MODULES,
     TABLE_MODULES,
+    _collect_as_before,
+    _collect_often,
     _family_rules,
     _forget,
     _make_room,
@@ -34,6 +36,7 @@ def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
     own = not hasattr(path, "readinto")
     source = path if own else "model"
     stream = open(path, "rb") if own else path
+    threshold = _collect_often()
     try:
         if not FROM_SOURCE:
             _make_room(stream, weights, kernel_for)
@@ -72,6 +75,8 @@ def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
             stream.close()
         _forget(TABLE_MODULES + _family_rules() + READER_MODULES + LOAD_MODULES + ("reserve",))
         raise
+    finally:
+        _collect_as_before(threshold)
     if own and not keep:
         stream.close()
     yield _done("network")

@@ -141,23 +141,40 @@ class Placement:
                     "later, vfs.VfsRom); use weights='stream' or 'ram'"
                 )
         elif name == "stream":
-            for index in range(len(flags)):
-                if flags[index]:
-                    layer = model.layers[index]
-                    nbytes = scratch_nbytes(
-                        layer.name, layer.params, layer.weight_bits, chunk_bytes
-                    )
-                    if nbytes > self.scratch_bytes:
-                        self.scratch_bytes = nbytes
+            layers = model.layers
+            self._streamed = [
+                (layers[i].name, layers[i].params, layers[i].weight_bits)
+                for i in range(len(flags))
+                if flags[i]
+            ]
+            self.scratch_bytes = self._scratch_nbytes()
         self.check = unfilled("b", CHECK_BYTES)  # the reader passes weights left in the file
         self.scratch = None
 
+    def _scratch_nbytes(self):
+        nbytes = 0
+        for name, params, bits in self._streamed:
+            need = scratch_nbytes(name, params, bits, self.chunk_bytes)
+            if need > nbytes:
+                nbytes = need
+        return nbytes
+
     def loaded(self):
         """The blocks are read: the check buffer goes, and stream's scratch is made (after the
-        reader's modules are gone, where the heap has room)."""
+        reader's modules are gone, where the heap has room). Where the free heap is in pieces
+        too small for it, a smaller budget is taken (fewer channels a read), down to one
+        channel's weights."""
         self.check = None
-        if self.scratch_bytes:
-            self.scratch = unfilled("b", self.scratch_bytes)
+        while self.scratch_bytes:
+            try:
+                self.scratch = unfilled("b", self.scratch_bytes)
+                return
+            except MemoryError:
+                tried = self.scratch_bytes
+                self.chunk_bytes //= 2
+                self.scratch_bytes = self._scratch_nbytes()
+                if self.chunk_bytes < 1 or self.scratch_bytes >= tried:
+                    raise
 
     def step(self, index, layer, kernel, prepared):
         """(run, plan) for layer `index` of the net's plan."""
