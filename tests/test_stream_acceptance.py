@@ -53,10 +53,7 @@ def _small_heap(data, x, backend, heap_bytes=SMALL_HEAP):
 
 def test_the_wide_mlp_runs_bit_exactly_under_64_kib_with_stream(wide):
     model, data, x = wide
-    # REGRESSION, open in issue "3 of 5": after merging labels, tfquant and the fast kernels
-    # the 64-bit VM runs out by one 1024-byte block at 64 KiB; 66 KiB until the loader is
-    # trimmed again. The live peak must still stay under 64 KiB.
-    result = _small_heap(data, x, "python", heap_bytes=SMALL_HEAP + 2048)
+    result = _small_heap(data, x, "python")
     np.testing.assert_array_equal(result.outputs, reference.run(model, x))
     assert result.peak_heap < SMALL_HEAP
 
