@@ -7,7 +7,8 @@
   with FPU is no bigger than the planner's NATMOD_HEAP_BYTES for that arch.
 - Always: `micronn inspect --board` lists each planned backend, and on an rp2040 the plan counts
   the native code the port keeps in the heap (the natmod for c, the viper modules' code for
-  viper, the viper probe for all) where the esp32 (code copied to IRAM) does not.
+  viper, with their objects as measured on a board that keeps code in the heap, the viper probe
+  for all) where the esp32 (code copied to IRAM) does not.
 """
 
 import shutil
@@ -17,8 +18,9 @@ import pytest
 from reference_models import MODELS
 from test_c_backend_vm import build_natmod, natmod_tools_missing
 
-from micronn import container, reference
+from micronn import container, memory_constants, reference
 from micronn.cli import main
+from micronn.memory_constants_board import VIPER_OBJECTS
 from micronn.memory_plan import (
     NATMOD_BUILD_ARCH,
     NATMOD_HEAP_BYTES,
@@ -81,12 +83,17 @@ def test_inspect_lists_each_backend_and_counts_the_natmod_where_it_stays(tmp_pat
     assert [line.split()[0] for line in table] == list(planned_backends())
     assert planned_backends()[:3] == ("python", "viper", "c")
     probe = VIPER_MPY_BYTES["armv6m"]["viper_probe"]  # import micronn loads it on every backend
-    viper_dense = (
-        VIPER_MPY_BYTES["armv6m"]["viper_dense"] + VIPER_MPY_BYTES["armv6m"]["viper_requant"]
+    viper_modules = ("viper_dense", "viper_requant")
+    viper_dense = sum(VIPER_MPY_BYTES["armv6m"][name] for name in viper_modules)
+    # where the code stays in the heap, a viper module's objects beside it are the board's
+    # measured ones (memory_constants_board), elsewhere the 64-bit VM's
+    objects = sum(
+        VIPER_OBJECTS[name] - memory_constants.MODULES["viper", "mpy", name]
+        for name in viper_modules
     )
     native = {
         "python": probe,
-        "viper": probe + viper_dense,
+        "viper": probe + viper_dense + objects,
         "c": probe + NATMOD_HEAP_BYTES["armv6m"],
     }
     for backend, code in native.items():
