@@ -79,6 +79,16 @@ def soft_reset(transport) -> None:
         transport.enter_raw_repl()
 
 
+def _run_fresh(transport, program: str) -> str:
+    """`program`'s output, run between two soft resets: from a fresh heap, and leaving none of
+    its objects and modules to what runs next on the board (the agent)."""
+    soft_reset(transport)
+    try:
+        return transport.exec_output(program, RUN_TIMEOUT, at_prompt=True)
+    finally:
+        soft_reset(transport)
+
+
 def board_profile(transport, name: str = "connected") -> Board:
     """A Board for the planner from what the board reports: its .mpy arch and its GC heap."""
     mpy, heap, machine = transport.exec_output(FACTS_PROGRAM, 30).split(None, 2)
@@ -98,11 +108,10 @@ def board_profile(transport, name: str = "connected") -> Board:
 def measure_stages(transport, path: str, backend: str, weights: str) -> BoardStages:
     """Soft-reset the board (in its raw REPL) and measure micronn.load of the model at `path` on
     it with `backend` and `weights`. BoardCodeError if the board raises (MemoryError...)."""
-    soft_reset(transport)
     program = STAGES_PROGRAM.format(
         path=path, backend=backend, weights=weights, rows=PREDICT_ROWS, tag=RESULT_TAG
     )
-    output = transport.exec_output(program, RUN_TIMEOUT, at_prompt=True)
+    output = _run_fresh(transport, program)
     line = next((s for s in output.splitlines() if s.startswith(RESULT_TAG)), None)
     if line is None:
         raise BoardCodeError(f"the board printed no stages: {output[-200:]!r}")
@@ -133,9 +142,8 @@ print({tag!r}, _l() - _b)
 def measure_module(transport, module: str, deps=()) -> int:
     """Heap bytes of importing micronn.`module` on the board (soft reset first), with `deps`
     (the modules it imports) imported before: counted apart."""
-    soft_reset(transport)
     program = MODULE_PROGRAM.format(module=module, deps=tuple(deps), tag=RESULT_TAG)
-    output = transport.exec_output(program, RUN_TIMEOUT, at_prompt=True)
+    output = _run_fresh(transport, program)
     line = next((s for s in output.splitlines() if s.startswith(RESULT_TAG)), None)
     if line is None:
         raise BoardCodeError(f"the board printed no figure: {output[-200:]!r}")
