@@ -15,14 +15,14 @@ bytes for that arch plus this."""
 
 MEASURED_ARCHS = ("armv7em", "armv6m")
 VIPER_OBJECTS = {
-    "viper_add": 333,
-    "viper_broadcast": 417,
-    "viper_conv": 444,
-    "viper_dense": 394,
-    "viper_lut": 436,
-    "viper_pool": 324,
-    "viper_reduce": 295,
-    "viper_requant": 287,
-    "viper_resize": 377,
-    "viper_softmax": 351,
+    "viper_add": 327,
+    "viper_broadcast": 329,
+    "viper_conv": 492,
+    "viper_dense": 279,
+    "viper_lut": 404,
+    "viper_pool": 353,
+    "viper_reduce": 319,
+    "viper_requant": 319,
+    "viper_resize": 329,
+    "viper_softmax": 447,
 }
