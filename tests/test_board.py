@@ -6,6 +6,13 @@ exactly as the host reference computes it (a dense model, a conv model, and a ~2
 streams its weights on any board whose heap is smaller than it). Without MICRONN_BOARD_PORT they
 are skipped; `make test` leaves them out (`-m "not board"`).
 
+The memory planner is then checked on the board: for python and viper (where the board has
+it), each model and placement the plan says fits, the peak live heap measured on the board
+(micronn.board_heap, as `micronn simulate` measures it) is at most the planned peak of a board of
+its arch and heap, and within 10 % of it (on a 32-bit board; on a 64-bit virtual board, whose
+figures are the mean, within 10 % either way); a placement that runs out of heap was planned
+not to fit.
+
 MICRONN_BOARD_BAUD sets the baud rate (default 115200), MICRONN_TIMEOUT_SCALE the waits (a slow
 emulated board may want 3).
 """
@@ -17,14 +24,18 @@ import pytest
 from reference_models import digits_mlp, speech_cnn, wide_mlp
 
 from micronn import container, reference
-from micronn.flash import flash
+from micronn.board_heap import board_profile, measure_stages
+from micronn.flash import board_model_path, flash
+from micronn.memory_plan import plan_container
 from micronn.remote import describe, list_models, remove_model, run
 from micronn.runtime import decode_mpy, plan_runtime
-from micronn.transport import BoardError
+from micronn.transport import BoardCodeError, BoardError
+from micronn.transport_serial import SerialTransport
 
 PORT = os.environ.get("MICRONN_BOARD_PORT", "")
 BAUD = int(os.environ.get("MICRONN_BOARD_BAUD", "115200"))
 ROWS = 3
+PLAN_TOLERANCE = 0.10
 MODELS = {"board_dense": digits_mlp, "board_conv": speech_cnn, "board_streamed": wide_mlp}
 
 pytestmark = [
@@ -90,3 +101,40 @@ def test_info_ls_rm(board, models):
     assert "board_extra.mnq" not in [entry.name for entry in list_models(PORT, baudrate=BAUD)]
     with pytest.raises(BoardError, match="no such file"):
         remove_model(PORT, "board_extra", baudrate=BAUD)
+
+
+@pytest.mark.parametrize("backend", ["python", "viper"])
+def test_the_memory_plan_bounds_the_heap_measured_on_the_board(board, models, backend):
+    if backend not in board.backends:
+        pytest.skip(f"the board has no {backend} backend ({board.backends})")
+    present = {entry.name for entry in list_models(PORT, baudrate=BAUD)}
+    for name, (path, _) in models.items():
+        if f"{name}.mnq" not in present:
+            flash(PORT, path, name=name, baudrate=BAUD)
+    checked = 0
+    with SerialTransport(PORT, baudrate=BAUD) as transport:
+        transport.enter_raw_repl()
+        profile = board_profile(transport)
+        for name, (path, _) in models.items():
+            plan = plan_container(path.read_bytes(), profile, backend=backend, runtime="mpy")
+            for placement in ("ram", "stream"):
+                planned = plan.placements[placement]
+                case = f"{name} {backend} {placement} on {profile.description}"
+                try:
+                    measured = measure_stages(
+                        transport, "/" + board_model_path(name), backend, placement
+                    )
+                except BoardCodeError as error:
+                    assert "MemoryError" in str(error), f"{case}: {error}"
+                    assert not planned.fits, f"{case} was planned to fit: {planned}"
+                    continue
+                assert (measured.backend, measured.weights) == (backend, placement)
+                error = (planned.peak - measured.peak) / measured.peak
+                low = 0 if profile.word_bits == 32 else -PLAN_TOLERANCE
+                assert low <= error <= PLAN_TOLERANCE, (
+                    f"{case}: planned {planned.peak}, measured {measured.peak} "
+                    f"({100 * error:+.1f} %); stages {planned.stages} vs {measured.stages}"
+                )
+                checked += 1
+        transport.leave_raw_repl()
+    assert checked >= 3

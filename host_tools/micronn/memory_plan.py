@@ -18,17 +18,16 @@ blocks; the runtime's own objects come from constants measured once per runtime 
 MicroPython VM (written by tools/measure_memory.py), one set per word size: memory_constants.py
 from the 64-bit unix VM (what `micronn simulate` runs), memory_constants_32.py from the 32-bit
 webassembly VM (16-byte GC blocks, 4-byte words: every board profile). A backend that VM lacks
-(viper, c) is planned with the 64-bit figures.
+(viper, c) takes its own kernel modules and plans from the 64-bit figures (memory_figures.py).
 """
 
 from dataclasses import dataclass
 
-from micronn import memory_constants, memory_constants_32
+from micronn import memory_constants
 from micronn.boards import Board, load_board
+from micronn.memory_figures import FIGURES, figures  # noqa: F401 (FIGURES: measure_memory.py)
 from micronn.native_sizes import VIPER_MPY_BYTES
 from micronn.packing import packed_size
-
-FIGURES = {64: memory_constants, 32: memory_constants_32}  # word bits -> measured constants
 
 PLACEMENTS = ("ram", "rom", "stream")  # fastest first
 STAGES = ("import", "reader", "table", "blocks", "network", "loaded")
@@ -52,7 +51,11 @@ LABELS_EXTRA = 160  # the net's instance dict grows by a block for labels, label
 # relocations, an upper bound of the code); re-measured by tests/test_c_backend_vm.py. The esp32
 # port copies native code out to IRAM (esp_native_code_commit) and the unix port maps it outside
 # the heap: none counted there. Built into the firmware (USER_C_MODULES), it costs no heap.
-NATMOD_HEAP_BYTES = {"armv6m": 35016, "armv7emsp": 25514}
+# armv7em: a Thumb-2 board without FPU, as MicroPython's qemu port on a Cortex-M3 (MPS2-AN385)
+# reports itself (py/persistentcode.h has no armv7m for a board); py/dynruntime.mk builds its
+# natmod as ARCH=armv7m (NATMOD_BUILD_ARCH), measured on that board (docs/memory.md)
+NATMOD_HEAP_BYTES = {"armv6m": 35016, "armv7em": 26630, "armv7emsp": 25514}
+NATMOD_BUILD_ARCH = {"armv7em": "armv7m"}  # board arch -> `make natmod ARCH=` for it
 HEAP_NATIVE_ARCHS = tuple(NATMOD_HEAP_BYTES)  # where viper's native code stays in the heap too
 EXTRA_EDGE_BYTES = 256  # a net with several inputs or outputs: per edge past the first two, its
 # memoryview, Edge object and own output buffer header (estimated from net_edges.py, 64-bit)
@@ -67,15 +70,6 @@ def heap_bytes(nbytes: int, block: int = memory_constants.GC_BLOCK) -> int:
     """An array / bytearray of nbytes items on the heap: its object (one GC block on either word
     size) and its items, in blocks of `block` bytes."""
     return block + -(-nbytes // block) * block
-
-
-def figures(word_bits: int, backend: str = "python"):
-    """The measured constants for a VM or board of `word_bits`, for `backend`: the 64-bit ones
-    where the 32-bit VM has no such backend."""
-    if word_bits not in FIGURES:
-        raise ValueError(f"no memory figures for {word_bits}-bit words; measured: 64, 32")
-    chosen = FIGURES[word_bits]
-    return chosen if backend in chosen.OP_MODULES else FIGURES[64]
 
 
 @dataclass(frozen=True)
@@ -469,7 +463,8 @@ def plan_memory(
         raise ValueError(f"no memory figures for backend {backend!r}; measured: {known}")
     profile = board if isinstance(board, Board) else load_board(board)
     on_board = word_bits is None or word_bits == profile.word_bits  # not the unix VM's figures
-    f = figures(profile.word_bits if word_bits is None else word_bits, backend)
+    code_in_heap = on_board and profile.mpy_arch in HEAP_NATIVE_ARCHS
+    f = figures(profile.word_bits if word_bits is None else word_bits, backend, code_in_heap)
     word_bits = 64 if f is memory_constants else 32
     layers = layer_memory(model, backend, chunk_bytes, word_bits)
     placements = {}

@@ -6,12 +6,12 @@ from micronn.report import format_table
 
 BACKEND_NOTES = {
     "python": "",
-    "viper": "64-bit figures + its .mpy code where the port keeps native code in the heap",
-    "c": "64-bit figures + the _micronn natmod's code where the port keeps it in the heap",
+    "viper": "32-bit, its kernels' 64-bit; + its .mpy code where the port keeps it in the heap",
+    "c": "32-bit, its kernels' 64-bit; + the _micronn natmod where the port keeps it in the heap",
 }
 WORD_NOTES = {
     32: "the board's word size: an upper bound",
-    64: "none measured on 32 bits for this backend; native code may be bigger on a board",
+    64: "the unix VM's",
 }
 BAR_WIDTH = 24
 INDENT = "  "  # the memory section's tables stand apart from the model's layer table
