@@ -53,6 +53,16 @@ def test_flash_then_run_matches_simulate(board, models):
     np.testing.assert_array_equal(run(board.port, floats).outputs, simulate(data, floats).outputs)
 
 
+def test_an_input_row_longer_than_a_frame_goes_in_parts(board, tmp_path):
+    """person_detect's 9216-byte rows: written into the model's input (INPUT), then run."""
+    path = tmp_path / "long.mnq"
+    path.write_bytes(model_bytes(tmp_path, (5000, 4), seed=4))
+    flash(board.port, path)
+    x = _codes(5000, 3)
+    result = run(board.port, x, backend="python")
+    np.testing.assert_array_equal(result.outputs, simulate(path.read_bytes(), x).outputs)
+
+
 def test_runtime_is_mpy_for_the_board_and_not_resent(board, models):
     small, wide = models
     flash(board.port, small)
