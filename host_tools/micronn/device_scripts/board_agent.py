@@ -204,11 +204,11 @@ class Agent:
 
     def serve(self):
         while True:
+            self.alive = ticks_ms()  # idle from the last answer: a predict may take long
             got = self._read_frame()
             if got is None:
                 return
             kind, seq, n = got
-            self.alive = ticks_ms()
             last = self.last
             if last is not None and last[0] == kind and last[1] == seq:
                 self.out.write(last[2])
