@@ -1,5 +1,5 @@
-# micronn board agent, model part: LOAD, PREDICT and INPUT. Runs on the board (MicroPython), imported
-# by the core (board_agent.py) at the first of these requests, once the files part is gone:
+# micronn board agent, model part: LOAD, PREDICT and INPUT. Runs on the board (MicroPython),
+# imported by the core (board_agent.py) at the first of these requests, once the files part is gone:
 # `model_request(agent, kind, payload)` answers one. LOAD takes the net the launcher loaded
 # before the agent was imported (agent.preload) when it names the same file and backend.
 #
