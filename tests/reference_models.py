@@ -81,6 +81,15 @@ def speech_cnn(seed=0) -> Model:
     return Model(TensorSpec((49, 40, 1), 0.05, 0), TensorSpec((4,), OUTPUT_SCALE, -128), layers)
 
 
+def long_row_mlp(seed=0) -> Model:
+    """5000 -> 4: an input row longer than any frame of the board agent (person_detect's is
+    9216 bytes), which micronn run sends in parts."""
+    rng = np.random.default_rng(seed)
+    return Model(
+        TensorSpec((5000,), 0.02, 0), TensorSpec((4,), 0.1, 0), [_dense(rng, 5000, 4, "none")]
+    )
+
+
 def slow_cnn(seed=0) -> Model:
     """About 9 M multiply-adds on a 49x40 input for 6 KB of weights: three CONV 16@3x3 -> FC
     2; seconds per predict with the python kernels on the VM."""
