@@ -79,7 +79,7 @@ SLACK_MARGIN = 2048
 # A 32-bit board's slack and fragmentation share, from the smallest heaps that ran zoo models
 # under `micronn run` on the 32-bit qemu board (MPS2-AN385, docs/flashing.md; python backend,
 # weights streamed): KWS 85.0-86.5 KB, AD 56-58 KB, ResNet-8 119.2-120 KB, person_detect
-# PD_SMALLEST; the planner's needed heap without slack or share (the free runs above the
+# 176-180 KB; the planner's needed heap without slack or share (the free runs above the
 # reader's stages, and the agent's) was above each by 2.5 KB or more. The webassembly VM cannot
 # find these (its heap grows), and the precompiled package is all micronn flash installs: the
 # compiler's slack (.py) stays the 64-bit VM's.
