@@ -81,4 +81,26 @@ def speech_cnn(seed=0) -> Model:
     return Model(TensorSpec((49, 40, 1), 0.05, 0), TensorSpec((4,), OUTPUT_SCALE, -128), layers)
 
 
+def long_row_mlp(seed=0) -> Model:
+    """5000 -> 4: an input row longer than any frame of the board agent (person_detect's is
+    9216 bytes), which micronn run sends in parts."""
+    rng = np.random.default_rng(seed)
+    return Model(
+        TensorSpec((5000,), 0.02, 0), TensorSpec((4,), 0.1, 0), [_dense(rng, 5000, 4, "none")]
+    )
+
+
+def slow_cnn(seed=0) -> Model:
+    """About 9 M multiply-adds on a 49x40 input for 6 KB of weights: three CONV 16@3x3 -> FC
+    2; seconds per predict with the python kernels on the VM."""
+    rng = np.random.default_rng(seed)
+    layers = [
+        _conv(rng, (49, 40, 1), 16, (3, 3), (1, 1), (0.05, 0.05)),
+        _conv(rng, (49, 40, 16), 16, (3, 3), (1, 1), (0.05, 0.05)),
+        _conv(rng, (49, 40, 16), 16, (3, 3), (1, 1), (0.05, 0.05)),
+        _dense(rng, 49 * 40 * 16, 2, "none"),
+    ]
+    return Model(TensorSpec((49, 40, 1), 0.05, 0), TensorSpec((2,), 0.1, 0), layers)
+
+
 MODELS = {"digits_mlp": digits_mlp, "speech_cnn": speech_cnn, "wide_mlp": wide_mlp}

@@ -3,8 +3,9 @@ at PORT (a real board, a 32-bit qemu board built by hand, or `micronn virtual-bo
 docs/flashing.md, "Testing on a board"). They need no heap size of their own: whatever the
 board's heap, the runtime is installed for its .mpy version and arch, and each model runs there
 exactly as the host reference computes it (a dense model, a conv model, and a ~200 KB model that
-streams its weights on any board whose heap is smaller than it). Without MICRONN_BOARD_PORT they
-are skipped; `make test` leaves them out (`-m "not board"`).
+streams its weights on any board whose heap is smaller than it, a model whose input rows are
+longer than a frame), and MLPerf KWS where flash accepts the board's heap. Without
+MICRONN_BOARD_PORT they are skipped; `make test` leaves them out (`-m "not board"`).
 
 The memory planner is then checked on the board: for python and viper (where the board has
 it), each model and placement the plan says fits, the peak live heap measured on the board
@@ -18,13 +19,17 @@ emulated board may want 3).
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
-from reference_models import digits_mlp, speech_cnn, wide_mlp
+from reference_models import digits_mlp, long_row_mlp, speech_cnn, wide_mlp
 
+import micronn
 from micronn import container, reference
 from micronn.board_heap import board_profile, measure_stages
+from micronn.boards import DEFAULT_BOARD
+from micronn.commands import _heap_check
 from micronn.flash import board_model_path, flash
 from micronn.memory_plan import plan_container
 from micronn.remote import describe, list_models, remove_model, run
@@ -36,7 +41,13 @@ PORT = os.environ.get("MICRONN_BOARD_PORT", "")
 BAUD = int(os.environ.get("MICRONN_BOARD_BAUD", "115200"))
 ROWS = 3
 PLAN_TOLERANCE = 0.10
-MODELS = {"board_dense": digits_mlp, "board_conv": speech_cnn, "board_streamed": wide_mlp}
+ZOO = Path(__file__).resolve().parent / "data" / "zoo"
+MODELS = {
+    "board_dense": digits_mlp,
+    "board_conv": speech_cnn,
+    "board_streamed": wide_mlp,
+    "board_long_row": long_row_mlp,  # rows sent in parts
+}
 
 pytestmark = [
     pytest.mark.board,
@@ -138,3 +149,21 @@ def test_the_memory_plan_bounds_the_heap_measured_on_the_board(board, models, ba
                 checked += 1
         transport.leave_raw_repl()
     assert checked >= 3
+
+
+def test_mlperf_kws_runs_exactly_where_flash_accepts_it(board, tmp_path):
+    """The MLPerf Tiny KWS model (31 KB; about 86 KB of heap on a 32-bit board with the agent),
+    flashed with the CLI's heap check: where flash refuses the board's heap, skipped with the
+    reason; where it accepts it, the model must load and run exactly."""
+    data = micronn.convert(str(ZOO / "tiny__kws_ref_model.tflite"))
+    path = tmp_path / "board_kws.mnq"
+    path.write_bytes(data)
+    try:
+        flash(PORT, path, baudrate=BAUD, check=_heap_check(data, path.name, DEFAULT_BOARD))
+    except ValueError as refused:
+        pytest.skip(str(refused))
+    model = container.read(data)
+    x = np.random.default_rng(12).integers(-128, 128, (1, *model.input.shape)).astype(np.int8)
+    result = run(PORT, x, model="board_kws", baudrate=BAUD)
+    np.testing.assert_array_equal(result.outputs, reference.run(model, x))
+    assert remove_model(PORT, "board_kws", baudrate=BAUD) == "models/board_kws.mnq"

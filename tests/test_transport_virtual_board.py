@@ -1,12 +1,14 @@
 """flash / run / info / ls / rm against the MicroPython VM through a real pty and pyserial."""
 
 import struct
+import time
 
 import numpy as np
 import pytest
+from reference_models import slow_cnn
 from serial_helpers import UNPLUG, Fault, FaultyLine, model_bytes
 
-from micronn import cli, framing, transport_serial
+from micronn import agent_code, cli, container, framing, reference, transport_serial
 from micronn.flash import flash
 from micronn.remote import describe, list_models, remove_model, run
 from micronn.runtime import STAMP_PATH, decode_mpy
@@ -51,6 +53,38 @@ def test_flash_then_run_matches_simulate(board, models):
     np.testing.assert_array_equal(result.outputs, expected)
     floats = np.random.default_rng(5).uniform(-1, 1, (3, 48)).astype(np.float32)
     np.testing.assert_array_equal(run(board.port, floats).outputs, simulate(data, floats).outputs)
+
+
+def test_an_input_row_longer_than_a_frame_goes_in_parts(board, tmp_path):
+    """person_detect's 9216-byte rows: written into the model's input (INPUT), then run."""
+    path = tmp_path / "long.mnq"
+    path.write_bytes(model_bytes(tmp_path, (5000, 4), seed=4))
+    flash(board.port, path)
+    x = _codes(5000, 3)
+    result = run(board.port, x, backend="python")
+    np.testing.assert_array_equal(result.outputs, simulate(path.read_bytes(), x).outputs)
+
+
+def test_a_predict_longer_than_the_idle_time_does_not_end_the_session(tmp_path, monkeypatch):
+    """The agent's idle time counts from its last answer: person_detect's 35 s predicts on an
+    emulated Cortex-M3 came back to back, and the row after the first found the agent gone."""
+    monkeypatch.setattr(agent_code, "IDLE_MS", 1000)
+    agent_code._bodies.cache_clear()
+    agent_code.pasted_source.cache_clear()
+    try:
+        model = slow_cnn()
+        path = tmp_path / "slow.mnq"
+        path.write_bytes(container.write(model))
+        x = _codes(model.input.size, 2).reshape(2, *model.input.shape)
+        with VirtualBoard("rp2040") as board:
+            flash(board.port, path)
+            started = time.monotonic()
+            result = run(board.port, x, backend="python")  # a row per frame
+            assert time.monotonic() - started > 2 * 1.0  # the predicts outlast the idle time
+    finally:
+        agent_code._bodies.cache_clear()
+        agent_code.pasted_source.cache_clear()
+    np.testing.assert_array_equal(result.outputs, reference.run(model, x))
 
 
 def test_runtime_is_mpy_for_the_board_and_not_resent(board, models):

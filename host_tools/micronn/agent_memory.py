@@ -6,7 +6,11 @@ code and the names (qstrs) that earlier sessions interned, which a board keeps u
 Once the model is loaded, the agent (its core and model part) and its buffers sit beside the
 loaded net. With the agent, a placement needs
 
-    max(needed + LAUNCHER + INTERNED,  needed - peak + loaded + SERVING + buffers)
+    max(needed + LAUNCHER + INTERNED,  loaded + SERVING + buffers + margin)
+
+where margin is the plan's slack and fragmentation share (memory_plan.heap_margin): once the
+model is loaded its big buffers have their place, and the agent's objects (the largest its
+frame of at most 2 KB) need only free runs of their own size.
 
 Figures of the 64-bit unix VM (a 32-bit board's are smaller), measured by
 tools/measure_agent_memory.py (tests/test_agent_memory.py fails when they drift by 10 %).
@@ -14,7 +18,7 @@ tools/measure_agent_memory.py (tests/test_agent_memory.py fails when they drift 
 
 from dataclasses import dataclass
 
-from micronn.memory_plan import heap_bytes
+from micronn.memory_plan import heap_bytes, heap_margin
 
 # -- measured (tools/measure_agent_memory.py --write rewrites this block) ---------------------
 VM = "3.4.0; MicroPython 9458e3a23f on 2026-07-05 (unix, 64-bit)"
@@ -52,6 +56,5 @@ def with_agent(plan, placement: str, input_size: int, output_size: int) -> Agent
     serving = SERVING + heap_bytes(frame) + heap_bytes(rows * output_size)
     serving += heap_bytes(output_size)
     at_load = LAUNCHER + INTERNED
-    peak = max(figures.peak + at_load, loaded + serving)
-    needed = figures.needed + peak - figures.peak
+    needed = max(figures.needed + at_load, loaded + serving + heap_margin(plan, figures.peak))
     return AgentMemory(at_load, serving, needed, needed <= plan.board.heap_bytes)

@@ -41,6 +41,8 @@ PREDICT = 0x0D  # input rows -> output rows
 MKDIR = 0x0E  # path, with parents
 BYE = 0x0F  # -> the agent stops after replying
 ABORT = 0x10  # the agent stops without replying
+INPUT = 0x11  # offset + bytes of one input row, written into the model's input (a row that
+#               no frame can carry); PREDICT with no payload then runs that row
 
 # Replies (board -> host)
 REPLY = 0x80  # OR-ed with the request kind: success
@@ -150,7 +152,7 @@ def agent_prelude() -> str:
     `_NAME=const(value)`, which the compiler folds into the code (no global, no heap)."""
     names = (
         "HEADER_SIZE HELLO OPEN START DATA COMMIT REMOVE LIST READ INFO LOAD PREDICT MKDIR "
-        "BYE ABORT REPLY NAK ERROR OPEN_SWAP HASH_SHA256 HASH_CRC32 HELLO_KBD_INTR_OFF "
+        "BYE ABORT INPUT REPLY NAK ERROR OPEN_SWAP HASH_SHA256 HASH_CRC32 HELLO_KBD_INTR_OFF "
         "HELLO_SHA256 HELLO_POLL MAX_PAYLOAD MIN_PAYLOAD"
     ).split()
     values = [("SYNC0", SYNC[0]), ("SYNC1", SYNC[1])] + [(name, globals()[name]) for name in names]

@@ -419,11 +419,19 @@ def resident_bytes(model, backend: str, runtime: str, f) -> int:
     return base + _kernel_modules(model, backend, runtime, f) + f.READER[runtime]["residue"]
 
 
-def heap_needed(model, layers, arena_bytes, placement, runtime, peak, f=memory_constants) -> int:
-    """The heap a load needs beyond its live peak: the compiler's parse trees when the package
-    comes as .py, a share for fragmentation, and one free run of bytes for each big buffer made
-    after the reader has cut up the heap (the arena, the stream scratch; precompiled, also the
-    largest tensor when the room held for the tensors was lent to the table's checks)."""
+EARLY_STAGES = ("reader", "table", "blocks")  # the reader's modules and names in the heap
+
+
+def heap_needed(model, layers, arena_bytes, placement, runtime, stages, f=memory_constants) -> int:
+    """The heap a load needs: one free run of bytes for each big buffer made after the reader
+    has cut up the heap (the arena, the stream scratch; precompiled, also the largest tensor
+    when the room held for the tensors was lent to the table's checks), found above all that
+    the reader's stages left, however little of the reader's room they take (on the 32-bit
+    qemu board KWS needed 85-86.5 KB: its reader stage and these runs); at least the live
+    peak; and beyond that the compiler's parse trees when the package comes as .py and a share
+    for fragmentation."""
+    peak = max(stages.values())
+    early = max(stages[stage] for stage in EARLY_STAGES)
     block = f.GC_BLOCK
     late = heap_bytes(arena_bytes, block)
     movable = [row for row in layers if row.movable]
@@ -440,7 +448,16 @@ def heap_needed(model, layers, arena_bytes, placement, runtime, peak, f=memory_c
             ),
             default=0,
         )
-    return peak + f.SLACK[runtime] + round(f.FRAGMENTATION * peak) + late
+    return max(peak, early + late) + _margin(f, runtime, peak)
+
+
+def _margin(f, runtime: str, peak: int) -> int:
+    return f.SLACK[runtime] + round(f.FRAGMENTATION * peak)
+
+
+def heap_margin(plan, peak: int) -> int:
+    """What `plan` (a MemoryPlan) adds to a live `peak` for parse trees and fragmentation."""
+    return _margin(figures(plan.word_bits, plan.backend), plan.runtime, peak)
 
 
 def plan_memory(
@@ -471,7 +488,7 @@ def plan_memory(
     for name in PLACEMENTS:
         stages = _stages(model, layers, arena_bytes, name, backend, runtime, f)
         peak = max(stages.values())
-        needed = heap_needed(model, layers, arena_bytes, name, runtime, peak, f)
+        needed = heap_needed(model, layers, arena_bytes, name, runtime, stages, f)
         placements[name] = PlacementMemory(name, stages, peak, needed, needed <= profile.heap_bytes)
     resident = resident_bytes(model, backend, runtime, f)
     native = native_heap_bytes(model, backend, profile.mpy_arch) if on_board else 0

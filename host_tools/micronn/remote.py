@@ -78,26 +78,31 @@ def run(
             info = session.load(path, backend)
             rows, single = _input_rows(info, x)
             in_size, out_size = rows.shape[1], int(np.prod(info.output_shape))
-            per_frame = min(
-                session.hello.frame_size // in_size, session.hello.frame_size // out_size
-            )
-            if per_frame < 1:
+            frame = session.hello.frame_size
+            if out_size > frame:
                 raise ValueError(
-                    f"one input row ({in_size} B) or output row ({out_size} B) exceeds the "
-                    f"board's frame of {session.hello.frame_size} B"
+                    f"one output row ({out_size} B) exceeds the board's frame of {frame} B"
                 )
             outputs = bytearray()
-            for start in range(0, len(rows), per_frame):
+            if in_size > frame:  # each row in parts, into the model's input, then run
+                for row in rows:
+                    session.stage_input(row.tobytes())
+                    outputs += _checked(session.predict(b""), 1, out_size)
+            per_frame = min(frame // in_size, frame // out_size)
+            for start in range(0, len(rows) if per_frame else 0, max(per_frame, 1)):
                 batch = rows[start : start + per_frame]
-                reply = session.predict(batch.tobytes())
-                if len(reply) != len(batch) * out_size:
-                    raise ProtocolError(
-                        f"the board returned {len(reply)} output bytes for {len(batch)} rows "
-                        f"of {out_size}: {NOT_OUR_AGENT}"
-                    )
-                outputs += reply
+                outputs += _checked(session.predict(batch.tobytes()), len(batch), out_size)
     result = np.frombuffer(bytes(outputs), dtype=np.int8).reshape((-1, *info.output_shape))
     return RunResult(result[0].copy() if single else result.copy(), info, path)
+
+
+def _checked(reply, rows: int, out_size: int):
+    if len(reply) != rows * out_size:
+        raise ProtocolError(
+            f"the board returned {len(reply)} output bytes for {rows} rows of {out_size}: "
+            f"{NOT_OUR_AGENT}"
+        )
+    return reply
 
 
 def describe(port, *, baudrate=DEFAULT_BAUD, open_transport=None, stop=None) -> BoardReport:

@@ -442,4 +442,12 @@ class AgentSession:
         )
 
     def predict(self, rows: bytes) -> bytes:
+        """Output rows for whole input rows; with no rows, the one row staged by stage_input."""
         return self.request(framing.PREDICT, rows, PREDICT_TIMEOUT, what="run the model")
+
+    def stage_input(self, row: bytes) -> None:
+        """Write one input row too long for a frame into the model's input, in parts."""
+        part = self.hello.frame_size - 4
+        for at in range(0, len(row), part):
+            piece = struct.pack("<I", at) + row[at : at + part]
+            self.request(framing.INPUT, piece, what="take the input row")

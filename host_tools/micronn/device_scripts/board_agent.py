@@ -1,7 +1,7 @@
 # micronn board agent, core: runs on the board (MicroPython), never under CPython.
 #
 # Frames in and out, HELLO and BYE; the other requests are answered by two parts imported when
-# first needed: board_agent_files.py (files, INFO) and board_agent_model.py (LOAD, PREDICT).
+# first needed: board_agent_files.py (files, INFO) and board_agent_model.py (LOAD, PREDICT, INPUT).
 # Installed with the runtime as lib/micronn_agent.mpy, lib/micronn_agent_files.mpy and
 # lib/micronn_agent_model.mpy, started by micronn.agent_code.installed_launcher(); where they
 # cannot be installed, the host pastes the three as one program (agent_code.pasted_source()).
@@ -204,11 +204,11 @@ class Agent:
 
     def serve(self):
         while True:
+            self.alive = ticks_ms()  # idle from the last answer: a predict may take long
             got = self._read_frame()
             if got is None:
                 return
             kind, seq, n = got
-            self.alive = ticks_ms()
             last = self.last
             if last is not None and last[0] == kind and last[1] == seq:
                 self.out.write(last[2])
@@ -239,7 +239,7 @@ class Agent:
             return head + text.encode()
         if kind == _BYE:
             return b""
-        if kind == _LOAD or kind == _PREDICT:
+        if kind == _LOAD or kind == _PREDICT or kind == _INPUT:
             return self.part("model")(self, kind, p)
         if kind in _FILES_KINDS:
             return self.part("files")(self, kind, p)

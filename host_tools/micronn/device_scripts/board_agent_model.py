@@ -1,10 +1,12 @@
-# micronn board agent, model part: LOAD and PREDICT. Runs on the board (MicroPython), imported
-# by the core (board_agent.py) at the first of these requests, once the files part is gone:
+# micronn board agent, model part: LOAD, PREDICT and INPUT. Runs on the board (MicroPython),
+# imported by the core (board_agent.py) at the first of these requests, once the files part is gone:
 # `model_request(agent, kind, payload)` answers one. LOAD takes the net the launcher loaded
 # before the agent was imported (agent.preload) when it names the same file and backend.
 #
 # What the agent keeps besides the net: the output of one row and the reply of one frame, no
-# bigger than the rows of one frame need. An input row is read in place from the request frame.
+# bigger than the rows of one frame need. An input row is read in place from the request frame;
+# a row longer than a frame comes in parts (INPUT) straight into the net's input tensor, and a
+# PREDICT without payload runs it.
 # ruff: noqa: F821
 import gc
 import struct
@@ -78,17 +80,35 @@ def _predict(a, p):
     y = a.y
     n_in = _count(net.input_shape)
     n_out = len(y)
-    rows = len(p) // n_in
-    if rows * n_in != len(p) or rows * n_out > len(a.reply):
-        raise Failed("bad input frame")
     reply = a.reply
+    if not len(p):  # the row staged in net.input by INPUT requests
+        net.predict(net.input, y)
+        reply[0:n_out] = y
+        return memoryview(reply)[0:n_out]
+    rows = len(p) // n_in
+    if rows * n_in != len(p) or rows * n_out > len(reply):
+        raise Failed("bad input frame")
     for i in range(rows):
         net.predict(p[i * n_in : (i + 1) * n_in], y)
         reply[i * n_out : (i + 1) * n_out] = y
     return memoryview(reply)[0 : rows * n_out]
 
 
+def _input(a, p):
+    net = a.net
+    if net is None:
+        raise Failed("no model loaded")
+    x = net.input
+    at = struct.unpack_from("<I", p)[0] if len(p) >= 4 else -1
+    if at < 0 or at + len(p) - 4 > len(x):
+        raise Failed("bad input part")
+    x[at : at + len(p) - 4] = p[4:]
+    return b""
+
+
 def model_request(a, kind, p):
     if kind == _LOAD:
         return _load(a, p)
+    if kind == _INPUT:
+        return _input(a, p)
     return _predict(a, p)
