@@ -17,9 +17,14 @@ ARENA_OFFSET = slice(24, 28)  # the container header's arena_size field
 
 
 def _cases():
-    for entry in zoo_models.entries("converts"):
-        marks = [pytest.mark.long] if entry["file"] in BIG else []
-        yield pytest.param(entry, id=entry["file"].removesuffix(".tflite"), marks=marks)
+    return [
+        pytest.param(
+            entry,
+            id=entry["file"].removesuffix(".tflite"),
+            marks=[pytest.mark.long] if entry["file"] in BIG else [],
+        )
+        for entry in zoo_models.entries("converts")
+    ]
 
 
 @pytest.mark.parametrize("entry", _cases())
