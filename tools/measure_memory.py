@@ -373,6 +373,16 @@ def _quantized_graph(op, size):
     return model
 
 
+def write_calibration_models(work: Path) -> list:
+    """[(model, container bytes)] of calibration_models(), written to work as m0.mnq, m1.mnq, ..."""
+    models = []
+    for index, (model, _) in enumerate(calibration_models()):
+        data = container.write(model)
+        (work / f"m{index}.mnq").write_bytes(data)
+        models.append((model, data))
+    return models
+
+
 def calibration_models():
     """(model, label): FC stacks of 1-4 layers (table and net fits), a chain of convolutions,
     then each op at two sizes."""
@@ -504,11 +514,7 @@ def measure(vm: str = "unix") -> dict:
     constants.update({name: {} for name in EDGE_MODULES})
     with tempfile.TemporaryDirectory(prefix="micronn-measure-") as scratch:
         work = Path(scratch)
-        models = []
-        for index, (model, _) in enumerate(calibration_models()):
-            data = container.write(model)
-            (work / f"m{index}.mnq").write_bytes(data)
-            models.append((model, data))
+        models = write_calibration_models(work)
         probe = models[0][1]
         x = np.zeros(models[0][0].input.size, np.int8)
         for runtime in memory_plan.RUNTIMES:
@@ -597,18 +603,15 @@ def _with_natmod(package: Path, natmod: Path, work: Path) -> Path:
 
 def measure_c(natmod: Path) -> dict:
     """The c backend's entries of the 64-bit constants, with the x64 _micronn natmod (make
-    natmod ARCH=x64): its own import (the native code sits in the heap, as on a board that has
-    it as a .mpy), kernels_c and the python modules of the operators _micronn has no kernel for,
-    and each operator's plan, fitted as for the other backends."""
+    natmod ARCH=x64): the natmod's objects (the unix VM maps its code outside the heap; on a
+    board memory_plan.NATMOD_HEAP_BYTES counts it), kernels_c and the python modules of the
+    operators _micronn has no kernel for, and each operator's plan, fitted as for the other
+    backends."""
     vm, bits = "unix", 64
     constants = {"OP_MODULES": {"c": {}}, "MODULE_DEPS": {}, "MODULES": {}}
     with tempfile.TemporaryDirectory(prefix="micronn-measure-") as scratch:
         work = Path(scratch)
-        models = []
-        for index, (model, _) in enumerate(calibration_models()):
-            data = container.write(model)
-            (work / f"m{index}.mnq").write_bytes(data)
-            models.append((model, data))
+        models = write_calibration_models(work)
         for runtime in memory_plan.RUNTIMES:
             package = _with_natmod(_package(runtime, vm), natmod, work)
             natmod_cost = json.loads(_vm(vm, NATMOD_SCRIPT, package, work))
