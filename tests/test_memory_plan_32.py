@@ -91,6 +91,7 @@ def test_zoo_models_peak_under_the_32_bit_plan(name, vm):
     check_upper_bound(data, x, "mpy", name)
 
 
+PATH_BLOCKS = 8  # the runner's paths: 16 bytes a block on 32 bits, so 128 B of path length
 RESIDENT_GOAL = 24 * 1024  # issue "3 of 5": the runtime's own heap for a dense model, 32-bit
 
 
@@ -99,14 +100,15 @@ def test_a_dense_model_leaves_a_resident_runtime_of_at_most_24_kib(vm):
     """The planned resident runtime of a dense model (the package, its kernel modules, what the
     reader leaves) is at most 24 KiB and more than the package's measured import alone; SCRIPT,
     which it leaves out (the VM and the runner before `import micronn`), is the runner's
-    current size on this VM."""
+    current size on this VM: within a few blocks, as its argv and sys.path hold this checkout's
+    and the temporary directory's paths, whose lengths differ between machines."""
     from micronn import memory_constants_32 as figures
 
     data = container.write(MODELS["digits_mlp"]())
     x = np.zeros(container.read(data).input.shape, np.int8)
     result = simulate(data, x, board="esp32s3", backend="python", weights="ram", vm=vm)
     plan = plan_container(data, "esp32s3", backend="python", runtime="mpy")
-    assert abs(result.heap_stages["script"] - figures.SCRIPT) <= figures.GC_BLOCK
+    assert abs(result.heap_stages["script"] - figures.SCRIPT) <= PATH_BLOCKS * figures.GC_BLOCK
     assert plan.resident <= RESIDENT_GOAL
     package = result.heap_stages["import"] - result.heap_stages["script"]
     assert package < plan.resident  # the package alone, before any kernel module or the reader

@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -64,7 +65,13 @@ from micronn.plan import quantize_network
 from micronn.precompiled import package_for_target, precompiled_package
 from micronn.resources import device_package_dir
 from micronn.runtime import decode_mpy
-from micronn.simulate import SimulationError, find_micropython, simulate
+from micronn.simulate import (
+    QSTR_TAG,
+    SimulationError,
+    find_micropython,
+    parse_qstr_counts,
+    simulate,
+)
 
 HOST_PACKAGE = Path(__file__).resolve().parents[1] / "host_tools" / "micronn"
 OUTPUTS = {
@@ -95,12 +102,25 @@ LIVE = """
 import gc
 import json
 import sys
+import micropython
 TOP_LEVEL = sys.platform == "webassembly"  # its collections wait for the top level
 def live():
     gc.collect()
     if TOP_LEVEL:
         yield
     return gc.mem_alloc()
+def fill_qstr_pools():
+    # interns 2,540 names: the pools then end in one of 2,560 names with room for all the
+    # package's, so that the costs measured after it hold no pool (memory_plan counts the
+    # pools apart: micronn.qstr_pools)
+    class Names:
+        pass
+    names = Names()
+    for index in range(2540):
+        setattr(names, "_q%d" % index, None)
+def count_qstrs(stage):
+    print("MICRONN-QSTRS", stage)
+    micropython.qstr_info()
 """
 # the script's main() is a generator: wasm_vm.mjs resumes it from the top level, one step at a
 # time; the unix port runs it through
@@ -117,14 +137,18 @@ READER_SCRIPT = (
     LIVE
     + """
 def main():
+    fill_qstr_pools()
     import micronn
     base = yield from live()
+    count_qstrs("import")
     for module in ("reserve", "container"):
         __import__("micronn." + module)  # no name bound here: _forget can let them go
     imported = (yield from live()) - base
+    count_qstrs("reader")
     for module in ("rules", "arena"):
         __import__("micronn." + module)
     table = (yield from live()) - base
+    count_qstrs("table")
     micronn._forget(micronn.TABLE_MODULES)
     blocks = (yield from live()) - base
     micronn._forget(micronn.READER_MODULES)
@@ -138,6 +162,7 @@ MODULE_SCRIPT = (
     LIVE
     + """
 def main():
+    fill_qstr_pools()
     import micronn
     from micronn import backends
     __import__("micronn.ops")  # the op table: the reader's, imported before the kernels
@@ -145,12 +170,14 @@ def main():
         if name:
             __import__("micronn." + name)  # what the measured module imports: counted apart
     base = yield from live()
+    count_qstrs("before")
     kernel = None
     if sys.argv[1] == "module":
         __import__(("" if sys.argv[2].startswith("_") else "micronn.") + sys.argv[2])
     else:
         kernel = backends.select(sys.argv[1])[1](sys.argv[2])
     cost = (yield from live()) - base
+    count_qstrs("after")
     name = getattr(kernel, "__name__", "")  # a module's, or a kernels_c class's
     print(json.dumps([cost, sorted(m for m in sys.modules if m.startswith("micronn.")), name]))
 """
@@ -179,6 +206,7 @@ def load(path, backend, placement, stages, base):
 def main():
     from micronn import backends
     backend, count = sys.argv[1], int(sys.argv[2])
+    fill_qstr_pools()
     finder = backends.select(backend)[1]
     for op in OPS:
         finder(op)
@@ -201,7 +229,7 @@ def main():
 )
 
 
-def _vm(vm: str, script: str, package: Path, cwd: Path, *args) -> str:
+def _vm_output(vm: str, script: str, package: Path, cwd: Path, *args) -> str:
     path = cwd / "_measure.py"
     path.write_text(script)
     if vm == "wasm32":
@@ -218,6 +246,23 @@ def _vm(vm: str, script: str, package: Path, cwd: Path, *args) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"the VM failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+def _vm(vm: str, script: str, package: Path, cwd: Path, *args) -> str:
+    """The script's output on the VM, without the name counts (count_qstrs) it printed."""
+    return _vm_counted(vm, script, package, cwd, *args)[0]
+
+
+def _vm_counted(vm: str, script: str, package: Path, cwd: Path, *args) -> tuple:
+    """(the script's output without its name counts, stage -> names interned)."""
+    out = _vm_output(vm, script, package, cwd, *args)
+    lines = out.splitlines()
+    kept = [
+        line
+        for index, line in enumerate(lines)
+        if not line.startswith(QSTR_TAG) and not (index and lines[index - 1].startswith(QSTR_TAG))
+    ]
+    return "\n".join(kept) + "\n", parse_qstr_counts(out)
 
 
 def _package(runtime: str, vm: str) -> Path:
@@ -489,9 +534,10 @@ def _kernel_name(out) -> str:
 
 
 def own_cost(vm, package, work, mode, target) -> tuple:
-    """(module, heap bytes, what it imports) of importing one module (mode "module") or the
-    kernel of op `target` (mode: a backend) over `import micronn` and the op table, with what
-    it imports already imported: the modules several kernels share are counted once."""
+    """(module, heap bytes, what it imports, names it interns) of importing one module (mode
+    "module") or the kernel of op `target` (mode: a backend) over `import micronn` and the op
+    table, with what it imports already imported: the modules several kernels share are
+    counted once."""
     key = (vm, str(package))
     if key not in _BASELINES:
         _BASELINES[key] = _loaded(_vm(vm, MODULE_SCRIPT, package, work, "module", "ops", ""))[1]
@@ -501,19 +547,61 @@ def own_cost(vm, package, work, mode, target) -> tuple:
     if mode == "c" and not _kernel_name(out).startswith("micronn."):
         module = "kernels_c"  # a kernels_c class: the operator runs in _micronn
     deps = tuple(sorted(loaded - _BASELINES[key] - {module}))
-    cost, _ = _loaded(_vm(vm, MODULE_SCRIPT, package, work, mode, target, ",".join(deps)))
-    return module, cost, deps
+    out, names = _vm_counted(vm, MODULE_SCRIPT, package, work, mode, target, ",".join(deps))
+    return module, _loaded(out)[0], deps, names["after"] - names["before"]
+
+
+QSTR_POOL_SCRIPT = """
+import micropython
+class Names:
+    pass
+names = Names()
+for index in range(1400):
+    setattr(names, "_q%d" % index, None)
+    print("MICRONN-QSTRS", index)
+    micropython.qstr_info()
+"""
+QSTR_LINE = re.compile(r"n_pool=(\d+), n_qstr=(\d+), n_str_data_bytes=(\d+), n_total_bytes=(\d+)")
+
+
+def measure_qstr_pool(vm: str, work: Path) -> tuple:
+    """(names in the first pool, bytes per name, bytes of a pool's header) of the VM's name
+    pools (micronn.qstr_pools), from the pool bytes micropython.qstr_info() reports as the
+    names fill them one at a time."""
+    out = _vm_output(vm, QSTR_POOL_SCRIPT, work, work)
+    steps = []  # (names when a pool was added, that pool's bytes)
+    previous = None
+    for found in QSTR_LINE.finditer(out):
+        pools, count, text, total = map(int, found.groups())
+        if previous is not None and pools != previous[0]:
+            steps.append((count - 1, (total - previous[3]) - (text - previous[2])))
+        previous = pools, count, text, total
+    first = steps[0][0]  # the first pool was full at that many names
+    # the two largest pools: the text's chunks, which the smaller steps also hold, round less
+    (small_at, small), (large_at, large) = steps[-2], steps[-1]
+    # the pool added when n names are held holds n + first
+    per_name = (large - small) // (large_at - small_at)
+    return first, per_name, small - per_name * (small_at + first)
+
+
+def _planned_names(model, runtime: str, constants: dict) -> int:
+    """The names memory_plan counts for `model` once loaded with python (without "late": the
+    modules load() imports after the reader's, net.py and the rest, which QSTRS["late"] is)."""
+    names = dict(constants["QSTRS"][runtime], late=0)
+    counted = SimpleNamespace(**{**constants, "QSTRS": {runtime: names}})
+    return memory_plan.qstr_counts(model, "python", runtime, counted)["loaded"]
 
 
 def measure(vm: str = "unix") -> dict:
     bits = WORD_BITS[vm]
     block = 16 if bits == 32 else 32  # 4 machine words
     constants = {"GC_BLOCK": block, "IMPORT": {}, "READER": {}, "MODULES": {}, "OP_MODULES": {}}
-    constants["MODULE_DEPS"] = {}
+    constants.update(MODULE_DEPS={}, QSTRS={}, MODULE_QSTRS={})
     constants["RULES_MODULES"] = rules_modules()
     constants.update({name: {} for name in EDGE_MODULES})
     with tempfile.TemporaryDirectory(prefix="micronn-measure-") as scratch:
         work = Path(scratch)
+        constants["QSTR_POOL"] = measure_qstr_pool(vm, work)
         models = write_calibration_models(work)
         probe = models[0][1]
         x = np.zeros(models[0][0].input.size, np.int8)
@@ -524,27 +612,37 @@ def measure(vm: str = "unix") -> dict:
             )
             constants["IMPORT"][runtime] = result.heap_stages["import"]
             constants["SCRIPT"] = result.heap_stages["script"]
+            interned = {"import": result.qstr_stages["import"]}
             if runtime == "mpy":
-                reader = json.loads(_vm(vm, READER_SCRIPT, package, work))
+                out, counts = _vm_counted(vm, READER_SCRIPT, package, work)
+                reader = json.loads(out)
+                interned.update({s: counts[s] - counts["import"] for s in ("reader", "table")})
             else:
                 reader = {"reader": 0, "table": 0, "blocks": 0, "residue": 0}
+            constants["QSTRS"][runtime] = interned
             constants["READER"][runtime] = reader
             for name, module in EDGE_MODULES.items():
                 constants[name][runtime] = own_cost(vm, package, work, "module", module)[1]
             for module in sorted(set(constants["RULES_MODULES"].values())):
-                cost = own_cost(vm, package, work, "module", module)[1]
+                _, cost, _, names = own_cost(vm, package, work, "module", module)
                 constants["MODULES"][("rules", runtime, module)] = cost
+                constants["MODULE_QSTRS"][("rules", runtime, module)] = names
             for backend in BACKENDS[vm]:
                 op_modules = constants["OP_MODULES"].setdefault(backend, {})
                 for op in OPS:
-                    module, cost, deps = own_cost(vm, package, work, backend, op)
+                    module, cost, deps, names = own_cost(vm, package, work, backend, op)
                     op_modules[op] = module
                     constants["MODULE_DEPS"][module] = deps
                     constants["MODULES"][(backend, runtime, module)] = cost
+                    constants["MODULE_QSTRS"][(backend, runtime, module)] = names
                     for dep in deps:
                         if (backend, runtime, dep) not in constants["MODULES"]:
-                            cost = own_cost(vm, package, work, "module", dep)[1]
+                            _, cost, _, names = own_cost(vm, package, work, "module", dep)
                             constants["MODULES"][(backend, runtime, dep)] = cost
+                            constants["MODULE_QSTRS"][(backend, runtime, dep)] = names
+            interned["late"] = result.qstr_stages["loaded"] - _planned_names(
+                models[0][0], runtime, constants
+            )
         # the fits use the precompiled package: the runtime form changes no object sizes
         package = _package("mpy", vm)
         reader = constants["READER"]["mpy"]
@@ -584,6 +682,7 @@ NATMOD_SCRIPT = (
     LIVE
     + """
 def main():
+    fill_qstr_pools()
     base = yield from live()
     import _micronn
     print(json.dumps((yield from live()) - base))
@@ -608,7 +707,7 @@ def measure_c(natmod: Path) -> dict:
     operators _micronn has no kernel for, and each operator's plan, fitted as for the other
     backends."""
     vm, bits = "unix", 64
-    constants = {"OP_MODULES": {"c": {}}, "MODULE_DEPS": {}, "MODULES": {}}
+    constants = {"OP_MODULES": {"c": {}}, "MODULE_DEPS": {}, "MODULES": {}, "MODULE_QSTRS": {}}
     with tempfile.TemporaryDirectory(prefix="micronn-measure-") as scratch:
         work = Path(scratch)
         models = write_calibration_models(work)
@@ -617,16 +716,18 @@ def measure_c(natmod: Path) -> dict:
             natmod_cost = json.loads(_vm(vm, NATMOD_SCRIPT, package, work))
             constants["MODULES"][("c", runtime, "_micronn")] = natmod_cost
             for op in OPS:
-                module, cost, deps = own_cost(vm, package, work, "c", op)
+                module, cost, deps, names = own_cost(vm, package, work, "c", op)
                 if module == "kernels_c":
                     deps = ("_micronn", *deps)
                 constants["OP_MODULES"]["c"][op] = module
                 constants["MODULE_DEPS"][module] = deps
                 constants["MODULES"][("c", runtime, module)] = cost
+                constants["MODULE_QSTRS"][("c", runtime, module)] = names
                 for dep in deps:
                     if ("c", runtime, dep) not in constants["MODULES"]:
-                        cost = own_cost(vm, package, work, "module", dep)[1]
+                        _, cost, _, names = own_cost(vm, package, work, "module", dep)
                         constants["MODULES"][("c", runtime, dep)] = cost
+                        constants["MODULE_QSTRS"][("c", runtime, dep)] = names
         package = _with_natmod(_package("mpy", vm), natmod, work / "fit")
         script = CALIBRATION_SCRIPT.replace("for op in OPS:", f"for op in {list(OPS)!r}:")
         out = _vm(vm, script, package, work, "c", len(models))
@@ -650,7 +751,8 @@ def current_constants(vm: str) -> dict:
     names = [
         "GC_BLOCK", "IMPORT", "SCRIPT", "READER", "TABLE", "NET", "PLACED_LAYER",
         "STAGE_OFFSETS", "SLACK", "EDGE_TABLE_MODULE", "NET_EDGES_MODULE", "OP_MODULES",
-        "RULES_MODULES", "MODULE_DEPS", "MODULES", "PLANS", "LAYER_MARGIN",
+        "RULES_MODULES", "MODULE_DEPS", "MODULES", "PLANS", "LAYER_MARGIN", "QSTR_POOL", "QSTRS",
+        "MODULE_QSTRS",
     ]  # fmt: skip
     return {name: getattr(module, name) for name in names if hasattr(module, name)}
 
@@ -666,6 +768,8 @@ def with_c(constants: dict, c: dict) -> dict:
     merged["MODULE_DEPS"].update(c["MODULE_DEPS"])
     merged["PLANS"] = {k: v for k, v in merged["PLANS"].items() if k[0] != "c"}
     merged["PLANS"].update(c["PLANS"])
+    names = {k: v for k, v in merged.get("MODULE_QSTRS", {}).items() if k[0] != "c"}
+    merged["MODULE_QSTRS"] = {**names, **c.get("MODULE_QSTRS", {})}
     return merged
 
 
@@ -679,6 +783,7 @@ def c_entries(constants: dict) -> dict:
         "MODULES": {k: v for k, v in constants["MODULES"].items() if k[0] == "c"},
         "MODULE_DEPS": {m: constants["MODULE_DEPS"][m] for m in modules},
         "PLANS": {k: v for k, v in constants["PLANS"].items() if k[0] == "c"},
+        "MODULE_QSTRS": {k: v for k, v in constants.get("MODULE_QSTRS", {}).items() if k[0] == "c"},
     }
 
 
@@ -878,6 +983,18 @@ def render(constants, vm: str = "unix") -> str:
     lines.append("PLANS = {  # (backend, op): (base, per requantization channel)")
     for key, value in sorted(constants["PLANS"].items()):
         lines.append(f"    {key!r}: {value!r},")
+    lines.append("}")
+    lines.append(
+        f"QSTR_POOL = {constants['QSTR_POOL']!r}  # name pools: names in the first, bytes per "
+        "name, bytes of a header (micronn.qstr_pools)"
+    )
+    lines.append(
+        f"QSTRS = {constants['QSTRS']!r}  # names interned by `import micronn` (the VM's and "
+        "the runner's too), by the reader's modules"
+    )
+    lines.append("MODULE_QSTRS = {  # (backend, runtime form, module): names its import interns")
+    for key, value in sorted(constants["MODULE_QSTRS"].items()):
+        lines.append(f"    {key!r}: {value},")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -33,7 +33,12 @@ def _merged(shared, own, backend: str, code_in_heap: bool) -> SimpleNamespace:
     if code_in_heap and backend == "viper":
         modules.update({("viper", "mpy", name): size for name, size in VIPER_OBJECTS.items()})
     plans = {key: value for key, value in own.PLANS.items() if key[0] == backend}
+    counted = dict(getattr(shared, "MODULE_QSTRS", {}))  # names are the same on any word size
+    for key, count in getattr(own, "MODULE_QSTRS", {}).items():
+        if key[0] == backend:
+            counted.setdefault(key, count)
     names.update(
+        MODULE_QSTRS=counted,
         OP_MODULES={**shared.OP_MODULES, backend: own.OP_MODULES[backend]},
         MODULES=modules,
         MODULE_DEPS={**shared.MODULE_DEPS, **own.MODULE_DEPS},

@@ -23,7 +23,7 @@ webassembly VM (16-byte GC blocks, 4-byte words: every board profile). A backend
 
 from dataclasses import dataclass
 
-from micronn import memory_constants
+from micronn import memory_constants, qstr_pools
 from micronn.boards import Board, load_board
 from micronn.memory_figures import FIGURES, figures  # noqa: F401 (FIGURES: measure_memory.py)
 from micronn.native_sizes import VIPER_MPY_BYTES
@@ -243,6 +243,43 @@ def _kernel_module_names(model, backend: str, f) -> set:
     return modules | {dep for module in modules for dep in deps.get(module, ())}
 
 
+def qstr_counts(model, backend: str, runtime: str, f) -> dict:
+    """stage -> names interned by its end (the VM's, the package's, the modules imported so
+    far: none is ever freed); empty for figures that do not count them."""
+    if not hasattr(f, "QSTRS"):
+        return {}
+    measured = f.MODULE_QSTRS
+    counted = f.QSTRS[runtime]
+    names = _kernel_module_names(model, backend, f)
+    modules = sum(measured.get((backend, runtime, m), 0) for m in names)
+    rules = getattr(f, "RULES_MODULES", {})
+    families = {rules[layer.op] for layer in model.layers if layer.op in rules}
+    table = counted.get("table", 0) + sum(measured.get(("rules", runtime, m), 0) for m in families)
+    # precompiled, load() imports the kernels before the reader; from source, the reader came
+    # with the package
+    early = modules if runtime == "mpy" else 0
+    start = counted["import"]
+    late = start + modules + table + counted.get("late", 0)  # net.py and the rest
+    return {
+        "import": start,
+        "reader": start + early + counted.get("reader", 0),
+        "table": start + early + table,
+        "blocks": late,
+        "network": late,
+        "loaded": late,
+    }
+
+
+def qstr_pool_bytes(model, backend: str, runtime: str, f) -> dict:
+    """stage -> the heap of the name pools its names need beyond the pools in IMPORT."""
+    counts = qstr_counts(model, backend, runtime, f)
+    start = counts.get("import", 0)
+    return {
+        stage: qstr_pools.added_bytes(count, start, f.QSTR_POOL, f.GC_BLOCK)
+        for stage, count in counts.items()
+    }
+
+
 def _kernel_modules(model, backend: str, runtime: str, f) -> int:
     """The kernel modules' heap, and once each the modules they import (figures without
     MODULE_DEPS count those in every kernel module)."""
@@ -407,16 +444,21 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     word_bits = 64 if f is memory_constants else 32
     for stage, extra in _labels_stages(model, runtime, word_bits).items():
         stages[stage] += extra
+    for stage, extra in qstr_pool_bytes(model, backend, runtime, f).items():
+        stages[stage] += extra
     offsets = f.STAGE_OFFSETS[runtime]
     return {stage: value + offsets.get(stage, 0) for stage, value in stages.items()}
 
 
 def resident_bytes(model, backend: str, runtime: str, f) -> int:
     """The runtime's own heap while a model runs, without the model's data (tensors, arena,
-    plans, buffers): the package, the kernel modules the model uses and what the reader leaves;
-    not the VM's own objects and the measuring script's, which IMPORT holds (SCRIPT)."""
+    plans, buffers): the package, the kernel modules the model uses, what the reader leaves and
+    the pools of the names they interned; not the VM's own objects and the measuring script's,
+    which IMPORT holds (SCRIPT)."""
     base = f.IMPORT[runtime] + f.STAGE_OFFSETS[runtime].get("import", 0) - getattr(f, "SCRIPT", 0)
-    return base + _kernel_modules(model, backend, runtime, f) + f.READER[runtime]["residue"]
+    pools = qstr_pool_bytes(model, backend, runtime, f).get("loaded", 0)
+    modules = _kernel_modules(model, backend, runtime, f)
+    return base + modules + f.READER[runtime]["residue"] + pools
 
 
 EARLY_STAGES = ("reader", "table", "blocks")  # the reader's modules and names in the heap

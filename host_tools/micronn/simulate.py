@@ -6,6 +6,7 @@ board would import it; the host only prepares files and reads the results back.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,8 @@ MICROPYTHON_ENV = "MICRONN_MICROPYTHON"
 RUNNER_SCRIPT = "simulate_runner.py"
 RESULT_TAG = "MICRONN-RESULT "
 ERROR_TAG = "MICRONN-ERROR "
+QSTR_TAG = "MICRONN-QSTRS "
+QSTR_COUNT = re.compile(r"n_qstr=(\d+)")
 TIMEOUT_SECONDS = 900
 
 
@@ -49,6 +52,7 @@ class SimulationResult:
     backend: str  # the kernel backend the device package chose
     weights: str = "ram"  # where the weights lived: ram, stream or rom (micronn.load weights=)
     heap_stages: dict = field(default_factory=dict)  # stage -> live heap bytes (the runner's)
+    qstr_stages: dict = field(default_factory=dict)  # stage -> names interned (VMs that say)
 
 
 def find_micropython(explicit=None) -> str:
@@ -116,6 +120,17 @@ def _vm_failure(stdout: str, stderr: str, board, heap: int) -> SimulationError:
             kind,
         )
     return SimulationError(f"MicroPython {kind}: {message}", kind)
+
+
+def parse_qstr_counts(stdout: str) -> dict:
+    """stage -> the VM's count of interned names, from the runner's MICRONN-QSTRS lines."""
+    counts, stage = {}, None
+    for line in stdout.splitlines():
+        if line.startswith(QSTR_TAG):
+            stage = line[len(QSTR_TAG) :].strip()
+        elif stage is not None and (found := QSTR_COUNT.search(line)):
+            counts[stage], stage = int(found.group(1)), None
+    return counts
 
 
 def _parse_result(stdout: str) -> dict:
@@ -208,6 +223,7 @@ def simulate(
         backend=str(result["backend"]),
         weights=str(result["weights"]),
         heap_stages={str(k): int(v) for k, v in result["stages"].items()},
+        qstr_stages=parse_qstr_counts(done.stdout),
     )
 
 

@@ -11,6 +11,9 @@
 # control is back at the top level, so wasm_vm.mjs resumes it from there (TOP_LEVEL_STEP); the unix
 # port runs it through at once. There the stages inside micronn.load come from micronn.loading
 # (load() one stage at a time, imported only for this).
+# Where the VM has micropython.qstr_info, each stage also prints "MICRONN-QSTRS STAGE" and the
+# VM's qstr line after it: the count of names interned, whose pools the planner counts
+# (micronn.qstr_pools).
 # micropython.mem_peak() is no use here: it never subtracts objects the GC reclaims (it is the
 # running total of every m_malloc minus the explicit m_free calls).
 # A model with several inputs or outputs gets two more arguments, IN_SIZES OUT_SIZES (item counts,
@@ -19,6 +22,8 @@
 import gc
 import json
 import sys
+
+import micropython
 
 WATCHED_ROWS = 2  # rows after which the live heap is sampled (warm-up, then steady state)
 TOP_LEVEL = sys.platform == "webassembly"  # its collections wait for the top level
@@ -31,7 +36,15 @@ def element_count(shape):
     return count
 
 
+QSTR_INFO = getattr(micropython, "qstr_info", None)
 HELPER = [0]  # bytes of the measuring's own modules (micronn.loading), not a board's
+
+
+def mark(stages, stage, value):
+    stages[stage] = value
+    if QSTR_INFO is not None:
+        print("MICRONN-QSTRS", stage)
+        QSTR_INFO()
 
 
 def live():
@@ -53,9 +66,7 @@ def load_stages(model_path, backend, weights, stages):
     import micronn
 
     if not TOP_LEVEL:
-        return micronn.load(
-            model_path, backend, weights, probe=lambda s: stages.update({s: live()})
-        )
+        return micronn.load(model_path, backend, weights, probe=lambda s: mark(stages, s, live()))
     base = yield from live_heap()
     from micronn.loading import loading
 
@@ -66,14 +77,15 @@ def load_stages(model_path, backend, weights, stages):
             stage = next(steps)
         except StopIteration as done:
             return done.value
-        stages[stage] = yield from live_heap()
+        mark(stages, stage, (yield from live_heap()))
 
 
 def run(model_path, input_path, output_path, rows, backend, weights):
-    stages = {"script": (yield from live_heap())}  # the VM and this script, before micronn
+    stages = {}
+    mark(stages, "script", (yield from live_heap()))  # the VM and this script, before micronn
     import micronn  # noqa: F401
 
-    stages["import"] = yield from live_heap()
+    mark(stages, "import", (yield from live_heap()))
     net = yield from load_stages(model_path, backend, weights, stages)
     if len(sys.argv) > 8:
         from simulate_edges import run_edges
@@ -88,7 +100,7 @@ def run(model_path, input_path, output_path, rows, backend, weights):
     # the stages would count it
     x = net.input
     out = bytearray(element_count(net.output_shape))
-    stages["loaded"] = yield from live_heap()
+    mark(stages, "loaded", (yield from live_heap()))
     predicted = 0
     with open(input_path, "rb") as source, open(output_path, "wb") as sink:
         for row in range(rows):
