@@ -12,11 +12,11 @@ import pytest
 import zoo_models
 from reference_models import MODELS
 from test_zoo_device import inputs
-from vm import vm_params
+from vm import run, vm_params
 
 import micronn
 from micronn import container, reference
-from micronn.memory_plan import plan_container
+from micronn.memory_plan import MOVABLE, _room_bytes, plan_container
 from micronn.simulate import simulate
 
 TOLERANCE = 0.10
@@ -112,3 +112,28 @@ def test_a_dense_model_leaves_a_resident_runtime_of_at_most_24_kib(vm):
     assert plan.resident <= RESIDENT_GOAL
     package = result.heap_stages["import"] - result.heap_stages["script"]
     assert package < plan.resident  # the package alone, before any kernel module or the reader
+
+
+SKIM_SCRIPT = """
+from micronn import reserve
+for name in NAMES:
+    for weights in ("ram", "stream"):
+        with open(name + ".mnq", "rb") as stream:
+            print(reserve.skim(stream, weights)[0])
+"""
+
+
+@pytest.mark.parametrize("vm", vm_params())
+def test_the_planned_room_is_what_the_device_holds_on_each_word_size(vm, tmp_path):
+    """memory_plan._room_bytes mirrors reserve.skim as the VM runs it: the allowance for the
+    table's objects is half as big with 4-byte words."""
+    expected = []
+    for name, build in MODELS.items():
+        data = container.write(build())
+        (tmp_path / f"{name}.mnq").write_bytes(data)
+        model = container.read(data)
+        for weights in ("ram", "stream"):
+            keep = [weights == "ram" or layer.op not in MOVABLE for layer in model.layers]
+            expected.append(_room_bytes(model, keep, 32 if vm == "wasm32" else 64))
+    script = SKIM_SCRIPT.replace("NAMES", repr(list(MODELS)))
+    assert [int(line) for line in run(script, cwd=tmp_path, vm=vm).split()] == expected

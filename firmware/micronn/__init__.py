@@ -25,7 +25,7 @@ if FROM_SOURCE:
 
 from . import backends  # noqa: E402
 from .infile import CHUNK_BYTES  # noqa: E402
-from .net import Net  # noqa: E402
+from .net import Net, new_arena  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -51,38 +51,7 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
     stream = open(path, "rb") if own else path
     threshold = _collect_often()
     try:
-        if not FROM_SOURCE:
-            _make_room(stream, weights, kernel_for)
-        from . import container
-
-        _stage(probe, "reader")
-        _release_room()
-        reader, model, records = container.read_table(stream, source)
-        _stage(probe, "table")
-        _forget(TABLE_MODULES + _family_rules())
-        kernels = []
-        for index in range(len(model.layers)):
-            op = model.layers[index].name
-            kernel = kernel_for(op)
-            if kernel is None:
-                raise ValueError(
-                    f"{source}: layer {index} uses operator {op} which this runtime does not "
-                    f"support; {container.UPDATE}"
-                )
-            kernels.append(kernel)
-        _forget(("ops",))  # the op table: its room goes to the tensors
-        from . import placement
-
-        placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
-        container.read_blocks(reader, model, records, placed.flags, memoryview(placed.check))
-        reader = records = container = None
-        _stage(probe, "blocks")
-        _forget(READER_MODULES)
-        placed.loaded()
-        keep = own and placed.name != "ram"
-        net = (model.net or Net)(model, kernels, name, placed, stream if keep else None)
-        placement = placed = model = None
-        _forget(LOAD_MODULES)
+        net, keep = _build(stream, source, name, kernel_for, weights, chunk_bytes, probe, own)
     except BaseException:
         if own:
             stream.close()
@@ -94,6 +63,52 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
         stream.close()
     _stage(probe, "network")
     return net
+
+
+def _build(stream, source, name, kernel_for, weights, chunk_bytes, probe, own):
+    """load()'s work: (the net, whether it keeps the file). A frame of its own, so that the
+    model its stale slots hold is garbage once it returns."""
+    model, kernels, placed = _read(stream, source, weights, kernel_for, chunk_bytes, probe)
+    arena = new_arena(model)  # before the net's other buffers: the reader's room is whole
+    placed.loaded()
+    keep = own and placed.name != "ram"
+    net = (model.net or Net)(model, kernels, name, placed, stream if keep else None, arena)
+    _forget(LOAD_MODULES)
+    return net, keep
+
+
+def _read(stream, source, weights, kernel_for, chunk_bytes, probe):
+    """load()'s reading stages: the model, its kernels and its weights' placement, with the
+    reader's modules forgotten. A frame of its own, so that what the reader left in its stale
+    slots is garbage before the net's buffers are made."""
+    if not FROM_SOURCE:
+        _make_room(stream, weights, kernel_for)
+    from . import container
+
+    _stage(probe, "reader")
+    _release_room()
+    reader, model, records = container.read_table(stream, source)
+    _stage(probe, "table")
+    _forget(TABLE_MODULES + _family_rules())
+    kernels = []
+    for index in range(len(model.layers)):
+        op = model.layers[index].name
+        kernel = kernel_for(op)
+        if kernel is None:
+            raise ValueError(
+                f"{source}: layer {index} uses operator {op} which this runtime does not "
+                f"support; {container.UPDATE}"
+            )
+        kernels.append(kernel)
+    _forget(("ops",))  # the op table: its room goes to the tensors
+    from . import placement
+
+    placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
+    container.read_blocks(reader, model, records, placed.flags, memoryview(placed.check))
+    reader = records = container = placement = None
+    _stage(probe, "blocks")
+    _forget(READER_MODULES)
+    return model, kernels, placed
 
 
 # TensorFlow's quantize / dequantize (tfquant.py), imported on first use: a model costs nothing.

@@ -23,12 +23,55 @@ from . import (
     backends,
 )
 from .infile import CHUNK_BYTES
-from .net import Net
+from .net import Net, new_arena
 
 
 def _done(name):
     _stage(None, name)
     return name
+
+
+def _building(stream, source, name, kernel_for, weights, chunk_bytes, own):
+    """micronn._build, a stage at a time."""
+    model, kernels, placed = yield from _reading(stream, source, weights, kernel_for, chunk_bytes)
+    arena = new_arena(model)  # before the net's other buffers: the reader's room is whole
+    placed.loaded()
+    keep = own and placed.name != "ram"
+    net = (model.net or Net)(model, kernels, name, placed, stream if keep else None, arena)
+    _forget(LOAD_MODULES)
+    return net, keep
+
+
+def _reading(stream, source, weights, kernel_for, chunk_bytes):
+    """micronn._read, a stage at a time."""
+    if not FROM_SOURCE:
+        _make_room(stream, weights, kernel_for)
+    from . import container
+
+    yield _done("reader")
+    _release_room()
+    reader, model, records = container.read_table(stream, source)
+    yield _done("table")
+    _forget(TABLE_MODULES + _family_rules())
+    kernels = []
+    for index in range(len(model.layers)):
+        op = model.layers[index].name
+        kernel = kernel_for(op)
+        if kernel is None:
+            raise ValueError(
+                f"{source}: layer {index} uses operator {op} which this runtime does not "
+                f"support; {container.UPDATE}"
+            )
+        kernels.append(kernel)
+    _forget(("ops",))  # the op table: its room goes to the tensors
+    from . import placement
+
+    placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
+    container.read_blocks(reader, model, records, placed.flags, memoryview(placed.check))
+    reader = records = container = placement = None
+    yield _done("blocks")
+    _forget(READER_MODULES)
+    return model, kernels, placed
 
 
 def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
@@ -38,38 +81,9 @@ def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
     stream = open(path, "rb") if own else path
     threshold = _collect_often()
     try:
-        if not FROM_SOURCE:
-            _make_room(stream, weights, kernel_for)
-        from . import container
-
-        yield _done("reader")
-        _release_room()
-        reader, model, records = container.read_table(stream, source)
-        yield _done("table")
-        _forget(TABLE_MODULES + _family_rules())
-        kernels = []
-        for index in range(len(model.layers)):
-            op = model.layers[index].name
-            kernel = kernel_for(op)
-            if kernel is None:
-                raise ValueError(
-                    f"{source}: layer {index} uses operator {op} which this runtime does not "
-                    f"support; {container.UPDATE}"
-                )
-            kernels.append(kernel)
-        _forget(("ops",))  # the op table: its room goes to the tensors
-        from . import placement
-
-        placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
-        container.read_blocks(reader, model, records, placed.flags, memoryview(placed.check))
-        reader = records = container = None
-        yield _done("blocks")
-        _forget(READER_MODULES)
-        placed.loaded()
-        keep = own and placed.name != "ram"
-        net = (model.net or Net)(model, kernels, name, placed, stream if keep else None)
-        placement = placed = model = None
-        _forget(LOAD_MODULES)
+        net, keep = yield from _building(
+            stream, source, name, kernel_for, weights, chunk_bytes, own
+        )
     except BaseException:
         if own:
             stream.close()

@@ -15,6 +15,12 @@ def _int8_buffer(count):
     return unfilled("b", count)
 
 
+def new_arena(model):
+    """The int8 arena of every activation: load() makes it before the net's other buffers, so
+    that the largest one takes the room the reader's modules left while it is in one piece."""
+    return _int8_buffer(model.arena_size)
+
+
 class _Slices:
     def __getitem__(self, index):
         return index
@@ -81,7 +87,7 @@ class Net:
     labels = None  # or a tuple of str naming the last axis of output labels_output (labels.py)
     labels_output = 0
 
-    def __init__(self, model, kernels, backend, placement=None, file=None):
+    def __init__(self, model, kernels, backend, placement=None, file=None, arena=None):
         self.backend = backend
         self.weights = "ram" if placement is None else placement.name
         self._file = file  # the model file the net opened and reads its weights from
@@ -97,7 +103,7 @@ class Net:
         self._above_127 = _above_127_finder(backend)
         self._wide_in = None  # the last input, and output, whose items are wider than a byte
         self._wide_out = None
-        self._arena = _int8_buffer(model.arena_size)
+        self._arena = new_arena(model) if arena is None else arena
         arena = memoryview(self._arena)
         offsets, sizes = model.offsets, model.sizes
         views = [arena[offsets[t] : offsets[t] + sizes[t]] for t in range(len(sizes))]
@@ -105,8 +111,9 @@ class Net:
         self._result = views[first_out.tensor]
         self._y = _int8_buffer(first_out.size)
         plan = []
-        for index in range(len(model.layers)):
-            layer = model.layers[index]
+        layers = model.layers
+        for index in range(len(layers)):
+            layer = layers[index]
             kernel = kernels[index]
             a = views[layer.inputs[0]] if layer.inputs else None
             b = views[layer.inputs[1]] if len(layer.inputs) > 1 else None
@@ -115,6 +122,8 @@ class Net:
             if placement is not None:
                 run, prepared = placement.step(index, layer, kernel, prepared)
             plan.append((run, prepared, a, b, views[layer.output]))
+            if placement is not None:
+                layers[index] = layer = None  # load's model: its record goes as its plan comes
         self._plan = tuple(plan)
 
     def close(self):

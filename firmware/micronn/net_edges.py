@@ -38,8 +38,8 @@ class EdgesNet(Net):
     net.inputs / net.outputs describe the edges; input_shape, input_scale, ... are input 0's
     and output 0's."""
 
-    def __init__(self, model, kernels, backend, placement=None, file=None):
-        super().__init__(model, kernels, backend, placement, file)
+    def __init__(self, model, kernels, backend, placement=None, file=None, arena=None):
+        super().__init__(model, kernels, backend, placement, file, arena)
         inputs, outputs = model.edges[: model.n_in], model.edges[model.n_in :]
         self._ins = tuple(Edge(e.shape, e.scale, e.zero_point) for e in inputs)
         self._outs = tuple(Edge(e.shape, e.scale, e.zero_point) for e in outputs)

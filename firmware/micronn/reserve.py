@@ -10,13 +10,15 @@ the tensors find one run of bytes there.
 
 import gc
 import struct
+import sys
 
 from .infile import CHECK_BYTES, MOVABLE, OP_NAMES
 
-OBJECT_BYTES = 32  # an array object with its header, rounded up to a GC block (64-bit VM)
-TABLE_BYTES = 2048  # the table's objects, measured on the VM: about 1.5 KB + 1 KB per layer
-LAYER_BYTES = 1024
-CHECKS_BYTES = 12288  # the table's checks (rules.py, arena.py) on the VM, with some margin
+WORDS = 2 if getattr(sys, "maxsize", 0x7FFFFFFF) > 0x7FFFFFFF else 1  # 8-byte words: twice
+OBJECT_BYTES = 16 * WORDS  # an array object with its header, rounded up to a GC block
+TABLE_BYTES = 1024 * WORDS  # the table's objects: about 1.5 KB + 1 KB per layer (64-bit VM)
+LAYER_BYTES = 512 * WORDS
+CHECKS_BYTES = 6144 * WORDS  # the table's checks (rules.py, arena.py), with some margin
 DTYPE_BITS = (0, 8, 32, 4, 2)  # by container dtype code (docs/format.md)
 
 

@@ -31,8 +31,9 @@ from micronn.packing import packed_size
 
 PLACEMENTS = ("ram", "rom", "stream")  # fastest first
 STAGES = ("import", "reader", "table", "blocks", "network", "loaded")
-# the device's reserve.py: bytes per array object, table objects, per layer, the table's checks
-RESERVE = {"object": 32, "table": 2048, "layer": 1024, "checks": 12288}
+# the device's reserve.py with 4-byte words (twice these with 8-byte ones): bytes per array
+# object, table objects, per layer, the table's checks
+RESERVE_32 = {"object": 16, "table": 1024, "layer": 512, "checks": 6144}
 RUNTIMES = ("py", "mpy")
 CHUNK_BYTES = 4096  # the device's micronn.placement.CHUNK_BYTES
 CHECK_BYTES = 256  # micronn.placement.CHECK_BYTES
@@ -328,8 +329,14 @@ def layer_memory(
     return rows
 
 
-def _room_bytes(model, keep) -> int:
+def reserve_figures(word_bits: int) -> dict:
+    """The device's reserve.py figures on a VM or board of `word_bits`."""
+    return {name: value * word_bits // 32 for name, value in RESERVE_32.items()}
+
+
+def _room_bytes(model, keep, word_bits: int = 64) -> int:
     """The device's reserve.skim: the kept tensors, the check buffer and an allowance."""
+    RESERVE = reserve_figures(word_bits)  # noqa: N806 (the device's constants)
     kept = 0
     for layer, keep_weights in zip(model.layers, keep, strict=True):
         for name, kind in layer.spec.tensors:
@@ -412,7 +419,8 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     # precompiled, load() imports the kernels before the reader and holds room for the tensors
     # while it imports the reader (reserve.py); from source, the reader came with the package
     early = modules if runtime == "mpy" else 0
-    room = heap_bytes(_room_bytes(model, keep), block) if runtime == "mpy" else 0
+    word_bits = 64 if f is memory_constants else 32
+    room = heap_bytes(_room_bytes(model, keep, word_bits), block) if runtime == "mpy" else 0
     check = heap_bytes(CHECK_BYTES, block)
     # while predict runs, the caller holds an output buffer per edge, as simulate's runner and
     # the board agent do; with one input it reads the rows into net.input, with several it
@@ -441,7 +449,6 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
         for stage in ("network", "loaded"):
             stages[stage] += f.NET_EDGES_MODULE[runtime]
             stages[stage] += f.EDGE_TABLE_MODULE[runtime] if runtime == "py" else 0
-    word_bits = 64 if f is memory_constants else 32
     for stage, extra in _labels_stages(model, runtime, word_bits).items():
         stages[stage] += extra
     for stage, extra in qstr_pool_bytes(model, backend, runtime, f).items():
@@ -480,8 +487,9 @@ def heap_needed(model, layers, arena_bytes, placement, runtime, stages, f=memory
     if placement == "stream" and movable:
         late += heap_bytes(max(row.chunk_bytes for row in movable), block)
     keep = [placement == "ram" or not row.movable for row in layers]
-    kept = _room_bytes(model, keep)
-    if runtime == "mpy" and kept <= 4 * RESERVE["checks"]:
+    word_bits = 64 if f is memory_constants else 32
+    kept = _room_bytes(model, keep, word_bits)
+    if runtime == "mpy" and kept <= 4 * reserve_figures(word_bits)["checks"]:
         late += max(
             (
                 heap_bytes(packed_size(layer.tensors["weights"].size, layer.weight_bits), block)
