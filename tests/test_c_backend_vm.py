@@ -164,7 +164,16 @@ def _vm(executable, script, folder, micropypath):
     return done.stdout
 
 
+PROBE_SCRIPT = """
+import sys
+import micronn
+print("_micronn" in sys.modules, micronn.backends.AVAILABLE[0])
+"""
+
+
 def _check_vm(executable, folder, micropypath):
+    # `import micronn` finds _micronn but keeps no copy: a python or viper model pays nothing
+    assert _vm(executable, PROBE_SCRIPT, folder, micropypath).split() == ["False", "c"]
     count, expected = write_cases(folder)
     script = VM_SCRIPT.format(count=count, backend="c", weights="ram")
     out = _vm(executable, script, folder, micropypath)

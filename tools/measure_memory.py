@@ -491,11 +491,12 @@ def fit(results, models, reader, backend, bits, constants):
         table_y.append(stages["table"] - (reader["table"] - reader["residue"]) - rules)
         features = [1] + [0] * (2 * len(ops)) + [streamed]
         known = kept + exact
+        shared = set()  # a load's tap tables (window.shared_tap_ranges)
         for layer in model.layers:
             k = ops.index(layer.op)
             features[1 + 2 * k] += 1
             features[2 + 2 * k] += memory_plan._channels(layer)
-            known += memory_plan.exact_plan_bytes(layer, block, backend)
+            known += memory_plan.exact_plan_bytes(layer, block, backend, shared)
         net_rows.append(features)
         net_y.append(stages["loaded"] - known)
     table = np.linalg.lstsq(np.array(table_rows, float), np.array(table_y, float), rcond=None)[0]

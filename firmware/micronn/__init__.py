@@ -55,6 +55,7 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
     except BaseException:
         if own:
             stream.close()
+        _forget_shared_tables()
         _forget(TABLE_MODULES + _family_rules() + READER_MODULES + LOAD_MODULES + ("reserve",))
         raise
     finally:
@@ -73,6 +74,7 @@ def _build(stream, source, name, kernel_for, weights, chunk_bytes, probe, own):
     placed.loaded()
     keep = own and placed.name != "ram"
     net = (model.net or Net)(model, kernels, name, placed, stream if keep else None, arena)
+    _forget_shared_tables()
     _forget(LOAD_MODULES)
     return net, keep
 
@@ -182,6 +184,13 @@ def _family_rules():
     """The rules_<family> modules the table's check imported (rules.check)."""
     prefix = __name__ + ".rules_"
     return tuple(name[len(__name__) + 1 :] for name in sys.modules if name.startswith(prefix))
+
+
+def _forget_shared_tables():
+    """The kernels' shared tap tables (window.shared_tap_ranges) go to the plans alone."""
+    window = sys.modules.get(__name__ + ".window")
+    if window is not None:
+        window.forget_shared()
 
 
 def _forget(modules):

@@ -92,14 +92,19 @@ C_ABI_VERSION = 1
 
 
 def _c_module_present():
-    """True when the _micronn C module (ulab_ext/) imports and speaks kernels_c's convention.
-    kernels_c itself is imported only when a model loads with the c backend: compiling it from
-    source here would cost `import micronn` heap on every board with _micronn."""
+    """True when the _micronn C module (ulab_ext/) imports and speaks kernels_c's convention;
+    a loaded .mpy is let go again. kernels_c itself is imported only when a model loads with
+    the c backend: compiling it from source here would cost `import micronn` heap on every
+    board with _micronn."""
     try:
         import _micronn
     except ImportError:
         return False
-    return getattr(_micronn, "ABI_VERSION", None) == C_ABI_VERSION
+    speaks = getattr(_micronn, "ABI_VERSION", None) == C_ABI_VERSION
+    # kernels_c imports it again when a model loads with c; until then its native code (25-35
+    # KB on a board that keeps native code in its heap) would cost every backend
+    sys.modules.pop("_micronn", None)
+    return speaks
 
 
 def c_kernel(op_name):

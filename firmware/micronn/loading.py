@@ -17,6 +17,7 @@ from . import (
     _collect_often,
     _family_rules,
     _forget,
+    _forget_shared_tables,
     _make_room,
     _release_room,
     _stage,
@@ -38,6 +39,7 @@ def _building(stream, source, name, kernel_for, weights, chunk_bytes, own):
     placed.loaded()
     keep = own and placed.name != "ram"
     net = (model.net or Net)(model, kernels, name, placed, stream if keep else None, arena)
+    _forget_shared_tables()
     _forget(LOAD_MODULES)
     return net, keep
 
@@ -87,6 +89,7 @@ def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
     except BaseException:
         if own:
             stream.close()
+        _forget_shared_tables()
         _forget(TABLE_MODULES + _family_rules() + READER_MODULES + LOAD_MODULES + ("reserve",))
         raise
     finally:

@@ -9,7 +9,7 @@ small ints. int4 / int2 weights are unpacked one output channel at a time into a
 from array import array
 
 from .fixedpoint import Requant, requantize
-from .window import tap_ranges
+from .window import shared_tap_ranges
 
 
 def _unpack(packed, bits, start, step, count, row):
@@ -36,8 +36,8 @@ def prepare(op, params, tensors):
     weights, bias, multipliers, shifts = tensors
     bits = op.weight_bits
     taps = k_h * k_w if depthwise else k_h * k_w * in_c
-    ky_first, ky_end = tap_ranges(out_h, s_h, pad_t, k_h, d_h, in_h)
-    kx_first, kx_end = tap_ranges(out_w, s_w, pad_l, k_w, d_w, in_w)
+    ky_first, ky_end = shared_tap_ranges(out_h, s_h, pad_t, k_h, d_h, in_h)
+    kx_first, kx_end = shared_tap_ranges(out_w, s_w, pad_l, k_w, d_w, in_w)
     return (
         depthwise,
         (in_w, in_c, out_h, out_w, out_c, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l),

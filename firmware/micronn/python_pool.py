@@ -7,7 +7,7 @@ subtracts input_zero_point x count and requantizes with the multiplier that alre
 """
 
 from .fixedpoint import Requant, requantize
-from .window import tap_ranges
+from .window import shared_tap_ranges
 
 MAX_POOL = 0
 AVERAGE_POOL = 1
@@ -23,8 +23,8 @@ def prepare(op, params, tensors):
         rq = Requant([multiplier], [shift])
         return (MEAN, count, channels, input_zp * count, output_zp, rq)
     in_h, in_w, channels, out_h, out_w, f_h, f_w, s_h, s_w, pad_t, pad_l, act_min, act_max = params
-    ky_first, ky_end = tap_ranges(out_h, s_h, pad_t, f_h, 1, in_h)
-    kx_first, kx_end = tap_ranges(out_w, s_w, pad_l, f_w, 1, in_w)
+    ky_first, ky_end = shared_tap_ranges(out_h, s_h, pad_t, f_h, 1, in_h)
+    kx_first, kx_end = shared_tap_ranges(out_w, s_w, pad_l, f_w, 1, in_w)
     kind = MAX_POOL if op.name == "MAX_POOL_2D" else AVERAGE_POOL
     shape = (in_w, channels, out_h, out_w, s_h, s_w, pad_t, pad_l)
     return (kind, shape, (ky_first, ky_end, kx_first, kx_end), act_min, act_max)

@@ -176,20 +176,37 @@ def _tap_item(layer, backend: str, axis: str) -> int:
     return 1 if kernel < 256 else 4
 
 
-def exact_plan_bytes(layer, block: int = memory_constants.GC_BLOCK, backend="python") -> int:
+def tap_geometry(layer, axis: str) -> tuple:
+    """A window layer's geometry along axis ("height" / "width"), as window.shared_tap_ranges
+    keys its tables: (out size, stride, pad, kernel, dilation, in size)."""
+    p = layer.params
+    pad = p["pad_top"] if axis == "height" else p["pad_left"]
+    kernel = p.get(f"kernel_{axis}", p.get(f"filter_{axis}"))
+    dilation = p.get(f"dilation_{axis}", 1)
+    return (p[f"out_{axis}"], p[f"stride_{axis}"], pad, kernel, dilation, p[f"in_{axis}"])
+
+
+def exact_plan_bytes(
+    layer, block: int = memory_constants.GC_BLOCK, backend="python", shared=None
+) -> int:
     """The parts of a kernel's prepared plan known exactly: tap tables, a row to unpack into.
     (The python kernels' per-channel requantization costs nothing more than the multiplier and
     shift tensors: fixedpoint.Requant writes its limbs over them.) The c kernels keep neither:
-    _micronn computes the taps and unpacks on its stack."""
+    _micronn computes the taps and unpacks on its stack. shared: None (each layer's own
+    tables), or the set of the geometries whose tables earlier layers made, which this adds to."""
     if backend == "c":
         return 0
     p = layer.params
     total = 0
     if layer.op in WINDOW_OPS:
-        # first / end tap per output row and column
-        rows = heap_bytes(_tap_item(layer, backend, "height") * p["out_height"], block)
-        columns = heap_bytes(_tap_item(layer, backend, "width") * p["out_width"], block)
-        total += 2 * (rows + columns)
+        # first / end tap per output row and column; the python kernels share a geometry's
+        # tables between axes and layers (window.shared_tap_ranges): `shared` holds those seen
+        for axis, size in (("height", p["out_height"]), ("width", p["out_width"])):
+            key = tap_geometry(layer, axis)
+            if backend == "viper" or shared is None or key not in shared:
+                total += 2 * heap_bytes(_tap_item(layer, backend, axis) * size, block)
+            if shared is not None and backend != "viper":
+                shared.add(key)
     if layer.op in RESIZE_TABLES:
         # source offsets (bilinear: low, high, fraction) per output row and column, array('i')
         rows = heap_bytes(4 * p["out_height"], block)
@@ -224,11 +241,12 @@ def viper_scratch_words(layer) -> int:
     return gather if gathers and words < gather <= VIPER_GATHER_WORDS else words
 
 
-def _plan_bytes(layer, backend: str, f) -> int:
+def _plan_bytes(layer, backend: str, f, shared=None) -> int:
     """What the kernel's prepare keeps for this layer, with its step in the net's plan."""
     key = (backend, layer.op) if (backend, layer.op) in f.PLANS else ("python", layer.op)
     base, per_channel = f.PLANS.get(key, (0, 0))  # (0, 0): not measured yet
-    total = base + per_channel * _channels(layer) + exact_plan_bytes(layer, f.GC_BLOCK, backend)
+    exact = exact_plan_bytes(layer, f.GC_BLOCK, backend, shared)
+    total = base + per_channel * _channels(layer) + exact
     if backend == "viper" and layer.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         # the fit holds the usual scratch; a scratch grown for the gathered window is extra
         usual = max(layer.params["out_channels"], VIPER_ACC_WORDS)
@@ -310,6 +328,7 @@ def layer_memory(
 ) -> list:
     f = figures(word_bits, backend)
     rows = []
+    shared = set()  # the tap tables' geometries so far (exact_plan_bytes)
     for index, layer in enumerate(model.layers):
         weight, other = _tensor_bytes(layer)
         movable = layer.op in MOVABLE and backend in BACKENDS_WITH_RUN_ROWS
@@ -321,7 +340,7 @@ def layer_memory(
                 weight_bytes=weight,
                 other_bytes=other,
                 activation_bytes=sum(model.activation_sizes[t] for t in touched),
-                plan_bytes=_plan_bytes(layer, backend, f),
+                plan_bytes=_plan_bytes(layer, backend, f, shared),
                 chunk_bytes=stream_chunk_bytes(layer, chunk_bytes) if movable else 0,
                 movable=movable,
             )
