@@ -39,21 +39,25 @@ ZOO_BIG = (  # 10-20 s a placement on this VM
 )
 
 
-def _peak_at_other_addresses(data, x, placement, runtime) -> int:
-    """The peak with the heap at other addresses (the rp2040 profile's heap size). The collector
-    is conservative: a dead block stays live while a word of live data (an int8 table read as
-    a word) equals its address, which happens on one layout and not on another (person_detect,
-    weights streamed: 10,864 B kept on the ESP32-S3 profile's heap, none on the rp2040's)."""
-    result = simulate(
+def _run_32_bit(data, x, placement, runtime, board="esp32s3"):
+    """The python backend on the 32-bit VM, with the heap size of `board`'s profile."""
+    return simulate(
         data,
         x,
-        board="rp2040",
+        board=board,
         backend="python",
         weights=placement,
         precompiled=runtime == "mpy",
         vm="wasm32",
     )
-    return result.peak_heap
+
+
+def _peak_at_other_addresses(data, x, placement, runtime) -> int:
+    """The peak with the heap at other addresses (the rp2040 profile's heap size). The collector
+    is conservative: a dead block stays live while a word of live data (an int8 table read as
+    a word) equals its address, which happens on one layout and not on another (person_detect,
+    weights streamed: 10,864 B kept on the ESP32-S3 profile's heap, none on the rp2040's)."""
+    return _run_32_bit(data, x, placement, runtime, board="rp2040").peak_heap
 
 
 def check_upper_bound(data, x, runtime="mpy", label=""):
@@ -64,15 +68,7 @@ def check_upper_bound(data, x, runtime="mpy", label=""):
     assert plan.word_bits == 32
     expected = reference.run(model, x)
     for placement in PLACEMENTS:
-        result = simulate(
-            data,
-            x,
-            board="esp32s3",
-            backend="python",
-            weights=placement,
-            precompiled=runtime == "mpy",
-            vm="wasm32",
-        )
+        result = _run_32_bit(data, x, placement, runtime)
         assert (result.backend, result.weights) == ("python", placement)
         np.testing.assert_array_equal(result.outputs, expected)
         predicted = plan.placements[placement]
