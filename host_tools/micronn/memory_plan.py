@@ -348,6 +348,11 @@ def layer_memory(
     return rows
 
 
+def figures_word_bits(f) -> int:
+    """The word size of measured figures: their GC block is four machine words."""
+    return 2 * f.GC_BLOCK
+
+
 def reserve_figures(word_bits: int) -> dict:
     """The device's reserve.py figures on a VM or board of `word_bits`."""
     return {name: value * word_bits // 32 for name, value in RESERVE_32.items()}
@@ -355,18 +360,18 @@ def reserve_figures(word_bits: int) -> dict:
 
 def _room_bytes(model, keep, word_bits: int = 64) -> int:
     """The device's reserve.skim: the kept tensors, the check buffer and an allowance."""
-    RESERVE = reserve_figures(word_bits)  # noqa: N806 (the device's constants)
+    reserve = reserve_figures(word_bits)
     kept = 0
     for layer, keep_weights in zip(model.layers, keep, strict=True):
         for name, kind in layer.spec.tensors:
             if kind == "weights" and not keep_weights:
                 continue
             bits = layer.weight_bits if kind == "weights" else 32 if kind == "int32" else 8
-            kept += packed_size(layer.tensors[name].size, bits) + RESERVE["object"]
-    allowance = RESERVE["table"] + RESERVE["layer"] * len(model.layers)
-    if kept > 4 * RESERVE["checks"]:
-        allowance += RESERVE["checks"]
-    return kept + CHECK_BYTES + RESERVE["object"] + allowance
+            kept += packed_size(layer.tensors[name].size, bits) + reserve["object"]
+    allowance = reserve["table"] + reserve["layer"] * len(model.layers)
+    if kept > 4 * reserve["checks"]:
+        allowance += reserve["checks"]
+    return kept + CHECK_BYTES + reserve["object"] + allowance
 
 
 def _round(nbytes: int, block: int) -> int:
@@ -438,7 +443,7 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     # precompiled, load() imports the kernels before the reader and holds room for the tensors
     # while it imports the reader (reserve.py); from source, the reader came with the package
     early = modules if runtime == "mpy" else 0
-    word_bits = 64 if f is memory_constants else 32
+    word_bits = figures_word_bits(f)
     room = heap_bytes(_room_bytes(model, keep, word_bits), block) if runtime == "mpy" else 0
     check = heap_bytes(CHECK_BYTES, block)
     # while predict runs, the caller holds an output buffer per edge, as simulate's runner and
@@ -506,7 +511,7 @@ def heap_needed(model, layers, arena_bytes, placement, runtime, stages, f=memory
     if placement == "stream" and movable:
         late += heap_bytes(max(row.chunk_bytes for row in movable), block)
     keep = [placement == "ram" or not row.movable for row in layers]
-    word_bits = 64 if f is memory_constants else 32
+    word_bits = figures_word_bits(f)
     kept = _room_bytes(model, keep, word_bits)
     if runtime == "mpy" and kept <= 4 * reserve_figures(word_bits)["checks"]:
         late += max(
@@ -551,7 +556,7 @@ def plan_memory(
     on_board = word_bits is None or word_bits == profile.word_bits  # not the unix VM's figures
     code_in_heap = on_board and profile.mpy_arch in HEAP_NATIVE_ARCHS
     f = figures(profile.word_bits if word_bits is None else word_bits, backend, code_in_heap)
-    word_bits = 64 if f is memory_constants else 32
+    word_bits = figures_word_bits(f)
     layers = layer_memory(model, backend, chunk_bytes, word_bits)
     placements = {}
     for name in PLACEMENTS:
