@@ -19,7 +19,7 @@ import sys
 TABLE_MODULES = ("rules", "arena")
 READER_MODULES = ("container", "values", "model", "crc32", "ops", "edge_table", "labels")
 FROM_SOURCE = __file__.endswith(".py")
-LOAD_MODULES = ("placement",)  # dropped once the network is built
+LOAD_MODULES = ("placement", "bands")  # dropped once the network is built
 if FROM_SOURCE:
     from . import arena, container, placement, rules  # noqa: F401
 

@@ -38,6 +38,11 @@ def problem(model):
     if spans is None:
         return "two of the model's inputs and outputs name the same tensor"
     first, last = spans
+    if model.bands is not None:
+        from . import bands
+
+        sizes = bands.slot_sizes(model)
+        bands.widen(model, first, last)
     need = 0
     for t in range(len(sizes)):
         start, end = offsets[t], offsets[t] + sizes[t]

@@ -33,6 +33,7 @@ TENSOR_ENTRY = 16
 RECORD_HEAD = 24
 DESCRIPTOR = 12
 NO_TENSOR = 0xFFFF
+BANDS = 1  # header flag: a stage runs in bands of rows, its height in the records (bands.py)
 INT8, INT32, INT4, INT2 = 1, 2, 3, 4
 DTYPE_BITS = {INT8: 8, INT32: 32, INT4: 4, INT2: 2}
 KIND_DTYPES = {"w": (INT8, INT4, INT2), "i": (INT32,), "b": (INT8,)}
@@ -117,7 +118,7 @@ def read_table(stream, name="model"):
     if reader.crc != struct.unpack_from("<I", head, 20)[0]:
         reader.fail("the header and layer table fail their CRC check", DAMAGED)
     flags = struct.unpack_from("<H", head, 6)[0]
-    if flags:
+    if flags & ~BANDS:
         reader.fail(f"unknown feature flags 0x{flags:04x}", UPDATE)
     if any(head[28 if version == 1 else 30 : 32 if version < 3 else 30]):
         reader.fail("the reserved header field is not zero")
@@ -140,6 +141,15 @@ def read_table(stream, name="model"):
     model.labels_size = labels_size
     model.file_size = file_size
     model.table_size = table_size
+    heights = [struct.unpack_from("<H", records[i][0], 10)[0] for i in range(layer_count)]
+    if flags & BANDS:
+        from . import bands
+
+        model.bands, problem = bands.stage(model, heights)
+        if problem:
+            reader.fail(problem)
+    elif max(heights):
+        reader.fail(f"layer {heights.index(max(heights))} has a non-zero reserved field")
     from . import arena  # the table's checks are imported here, so that load() can drop them
 
     problem = arena.problem(model)
@@ -281,8 +291,8 @@ def _layers(reader, records, shapes, block_start, file_size, edges, n_in):
 
 def _layer(reader, index, head, body, block_start, file_size):
     """One record's fields and tensor descriptors, checked; the layer's tensors are not read."""
-    code, activation, n_params, n_tensors, in0, in1, out, reserved, offset, size = (
-        struct.unpack_from("<BBBBHHHHII", head)
+    code, activation, n_params, n_tensors, in0, in1, out, _, offset, size = struct.unpack_from(
+        "<BBBBHHHHII", head
     )
     from .ops import by_code  # not a global: load() drops the op table before the blocks
 
@@ -300,8 +310,6 @@ def _layer(reader, index, head, body, block_start, file_size):
         )
     if activation >= len(ACTIVATIONS):
         reader.fail(f"{where} has unknown activation code {activation}", UPDATE)
-    if reserved:
-        reader.fail(f"{where} has a non-zero reserved field")
     given = (in0 != NO_TENSOR) + (in1 != NO_TENSOR)
     if given != input_count or (in0 == NO_TENSOR and in1 != NO_TENSOR):
         reader.fail(f"{where} takes {input_count} input(s)")

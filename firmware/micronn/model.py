@@ -43,6 +43,7 @@ class Model:
     labels_size: bytes of the labels section (labels.py sets labels and labels_output)."""
 
     net = None
+    bands = None  # or (first, last, rows): layers run in bands of rows (bands.py)
 
     def __init__(self, edges, n_in, shapes, offsets, arena_size, layers):
         self.edges = edges

@@ -106,13 +106,24 @@ class Net:
         self._arena = new_arena(model) if arena is None else arena
         arena = memoryview(self._arena)
         offsets, sizes = model.offsets, model.sizes
+        if model.bands is not None:
+            from .bands import slot_sizes
+
+            sizes = slot_sizes(model)
         views = [arena[offsets[t] : offsets[t] + sizes[t]] for t in range(len(sizes))]
         self._x = views[first_in.tensor]
         self._result = views[first_out.tensor]
         self._y = _int8_buffer(first_out.size)
         plan = []
         layers = model.layers
+        first, last = model.bands[:2] if model.bands is not None else (-1, -1)
         for index in range(len(layers)):
+            if first <= index <= last:
+                if index == first:
+                    from .bands import band_steps
+
+                    band_steps(plan, model, kernels, views, placement)
+                continue
             layer = layers[index]
             kernel = kernels[index]
             a = views[layer.inputs[0]] if layer.inputs else None

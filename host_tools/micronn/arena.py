@@ -25,10 +25,16 @@ def overlaps(a_start, a_size, b_start, b_size) -> bool:
     return a_start < b_start + b_size and b_start < a_start + a_size
 
 
-def plan_arena(model) -> tuple:
-    """Greedy first-fit, largest tensors first. Returns (offsets, arena_size), 4-byte aligned."""
-    spans = lifetimes(model)
-    sizes = model.activation_sizes
+def plan_arena(model, bands=None) -> tuple:
+    """Greedy first-fit, largest tensors first. Returns (offsets, arena_size), 4-byte aligned.
+    bands: None, or the micronn.bands.Bands stage the device runs in bands of rows."""
+    from micronn import bands as banding
+
+    return plan_arena_sizes(banding.spans(model, bands), banding.slot_sizes(model, bands))
+
+
+def plan_arena_sizes(spans, sizes) -> tuple:
+    """plan_arena for tensors of these (first, last) spans and byte sizes."""
     order = sorted(range(len(sizes)), key=lambda t: (-sizes[t], t))
     offsets, placed = [0] * len(sizes), []
     for tensor in order:
@@ -53,10 +59,12 @@ def arena_need(offsets, sizes) -> int:
     return (end + 3) & ~3
 
 
-def check_arena(model, offsets, arena_size) -> str | None:
+def check_arena(model, offsets, arena_size, bands=None) -> str | None:
     """A reason the placement is unsafe, or the arena larger than its tensors need, or None."""
-    spans = lifetimes(model)
-    sizes = model.activation_sizes
+    from micronn import bands as banding
+
+    spans = banding.spans(model, bands)
+    sizes = banding.slot_sizes(model, bands)
     for t, (offset, size) in enumerate(zip(offsets, sizes, strict=True)):
         if offset % 4 or offset + size > arena_size:
             return f"activation tensor {t} lies outside the arena"

@@ -3,13 +3,16 @@
 Version 2 adds the edge counts (header bytes 28 and 29) and an edge table of any length; a
 model with one input and one output is written as version 1, which every runtime reads.
 Version 3 is version 2 with a labels section after the data blocks (its size in 4-byte words
-at header bytes 30 and 31, micronn.labels); only a model with labels is written as version 3."""
+at header bytes 30 and 31, micronn.labels); only a model with labels is written as version 3.
+Header flag BANDS (any version) marks a stage run in bands of rows (micronn.bands): the layer
+record's u16 at offset 10 is the band height on the stage's layers, 0 on the others."""
 
 import struct
 import zlib
 
 import numpy as np
 
+from micronn import bands as banding
 from micronn.arena import check_arena, plan_arena
 from micronn.container_rules import ContainerError, validate, weight_shape
 from micronn.labels import check_labels, pack_section, unpack_section
@@ -35,6 +38,7 @@ DTYPE_BITS = {1: 8, 2: 32, 3: 4, 4: 2}
 WEIGHT_DTYPES = {8: 1, 4: 3, 2: 4}
 BITS_OF_WEIGHT_DTYPE = {code: bits for bits, code in WEIGHT_DTYPES.items()}
 ACTIVATION_NAMES = {code: name for name, code in ACTIVATION_CODES.items()}
+BANDS = 1  # header flag: a stage runs in bands of rows
 
 __all__ = ["ContainerError", "read", "validate", "write"]
 
@@ -82,7 +86,10 @@ def _record_size(layer: Layer) -> int:
 def write(model: Model) -> bytes:
     """Serialise a validated model to .mnq bytes."""
     validate(model)
-    offsets, arena_size = plan_arena(model)
+    bands = banding.choose(model) if model.bands == "auto" else model.bands
+    if bands is not None and banding.problem(model, bands):
+        raise ContainerError(f"bands {bands}: {banding.problem(model, bands)}")
+    offsets, arena_size = plan_arena(model, bands)
     blocks = [_data_block(layer) for layer in model.layers]
     table = bytearray()
     tensors = model.input_tensors + model.output_tensors
@@ -94,7 +101,7 @@ def write(model: Model) -> bytes:
     records_size = sum(_record_size(layer) for layer in model.layers)
     table_size = _align4(HEADER.size + len(table) + records_size)
     data_offset = table_size
-    for layer, (block, descriptors) in zip(model.layers, blocks, strict=True):
+    for index, (layer, (block, descriptors)) in enumerate(zip(model.layers, blocks, strict=True)):
         spec = layer.spec
         inputs = tuple(layer.inputs) + (NO_TENSOR,) * (2 - len(layer.inputs))
         table += RECORD_HEAD.pack(
@@ -104,7 +111,7 @@ def write(model: Model) -> bytes:
             len(spec.tensors),
             *inputs,
             layer.output,
-            0,
+            bands.rows if bands is not None and bands.first <= index <= bands.last else 0,
             data_offset,
             len(block),
             _crc(block),
@@ -125,7 +132,8 @@ def write(model: Model) -> bytes:
     if section:
         version, counts = LABELS_VERSION, (len(model.inputs), len(model.outputs))
     file_size = data_offset + len(section)
-    fields = [MAGIC, version, 0, file_size, table_size, len(model.layers), len(model.shapes)]
+    flags = 0 if bands is None else BANDS
+    fields = [MAGIC, version, flags, file_size, table_size, len(model.layers), len(model.shapes)]
     header = HEADER.pack(*fields, 0, arena_size, *counts, len(section) // 4)
     crc = _crc(header[:CRC_OFFSET], header[CRC_OFFSET + 4 :], table)
     header = HEADER.pack(*fields, crc, arena_size, *counts, len(section) // 4)
@@ -133,6 +141,25 @@ def write(model: Model) -> bytes:
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def _read_bands(heights, flags):
+    """The Bands the records' band heights give (one run of equal heights), or None."""
+    staged = [index for index, rows in enumerate(heights) if rows]
+    if not flags & BANDS:
+        if staged:
+            raise ContainerError(f"layer {staged[0]}: non-zero reserved field")
+        return None
+    first, last = (staged[0], staged[-1]) if staged else (0, -1)
+    if (
+        len(staged) < 2
+        or staged != list(range(first, last + 1))
+        or len(set(heights[first : last + 1])) != 1
+    ):
+        raise ContainerError(
+            "the BANDS flag needs one run of two or more layers of one band height"
+        )
+    return banding.Bands(first, last, heights[first])
 
 
 def _reshape_weights(where, op, params, values):
@@ -174,7 +201,7 @@ def _read(data: bytes, name: str) -> Model:
         labels_size, reserved = 4 * reserved, 0
         if not labels_size or labels_size >= file_size - table_size:
             raise ContainerError(f"impossible labels section of {labels_size} bytes")
-    if flags or reserved:
+    if flags & ~BANDS or reserved:
         raise ContainerError("unknown flags or non-zero reserved header fields")
     if n_in < 1 or n_out < 1:
         raise ContainerError(f"{n_in} inputs and {n_out} outputs; a model needs at least 1 each")
@@ -194,12 +221,13 @@ def _read(data: bytes, name: str) -> Model:
         raise ContainerError("the tensor table runs past the table")
     shapes, offsets = _read_tensors(data, tensors_at, tensor_count)
     edges = [_read_edge(data, EDGES_AT + EDGE.size * i, shapes) for i in range(n_in + n_out)]
-    layers, expected_offset = [], table_size
+    layers, expected_offset, heights = [], table_size, []
     for index in range(layer_count):
-        layer, position, expected_offset = _read_layer(
+        layer, position, expected_offset, rows = _read_layer(
             data, index, position, table_size, expected_offset
         )
         layers.append(layer)
+        heights.append(rows)
     if position != table_size:
         raise ContainerError("bytes after the last layer record (table_size is too large)")
     if expected_offset != file_size - labels_size:
@@ -214,7 +242,10 @@ def _read(data: bytes, name: str) -> Model:
         except ValueError as error:
             raise ContainerError(str(error)) from None
     validate(model)
-    problem = check_arena(model, offsets, arena)
+    model.bands = _read_bands(heights, flags)
+    if model.bands is not None and banding.problem(model, model.bands):
+        raise ContainerError(f"the banded stage is invalid: {banding.problem(model, model.bands)}")
+    problem = check_arena(model, offsets, arena, model.bands)
     if problem:
         raise ContainerError(problem)
     return model
@@ -246,7 +277,7 @@ def _read_layer(data, index, position, table_size, expected_offset):
     where = f"layer {index}"
     if position + RECORD_HEAD.size > table_size:
         raise ContainerError(f"{where}: record runs past the layer table")
-    code, activation, n_params, n_tensors, in0, in1, out, reserved, offset, size, block_crc = (
+    code, activation, n_params, n_tensors, in0, in1, out, band, offset, size, block_crc = (
         RECORD_HEAD.unpack_from(data, position)
     )
     spec = BY_CODE.get(code)
@@ -255,7 +286,7 @@ def _read_layer(data, index, position, table_size, expected_offset):
             f"{where}: unknown operator code {code}; update the micronn runtime to read this model"
         )
     op = spec.name
-    if (n_params, n_tensors) != (len(spec.params), len(spec.tensors)) or reserved:
+    if (n_params, n_tensors) != (len(spec.params), len(spec.tensors)):
         raise ContainerError(f"{where}: wrong parameter or tensor count for {op}")
     if activation not in ACTIVATION_NAMES:
         raise ContainerError(f"{where}: unknown activation code {activation}")
@@ -305,4 +336,4 @@ def _read_layer(data, index, position, table_size, expected_offset):
     if any(block[cursor:]):
         raise ContainerError(f"{where}: non-zero padding at the end of the data block")
     layer = Layer(op, params, tensors, inputs, out, ACTIVATION_NAMES[activation], bits)
-    return layer, end, offset + size
+    return layer, end, offset + size, band

@@ -153,6 +153,7 @@ class Model:
 
     labels = None
     labels_output = 0
+    bands = None  # or "auto": the container writer chooses a banded stage (micronn.bands); a Bands
 
     def __init__(self, input, output, layers, shapes=None, input_tensor=None, output_tensor=None):  # noqa: A002
         self.inputs = _edge_list(input)
