@@ -16,8 +16,8 @@ from vm import run, vm_params
 
 import micronn
 from micronn import container, reference
-from micronn.memory_plan import MOVABLE, _room_bytes, plan_container
 from micronn.boards import load_board
+from micronn.memory_plan import MOVABLE, _room_bytes, plan_container
 from micronn.simulate import simulate
 
 TOLERANCE = 0.10
