@@ -34,6 +34,7 @@ from array import array
 # heap is in one piece: thousands of loads later it may have no free run of a file's size
 original = bytearray({size})
 damaged = bytearray({size})
+streams = [io.BytesIO(size) for size in {sizes}]  # refilled in place: each holds one file's bytes
 import micronn
 
 def attempt(data, use_file):
@@ -43,7 +44,9 @@ def attempt(data, use_file):
                 f.write(data)
             micronn.load("case.mnq")
         else:
-            micronn.load(io.BytesIO(data))
+            stream.seek(0)
+            stream.write(data)
+            micronn.load(stream)
     except ValueError as error:
         return ["ValueError", str(error)]
     except Exception as error:
@@ -56,7 +59,7 @@ def positions(path):
         while f.readinto(item) == 4:
             yield item[0]
 
-for name in {names}:
+for name, stream in zip({names}, streams):
     gc.collect()
     with open(name, "rb") as f:
         n = f.readinto(original)
@@ -100,7 +103,12 @@ def _run_vm(tmp_path, containers: dict) -> list:
         for kind, positions in (("truncate", truncate), ("corrupt", corrupt)):
             (tmp_path / f"{name}.{kind}").write_bytes(np.array(positions, "<u4").tobytes())
     size = max(len(data) for data, _, _ in containers.values())
-    script = VM_SCRIPT.format(names=list(containers), patterns=list(XOR_PATTERNS), size=size)
+    script = VM_SCRIPT.format(
+        names=list(containers),
+        patterns=list(XOR_PATTERNS),
+        size=size,
+        sizes=[len(data) for data, _, _ in containers.values()],
+    )
     return [json.loads(line) for line in run(script, cwd=tmp_path, heapsize=VM_HEAP).splitlines()]
 
 

@@ -20,13 +20,13 @@ TABLE_MODULES = ("rules", "arena")
 READER_MODULES = ("container", "values", "model", "crc32", "ops", "edge_table", "labels")
 FROM_SOURCE = __file__.endswith(".py")
 LOAD_MODULES = ("placement", "bands")  # dropped once the network is built
-from .net import Net, new_arena  # noqa: E402  (first from .py: its compile needs the most room)
-
 if FROM_SOURCE:
+    from . import net  # noqa: F401, I001  (first: its compile needs the most room)
     from . import arena, container, placement, rules  # noqa: F401
 
 from . import backends  # noqa: E402
 from .infile import CHUNK_BYTES  # noqa: E402
+from .net import Net, new_arena  # noqa: E402
 
 __version__ = "0.1.0"
 
