@@ -103,4 +103,22 @@ def slow_cnn(seed=0) -> Model:
     return Model(TensorSpec((49, 40, 1), 0.05, 0), TensorSpec((2,), 0.1, 0), layers)
 
 
+def banded_cnn(seed=0) -> Model:
+    """An image model whose first two layers `micronn convert` runs in bands of rows
+    (micronn.bands): 32x32x3 -> CONV 16@3x3 -> CONV 16@3x3/2 -> FC 4 -> SOFTMAX; about 1 M
+    multiply-adds, a 16 KB tensor between the convolutions when they run whole."""
+    rng = np.random.default_rng(seed)
+    conv1 = _conv(rng, (32, 32, 3), 16, (3, 3), (1, 1), (0.05, 0.02))
+    conv2 = _conv(rng, (32, 32, 16), 16, (3, 3), (2, 2), (0.02, 0.05))
+    dense = _dense(rng, 16 * 16 * 16, 4, "none")
+    softmax = prepare_softmax((4,), 1.0, 0.5, OUTPUT_SCALE, -128)
+    model = Model(
+        TensorSpec((32, 32, 3), 0.05, 0),
+        TensorSpec((4,), OUTPUT_SCALE, -128),
+        [conv1, conv2, dense, softmax],
+    )
+    model.bands = "auto"
+    return model
+
+
 MODELS = {"digits_mlp": digits_mlp, "speech_cnn": speech_cnn, "wide_mlp": wide_mlp}

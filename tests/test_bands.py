@@ -16,6 +16,7 @@ from zoo_models import ZOO
 import micronn
 from micronn import bands, container
 from micronn.arena import plan_arena
+from micronn.cli import main
 
 # TFLM's arena head (its greedy planner's activations) for the zoo's two image models
 ZOO_STAGES = {
@@ -67,8 +68,8 @@ def test_banded_stages_give_the_reference_integers_on_every_backend(weights, tmp
         read = container.read(container.write(model))
         assert read.bands == model.bands
     available, _, _ = run_backends(
-        models, inputs, tmp_path, ("python", "viper"), options={"weights": weights}
-    )
+        models, inputs, tmp_path, ("python", "viper", "c", "ulab"), options={"weights": weights}
+    )  # c and ulab where the VM offers them (MICRONN_MICROPYTHON, docs/building.md)
     assert {"python", "viper"} <= set(available)
 
 
@@ -146,3 +147,19 @@ def test_the_writer_refuses_a_stage_through_a_layer_that_is_not_a_window():
     model.bands = bands.Bands(0, len(model.layers) - 1, 1)
     with pytest.raises(container.ContainerError, match="not a window layer"):
         container.write(model)
+
+
+def test_convert_bands_an_image_model_unless_told_not_to(tmp_path, capsys):
+    source = str(ZOO / "tflm__models__person_detect.tflite")
+    banded, whole = tmp_path / "banded.mnq", tmp_path / "whole.mnq"
+    assert main(["convert", source, "-o", str(banded)]) == 0
+    said = capsys.readouterr().out
+    assert "run in bands of" in said and "instead of 55296 B" in said, said
+    assert main(["convert", source, "-o", str(whole), "--no-bands"]) == 0
+    assert "run in bands" not in capsys.readouterr().out
+    banded_model = container.read(banded.read_bytes())
+    assert banded_model.bands == bands.choose(container.read(whole.read_bytes()))
+    assert container.read(whole.read_bytes()).bands is None
+    assert plan_arena(banded_model, banded_model.bands)[1] < plan_arena(banded_model)[1]
+    with pytest.raises(ValueError, match="bands must be"):
+        micronn.convert(source, bands="on")

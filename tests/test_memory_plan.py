@@ -6,7 +6,7 @@ tests/test_memory_plan_32.py checks the 32-bit figures on the 32-bit VM."""
 
 import numpy as np
 import pytest
-from reference_models import MODELS
+from reference_models import MODELS, banded_cnn
 
 from micronn import container, reference
 from micronn.memory_plan import plan_container
@@ -64,6 +64,22 @@ def test_predicted_peaks_are_within_ten_percent_of_the_vm(
         checked += 1
     # from .py the compiler's heap leaves nothing for these models on the esp32
     assert checked >= 1 or plan.best is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_banded_model_peaks_within_ten_percent_of_the_plan(backend):
+    """micronn.bands: the plans of each band geometry and the bands' steps are in the plan."""
+    data = container.write(banded_cnn())
+    model = container.read(data)
+    assert model.bands is not None
+    x = _input(model)
+    plan = plan_container(data, "rp2040", backend=backend, runtime="mpy", word_bits=64)
+    for placement in ("ram", "stream"):
+        result = simulate(data, x, board="rp2040", backend=backend, weights=placement)
+        np.testing.assert_array_equal(result.outputs, reference.run(model, x))
+        predicted = plan.placements[placement].peak
+        error = (predicted - result.peak_heap) / result.peak_heap
+        assert abs(error) <= TOLERANCE, f"{placement}: {predicted} vs {result.peak_heap}"
 
 
 def test_the_wide_mlp_needs_stream_on_both_boards(containers):

@@ -10,7 +10,7 @@ ones under the `long` marker.
 import numpy as np
 import pytest
 import zoo_models
-from reference_models import MODELS
+from reference_models import MODELS, banded_cnn
 from test_zoo_device import inputs
 from vm import run, vm_params
 
@@ -93,6 +93,16 @@ def test_the_reference_models_peak_under_the_32_bit_plan(name, runtime, vm):
     model = MODELS[name]()
     x = np.random.default_rng(4).integers(-128, 128, model.input.shape).astype(np.int8)
     check_upper_bound(container.write(model), x, runtime, f"{name} {runtime}")
+
+
+@pytest.mark.parametrize("vm", WASM)
+@pytest.mark.parametrize("runtime", ("py", "mpy"))
+def test_a_banded_model_peaks_under_the_32_bit_plan(runtime, vm):
+    model = banded_cnn()
+    data = container.write(model)
+    assert container.read(data).bands is not None
+    x = np.random.default_rng(5).integers(-128, 128, model.input.shape).astype(np.int8)
+    check_upper_bound(data, x, runtime, f"banded_cnn {runtime}")
 
 
 def _zoo_case(name):

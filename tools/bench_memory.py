@@ -2,7 +2,8 @@
 
 For each model: TFLM's arena as the pinned tflite-micro interpreter reports it (its greedy
 planner's activations and scratch, plus its persistent tail; tests/tflm_models.arena_bytes),
-micronn's activation arena (planned on the host), and micronn's peak heap (without the VM's own
+micronn's activation arena (planned on the host; `arena whole`: without the bands that
+`micronn convert` chooses, docs/memory.md "Bands"), and micronn's peak heap (without the VM's own
 objects and the runner script's) on the 32-bit webassembly VM (micronn.simulate vm="wasm32",
 python backend, weights streamed, the package as .mpy as `micronn flash` installs it): over the
 whole load, and while it runs (`loaded`); the smaller of two heap sizes (addresses), as a word
@@ -29,6 +30,7 @@ import zoo_models  # noqa: E402
 
 import micronn  # noqa: E402
 from micronn import container, reference, wasm_vm  # noqa: E402
+from micronn.arena import plan_arena  # noqa: E402
 from micronn.memory_constants_32 import SCRIPT  # noqa: E402
 from micronn.memory_plan import plan_container  # noqa: E402
 from micronn.simulate import simulate  # noqa: E402
@@ -80,6 +82,7 @@ def row(label: str, name: str, placement: str, measure_on_vm: bool) -> dict:
         "model": label,
         "TFLM arena": tflm["total"],
         "TFLM head": tflm["head"],
+        "arena whole": plan_arena(container.read(data))[1],
         "arena": plan.arena_bytes,
         "peak": peak,
         "running": loaded,
@@ -125,7 +128,8 @@ def main() -> None:
         "peak: micronn's largest live heap over load and predict (the VM's own objects and "
         "the runner script's left out; the smaller of the ESP32-S3 and RP2040 profiles' heaps, "
         "whose addresses differ: the collector is conservative); running: while predict runs; "
-        "planned: the planner's peak (an upper bound), likewise;\n"
+        "planned: the planner's peak (an upper bound), likewise; arena whole: the activation "
+        "arena without bands;\n"
         f"goal: {GOAL_FACTOR} x TFLM's arena (head + tail) + micronn's resident runtime; "
         "fits: the planner's best placement on the board profile, or no.\n\n" + table(rows)
     )

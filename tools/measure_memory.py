@@ -20,7 +20,8 @@ flash` installs it):
 - MODULES: each kernel module's own import over a fresh `import micronn` (and the op table),
   what it imports already imported (MODULE_DEPS: those are counted once however many kernels
   share them); likewise the table's rules_<family> modules (RULES_MODULES) and
-  EDGE_TABLE_MODULE and NET_EDGES_MODULE, the modules a model of several inputs or outputs adds;
+  EDGE_TABLE_MODULE and NET_EDGES_MODULE, the modules a model of several inputs or outputs adds,
+  and BANDS_MODULE, the one a model with a banded stage adds (micronn.bands);
 - TABLE, NET, PLANS, PLACED_LAYER: least-squares fits over calibration models loaded in one VM
   (modules already imported), of the table stage's objects, the network's fixed and per-tensor
   objects, each operator's prepared plan (base + per requantization channel) and each streamed or
@@ -510,7 +511,11 @@ def fit(results, models, reader, backend, bits, constants):
 
 # -- main ---------------------------------------------------------------------------------
 
-EDGE_MODULES = {"EDGE_TABLE_MODULE": "edge_table", "NET_EDGES_MODULE": "net_edges"}
+OPTIONAL_MODULES = {  # the modules only some models import
+    "EDGE_TABLE_MODULE": "edge_table",
+    "NET_EDGES_MODULE": "net_edges",
+    "BANDS_MODULE": "bands",
+}
 
 
 def rules_modules() -> dict:
@@ -599,7 +604,7 @@ def measure(vm: str = "unix") -> dict:
     constants = {"GC_BLOCK": block, "IMPORT": {}, "READER": {}, "MODULES": {}, "OP_MODULES": {}}
     constants.update(MODULE_DEPS={}, QSTRS={}, MODULE_QSTRS={})
     constants["RULES_MODULES"] = rules_modules()
-    constants.update({name: {} for name in EDGE_MODULES})
+    constants.update({name: {} for name in OPTIONAL_MODULES})
     with tempfile.TemporaryDirectory(prefix="micronn-measure-") as scratch:
         work = Path(scratch)
         constants["QSTR_POOL"] = measure_qstr_pool(vm, work)
@@ -622,8 +627,10 @@ def measure(vm: str = "unix") -> dict:
                 reader = {"reader": 0, "table": 0, "blocks": 0, "residue": 0}
             constants["QSTRS"][runtime] = interned
             constants["READER"][runtime] = reader
-            for name, module in EDGE_MODULES.items():
-                constants[name][runtime] = own_cost(vm, package, work, "module", module)[1]
+            for name, module in OPTIONAL_MODULES.items():
+                _, cost, _, names = own_cost(vm, package, work, "module", module)
+                constants[name][runtime] = cost
+                constants["MODULE_QSTRS"][("optional", runtime, module)] = names
             for module in sorted(set(constants["RULES_MODULES"].values())):
                 _, cost, _, names = own_cost(vm, package, work, "module", module)
                 constants["MODULES"][("rules", runtime, module)] = cost
@@ -751,7 +758,8 @@ def current_constants(vm: str) -> dict:
     module = memory_plan.FIGURES[WORD_BITS[vm]]
     names = [
         "GC_BLOCK", "IMPORT", "SCRIPT", "READER", "TABLE", "NET", "PLACED_LAYER",
-        "STAGE_OFFSETS", "SLACK", "EDGE_TABLE_MODULE", "NET_EDGES_MODULE", "OP_MODULES",
+        "STAGE_OFFSETS", "SLACK", "EDGE_TABLE_MODULE", "NET_EDGES_MODULE", "BANDS_MODULE",
+        "OP_MODULES",
         "RULES_MODULES", "MODULE_DEPS", "MODULES", "PLANS", "LAYER_MARGIN", "QSTR_POOL", "QSTRS",
         "MODULE_QSTRS",
     ]  # fmt: skip
@@ -964,6 +972,7 @@ def render(constants, vm: str = "unix") -> str:
         ),
         f"EDGE_TABLE_MODULE = {constants['EDGE_TABLE_MODULE']!r}  # a model of several edges",
         f"NET_EDGES_MODULE = {constants['NET_EDGES_MODULE']!r}  # its network's module",
+        f"BANDS_MODULE = {constants['BANDS_MODULE']!r}  # a model with a banded stage",
         "OP_MODULES = {",
     ]
     for backend, table in constants["OP_MODULES"].items():

@@ -140,6 +140,8 @@ def band_steps(plan, model, kernels, views, placement):
     count = last - first + 1
     prepared = [{} for _ in range(count)]
     pristine = [[t[:] for t in layers[first + k].tensors[1:]] for k in range(count)]
+    inner = {}  # (tensor, bytes) -> its first bytes: one view for every band of that size
+    out = None
     for ranges in schedule(model):
         for k in range(count):
             index = first + k
@@ -157,12 +159,24 @@ def band_steps(plan, model, kernels, views, placement):
                     run, step = placement.step(index, layer, kernels[index], step)
                 step = prepared[k][params] = (run, step)
             source, target = layer.inputs[0], layer.output
-            row = model.sizes[source] // model.shapes[source][0]
-            a = views[source][r0 * row : r1 * row] if k == 0 else views[source][: (r1 - r0) * row]
+            if k == 0:
+                row = model.sizes[source] // model.shapes[source][0]
+                a = views[source][r0 * row : r1 * row]
+            else:
+                a = out  # the band the layer before wrote
             row = model.sizes[target] // model.shapes[target][0]
-            out = views[target]
-            out = out[o0 * row : o1 * row] if k == count - 1 else out[: (o1 - o0) * row]
+            if k == count - 1:
+                out = views[target][o0 * row : o1 * row]
+            else:
+                out = _band_view(inner, views, target, (o1 - o0) * row)
             plan.append((step[0], step[1], a, None, out))
     if placement is not None:
         for index in range(first, last + 1):
             layers[index] = None
+
+
+def _band_view(made, views, tensor, nbytes):
+    band = made.get((tensor, nbytes))
+    if band is None:
+        band = made[(tensor, nbytes)] = views[tensor][:nbytes]
+    return band

@@ -25,6 +25,7 @@ WINDOW_OPS = {  # the params naming each window's height: kernel, stride, dilati
 }
 MAX_STAGE = 12  # layers in a stage the search tries
 MAX_EXTRA_WORK = 0.15  # the halo rows computed again, as a share of the model's window work
+MIN_SAVING = 2048  # bytes a stage must save to be chosen
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,37 @@ def band_rows(model, bands: Bands) -> list:
             rows.insert(0, (r0, r1))
         schedule.append(rows)
     return schedule
+
+
+def band_params(layer, o0: int, o1: int) -> dict:
+    """The layer's params for its output rows o0..o1-1, reading its input's rows from the
+    first that they need (the device's bands.band_params)."""
+    r0, r1, pad_top = input_rows(layer.params, layer.op, o0, o1)
+    return {**layer.params, "in_height": r1 - r0, "out_height": o1 - o0, "pad_top": pad_top}
+
+
+def geometries(model, bands) -> list:
+    """Per stage layer, the distinct params of its bands, in the order the device prepares them
+    (one plan each)."""
+    layers = model.layers[bands.first : bands.last + 1]
+    result = [[] for _ in layers]
+    for rows in band_rows(model, bands):
+        for k, (layer, (o0, o1)) in enumerate(zip(layers, rows, strict=True)):
+            params = band_params(layer, o0, o1)
+            if params not in result[k]:
+                result[k].append(params)
+    return result
+
+
+def step_bytes(model, bands, word_bits: int = 32) -> int:
+    """The net's objects for the bands beyond one step per layer: a step (a 5-tuple, two GC
+    blocks) per layer and band, a view of the stage's input and of its output per band, and a
+    view of each inner tensor per band size (memoryviews: one block each)."""
+    block = word_bits // 2
+    schedule = band_rows(model, bands)
+    count = bands.last - bands.first + 1
+    inner = {(k, o1 - o0) for rows in schedule for k, (o0, o1) in enumerate(rows[:-1])}
+    return block * (2 * count * (len(schedule) - 1) + 2 * len(schedule) + len(inner))
 
 
 def slot_sizes(model, bands) -> list:
@@ -146,12 +178,13 @@ def extra_work(model, bands) -> int:
 
 
 def choose(model):
-    """The stage and band height that shrink the arena most, their halo work within
-    MAX_EXTRA_WORK of the model's window work; None when no stage makes the arena smaller.
-    For each chain the smallest band within that budget is tried: taller bands hold more."""
+    """The stage and band height that shrink the arena and the bands' steps (step_bytes, on a
+    32-bit board) most, their halo work within MAX_EXTRA_WORK of the model's window work; None
+    when no stage saves MIN_SAVING bytes. Taller bands compute fewer halo rows and make fewer
+    steps, but hold more."""
     windows = [layer for layer in model.layers if layer.op in WINDOW_OPS]
     budget = MAX_EXTRA_WORK * sum(_work(layer) * layer.params["out_height"] for layer in windows)
-    best, best_key = None, (plan_arena(model, None)[1], 0)
+    best, best_key = None, (plan_arena(model, None)[1] - MIN_SAVING, 0)
     for first in range(len(model.layers)):
         for last in range(first + 1, min(first + MAX_STAGE, len(model.layers))):
             if chain_problem(model, first, last) is not None:
@@ -159,9 +192,9 @@ def choose(model):
             for rows in range(1, model.layers[last].params["out_height"]):
                 bands = Bands(first, last, rows)
                 extra = extra_work(model, bands)
-                if extra <= budget:
-                    key = (plan_arena(model, bands)[1], extra)
-                    if key < best_key:
-                        best, best_key = bands, key
-                    break
+                if extra > budget:
+                    continue
+                key = (plan_arena(model, bands)[1] + step_bytes(model, bands), extra)
+                if key < best_key:
+                    best, best_key = bands, key
     return best

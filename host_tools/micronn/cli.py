@@ -45,6 +45,12 @@ def _add_convert(sub):
         action="store_true",
         help="one weight scale per layer (default: per channel)",
     )
+    parser.add_argument(
+        "--no-bands",
+        action="store_true",
+        help="run every layer whole (default: the first convolutions of an image model run in "
+        "bands of rows when that saves heap, for a few %% more work; docs/memory.md)",
+    )
 
 
 def _add_inspect(sub):

@@ -11,7 +11,7 @@ from micronn.convert import convert_to_model
 from micronn.labels import top_lines
 from micronn.memory_plan import plan_container, planned_backends
 from micronn.memory_report import backend_lines, describe_memory
-from micronn.report import describe, edge_notes, format_table, labels_lines
+from micronn.report import bands_lines, describe, edge_notes, format_table, labels_lines
 from micronn.simulate import simulate
 
 
@@ -94,11 +94,13 @@ def do_convert(args) -> list:
         weights=args.weights,
         per_tensor=args.per_tensor,
         labels=args.labels,
+        bands=None if args.no_bands else "auto",
     )
     data = container.write(model)
     Path(args.output).write_bytes(data)
     return [
         f"wrote {args.output}: {len(data)} bytes, {len(model.layers)} layers",
+        *bands_lines(model),
         *edge_notes(model),
         *labels_lines(model),
     ]

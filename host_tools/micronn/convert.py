@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from micronn import bands as banding
 from micronn import container
 from micronn.arrays import load_npy
 from micronn.importers.keras import load_keras
@@ -53,10 +54,18 @@ def _load_tflite(path, calibration, weights, per_tensor, method):
 
 
 def convert_to_model(
-    model_path, calibration=None, weights="int8", per_tensor=False, method="minmax", labels=None
+    model_path,
+    calibration=None,
+    weights="int8",
+    per_tensor=False,
+    method="minmax",
+    labels=None,
+    bands="auto",
 ):
     """Import and quantize; calibration is an array or a path to a .npy file; labels: None, a
-    labels file (one per line) or a sequence of class names for output 0's last axis.
+    labels file (one per line) or a sequence of class names for output 0's last axis; bands:
+    "auto" (the first window layers run in bands of rows when that saves heap, micronn.bands)
+    or None (every layer whole).
 
     An int8 .tflite is imported as is (--weights int4/int2 re-quantize its weights, see
     importers/tflite/weights.py); a float .tflite is quantized from calibration like the
@@ -65,9 +74,17 @@ def convert_to_model(
     try:
         names, source = labels_argument(labels)
         model = _convert_to_model(model_path, calibration, weights, per_tensor, method)
-        return apply_labels(model, names, source=source)
+        return with_bands(apply_labels(model, names, source=source), bands)
     except ValueError as error:  # messages quote names from the file: one printable line
         raise one_line_error(error) from None
+
+
+def with_bands(model, bands):
+    """model, its banded stage chosen (bands "auto") or none (None)."""
+    if bands not in ("auto", None):
+        raise ValueError(f"bands must be 'auto' or None, not {bands!r}")
+    model.bands = banding.choose(model) if bands == "auto" else None
+    return model
 
 
 def _convert_to_model(model_path, calibration, weights, per_tensor, method):
@@ -87,10 +104,11 @@ def convert(
     per_tensor=False,
     method="minmax",
     labels=None,
+    bands="auto",
 ) -> bytes:
-    """Convert a model file to .mnq bytes, and write them to `output` when given; labels as
-    convert_to_model's."""
-    model = convert_to_model(model_path, calibration, weights, per_tensor, method, labels)
+    """Convert a model file to .mnq bytes, and write them to `output` when given; labels and
+    bands as convert_to_model's."""
+    model = convert_to_model(model_path, calibration, weights, per_tensor, method, labels, bands)
     return _written(model, output)
 
 
@@ -102,14 +120,15 @@ def convert_graph(
     per_tensor=False,
     method="minmax",
     labels=None,
+    bands="auto",
 ) -> bytes:
     """Quantize a FloatGraph (micronn.graph) to .mnq bytes, written to `output` when given;
-    labels as convert_to_model's."""
+    labels and bands as convert_to_model's."""
     if isinstance(calibration, (str, Path)):
         calibration = load_npy(calibration)
     names, source = labels_argument(labels)
     model = quantize_network(graph, calibration, weights, per_tensor, method)
-    return _written(apply_labels(model, names, source=source), output)
+    return _written(with_bands(apply_labels(model, names, source=source), bands), output)
 
 
 def _written(model, output) -> bytes:

@@ -21,9 +21,10 @@ webassembly VM (16-byte GC blocks, 4-byte words: every board profile). A backend
 (viper, c) takes its own kernel modules and plans from the 64-bit figures (memory_figures.py).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from micronn import memory_constants, qstr_pools
+from micronn.bands import geometries, step_bytes
 from micronn.boards import Board, load_board
 from micronn.memory_figures import FIGURES, figures  # noqa: F401 (FIGURES: measure_memory.py)
 from micronn.native_sizes import VIPER_MPY_BYTES
@@ -278,6 +279,8 @@ def qstr_counts(model, backend: str, runtime: str, f) -> dict:
     # with the package
     early = modules if runtime == "mpy" else 0
     start = counted["import"]
+    if model.bands is not None:  # bands.py comes with the table
+        table += measured.get(("optional", runtime, "bands"), 0)
     late = start + modules + table + counted.get("late", 0)  # net.py and the rest
     return {
         "import": start,
@@ -323,13 +326,38 @@ def native_heap_bytes(model, backend: str, arch: str) -> int:
     return total
 
 
+def _banded_plan_bytes(model, index, backend: str, f, shared) -> int:
+    """A layer of the model's banded stage (micronn.bands): a plan per band geometry, each
+    after the first prepared from fresh copies of the layer's other tensors, with its params;
+    the stage's first layer also carries the bands' steps and views (bands.step_bytes)."""
+    stage = model.bands
+    layer = model.layers[index]
+    block = f.GC_BLOCK
+    copies = sum(
+        heap_bytes(layer.tensors[name].size * (4 if kind == "int32" else 1), block)
+        for name, kind in layer.spec.tensors
+        if kind != "weights"
+    )
+    params = heap_bytes(block // 4 * len(layer.params), block)  # the tuple, its header a block
+    total = step_bytes(model, stage, figures_word_bits(f)) if index == stage.first else 0
+    for n, cut in enumerate(geometries(model, stage)[index - stage.first]):
+        total += _plan_bytes(replace(layer, params=cut), backend, f, shared)
+        total += (copies + params) if n else 0
+    return total
+
+
 def layer_memory(
     model, backend: str = "python", chunk_bytes: int = CHUNK_BYTES, word_bits: int = 64
 ) -> list:
     f = figures(word_bits, backend)
     rows = []
     shared = set()  # the tap tables' geometries so far (exact_plan_bytes)
+    stage = model.bands
     for index, layer in enumerate(model.layers):
+        if stage is not None and stage.first <= index <= stage.last:
+            plan_bytes = _banded_plan_bytes(model, index, backend, f, shared)
+        else:
+            plan_bytes = _plan_bytes(layer, backend, f, shared)
         weight, other = _tensor_bytes(layer)
         movable = layer.op in MOVABLE and backend in BACKENDS_WITH_RUN_ROWS
         touched = [*layer.inputs, layer.output]
@@ -340,7 +368,7 @@ def layer_memory(
                 weight_bytes=weight,
                 other_bytes=other,
                 activation_bytes=sum(model.activation_sizes[t] for t in touched),
-                plan_bytes=_plan_bytes(layer, backend, f, shared),
+                plan_bytes=plan_bytes,
                 chunk_bytes=stream_chunk_bytes(layer, chunk_bytes) if movable else 0,
                 movable=movable,
             )
@@ -473,6 +501,11 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
         for stage in ("network", "loaded"):
             stages[stage] += f.NET_EDGES_MODULE[runtime]
             stages[stage] += f.EDGE_TABLE_MODULE[runtime] if runtime == "py" else 0
+    if model.bands is not None:
+        # the reader imports bands.py for the BANDS flag; precompiled, load() drops it with
+        # the network built, from source it stays
+        for stage in ("table", "blocks") + (("network", "loaded") if runtime == "py" else ()):
+            stages[stage] += f.BANDS_MODULE[runtime]
     for stage, extra in _labels_stages(model, runtime, word_bits).items():
         stages[stage] += extra
     for stage, extra in qstr_pool_bytes(model, backend, runtime, f).items():

@@ -1,6 +1,7 @@
 """Describe a model for people: layer table and its activation and accumulator bytes."""
 
 from micronn.arena import plan_arena
+from micronn.bands import Bands
 from micronn.boards import Board
 from micronn.ops.unary import source_name
 
@@ -9,8 +10,26 @@ INT32_BYTES = 4
 
 def activation_bytes(model) -> int:
     """The int8 arena planned on the host: every activation tensor, sharing bytes where their
-    lifetimes allow (the board allocates exactly this)."""
-    return plan_arena(model)[1]
+    lifetimes allow, a banded stage's inner tensors one band each (the board allocates exactly
+    this)."""
+    return plan_arena(model, _stage(model))[1]
+
+
+def _stage(model):
+    """The model's banded stage, or None (also for bands "auto", which the writer resolves)."""
+    return model.bands if isinstance(model.bands, Bands) else None
+
+
+def bands_lines(model) -> list:
+    """What running the model's first layers in bands of rows saves (micronn.bands)."""
+    stage = _stage(model)
+    if stage is None:
+        return []
+    return [
+        f"layers {stage.first}-{stage.last} run in bands of {stage.rows} output rows: an "
+        f"activation arena of {plan_arena(model, stage)[1]} B instead of "
+        f"{plan_arena(model)[1]} B (--no-bands: every layer whole)"
+    ]
 
 
 def accumulator_bytes(model) -> int:
