@@ -160,6 +160,8 @@ def test_convert_bands_an_image_model_unless_told_not_to(tmp_path, capsys):
     banded_model = container.read(banded.read_bytes())
     assert banded_model.bands == bands.choose(container.read(whole.read_bytes()))
     assert container.read(whole.read_bytes()).bands is None
+    assert main(["inspect", str(banded), "--board", "rp2040"]) == 0
+    assert "activation bytes:   36864" in capsys.readouterr().out
     assert plan_arena(banded_model, banded_model.bands)[1] < plan_arena(banded_model)[1]
     with pytest.raises(ValueError, match="bands must be"):
         micronn.convert(source, bands="on")

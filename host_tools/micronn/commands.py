@@ -120,6 +120,7 @@ def do_inspect(args) -> list:
     return [
         f"{args.model}",
         *describe(model, len(data), board),
+        *bands_lines(model),
         "",
         *memory,
         *_served(data, plan),
