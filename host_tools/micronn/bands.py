@@ -153,7 +153,7 @@ def problem(model, bands) -> str | None:
     return None
 
 
-def _work(layer) -> int:
+def work(layer) -> int:
     """Multiply-accumulates (or window taps) per output row."""
     p = layer.params
     taps = p.get("kernel_height", p.get("filter_height")) * p.get(
@@ -172,7 +172,7 @@ def extra_work(model, bands) -> int:
         for k, (o0, o1) in enumerate(rows):
             computed[k] += o1 - o0
     return sum(
-        (done - layer.params["out_height"]) * _work(layer)
+        (done - layer.params["out_height"]) * work(layer)
         for done, layer in zip(computed, layers, strict=True)
     )
 
@@ -183,7 +183,7 @@ def choose(model):
     when no stage saves MIN_SAVING bytes. Taller bands compute fewer halo rows and make fewer
     steps, but hold more."""
     windows = [layer for layer in model.layers if layer.op in WINDOW_OPS]
-    budget = MAX_EXTRA_WORK * sum(_work(layer) * layer.params["out_height"] for layer in windows)
+    budget = MAX_EXTRA_WORK * sum(work(layer) * layer.params["out_height"] for layer in windows)
     best, best_key = None, (plan_arena(model, None)[1] - MIN_SAVING, 0)
     for first in range(len(model.layers)):
         for last in range(first + 1, min(first + MAX_STAGE, len(model.layers))):
