@@ -6,8 +6,8 @@ VM's ulab build (its python backend: tests/test_memory_plan_32.py).
 The small models run on the Pico's heap in `make test`; the bigger ones run on the ESP32-S3's
 PSRAM heap under the `long` marker (`make test-long`); the 4 MB PyTorch mobilenet_v2 (about 45 s
 an inference with the python backend) only where $MICRONN_ZOO or ../shared/zoo holds it.
-(person_detect streams on the Pico 2's heap from .py sources, but not yet from .mpy: issue
-"3 of 5" works on the loader's memory.)
+(person_detect, banded, also runs on the Pico's heap with its weights streamed: on the 32-bit
+qemu board, docs/flashing.md; the VM here has 64-bit objects.)
 """
 
 import numpy as np
