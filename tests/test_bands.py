@@ -11,12 +11,15 @@ from backend_vm import run_backends
 from conv_factory import random_chain, random_inputs
 from device_package import device_module
 from mnq_patches import layout, with_crcs
+from reference_models import banded_cnn
+from vm import vm_params
 from zoo_models import ZOO
 
 import micronn
-from micronn import bands, container
+from micronn import bands, container, reference
 from micronn.arena import plan_arena
 from micronn.cli import main
+from micronn.simulate import simulate
 
 # TFLM's arena head (its greedy planner's activations) for the zoo's two image models
 ZOO_STAGES = {
@@ -165,3 +168,16 @@ def test_convert_bands_an_image_model_unless_told_not_to(tmp_path, capsys):
     assert plan_arena(banded_model, banded_model.bands)[1] < plan_arena(banded_model)[1]
     with pytest.raises(ValueError, match="bands must be"):
         micronn.convert(source, bands="on")
+
+
+@pytest.mark.parametrize("vm_name", vm_params(("wasm32",)))
+def test_banded_stages_with_ulab_on_the_32_bit_vm_give_the_reference_integers(vm_name):
+    models, inputs = _banded_models(11, 3)
+    models.append(banded_cnn())
+    inputs.append(random_inputs(np.random.default_rng(2), models[-1].input.shape, 2))
+    for model, x in zip(models, inputs, strict=True):
+        data = container.write(model)
+        assert container.read(data).bands is not None
+        result = simulate(data, x, board="rp2040", backend="ulab", vm=vm_name)
+        assert result.backend == "ulab"
+        np.testing.assert_array_equal(result.outputs, reference.run(container.read(data), x))
