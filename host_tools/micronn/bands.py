@@ -24,8 +24,11 @@ WINDOW_OPS = {  # the params naming each window's height: kernel, stride, dilati
     "AVERAGE_POOL_2D": ("filter_height", "stride_height", None),
 }
 MAX_STAGE = 12  # layers in a stage the search tries
-MAX_EXTRA_WORK = 0.15  # the halo rows computed again, as a share of the model's window work
+MAX_EXTRA_WORK = 0.15  # band_cost at most this share of the model's window work
 MIN_SAVING = 2048  # bytes a stage must save to be chosen
+# what one more step of the plan costs, in multiply-accumulates: fitted to the time bands took
+# on the qemu board (docs/memory.md, "Bands": person_detect and VWW, python and viper)
+STEP_WORK = 6000
 
 
 @dataclass(frozen=True)
@@ -177,11 +180,19 @@ def extra_work(model, bands) -> int:
     )
 
 
+def band_cost(model, bands) -> int:
+    """The bands' work beyond running the stage whole, in multiply-accumulates: the halo rows
+    computed again and STEP_WORK for each step more than one per layer."""
+    layers = bands.last - bands.first + 1
+    steps = len(band_rows(model, bands)) * layers
+    return extra_work(model, bands) + STEP_WORK * (steps - layers)
+
+
 def choose(model):
     """The stage and band height that shrink the arena and the bands' steps (step_bytes, on a
-    32-bit board) most, their halo work within MAX_EXTRA_WORK of the model's window work; None
-    when no stage saves MIN_SAVING bytes. Taller bands compute fewer halo rows and make fewer
-    steps, but hold more."""
+    32-bit board) most, their cost (band_cost) within MAX_EXTRA_WORK of the model's window work;
+    None when no stage saves MIN_SAVING bytes. Taller bands compute fewer halo rows and make
+    fewer steps, but hold more."""
     windows = [layer for layer in model.layers if layer.op in WINDOW_OPS]
     budget = MAX_EXTRA_WORK * sum(work(layer) * layer.params["out_height"] for layer in windows)
     best, best_key = None, (plan_arena(model, None)[1] - MIN_SAVING, 0)
@@ -191,7 +202,7 @@ def choose(model):
                 break
             for rows in range(1, model.layers[last].params["out_height"]):
                 bands = Bands(first, last, rows)
-                extra = extra_work(model, bands)
+                extra = band_cost(model, bands)
                 if extra > budget:
                     continue
                 key = (plan_arena(model, bands)[1] + step_bytes(model, bands), extra)
