@@ -15,7 +15,7 @@ band's bytes. The device twin is firmware/micronn/bands.py.
 
 from dataclasses import dataclass
 
-from micronn.arena import lifetimes, plan_arena_sizes
+from micronn.arena import lifetimes, plan_arena  # arena imports this module in its calls
 
 WINDOW_OPS = {  # the params naming each window's height: kernel, stride, dilation
     "CONV_2D": ("kernel_height", "stride_height", "dilation_height"),
@@ -119,11 +119,6 @@ def spans(model, bands) -> list:
         start, end = result[tensor]
         result[tensor] = (min(start, first), max(end, last))
     return result
-
-
-def plan_arena(model, bands) -> tuple:
-    """(offsets, arena_size) of the arena with `bands` (None: every layer whole)."""
-    return plan_arena_sizes(spans(model, bands), slot_sizes(model, bands))
 
 
 def chain_problem(model, first: int, last: int) -> str | None:

@@ -333,11 +333,7 @@ def _banded_plan_bytes(model, index, backend: str, f, shared) -> int:
     stage = model.bands
     layer = model.layers[index]
     block = f.GC_BLOCK
-    copies = sum(
-        heap_bytes(layer.tensors[name].size * (4 if kind == "int32" else 1), block)
-        for name, kind in layer.spec.tensors
-        if kind != "weights"
-    )
+    copies = _kept_arrays(layer, False, block)  # every tensor but the weights
     params = heap_bytes(block // 4 * len(layer.params), block)  # the tuple, its header a block
     total = step_bytes(model, stage, figures_word_bits(f)) if index == stage.first else 0
     for n, cut in enumerate(geometries(model, stage)[index - stage.first]):
