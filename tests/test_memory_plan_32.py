@@ -3,8 +3,8 @@
 (it runs no native code), the predicted peak of each placement (its 32-bit figures,
 memory_constants_32.py) is at least the peak `micronn simulate(vm="wasm32")` measures and within
 10 % of it, and the outputs equal the reference. The reference models run from .py and from
-.mpy; the zoo models from .mpy, as `micronn flash` installs them: the small ones here, the bigger
-ones under the `long` marker.
+.mpy and from a ROMFS image (weights rom too); the zoo models from .mpy, as `micronn flash`
+installs them: the small ones here, the bigger ones under the `long` marker; two from ROMFS.
 """
 
 import numpy as np
@@ -48,7 +48,8 @@ def _run_32_bit(data, x, placement, runtime, heap_bytes=None):
         board="esp32s3",
         backend="python",
         weights=placement,
-        precompiled=runtime == "mpy",
+        precompiled=runtime != "py",
+        romfs=runtime == "romfs",
         vm="wasm32",
         heap_bytes=heap_bytes,
     )
@@ -71,7 +72,7 @@ def check_upper_bound(data, x, runtime="mpy", label=""):
     plan = plan_container(data, "esp32s3", backend="python", runtime=runtime)
     assert plan.word_bits == 32
     expected = reference.run(model, x)
-    for placement in PLACEMENTS:
+    for placement in PLACEMENTS + (("rom",) if runtime == "romfs" else ()):
         result = _run_32_bit(data, x, placement, runtime)
         assert (result.backend, result.weights) == ("python", placement)
         np.testing.assert_array_equal(result.outputs, expected)
@@ -87,7 +88,7 @@ def check_upper_bound(data, x, runtime="mpy", label=""):
 
 
 @pytest.mark.parametrize("vm", WASM)
-@pytest.mark.parametrize("runtime", ("py", "mpy"))
+@pytest.mark.parametrize("runtime", ("py", "mpy", "romfs"))
 @pytest.mark.parametrize("name", list(MODELS))
 def test_the_reference_models_peak_under_the_32_bit_plan(name, runtime, vm):
     model = MODELS[name]()
@@ -96,7 +97,7 @@ def test_the_reference_models_peak_under_the_32_bit_plan(name, runtime, vm):
 
 
 @pytest.mark.parametrize("vm", WASM)
-@pytest.mark.parametrize("runtime", ("py", "mpy"))
+@pytest.mark.parametrize("runtime", ("py", "mpy", "romfs"))
 def test_a_banded_model_peaks_under_the_32_bit_plan(runtime, vm):
     model = banded_cnn()
     data = container.write(model)
@@ -118,6 +119,16 @@ def _zoo_case(name):
 def test_zoo_models_peak_under_the_32_bit_plan(name, vm):
     data, x = _zoo_case(name)
     check_upper_bound(data, x, "mpy", name)
+
+
+ZOO_ROMFS = ("tiny__ad01_int8", "tiny__kws_ref_model")  # the runtime and the model in ROMFS
+
+
+@pytest.mark.parametrize("vm", WASM)
+@pytest.mark.parametrize("name", ZOO_ROMFS)
+def test_zoo_models_from_romfs_peak_under_the_32_bit_plan(name, vm):
+    data, x = _zoo_case(name)
+    check_upper_bound(data, x, "romfs", name)
 
 
 PATH_BLOCKS = 8  # the runner's paths: 16 bytes a block on 32 bits, so 128 B of path length

@@ -51,7 +51,7 @@ BOARDS = ("rp2040", "esp32")
 LAYOUTS = ("esp32s3", "rp2040")  # two heap sizes: the heap at other addresses
 
 
-def measure(data: bytes, placement: str) -> tuple:
+def measure(data: bytes, placement: str, romfs: bool = False) -> tuple:
     """(peak, loaded) live heap of micronn on the 32-bit VM (without the VM's own objects and
     the runner script's: its "script" stage), after checking the outputs are exact; the smaller
     of two heap layouts (LAYOUTS): the collector is conservative, and a dead block that a word of
@@ -60,7 +60,9 @@ def measure(data: bytes, placement: str) -> tuple:
     x = np.random.default_rng(0).integers(-128, 128, (1, *model.input.shape)).astype(np.int8)
     measured = []
     for board in LAYOUTS:
-        result = simulate(data, x, board=board, backend="python", weights=placement, vm="wasm32")
+        result = simulate(
+            data, x, board=board, backend="python", weights=placement, vm="wasm32", romfs=romfs
+        )
         if not np.array_equal(result.outputs, reference.run(model, x)):
             raise SystemExit("the 32-bit VM's outputs differ from the reference: a bug")
         script = result.heap_stages["script"]
@@ -106,6 +108,30 @@ def row(label: str, name: str, placement: str, measure_on_vm: bool) -> dict:
     }
 
 
+def romfs_row(label: str, name: str, measure_on_vm: bool) -> dict:
+    """The runtime and the model in a ROMFS image (micronn romfs), weights read in place."""
+    data = micronn.convert(str(zoo_models.ZOO / f"{name}.tflite"))
+    tflm = tflm_models.arena_bytes(zoo_models.ZOO / f"{name}.tflite")
+    plan = plan_container(data, "rp2040", backend="python", runtime="romfs")
+    peak, loaded = measure(data, "rom", romfs=True) if measure_on_vm else (None, None)
+    goal = round(GOAL_FACTOR * tflm["total"]) + plan.resident
+    return {
+        "model": label,
+        "TFLM arena": tflm["total"],
+        "peak": peak,
+        "running": loaded,
+        "planned": plan.placements["rom"].peak - SCRIPT,
+        "resident": plan.resident,
+        "goal": goal,
+        "peak/goal": None if peak is None else peak / goal,
+        **{
+            f"fits {board}": plan_container(data, board, backend="python", runtime="romfs").best
+            or "no"
+            for board in BOARDS
+        },
+    }
+
+
 def table(rows: list) -> str:
     columns = list(rows[0])
 
@@ -145,6 +171,11 @@ def main() -> None:
         "the window layers' work;\n"
         f"goal: {GOAL_FACTOR} x TFLM's arena (head + tail) + micronn's resident runtime; "
         "fits: the planner's best placement on the board profile, or no.\n\n" + table(rows)
+    )
+    romfs_rows = [romfs_row(label, name, measure_on_vm) for label, name in MODELS.items()]
+    text += (
+        "\n\nThe runtime and the model in a ROMFS image (micronn romfs: the package's bytecode "
+        "and the weights stay in flash; weights=rom), likewise:\n\n" + table(romfs_rows)
     )
     print(text)
     out = Path(args.out)

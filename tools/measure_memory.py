@@ -10,8 +10,9 @@ there with an x64 _micronn natmod and keeps the rest; --vm wasm32 the 32-bit web
 (micronn.wasm_vm, `make wasm-vm`), python backend only: it has no native code. Every figure is
 the live heap (gc.mem_alloc() right after gc.collect(); on the webassembly port read once the
 collection it asks for has run at its top level: the scripts are generators) of the VM, for the
-package compiled on the VM from .py ("py") and precompiled with mpy-cross ("mpy", as `micronn
-flash` installs it):
+package compiled on the VM from .py ("py"), precompiled with mpy-cross ("mpy", as `micronn
+flash` installs it) and precompiled in a ROMFS image ("romfs", as `micronn romfs` writes it; the
+image's own bytes are left out, romfs_vm.py):
 
 - IMPORT: after `import micronn` in micronn.simulate's runner (the runner's own objects included;
   SCRIPT: before it, what the resident runtime leaves out);
@@ -63,9 +64,12 @@ from micronn.ops.pooling import prepare_pool
 from micronn.ops.reduce import prepare_mean_or_sum
 from micronn.ops.softmax import OUTPUT_SCALE, prepare_softmax
 from micronn.plan import quantize_network
-from micronn.precompiled import package_for_target, precompiled_package
+from micronn.precompiled import package_for_target, precompiled_package, vm_mpy_target
 from micronn.resources import device_package_dir
+from micronn.romfs import build_image
+from micronn.romfs_vm import held_bytes, script_on_romfs
 from micronn.runtime import decode_mpy
+from micronn.runtime_export import romfs_files
 from micronn.simulate import (
     QSTR_TAG,
     SimulationError,
@@ -230,16 +234,40 @@ def main():
 )
 
 
-def _vm_output(vm: str, script: str, package: Path, cwd: Path, *args) -> str:
+class OnRomfs:
+    """The precompiled package in a ROMFS image that the script mounts first (romfs_vm.py),
+    with `extra` folders on the VM's path."""
+
+    def __init__(self, vm: str, extra=()):
+        self.vm = vm
+        self.extra = list(extra)
+        self.name = "romfs"
+
+    def __str__(self):
+        return f"romfs:{self.vm}:{','.join(map(str, self.extra))}"
+
+
+def _vm_target(vm: str):
+    return decode_mpy(wasm_vm.mpy_value()) if vm == "wasm32" else vm_mpy_target(find_micropython())
+
+
+def _vm_output(vm: str, script: str, package, cwd: Path, *args) -> str:
     path = cwd / "_measure.py"
     path.write_text(script)
+    heap = 4 << 20
+    folders = [package]
+    if isinstance(package, OnRomfs):
+        image = build_image(romfs_files(_vm_target(vm)))
+        path = script_on_romfs(cwd, path, image)
+        folders = package.extra
+        heap += held_bytes(len(image), 16 if vm == "wasm32" else 32)
     if vm == "wasm32":
-        done = wasm_vm.run(path, args, cwd=cwd, path=[package], heap=4 << 20, timeout=600)
+        done = wasm_vm.run(path, args, cwd=cwd, path=folders, heap=heap, timeout=600)
     else:
         done = subprocess.run(
-            [find_micropython(), "-X", "heapsize=4M", str(path), *map(str, args)],
+            [find_micropython(), "-X", f"heapsize={heap}", str(path), *map(str, args)],
             cwd=cwd,
-            env=dict(os.environ, MICROPYPATH=str(package)),
+            env=dict(os.environ, MICROPYPATH=os.pathsep.join(map(str, folders))),
             capture_output=True,
             text=True,
             timeout=600,
@@ -266,9 +294,11 @@ def _vm_counted(vm: str, script: str, package: Path, cwd: Path, *args) -> tuple:
     return "\n".join(kept) + "\n", parse_qstr_counts(out)
 
 
-def _package(runtime: str, vm: str) -> Path:
+def _package(runtime: str, vm: str):
     if runtime == "py":
         return device_package_dir().parent
+    if runtime == "romfs":
+        return OnRomfs(vm)
     if vm == "wasm32":
         return package_for_target(decode_mpy(wasm_vm.mpy_value()))
     return precompiled_package(find_micropython())
@@ -613,13 +643,16 @@ def measure(vm: str = "unix") -> dict:
         x = np.zeros(models[0][0].input.size, np.int8)
         for runtime in memory_plan.RUNTIMES:
             package = _package(runtime, vm)
-            result = simulate(
-                probe, x, board="rp2040", backend="python", precompiled=runtime == "mpy", vm=vm
-            )
-            constants["IMPORT"][runtime] = result.heap_stages["import"]
-            constants["SCRIPT"] = result.heap_stages["script"]
+            result = simulate(probe, x, board="rp2040", backend="python", vm=vm, **_form(runtime))
+            stages = result.heap_stages
+            if runtime == "romfs":  # its script also mounts the image: that code is not micronn's
+                own = stages["import"] - stages["script"]
+                constants["IMPORT"][runtime] = own + constants["SCRIPT"]
+            else:
+                constants["IMPORT"][runtime] = stages["import"]
+                constants["SCRIPT"] = stages["script"]
             interned = {"import": result.qstr_stages["import"]}
-            if runtime == "mpy":
+            if runtime != "py":
                 out, counts = _vm_counted(vm, READER_SCRIPT, package, work)
                 reader = json.loads(out)
                 interned.update({s: counts[s] - counts["import"] for s in ("reader", "table")})
@@ -671,6 +704,11 @@ def measure(vm: str = "unix") -> dict:
     figures = memory_plan.FIGURES[bits]
     for name, value in constants.items():
         setattr(figures, name, value)
+    # the offsets' plans take a slack before it is measured: the last one, or .mpy's for a new form
+    figures.SLACK = {
+        runtime: figures.SLACK.get(runtime, figures.SLACK["mpy"])
+        for runtime in memory_plan.RUNTIMES
+    }
     if vm == "wasm32":
         constants["LAYER_MARGIN"] = figures.LAYER_MARGIN = LAYER_MARGIN
         constants["STAGE_OFFSETS"] = measure_offsets(vm, np.max, UPPER_MARGIN)
@@ -699,12 +737,15 @@ def main():
 )
 
 
-def _with_natmod(package: Path, natmod: Path, work: Path) -> Path:
-    """A folder holding the package (micronn/) and the _micronn natmod beside it."""
+def _with_natmod(package, natmod: Path, work: Path):
+    """A folder holding the package (micronn/) and the _micronn natmod beside it (in a ROMFS
+    image: the image, and a folder of the natmod, as a board's /lib holds it)."""
     folder = work / f"with-natmod-{package.name}"
     folder.mkdir(parents=True)
-    (folder / "micronn").symlink_to(package / "micronn", target_is_directory=True)
     (folder / "_micronn.mpy").write_bytes(natmod.read_bytes())
+    if isinstance(package, OnRomfs):
+        return OnRomfs(package.vm, [folder])
+    (folder / "micronn").symlink_to(package / "micronn", target_is_directory=True)
     return folder
 
 
@@ -779,6 +820,10 @@ def with_c(constants: dict, c: dict) -> dict:
     merged["PLANS"].update(c["PLANS"])
     names = {k: v for k, v in merged.get("MODULE_QSTRS", {}).items() if k[0] != "c"}
     merged["MODULE_QSTRS"] = {**names, **c.get("MODULE_QSTRS", {})}
+    for table in ("MODULES", "MODULE_QSTRS"):  # c figures measured before the ROMFS form:
+        for (backend, runtime, module), value in list(merged[table].items()):  # .mpy's bound it
+            if backend == "c" and runtime == "mpy":
+                merged[table].setdefault(("c", "romfs", module), value)
     return merged
 
 
@@ -822,8 +867,8 @@ def measure_offsets(vm: str, summary, margin: int = 0) -> dict:
                     board=board,
                     backend="python",
                     weights=placement,
-                    precompiled=runtime == "mpy",
                     vm=vm,
+                    **_form(runtime),
                 )
                 predicted = plan.placements[placement].stages
                 measured = dict(result.heap_stages)
@@ -858,6 +903,11 @@ def slack_models():
     ]
 
 
+def _form(runtime: str) -> dict:
+    """simulate()'s arguments for a runtime form."""
+    return {"precompiled": runtime != "py", "romfs": runtime == "romfs"}
+
+
 def _runs(data, x, heap, placement, runtime) -> bool:
     try:
         simulate(
@@ -866,8 +916,8 @@ def _runs(data, x, heap, placement, runtime) -> bool:
             board="rp2350",
             backend="python",
             weights=placement,
-            precompiled=runtime == "mpy",
             heap_bytes=heap,
+            **_form(runtime),
         )
     except SimulationError:
         return False

@@ -65,7 +65,8 @@ def _add_inspect(sub):
         "--runtime",
         choices=RUNTIMES,
         default="mpy",
-        help="the device package as micronn flash installs it (mpy) or as .py source",
+        help="the device package as micronn flash installs it (mpy), as .py source, or in a "
+        "ROMFS image with the model (romfs: micronn romfs)",
     )
     parser.add_argument(
         "--backend",
@@ -161,6 +162,18 @@ def _add_export_runtime(sub):
         "--board", help="compile .mpy files for this board's arch (default: .py sources)"
     )
     parser.add_argument("--source", action="store_true", help="write .py sources even with --board")
+
+
+def _add_romfs(sub):
+    parser = sub.add_parser(
+        "romfs",
+        help="write a ROMFS image of the runtime and models, for mpremote romfs deploy",
+    )
+    parser.add_argument("image", help="the image file to write, e.g. micronn.romfs")
+    parser.add_argument("models", nargs="*", help=".mnq files to put in /rom/models/")
+    parser.add_argument(
+        "--board", default=DEFAULT_BOARD, help="compile the runtime for this board's arch"
+    )
 
 
 def _add_docs(sub):
@@ -265,6 +278,7 @@ VERBS = {
     "devs": (_add_devs, commands.do_devs),
     "bench": (_add_bench, commands.do_bench),
     "export-runtime": (_add_export_runtime, commands.do_export_runtime),
+    "romfs": (_add_romfs, commands.do_romfs),
     "docs": (_add_docs, commands.do_docs),
 }
 

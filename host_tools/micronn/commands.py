@@ -259,6 +259,31 @@ def do_export_runtime(args) -> list:
     ]
 
 
+def do_romfs(args) -> list:
+    from micronn.runtime_export import ROMFS_MODELS, romfs_image
+
+    models = {}
+    for path in args.models:
+        data = Path(path).read_bytes()
+        container.read(data)  # a damaged or foreign file says so here, not on the board
+        name = Path(path).stem
+        if name in models:
+            raise ValueError(f"two models are named {name}.mnq; rename one")
+        models[name] = data
+    board = load_board(args.board)
+    image = romfs_image(board.name, models)
+    Path(args.image).write_bytes(image)
+    lines = [f"wrote {args.image}: {len(image)} B, the runtime for {board.name}"]
+    lines += [f"  /rom/{ROMFS_MODELS}/{name}.mnq" for name in models]
+    lines += [
+        f"deploy it: mpremote romfs deploy {args.image}   (MicroPython 1.25 or later, a board "
+        "with a ROMFS partition: docs/memory.md)",
+        "on the board the runtime imports from /rom/lib while /lib holds no micronn; "
+        "micronn.load('/rom/models/NAME.mnq') reads the weights in place (weights='rom')",
+    ]
+    return lines
+
+
 def do_docs(args) -> list:
     """The pages that travel with micronn (in the wheel too), or the text of one."""
     from micronn.resources import docs_dir

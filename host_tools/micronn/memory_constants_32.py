@@ -6,11 +6,12 @@ VM: 3.4.0; MicroPython v1.29.0-6.gc763859f35 on 2026-08-25.
 """
 
 GC_BLOCK = 16  # bytes per GC block on a 32-bit VM or board (4 machine words)
-IMPORT = {"py": 51184, "mpy": 17504}
+IMPORT = {"py": 51184, "mpy": 17504, "romfs": 10800}
 SCRIPT = 4720  # the VM and simulate's runner before `import micronn`: in IMPORT, not micronn's
 READER = {
     "py": {"reader": 0, "table": 0, "blocks": 0, "residue": 0},
     "mpy": {"reader": 14352, "blocks": 14960, "residue": 2992, "table": 21216},
+    "romfs": {"reader": 4704, "blocks": 4896, "residue": 976, "table": 6752},
 }
 TABLE = (
     199,
@@ -64,16 +65,25 @@ STAGE_OFFSETS = {
         "network": 1336,
         "loaded": 1080,
     },
+    "romfs": {
+        "import": 640,
+        "reader": 1712,
+        "table": 1344,
+        "blocks": 2288,
+        "network": 1688,
+        "loaded": 1448,
+    },
 }  # largest measured - predicted + 512: an upper bound
 SLACK = {
     "py": 54272,
     "mpy": 2048,
+    "romfs": 6144,
 }  # mpy: the 32-bit qemu board's (BOARD_SLACK_MPY); py: the 64-bit VM's
 FRAGMENTATION = 0.02  # and this share of the peak (memory_plan.heap_needed)
 LAYER_MARGIN = 48  # bytes per layer of an upper bound
-EDGE_TABLE_MODULE = {"py": 1088, "mpy": 704}  # a model of several edges
-NET_EDGES_MODULE = {"py": 4736, "mpy": 3760}  # its network's module
-BANDS_MODULE = {"py": 3568, "mpy": 3264}  # a model with a banded stage
+EDGE_TABLE_MODULE = {"py": 1088, "mpy": 704, "romfs": 208}  # a model of several edges
+NET_EDGES_MODULE = {"py": 4736, "mpy": 3760, "romfs": 1216}  # its network's module
+BANDS_MODULE = {"py": 3568, "mpy": 3264, "romfs": 896}  # a model with a banded stage
 OP_MODULES = {
     "python": {
         "FULLY_CONNECTED": "python_dense",
@@ -173,6 +183,22 @@ MODULES = {  # (backend, runtime form, module): heap bytes of its own import
     ("python", "py", "python_softmax"): 2208,
     ("python", "py", "reciprocal"): 1728,
     ("python", "py", "window"): 768,
+    ("python", "romfs", "fixedpoint"): 384,
+    ("python", "romfs", "logarithm"): 480,
+    ("python", "romfs", "python_add"): 176,
+    ("python", "romfs", "python_broadcast"): 512,
+    ("python", "romfs", "python_constant"): 112,
+    ("python", "romfs", "python_conv"): 256,
+    ("python", "romfs", "python_dense"): 336,
+    ("python", "romfs", "python_log_softmax"): 272,
+    ("python", "romfs", "python_lut"): 144,
+    ("python", "romfs", "python_pool"): 320,
+    ("python", "romfs", "python_reduce"): 320,
+    ("python", "romfs", "python_resize"): 400,
+    ("python", "romfs", "python_shape"): 336,
+    ("python", "romfs", "python_softmax"): 240,
+    ("python", "romfs", "reciprocal"): 208,
+    ("python", "romfs", "window"): 240,
     ("rules", "mpy", "rules_broadcast"): 2448,
     ("rules", "mpy", "rules_constant"): 272,
     ("rules", "mpy", "rules_log_softmax"): 816,
@@ -187,6 +213,13 @@ MODULES = {  # (backend, runtime form, module): heap bytes of its own import
     ("rules", "py", "rules_reduce"): 2080,
     ("rules", "py", "rules_resize"): 1824,
     ("rules", "py", "rules_shape"): 2768,
+    ("rules", "romfs", "rules_broadcast"): 928,
+    ("rules", "romfs", "rules_constant"): 160,
+    ("rules", "romfs", "rules_log_softmax"): 304,
+    ("rules", "romfs", "rules_lut"): 144,
+    ("rules", "romfs", "rules_reduce"): 768,
+    ("rules", "romfs", "rules_resize"): 592,
+    ("rules", "romfs", "rules_shape"): 736,
 }
 PLANS = {  # (backend, op): (base, per requantization channel)
     ("python", "ADD"): (185, 0),
@@ -226,6 +259,7 @@ QSTR_POOL = (
 QSTRS = {
     "py": {"import": 508, "late": 4},
     "mpy": {"import": 223, "reader": 113, "table": 157, "late": 24},
+    "romfs": {"import": 223, "reader": 113, "table": 157, "late": 24},
 }  # names interned by `import micronn` (the VM's and the runner's too), by the reader's modules
 MODULE_QSTRS = {  # (backend, runtime form, module): names its import interns
     ("optional", "mpy", "bands"): 19,
@@ -234,6 +268,9 @@ MODULE_QSTRS = {  # (backend, runtime form, module): names its import interns
     ("optional", "py", "bands"): 27,
     ("optional", "py", "edge_table"): 7,
     ("optional", "py", "net_edges"): 32,
+    ("optional", "romfs", "bands"): 19,
+    ("optional", "romfs", "edge_table"): 7,
+    ("optional", "romfs", "net_edges"): 29,
     ("python", "mpy", "fixedpoint"): 21,
     ("python", "mpy", "logarithm"): 15,
     ("python", "mpy", "python_add"): 5,
@@ -266,6 +303,22 @@ MODULE_QSTRS = {  # (backend, runtime form, module): names its import interns
     ("python", "py", "python_softmax"): 20,
     ("python", "py", "reciprocal"): 13,
     ("python", "py", "window"): 12,
+    ("python", "romfs", "fixedpoint"): 21,
+    ("python", "romfs", "logarithm"): 15,
+    ("python", "romfs", "python_add"): 5,
+    ("python", "romfs", "python_broadcast"): 15,
+    ("python", "romfs", "python_constant"): 5,
+    ("python", "romfs", "python_conv"): 12,
+    ("python", "romfs", "python_dense"): 13,
+    ("python", "romfs", "python_log_softmax"): 10,
+    ("python", "romfs", "python_lut"): 5,
+    ("python", "romfs", "python_pool"): 16,
+    ("python", "romfs", "python_reduce"): 10,
+    ("python", "romfs", "python_resize"): 22,
+    ("python", "romfs", "python_shape"): 12,
+    ("python", "romfs", "python_softmax"): 7,
+    ("python", "romfs", "reciprocal"): 15,
+    ("python", "romfs", "window"): 11,
     ("rules", "mpy", "rules_broadcast"): 15,
     ("rules", "mpy", "rules_constant"): 6,
     ("rules", "mpy", "rules_log_softmax"): 7,
@@ -280,4 +333,11 @@ MODULE_QSTRS = {  # (backend, runtime form, module): names its import interns
     ("rules", "py", "rules_reduce"): 21,
     ("rules", "py", "rules_resize"): 17,
     ("rules", "py", "rules_shape"): 35,
+    ("rules", "romfs", "rules_broadcast"): 15,
+    ("rules", "romfs", "rules_constant"): 6,
+    ("rules", "romfs", "rules_log_softmax"): 7,
+    ("rules", "romfs", "rules_lut"): 5,
+    ("rules", "romfs", "rules_reduce"): 12,
+    ("rules", "romfs", "rules_resize"): 7,
+    ("rules", "romfs", "rules_shape"): 17,
 }

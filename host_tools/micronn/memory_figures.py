@@ -18,6 +18,10 @@ from types import SimpleNamespace
 from micronn import memory_constants, memory_constants_32
 from micronn.memory_constants_board import VIPER_OBJECTS
 
+# the runtime forms (memory_plan.RUNTIMES) of .mpy files, on the filesystem or in a ROMFS image:
+# load() imports the reader when it needs it and then drops it
+PRECOMPILED = ("mpy", "romfs")
+
 FIGURES = {64: memory_constants, 32: memory_constants_32}  # word bits -> measured constants
 
 
@@ -31,7 +35,8 @@ def _merged(shared, own, backend: str, code_in_heap: bool) -> SimpleNamespace:
         if kind == backend:
             modules[kind, runtime, module] = shared.MODULES.get(("python", runtime, module), size)
     if code_in_heap and backend == "viper":
-        modules.update({("viper", "mpy", name): size for name, size in VIPER_OBJECTS.items()})
+        for runtime in PRECOMPILED:  # native code is copied to RAM from a ROMFS .mpy too
+            modules.update({("viper", runtime, n): size for n, size in VIPER_OBJECTS.items()})
     plans = {key: value for key, value in own.PLANS.items() if key[0] == backend}
     counted = dict(getattr(shared, "MODULE_QSTRS", {}))  # names are the same on any word size
     for key, count in getattr(own, "MODULE_QSTRS", {}).items():

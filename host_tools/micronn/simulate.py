@@ -19,9 +19,12 @@ import numpy as np
 from micronn import container, wasm_vm
 from micronn.boards import load_board
 from micronn.inputs import input_codes
-from micronn.precompiled import package_for_target, precompiled_package
+from micronn.precompiled import package_for_target, precompiled_package, vm_mpy_target
 from micronn.resources import device_package_dir, device_script
+from micronn.romfs import build_image
+from micronn.romfs_vm import held_bytes, script_on_romfs
 from micronn.runtime import decode_mpy
+from micronn.runtime_export import ROMFS_MODELS, romfs_files
 
 BACKENDS = ("auto", "python", "viper", "ulab", "c")
 WEIGHTS = ("auto", "ram", "stream", "rom")
@@ -167,6 +170,7 @@ def simulate(
     heap_bytes=None,
     vm="unix",
     natmod=None,
+    romfs=False,
 ) -> SimulationResult:
     """Run the model on the MicroPython VM with `board`'s heap; x is int8 codes or floats, one
     sample or a batch, as `micronn run` takes them on a board (inputs.input_codes); outputs
@@ -180,7 +184,10 @@ def simulate(
     measures a 32-bit board's peak heap but grows its heap instead of running out, and has no
     viper or c backend; backend "ulab" runs its ulab build). natmod: the path of a _micronn
     native module for the unix VM (`make natmod ARCH=x64`), put on its import path as a board
-    has it in /lib, for backend "c" on a VM without _micronn built in.
+    has it in /lib, for backend "c" on a VM without _micronn built in. romfs: the precompiled
+    package (and the agent) and the model in a ROMFS image mounted at /rom, as
+    `micronn romfs` writes it for a board (romfs_vm.py: the image's own bytes are left out of
+    every figure, as a board keeps it in flash); weights="rom" then reads them in place.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
@@ -190,11 +197,14 @@ def simulate(
         )
     if vm not in VMS:
         raise ValueError(f"unknown VM {vm!r}; choose one of: {', '.join(VMS)}")
+    if romfs and not precompiled:
+        raise ValueError("a ROMFS image holds the precompiled package: use precompiled=True")
     profile = load_board(board)
     heap = profile.heap_bytes if heap_bytes is None else int(heap_bytes)
     data, model = _load_model(model_path_or_bytes)
     rows, single = input_codes(model.inputs, x)
-    arguments = ["model.mnq", "input.bin", "output.bin", str(len(rows)), backend, weights]
+    model_path = f"/rom/{ROMFS_MODELS}/model.mnq" if romfs else "model.mnq"
+    arguments = [model_path, "input.bin", "output.bin", str(len(rows)), backend, weights]
     if len(model.inputs) > 1 or len(model.outputs) > 1:
         arguments += [
             ",".join(str(spec.size) for spec in edges) for edges in (model.inputs, model.outputs)
@@ -203,12 +213,23 @@ def simulate(
         work = Path(workdir)
         (work / "model.mnq").write_bytes(data)
         (work / "input.bin").write_bytes(rows.tobytes())
+        held = 0
         try:
             if vm == "wasm32":
-                done = _run_wasm(work, arguments, heap, backend, precompiled)
+                target = _wasm_target()
+                run = _VmRun(work, device_script(RUNNER_SCRIPT), _wasm_package(target, precompiled))
+                if romfs:
+                    held = run.on_romfs(target, data, 16)
+                done = _run_wasm(run, arguments, heap + held, backend)
             else:
-                extra = _natmod_folder(work, natmod) if natmod is not None else None
-                done = _run_unix(work, arguments, heap, micropython, precompiled, extra)
+                executable = find_micropython(micropython)
+                package = precompiled_package(executable) if precompiled else None
+                run = _VmRun(work, device_script(RUNNER_SCRIPT), package)
+                if romfs:
+                    held = run.on_romfs(vm_mpy_target(executable), data, 32)
+                if natmod is not None:
+                    run.path.append(_natmod_folder(work, natmod))
+                done = _run_unix(run, arguments, heap + held, executable)
         except subprocess.TimeoutExpired:
             raise SimulationError(
                 f"the VM did not finish within {TIMEOUT_SECONDS} s; try fewer input rows"
@@ -217,12 +238,13 @@ def simulate(
             raise _vm_failure(done.stdout, done.stderr, profile.name, heap)
         result = _parse_result(done.stdout)
         raw = (work / "output.bin").read_bytes()
+    stages = {str(k): int(v) - held for k, v in result["stages"].items()}
     return SimulationResult(
         outputs=_split_outputs(model, raw, len(rows), single),
-        peak_heap=max(result["stages"].values()),
+        peak_heap=max(stages.values()),
         backend=str(result["backend"]),
         weights=str(result["weights"]),
-        heap_stages={str(k): int(v) for k, v in result["stages"].items()},
+        heap_stages=stages,
         qstr_stages=parse_qstr_counts(done.stdout),
     )
 
@@ -234,35 +256,55 @@ def _natmod_folder(work, natmod):
     return folder
 
 
-def _run_unix(work, arguments, heap, micropython, precompiled, extra=None):
-    executable = find_micropython(micropython)
+class _VmRun:
+    """What a VM run is given: the script and the folders on its import path."""
+
+    def __init__(self, work, script, package):
+        self.work = work
+        self.script = Path(script)
+        self.path = [] if package is None else [Path(package)]
+
+    def on_romfs(self, target, data, block) -> int:
+        """Put the package and the model into a ROMFS image the script mounts first; returns
+        the heap bytes the image takes on the VM (none on a board)."""
+        image = build_image(romfs_files(target, {"model": data}))
+        self.path = [self.script.parent]  # its neighbours (simulate_edges.py), not the package
+        self.script = script_on_romfs(self.work, self.script, image)
+        return held_bytes(len(image), block)
+
+
+def _run_unix(run, arguments, heap, executable):
     # precompiled: the package as .mpy files, as `micronn flash` installs it on a board
     # (precompiled.py: the board's bytecode, native code for the VM's own arch)
-    package = precompiled_package(executable) if precompiled else device_package_dir().parent
-    if extra is not None:
-        package = f"{package}{os.pathsep}{extra}"
-    command = [executable, "-X", f"heapsize={heap}", str(device_script(RUNNER_SCRIPT))]
+    path = run.path or [device_package_dir().parent]
+    command = [executable, "-X", f"heapsize={heap}", str(run.script)]
     return subprocess.run(
         command + arguments,
-        cwd=work,
-        env=dict(os.environ, MICROPYPATH=str(package)),
+        cwd=run.work,
+        env=dict(os.environ, MICROPYPATH=os.pathsep.join(map(str, path))),
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
     )
 
 
-def _run_wasm(work, arguments, heap, backend, precompiled):
+def _wasm_target():
     try:
-        target = decode_mpy(wasm_vm.mpy_value())
+        return decode_mpy(wasm_vm.mpy_value())
     except FileNotFoundError as error:
         raise SimulationError(str(error)) from None
-    package = package_for_target(target) if precompiled else device_package_dir().parent
+
+
+def _wasm_package(target, precompiled):
+    return package_for_target(target) if precompiled else device_package_dir().parent
+
+
+def _run_wasm(run, arguments, heap, backend):
     return wasm_vm.run(
-        device_script(RUNNER_SCRIPT),
+        run.script,
         arguments,
-        cwd=work,
-        path=[package],
+        cwd=run.work,
+        path=run.path,
         heap=heap,
         ulab=backend == "ulab",
         timeout=TIMEOUT_SECONDS,

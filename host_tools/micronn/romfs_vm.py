@@ -1,0 +1,38 @@
+"""A MicroPython VM that runs a script as a board with a ROMFS partition would: the image
+mounted at /rom and /rom/lib on `sys.path` (a board puts /lib first; the VM's has no micronn).
+
+The VMs have no flash, so the image lives in their heap: one bytearray, allocated before
+anything else and filled in place. A board's image is in flash, so every live-heap figure
+taken on the VM leaves out `held_bytes(image)`, and the unix VM's heap is made that much
+larger than the board's (its heap cannot grow).
+"""
+
+from pathlib import Path
+
+IMAGE_NAME = "micronn.romfs"  # in the VM's working folder
+MOUNT = """\
+import gc, sys, vfs
+_romfs = bytearray({size})  # a board's image is in flash: host figures leave these bytes out
+with open({name!r}, "rb") as _file:
+    _file.readinto(_romfs)
+vfs.mount(vfs.VfsRom(_romfs), "/rom")
+sys.path.insert(0, "/rom/lib")
+del _romfs, _file
+gc.collect()
+"""
+
+
+def held_bytes(image_size: int, block: int) -> int:
+    """Heap bytes of the image's bytearray on a VM whose GC blocks are `block` bytes: the
+    object and its data, each rounded up to whole blocks."""
+    return block + -(-image_size // block) * block
+
+
+def script_on_romfs(work: Path, script: Path, image: bytes) -> Path:
+    """Write `image` and a copy of `script` that mounts it first into `work`; returns the copy
+    (run it in `work`, with `script`'s folder on the VM's path if it imports its neighbours)."""
+    (work / IMAGE_NAME).write_bytes(image)
+    mounted = work / f"_romfs_{Path(script).name}"
+    prelude = MOUNT.format(size=len(image), name=IMAGE_NAME)
+    mounted.write_text(prelude + Path(script).read_text(encoding="utf-8"), encoding="utf-8")
+    return mounted

@@ -1,0 +1,148 @@
+"""ROMFS images (micronn.romfs, `micronn romfs`): the real VM's vfs.VfsRom mounts what the writer
+builds and reads every file back byte for byte, each file's data aligned in the image; the
+runtime imported from an image runs models exactly, with their weights read in place, in less
+heap than from the filesystem, and a board's heap that the runtime on the filesystem does not
+load IC ResNet-8 in runs it from ROMFS."""
+
+import json
+
+import numpy as np
+import pytest
+import zoo_models
+from test_zoo_device import inputs
+from vm import run, vm_params
+
+import micronn
+from micronn import container, reference
+from micronn.cli import main
+from micronn.memory_plan import plan_container
+from micronn.romfs import ALIGN, build_image, varuint
+from micronn.simulate import SimulationError, simulate
+
+MOUNT_AND_LIST = """
+import json, uctypes, vfs
+image = open("test.romfs", "rb").read()
+vfs.mount(vfs.VfsRom(image), "/rom")
+base = uctypes.addressof(image)
+found = {}
+for path in PATHS:
+    with open("/rom/" + path, "rb") as f:
+        view = memoryview(f)
+        found[path] = [uctypes.addressof(view) - base, bytes(view).hex()]
+print(json.dumps([found, sorted(__import__("os").listdir("/rom/lib"))]))
+"""
+
+
+def _files():
+    rng = np.random.default_rng(1)
+    return {
+        "a.bin": b"",
+        "lib/x.mpy": bytes(rng.integers(0, 256, 1).astype(np.uint8)),
+        "lib/deep/y.mnq": bytes(rng.integers(0, 256, 300).astype(np.uint8)),
+        "lib/z.txt": b"z" * 129,  # a two-byte length
+        "models/m.mnq": bytes(rng.integers(0, 256, 70000).astype(np.uint8)),  # three bytes
+    }
+
+
+@pytest.mark.parametrize("vm", vm_params())
+def test_the_vm_mounts_the_image_and_reads_every_file_back_aligned(vm, tmp_path):
+    files = _files()
+    image = build_image(files)
+    assert len(image) % 2 == 0
+    (tmp_path / "test.romfs").write_bytes(image)
+    script = MOUNT_AND_LIST.replace("PATHS", repr(list(files)))
+    found, listed = json.loads(run(script, cwd=tmp_path, vm=vm, heapsize="2M"))
+    assert {path: bytes.fromhex(data) for path, (_, data) in found.items()} == files
+    assert all(offset % ALIGN == 0 for offset, _ in found.values())
+    assert listed == ["deep", "x.mpy", "z.txt"]
+
+
+def test_varuints_are_big_endian_base_128_and_pad_with_0x80():
+    assert varuint(0) == b"\x00"
+    assert varuint(127) == b"\x7f"
+    assert varuint(128) == b"\x81\x00"
+    assert varuint(300, 4) == b"\x80\x80\x82\x2c"
+
+
+@pytest.mark.parametrize("path", ["", "/abs", "a//b", "a/../b", "ü.mnq"])
+def test_a_path_that_is_not_plain_and_relative_is_refused(path):
+    with pytest.raises(ValueError, match="plain relative path"):
+        build_image({path: b"x"})
+
+
+def test_a_name_that_is_a_file_and_a_folder_is_refused():
+    with pytest.raises(ValueError, match="both a file and a folder"):
+        build_image({"lib": b"x", "lib/y": b"y"})
+
+
+def test_micronn_romfs_writes_the_runtime_and_the_models(tmp_path, capsys):
+    data = container.write(container.read(micronn_model_bytes()))
+    (tmp_path / "net.mnq").write_bytes(data)
+    out = tmp_path / "micronn.romfs"
+    assert main(["romfs", str(out), str(tmp_path / "net.mnq"), "--board", "rp2040"]) == 0
+    printed = capsys.readouterr().out
+    assert "/rom/models/net.mnq" in printed and "mpremote romfs deploy" in printed
+    image = out.read_bytes()
+    assert image.startswith(b"\xd2\xcd\x31") and data in image
+    assert b"micronn 0.1.0 mpy6.3-armv6m" in image  # the runtime's stamp, for rp2040's arch
+
+
+def test_micronn_romfs_refuses_a_damaged_model_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "bad.mnq").write_bytes(b"MNQ1 not a model")
+    out = tmp_path / "micronn.romfs"
+    assert main(["romfs", str(out), str(tmp_path / "bad.mnq")]) != 0
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("micronn romfs: error:") and "\n" not in error
+    assert not out.exists()
+
+
+def micronn_model_bytes():
+    from reference_models import MODELS
+
+    return container.write(MODELS["digits_mlp"]())
+
+
+def _zoo(name):
+    entry = next(e for e in zoo_models.entries("converts") if e["file"] == name + ".tflite")
+    data = micronn.convert(str(zoo_models.model_path(entry)))
+    return data, inputs(container.read(data), entry)[:1]
+
+
+@pytest.mark.parametrize("vm", vm_params(("wasm32",)))
+def test_ad_from_romfs_is_exact_and_takes_less_heap_than_from_the_filesystem(vm):
+    """MLPerf Tiny AD on the 32-bit VM, python backend: the runtime from ROMFS with the weights
+    in place gives the reference's integers; its package imports in under half the heap the
+    .mpy files on a filesystem take, and its peak is at least 15 KB lower than theirs with
+    streamed weights."""
+    data, x = _zoo("tiny__ad01_int8")
+    expected = reference.run(container.read(data), x)
+    rom = simulate(data, x, board="rp2040", backend="python", weights="rom", vm=vm, romfs=True)
+    files = simulate(data, x, board="rp2040", backend="python", weights="stream", vm=vm)
+    np.testing.assert_array_equal(rom.outputs, expected)
+    assert rom.weights == "rom"
+
+    def own(result, stage=None):
+        value = result.peak_heap if stage is None else result.heap_stages[stage]
+        return value - result.heap_stages["script"]
+
+    assert own(rom, "import") * 2 < own(files, "import")
+    assert own(rom) + 15000 < own(files)
+
+
+HEAP_64 = 128 * 1024  # the 64-bit VM's: ResNet-8 needs 138.7 KB from files, 118.1 KB from ROMFS
+
+
+def test_resnet8_runs_from_romfs_in_a_heap_where_the_filesystem_runtime_does_not():
+    """IC ResNet-8 (MLPerf Tiny): on the 64-bit VM with a 128 KiB heap the .mpy runtime on the
+    filesystem runs out even with streamed weights; from ROMFS, with its weights in place, it
+    loads and its outputs equal the reference. On the ESP32 profile (32-bit figures) the
+    planner fits it from ROMFS only."""
+    data, x = _zoo("tiny__pretrainedResnet_quant")
+    with pytest.raises(SimulationError, match="out of memory"):
+        simulate(data, x, board="esp32", backend="python", weights="stream", heap_bytes=HEAP_64)
+    result = simulate(
+        data, x, board="esp32", backend="python", weights="rom", romfs=True, heap_bytes=HEAP_64
+    )
+    np.testing.assert_array_equal(result.outputs, reference.run(container.read(data), x))
+    assert plan_container(data, "esp32", backend="python", runtime="mpy").best is None
+    assert plan_container(data, "esp32", backend="python", runtime="romfs").best == "rom"
