@@ -111,9 +111,9 @@ def _zoo(name):
 @pytest.mark.parametrize("vm", vm_params(("wasm32",)))
 def test_ad_from_romfs_is_exact_and_takes_less_heap_than_from_the_filesystem(vm):
     """MLPerf Tiny AD on the 32-bit VM, python backend: the runtime from ROMFS with the weights
-    in place gives the reference's integers; its package imports in under half the heap the
-    .mpy files on a filesystem take, and its peak is at least 15 KB lower than theirs with
-    streamed weights."""
+    in place gives the reference's integers; its package's import takes at least 5 KB less
+    heap than the .mpy files on a filesystem (6,064 B against 12,784 B), and its peak is at
+    least 15 KB lower than theirs with streamed weights (28,768 B against 47,456 B)."""
     data, x = _zoo("tiny__ad01_int8")
     expected = reference.run(container.read(data), x)
     rom = simulate(data, x, board="rp2040", backend="python", weights="rom", vm=vm, romfs=True)
@@ -125,7 +125,7 @@ def test_ad_from_romfs_is_exact_and_takes_less_heap_than_from_the_filesystem(vm)
         value = result.peak_heap if stage is None else result.heap_stages[stage]
         return value - result.heap_stages["script"]
 
-    assert own(rom, "import") * 2 < own(files, "import")
+    assert own(rom, "import") + 5000 < own(files, "import")
     assert own(rom) + 15000 < own(files)
 
 
