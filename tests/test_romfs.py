@@ -8,11 +8,9 @@ import json
 
 import numpy as np
 import pytest
-import zoo_models
-from test_zoo_device import inputs
+from test_memory_plan_32 import _zoo_case
 from vm import run, vm_params
 
-import micronn
 from micronn import container, reference
 from micronn.cli import main
 from micronn.memory_plan import plan_container
@@ -102,19 +100,13 @@ def micronn_model_bytes():
     return container.write(MODELS["digits_mlp"]())
 
 
-def _zoo(name):
-    entry = next(e for e in zoo_models.entries("converts") if e["file"] == name + ".tflite")
-    data = micronn.convert(str(zoo_models.model_path(entry)))
-    return data, inputs(container.read(data), entry)[:1]
-
-
 @pytest.mark.parametrize("vm", vm_params(("wasm32",)))
 def test_ad_from_romfs_is_exact_and_takes_less_heap_than_from_the_filesystem(vm):
     """MLPerf Tiny AD on the 32-bit VM, python backend: the runtime from ROMFS with the weights
     in place gives the reference's integers; its package's import takes at least 5 KB less
     heap than the .mpy files on a filesystem (6,064 B against 12,784 B), and its peak is at
     least 15 KB lower than theirs with streamed weights (28,768 B against 47,456 B)."""
-    data, x = _zoo("tiny__ad01_int8")
+    data, x = _zoo_case("tiny__ad01_int8")
     expected = reference.run(container.read(data), x)
     rom = simulate(data, x, board="rp2040", backend="python", weights="rom", vm=vm, romfs=True)
     files = simulate(data, x, board="rp2040", backend="python", weights="stream", vm=vm)
@@ -137,7 +129,7 @@ def test_resnet8_runs_from_romfs_in_a_heap_where_the_filesystem_runtime_does_not
     filesystem runs out even with streamed weights; from ROMFS, with its weights in place, it
     loads and its outputs equal the reference. On the ESP32 profile (32-bit figures) the
     planner fits it from ROMFS only."""
-    data, x = _zoo("tiny__pretrainedResnet_quant")
+    data, x = _zoo_case("tiny__pretrainedResnet_quant")
     with pytest.raises(SimulationError, match="out of memory"):
         simulate(data, x, board="esp32", backend="python", weights="stream", heap_bytes=HEAP_64)
     result = simulate(
