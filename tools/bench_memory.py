@@ -80,11 +80,14 @@ def _band_work(model):
     return bands.extra_work(model, model.bands) / total
 
 
-def row(label: str, name: str, placement: str, measure_on_vm: bool) -> dict:
+def converted(name: str) -> tuple:
+    """(the zoo model's .mnq bytes, TFLM's arena figures for it)."""
     path = zoo_models.ZOO / f"{name}.tflite"
-    data = micronn.convert(str(path))
+    return micronn.convert(str(path)), tflm_models.arena_bytes(path)
+
+
+def row(label: str, data: bytes, tflm: dict, placement: str, measure_on_vm: bool) -> dict:
     model = container.read(data)
-    tflm = tflm_models.arena_bytes(path)
     plan = plan_container(data, "rp2040", backend="python", runtime="mpy")
     peak, loaded = measure(data, placement) if measure_on_vm else (None, None)
     goal = round(GOAL_FACTOR * tflm["total"]) + plan.resident
@@ -108,10 +111,8 @@ def row(label: str, name: str, placement: str, measure_on_vm: bool) -> dict:
     }
 
 
-def romfs_row(label: str, name: str, measure_on_vm: bool) -> dict:
+def romfs_row(label: str, data: bytes, tflm: dict, measure_on_vm: bool) -> dict:
     """The runtime and the model in a ROMFS image (micronn romfs), weights read in place."""
-    data = micronn.convert(str(zoo_models.ZOO / f"{name}.tflite"))
-    tflm = tflm_models.arena_bytes(zoo_models.ZOO / f"{name}.tflite")
     plan = plan_container(data, "rp2040", backend="python", runtime="romfs")
     peak, loaded = measure(data, "rom", romfs=True) if measure_on_vm else (None, None)
     goal = round(GOAL_FACTOR * tflm["total"]) + plan.resident
@@ -159,7 +160,8 @@ def main() -> None:
     measure_on_vm = not args.no_measure and wasm_vm.available()
     if not measure_on_vm and not args.no_measure:
         print("bench-memory: the 32-bit VM is not installed (make wasm-vm): planner figures only")
-    rows = [row(label, name, args.placement, measure_on_vm) for label, name in MODELS.items()]
+    models = {label: converted(name) for label, name in MODELS.items()}
+    rows = [row(label, *m, args.placement, measure_on_vm) for label, m in models.items()]
     text = (
         f"micronn on a 32-bit board (webassembly VM, python backend, weights={args.placement}, "
         "runtime .mpy) against TFLM's arena, in bytes.\n"
@@ -172,7 +174,7 @@ def main() -> None:
         f"goal: {GOAL_FACTOR} x TFLM's arena (head + tail) + micronn's resident runtime; "
         "fits: the planner's best placement on the board profile, or no.\n\n" + table(rows)
     )
-    romfs_rows = [romfs_row(label, name, measure_on_vm) for label, name in MODELS.items()]
+    romfs_rows = [romfs_row(label, *m, measure_on_vm) for label, m in models.items()]
     text += (
         "\n\nThe runtime and the model in a ROMFS image (micronn romfs: the package's bytecode "
         "and the weights stay in flash; weights=rom), likewise:\n\n" + table(romfs_rows)

@@ -47,9 +47,11 @@ RESIZE_TABLES = {"RESIZE_NEAREST_NEIGHBOR": 1, "RESIZE_BILINEAR": 3}  # tables p
 # a model with labels (labels.py on the device): the module while the reader runs (from source
 # it stays), its objects (a tuple of str) and a few blocks more, measured on both VMs with
 # 3 to 400 labels (docs/memory.md, "Labels")
-LABELS_MODULE = {64: {"mpy": 1568, "py": 1728}, 32: {"mpy": 1184, "py": 1760}}
-for _figures in LABELS_MODULE.values():
-    _figures["romfs"] = _figures["mpy"]  # not measured: an upper bound (its code is in flash)
+# (romfs: not measured, the .mpy figure: an upper bound, as its code stays in flash)
+LABELS_MODULE = {
+    64: {"mpy": 1568, "py": 1728, "romfs": 1568},
+    32: {"mpy": 1184, "py": 1760, "romfs": 1184},
+}
 LABELS_EXTRA = 160  # the net's instance dict grows by a block for labels, labels_output
 # The c backend's _micronn as a native .mpy: `import micronn` loads it (backends.py probes it).
 # MicroPython's rp2, stm32 and qemu ports put a native module's code in the GC heap for good

@@ -223,7 +223,8 @@ def simulate(
                 done = _run_wasm(run, arguments, heap + held, backend)
             else:
                 executable = find_micropython(micropython)
-                package = precompiled_package(executable) if precompiled else None
+                source = device_package_dir().parent
+                package = precompiled_package(executable) if precompiled else source
                 run = _VmRun(work, device_script(RUNNER_SCRIPT), package)
                 if romfs:
                     held = run.on_romfs(vm_mpy_target(executable), data, 32)
@@ -262,7 +263,7 @@ class _VmRun:
     def __init__(self, work, script, package):
         self.work = work
         self.script = Path(script)
-        self.path = [] if package is None else [Path(package)]
+        self.path = [Path(package)]
 
     def on_romfs(self, target, data, block) -> int:
         """Put the package and the model into a ROMFS image the script mounts first; returns
@@ -276,12 +277,11 @@ class _VmRun:
 def _run_unix(run, arguments, heap, executable):
     # precompiled: the package as .mpy files, as `micronn flash` installs it on a board
     # (precompiled.py: the board's bytecode, native code for the VM's own arch)
-    path = run.path or [device_package_dir().parent]
     command = [executable, "-X", f"heapsize={heap}", str(run.script)]
     return subprocess.run(
         command + arguments,
         cwd=run.work,
-        env=dict(os.environ, MICROPYPATH=os.pathsep.join(map(str, path))),
+        env=dict(os.environ, MICROPYPATH=os.pathsep.join(map(str, run.path))),
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
