@@ -108,7 +108,7 @@ def test_unknown_runtime_and_backend_are_refused(containers):
         plan_container(containers["digits_mlp"], backend="gpu")
 
 
-@pytest.mark.parametrize("weights", ["ram", "stream"])
+@pytest.mark.parametrize("weights", ["ram", "stream", "rom"])
 def test_the_planned_room_is_what_the_device_holds(containers, weights):
     """memory_plan._room_bytes mirrors the device's reserve.skim, byte for byte."""
     import io
@@ -121,4 +121,49 @@ def test_the_planned_room_is_what_the_device_holds(containers, weights):
     for data in containers.values():
         model = container.read(data)
         keep = [weights == "ram" or layer.op not in MOVABLE for layer in model.layers]
-        assert skim(io.BytesIO(data), weights)[0] == _room_bytes(model, keep)
+        assert skim(io.BytesIO(data), weights)[0] == _room_bytes(model, keep, 64, weights)
+
+
+def _read_only_bits(path, owner=None):
+    """The READ_ONLY = N of a device module (or of its class `owner`), read from its source:
+    the viper modules do not import under CPython."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    if owner is not None:
+        tree = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == owner)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and node.targets[0].id == "READ_ONLY":
+            return node.value.value
+    return 0
+
+
+def test_the_planned_views_are_what_the_device_leaves_in_rom():
+    """memory_plan.IN_PLACE is the device's placement.IN_PLACE through each backend's kernels'
+    READ_ONLY bits (the weights of MOVABLE layers are InFiles, not views); reserve.skim's codes
+    name the same ops."""
+    from device_package import FIRMWARE, device_module
+
+    from micronn.memory_plan import IN_PLACE, MOVABLE, SKIMMED_IN_PLACE
+
+    placement, ops = device_module("placement"), device_module("ops")
+    codes = device_module("reserve").IN_PLACE_CODES
+    names = ("weights", "bias")
+    for backend in ("python", "viper", "c"):
+        for op, bits in placement.IN_PLACE.items():
+            if backend == "c":
+                read_only = _read_only_bits(FIRMWARE / "kernels_c.py", "Filter")
+            else:
+                family = ops.family_of(op)
+                path = FIRMWARE / f"{backend}_{family}.py"
+                read_only = _read_only_bits(
+                    path if path.exists() else FIRMWARE / f"python_{family}.py"
+                )
+            bits &= read_only & (~1 if op in MOVABLE else ~0)
+            viewed = tuple(name for k, name in enumerate(names) if bits >> k & 1)
+            assert IN_PLACE[backend].get(op, ()) == viewed, (backend, op)
+    assert {ops.by_code(code)[0]: bits for code, bits in codes.items()} == (placement.IN_PLACE)
+    assert {
+        op: tuple(n for k, n in enumerate(names) if b >> k & 1)
+        for op, b in placement.IN_PLACE.items()
+    } == {op: tuple(n for n in names if n in v) for op, v in SKIMMED_IN_PLACE.items()}

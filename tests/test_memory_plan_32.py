@@ -157,7 +157,7 @@ def test_a_dense_model_leaves_a_resident_runtime_of_at_most_24_kib(vm):
 SKIM_SCRIPT = """
 from micronn import reserve
 for name in NAMES:
-    for weights in ("ram", "stream"):
+    for weights in ("ram", "stream", "rom"):
         with open(name + ".mnq", "rb") as stream:
             print(reserve.skim(stream, weights)[0])
 """
@@ -172,8 +172,8 @@ def test_the_planned_room_is_what_the_device_holds_on_each_word_size(vm, tmp_pat
         data = container.write(build())
         (tmp_path / f"{name}.mnq").write_bytes(data)
         model = container.read(data)
-        for weights in ("ram", "stream"):
+        for weights in ("ram", "stream", "rom"):
             keep = [weights == "ram" or layer.op not in MOVABLE for layer in model.layers]
-            expected.append(_room_bytes(model, keep, 32 if vm == "wasm32" else 64))
+            expected.append(_room_bytes(model, keep, 32 if vm == "wasm32" else 64, weights))
     script = SKIM_SCRIPT.replace("NAMES", repr(list(MODELS)))
     assert [int(line) for line in run(script, cwd=tmp_path, vm=vm).split()] == expected

@@ -107,7 +107,9 @@ def _read(stream, source, weights, kernel_for, chunk_bytes, probe):
     from . import placement
 
     placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
-    container.read_blocks(reader, model, records, placed.flags, memoryview(placed.check))
+    container.read_blocks(
+        reader, model, records, placed.flags, memoryview(placed.check), placed.in_place()
+    )
     reader = records = container = placement = None
     _stage(probe, "blocks")
     _forget(READER_MODULES)

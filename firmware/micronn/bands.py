@@ -5,6 +5,8 @@ model.bands is (first, last, rows): layers first..last, each reading the one bef
 each band of `rows` output rows of layer `last`; a tensor inside the stage holds one band.
 """
 
+from array import array
+
 # params index of each window's kernel height, stride height, dilation height (-1: 1), pad_top
 WINDOW = {
     "CONV_2D": (6, 8, 10, 12),
@@ -130,6 +132,11 @@ def widen(model, first_of, last_of):
             last_of[tensor] = last
 
 
+def _fresh(tensor):
+    """A copy of a per-channel array for another prepare; a view on ROMFS is only read."""
+    return tensor[:] if type(tensor) in (array, bytearray) else tensor
+
+
 def band_steps(plan, model, kernels, views, placement):
     """The steps of the banded stage (bands.py): for each band, each of its layers on the rows
     the band needs, with a plan per distinct band geometry (top, middle and bottom bands). A
@@ -139,7 +146,7 @@ def band_steps(plan, model, kernels, views, placement):
     layers = model.layers
     count = last - first + 1
     prepared = [{} for _ in range(count)]
-    pristine = [[t[:] for t in layers[first + k].tensors[1:]] for k in range(count)]
+    pristine = [[_fresh(t) for t in layers[first + k].tensors[1:]] for k in range(count)]
     inner = {}  # (tensor, bytes) -> its first bytes: one view for every band of that size
     out = None
     for ranges in schedule(model):
@@ -152,7 +159,7 @@ def band_steps(plan, model, kernels, views, placement):
             if step is None:
                 tensors = layer.tensors
                 if prepared[k]:
-                    tensors = tensors[:1] + [t[:] for t in pristine[k]]
+                    tensors = tensors[:1] + [_fresh(t) for t in pristine[k]]
                 step = kernels[index].prepare(layer, params, tensors)
                 run = kernels[index].run
                 if placement is not None:

@@ -158,16 +158,19 @@ def read_table(stream, name="model"):
     return reader, model, records
 
 
-def read_blocks(reader, model, records, in_file=None, scratch=None):
+def read_blocks(reader, model, records, in_file=None, scratch=None, in_place=None):
     """Read and check every data block, in order, into the model's layers.
 
-    in_file: None, or a sequence of flags by layer index: a flagged layer's tensor 0 (its
-    weights) is not kept; it is read through `scratch` (a memoryview, at least 4 bytes) to
-    check its CRC and values and becomes an InFile giving its place in the file.
+    in_file: None, or flags by layer index (placement.py): bit 0 set, the layer's tensor 0 (its
+    weights) is not kept; it is read through `scratch` (a memoryview, at least 4 bytes) to check
+    its CRC and values and becomes an InFile giving its place in the file. Bit t + 1 set, tensor
+    t is checked the same way and becomes in_place(offset in file, bits, count, nbytes): a view
+    of the file's bytes (rom), or None to keep it in RAM after all.
     """
     for index in range(len(model.layers)):
-        outside = in_file is not None and in_file[index]
-        _read_block(reader, index, model.layers[index], records[index][0], outside, scratch)
+        flags = in_file[index] if in_file is not None else 0
+        layer = model.layers[index]
+        _read_block(reader, index, layer, records[index][0], flags, scratch, in_place)
     if model.labels_size:
         from .labels import read_labels
 
@@ -350,7 +353,7 @@ def _new_tensor(dtype, count, nbytes):
     return bytearray(nbytes)
 
 
-def _read_block(reader, index, layer, head, outside=False, scratch=None):
+def _read_block(reader, index, layer, head, flags=0, scratch=None, in_place=None):
     """Stream one data block into the layer's arrays; check its CRC, padding and values."""
     block_at, size, crc = struct.unpack_from("<III", head, 12)
     reader.crc = 0
@@ -360,12 +363,18 @@ def _read_block(reader, index, layer, head, outside=False, scratch=None):
     for t in range(len(layer.tensors)):
         dtype, offset, nbytes = layer.tensors[t]
         clean = reader.zeros(offset - position) and clean
-        if t == 0 and outside:
-            if not _pass_weights(reader, nbytes, layer.counts[0], layer.weight_bits, scratch):
+        count = layer.counts[t]
+        bits = DTYPE_BITS[dtype]
+        view = None
+        if flags >> (t + 1) & 1:
+            view = in_place(block_at + offset, bits, count, nbytes)
+        if (t == 0 and flags & 1) or view is not None:
+            checked = bits if layer.kinds[t] == "w" else 0
+            if not _pass_weights(reader, nbytes, count, checked, scratch):
                 reader.fail(f"layer {index} ({layer.name}) {values.WEIGHTS_PROBLEM}")
-            tensor = InFile(block_at + offset, nbytes, layer.counts[0])
+            tensor = view if view is not None else InFile(block_at + offset, nbytes, count)
         else:
-            tensor = _new_tensor(dtype, layer.counts[t], nbytes)
+            tensor = _new_tensor(dtype, count, nbytes)
             reader.fill(tensor, nbytes)
         tensors.append(tensor)
         position = offset + nbytes
@@ -381,7 +390,8 @@ def _read_block(reader, index, layer, head, outside=False, scratch=None):
 
 
 def _pass_weights(reader, nbytes, count, bits, scratch):
-    """Read a weight tensor chunk by chunk through scratch; True if every value is in range."""
+    """Read a tensor chunk by chunk through scratch; True if every value is in range for
+    weights of `bits` bits (0: not weights, nothing to check but the CRC)."""
     good = True
     view = scratch
     left = nbytes
@@ -389,8 +399,9 @@ def _pass_weights(reader, nbytes, count, bits, scratch):
         if left < len(view):
             view = scratch[:left]  # the last chunk: the only new object
         reader.fill(view, len(view))
-        good = values.weights_in_range(view, bits) and good
+        if bits:
+            good = values.weights_in_range(view, bits) and good
         left -= len(view)
-    if bits != 8:
+    if bits and bits != 8:
         good = values.tail_is_clean(view[len(view) - 1], count, nbytes, bits) and good
     return good

@@ -15,6 +15,8 @@ from .backends import C_ABI_VERSION as ABI_VERSION
 class Filter:
     """FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D: weights, bias, multiplier, shift."""
 
+    READ_ONLY = 1  # the weights may be a view on ROMFS; the binding takes a bias of typecode 'i'
+
     @staticmethod
     def prepare(op, params, tensors):
         weights, bias, multiplier, shift = tensors

@@ -69,7 +69,9 @@ def _reading(stream, source, weights, kernel_for, chunk_bytes):
     from . import placement
 
     placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
-    container.read_blocks(reader, model, records, placed.flags, memoryview(placed.check))
+    container.read_blocks(
+        reader, model, records, placed.flags, memoryview(placed.check), placed.in_place()
+    )
     reader = records = container = placement = None
     yield _done("blocks")
     _forget(READER_MODULES)

@@ -1,12 +1,14 @@
 """Where the big weight tensors live while a network runs: "ram", "stream" or "rom" (load time
 only: load() drops this module once the network is built; infile.py runs the chosen steps).
 
-Only tensor 0 of FULLY_CONNECTED and CONV_2D layers moves; every other tensor is an array in
-RAM. ram: the weights are arrays on the heap. stream: the file stays open and each predict
-reads a layer's weights with seek + readinto into ONE scratch buffer, a few output channels at
-a time, and hands each chunk to the kernel's run_rows(plan, a, out, weights, first, count).
+Only tensor 0 of FULLY_CONNECTED and CONV_2D layers moves (rom: also the tensors of
+IN_PLACE that the kernel only reads, as views); every other tensor is an array in RAM.
+ram: the weights are arrays on the heap. stream: the file stays open and each predict reads a
+layer's weights with seek + readinto into ONE scratch buffer, a few output channels at a time,
+and hands each chunk to the kernel's run_rows(plan, a, out, weights, first, count).
 rom: the file lives on a ROMFS mount (MicroPython >= 1.25), so memoryview(file) is the file's
-own bytes in flash; the kernels read the weights there, nothing is copied.
+own bytes in flash; the kernels read the weights (and biases, depthwise weights) there, nothing
+is copied.
 "auto" keeps the weights in RAM when they fit the free heap, else uses rom when the file is on
 ROMFS, else stream. A kernel module without run_rows keeps its layers in RAM.
 """
@@ -20,6 +22,11 @@ try:
     import uctypes
 except ImportError:  # CircuitPython: no uctypes and no ROMFS
     uctypes = None
+
+# rom: besides MOVABLE's weights, the tensors of these layers that their kernel only reads
+# (its READ_ONLY bits: 1 the weights, 2 the bias) stay in the file too, as views; multipliers
+# and shifts never do (prepare rewrites them). By op: the bits that may apply.
+IN_PLACE = {"FULLY_CONNECTED": 2, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 3}
 
 # auto's estimate of what a layer costs besides its tensors (plans, limbs, views), and a margin
 LAYER_BYTES = 512
@@ -65,6 +72,16 @@ def movable(model, kernels):
         if model.layers[index].name in MOVABLE and hasattr(kernels[index], "run_rows"):
             flags[index] = 1
     return flags
+
+
+def add_views(flags, model, kernels):
+    """rom: bit t + 1 of a layer's flag where its tensor t stays in the file as a view."""
+    for index in range(len(flags)):
+        name = model.layers[index].name
+        bits = IN_PLACE.get(name, 0) & getattr(kernels[index], "READ_ONLY", 0)
+        if name in MOVABLE:
+            bits &= ~1  # the weights of a MOVABLE layer are the InFile of bit 0
+        flags[index] |= bits << 1
 
 
 def _tensor_bytes(layer):
@@ -118,6 +135,8 @@ def choose(weights, model, kernels, stream, chunk_bytes=CHUNK_BYTES):
             weights = "rom"
         else:
             weights = "stream"
+    if weights == "rom":
+        add_views(flags, model, kernels)
     return Placement(weights, model, stream, flags, chunk_bytes)
 
 
@@ -145,7 +164,7 @@ class Placement:
             self._streamed = [
                 (layers[i].name, layers[i].params, layers[i].weight_bits)
                 for i in range(len(flags))
-                if flags[i]
+                if flags[i] & 1
             ]
             self.scratch_bytes = self._scratch_nbytes()
         self.check = unfilled("b", CHECK_BYTES)  # the reader passes weights left in the file
@@ -178,13 +197,14 @@ class Placement:
 
     def step(self, index, layer, kernel, prepared):
         """(run, plan) for layer `index` of the net's plan."""
-        if self.flags is None or not self.flags[index]:
+        if self.flags is None or not self.flags[index] & 1:
             return kernel.run, prepared
         weights = layer.tensors[0]  # an InFile
         name, params, bits = layer.name, layer.params, layer.weight_bits
         total = channels(name, params)
         if self.name == "rom":
-            return run_rom, (kernel.run_rows, prepared, self._rom_weights(layer, weights), total)
+            view = self.rom_tensor(weights.offset, layer.weight_bits, weights.count, weights.nbytes)
+            return run_rom, (kernel.run_rows, prepared, view, total)
         count = chunk_channels(name, params, bits, self.chunk_bytes)
         last = total - (total - 1) // count * count  # channels in the last chunk
         scratch = memoryview(self.scratch)
@@ -193,11 +213,21 @@ class Placement:
         where = (self.stream, weights.offset)
         return run_streamed, (where, kernel.run_rows, prepared, total, count, full, tail)
 
-    def _rom_weights(self, layer, weights):
-        start = weights.offset
-        if layer.weight_bits != 8:
-            return self.view[start : start + weights.nbytes]  # packed bytes, read unsigned
-        # int8 must read signed: a uctypes INT8 array over the same bytes (no copy)
-        address = uctypes.addressof(self.view) + start
-        layout = {"w": (uctypes.ARRAY | 0, uctypes.INT8 | weights.count)}
-        return uctypes.struct(address, layout, uctypes.LITTLE_ENDIAN).w
+    def in_place(self):
+        """For the reader: None, or (rom) how to make a view of a tensor left in the file."""
+        return self.rom_tensor if self.name == "rom" else None
+
+    def rom_tensor(self, at, dtype_bits, count, nbytes):
+        """A view of the tensor at byte `at` of the file; None for an int32 tensor that is not
+        4-byte aligned in memory (the reader then keeps it in RAM)."""
+        address = uctypes.addressof(self.view) + at
+        if dtype_bits == 32:
+            if address % 4:
+                return None
+            kind = uctypes.INT32
+        elif dtype_bits == 8:
+            kind = uctypes.INT8
+        else:
+            return self.view[at : at + nbytes]  # packed bytes, read unsigned
+        layout = {"t": (uctypes.ARRAY | 0, kind | count)}
+        return uctypes.struct(address, layout, uctypes.LITTLE_ENDIAN).t

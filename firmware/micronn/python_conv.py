@@ -28,6 +28,10 @@ def _unpack(packed, bits, start, step, count, row):
             k += step
 
 
+# prepare and run only index the bias and (depthwise) the weights: views on ROMFS may do
+READ_ONLY = 3
+
+
 def prepare(op, params, tensors):
     """Load time: tap tables, multiplier limbs, clamp thresholds and a scratch row."""
     in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = params[:14]

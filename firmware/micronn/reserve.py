@@ -20,6 +20,7 @@ TABLE_BYTES = 1024 * WORDS  # the table's objects: about 1.5 KB + 1 KB per layer
 LAYER_BYTES = 512 * WORDS
 CHECKS_BYTES = 6144 * WORDS  # the table's checks (rules.py, arena.py), with some margin
 DTYPE_BITS = (0, 8, 32, 4, 2)  # by container dtype code (docs/format.md)
+IN_PLACE_CODES = {1: 2, 2: 2, 3: 3}  # placement.IN_PLACE by container code
 
 
 def skim(stream, weights):
@@ -49,11 +50,14 @@ def skim(stream, weights):
         if op not in codes:
             codes.append(op)
         name = OP_NAMES.get(op)
+        # rom: the tensors the python and viper kernels only read stay in the file too
+        in_place = IN_PLACE_CODES.get(op, 0) if weights == "rom" else 0
         for t in range(tensor_count):
             at = 4 * param_count + 12 * t
             dtype, count = body[at], struct.unpack_from("<I", body, at + 8)[0]
             bits = DTYPE_BITS[dtype] if dtype < len(DTYPE_BITS) else 8
-            if t > 0 or name not in MOVABLE or weights == "ram":
+            moved = t == 0 and name in MOVABLE and weights != "ram"
+            if not moved and not in_place >> t & 1:
                 kept += (count * bits + 7) // 8 + OBJECT_BYTES
     # The table is read after the release: its objects, and the table's checks while they are
     # imported, land at the start of the room. A big room keeps space for both, so that the

@@ -6,7 +6,7 @@ last packed one, multipliers and shifts in range, and the 31-bit bound of docs/f
 SOFTMAX, the range and order of its exp table.
 """
 
-from .infile import InFile
+from array import array
 
 SMALL_INT_MAX = 0x3FFFFFFF  # 2**30 - 1, the largest small int on a board
 WEIGHT_LIMIT = {8: 127, 4: 7, 2: 1}
@@ -38,8 +38,10 @@ def check(layer):
         return None
     weights, bias, multipliers, shifts = layer.tensors
     bits = layer.weight_bits
-    # weights left in the file were checked chunk by chunk as the reader passed them
-    if type(weights) is not InFile and not _weights_in_range(weights, layer.counts[0], bits):
+    # weights left in the file (an InFile, or a view on ROMFS) were checked chunk by chunk as
+    # the reader passed them
+    in_ram = type(weights) in (array, bytearray)
+    if in_ram and not _weights_in_range(weights, layer.counts[0], bits):
         return (
             f"has int{bits} weights outside +-{WEIGHT_LIMIT[bits]} or stray bits after the last one"
         )
@@ -49,7 +51,7 @@ def check(layer):
             return problem
     dot = _largest_dot(layer.name, layer.params, WEIGHT_LIMIT[bits])
     per_channel = len(multipliers) > 1
-    for o in range(len(bias)):
+    for o in range(layer.counts[1]):  # the bias may be a view on ROMFS, which has no len()
         shift = shifts[o if per_channel else 0]
         limit = SMALL_INT_MAX >> (shift if shift > 0 else 0)
         room = limit - dot if dot <= limit else -1

@@ -61,6 +61,8 @@ _BITS = const(13)
 _KX_AT = const(14)  # where kx_first starts in the tap table (ky_first is at 0)
 _K_H = const(15)
 
+READ_ONLY = 3  # bias and depthwise weights are only read (ptr32, ptr8): views on ROMFS may do
+
 
 def prepare(op, params, tensors):
     in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = params[:14]

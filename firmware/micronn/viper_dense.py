@@ -16,6 +16,8 @@ from .viper_requant import requantize, table
 
 BLOCK = 32  # outputs per accumulator block: 128 bytes of scratch
 
+READ_ONLY = 2  # the bias is only read (ptr32): it may be a view on ROMFS (placement.py)
+
 
 def prepare(op, params, tensors):
     in_features, out_features, _, zero_point, act_min, act_max = params

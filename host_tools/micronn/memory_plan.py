@@ -42,6 +42,20 @@ CHUNK_BYTES = 4096  # the device's micronn.placement.CHUNK_BYTES
 CHECK_BYTES = 256  # micronn.placement.CHECK_BYTES
 MOVABLE = ("FULLY_CONNECTED", "CONV_2D")
 BACKENDS_WITH_RUN_ROWS = ("python", "viper", "c")
+# rom: the tensors that stay in the file besides MOVABLE's weights, as views (the device's
+# placement.IN_PLACE and its kernels' READ_ONLY bits; tests/test_memory_plan.py holds them equal)
+_FILTERS_IN_PLACE = {
+    "FULLY_CONNECTED": ("bias",),
+    "CONV_2D": ("bias",),
+    "DEPTHWISE_CONV_2D": ("weights", "bias"),
+}
+IN_PLACE = {
+    "python": _FILTERS_IN_PLACE,
+    "viper": _FILTERS_IN_PLACE,
+    "c": {"DEPTHWISE_CONV_2D": ("weights",)},  # the binding takes a bias of typecode 'i' only
+}
+SKIMMED_IN_PLACE = _FILTERS_IN_PLACE  # what the device's reserve.skim assumes for rom
+VIEW_BLOCKS = 2  # a view: its uctypes struct object and its layout tuple, a GC block each
 WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
 RESIZE_TABLES = {"RESIZE_NEAREST_NEIGHBOR": 1, "RESIZE_BILINEAR": 3}  # tables per axis
 # a model with labels (labels.py on the device): the module while the reader runs (from source
@@ -136,17 +150,29 @@ def _tensor_bytes(layer) -> tuple:
     return weight, other
 
 
-def _kept_arrays(layer, keep_weights: bool, block: int = memory_constants.GC_BLOCK) -> int:
-    """Heap bytes of the layer's tensors kept in RAM (each one array)."""
+def _kept_arrays(
+    layer, keep_weights: bool, block: int = memory_constants.GC_BLOCK, in_place=()
+) -> int:
+    """Heap bytes of the layer's tensors kept in RAM (each one array); a tensor named in
+    in_place is a view onto the file instead (rom)."""
     total = 0
     for name, kind in layer.spec.tensors:
         tensor = layer.tensors[name]
-        if kind == "weights":
+        if name in in_place:
+            total += VIEW_BLOCKS * block
+        elif kind == "weights":
             if keep_weights:
                 total += heap_bytes(packed_size(tensor.size, layer.weight_bits), block)
         else:
             total += heap_bytes(tensor.size * (4 if kind == "int32" else 1), block)
     return total
+
+
+def in_place_tensors(layer, placement: str, backend: str) -> tuple:
+    """The names of the layer's tensors that stay in the file as views."""
+    if placement != "rom":
+        return ()
+    return IN_PLACE.get(backend, {}).get(layer.op, ())
 
 
 def _row_and_channels(layer) -> tuple:
@@ -389,13 +415,14 @@ def reserve_figures(word_bits: int) -> dict:
     return {name: value * word_bits // 32 for name, value in RESERVE_32.items()}
 
 
-def _room_bytes(model, keep, word_bits: int = 64) -> int:
+def _room_bytes(model, keep, word_bits: int = 64, placement: str = "stream") -> int:
     """The device's reserve.skim: the kept tensors, the check buffer and an allowance."""
     reserve = reserve_figures(word_bits)
     kept = 0
     for layer, keep_weights in zip(model.layers, keep, strict=True):
+        skipped = SKIMMED_IN_PLACE.get(layer.op, ()) if placement == "rom" else ()
         for name, kind in layer.spec.tensors:
-            if kind == "weights" and not keep_weights:
+            if (kind == "weights" and not keep_weights) or name in skipped:
                 continue
             bits = layer.weight_bits if kind == "weights" else 32 if kind == "int32" else 8
             kept += packed_size(layer.tensors[name].size, bits) + reserve["object"]
@@ -453,7 +480,10 @@ def rules_bytes(model, runtime: str, f) -> int:
 def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     block = f.GC_BLOCK
     keep = [placement == "ram" or not row.movable for row in layers]
-    kept = sum(_kept_arrays(layer, k, block) for layer, k in zip(model.layers, keep, strict=True))
+    kept = sum(
+        _kept_arrays(layer, k, block, in_place_tensors(layer, placement, backend))
+        for layer, k in zip(model.layers, keep, strict=True)
+    )
     streamed = sum(not k for k in keep)
     table = f.TABLE[0] + sum(_table_layer(f, layer.op) for layer in model.layers)
     net = (
@@ -475,7 +505,8 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     # while it imports the reader (reserve.py); from source, the reader came with the package
     early = modules if runtime in PRECOMPILED else 0
     word_bits = figures_word_bits(f)
-    room = heap_bytes(_room_bytes(model, keep, word_bits), block) if runtime in PRECOMPILED else 0
+    room = _room_bytes(model, keep, word_bits, placement)
+    room = heap_bytes(room, block) if runtime in PRECOMPILED else 0
     check = heap_bytes(CHECK_BYTES, block)
     # while predict runs, the caller holds an output buffer per edge, as simulate's runner and
     # the board agent do; with one input it reads the rows into net.input, with several it
@@ -548,7 +579,7 @@ def heap_needed(model, layers, arena_bytes, placement, runtime, stages, f=memory
         late += heap_bytes(max(row.chunk_bytes for row in movable), block)
     keep = [placement == "ram" or not row.movable for row in layers]
     word_bits = figures_word_bits(f)
-    kept = _room_bytes(model, keep, word_bits)
+    kept = _room_bytes(model, keep, word_bits, placement)
     if runtime in PRECOMPILED and kept <= 4 * reserve_figures(word_bits)["checks"]:
         late += max(
             (

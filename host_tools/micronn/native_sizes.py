@@ -6,8 +6,8 @@ VIPER_MPY_BYTES = {
     "armv6m": {
         "viper_add": 1715,
         "viper_broadcast": 2727,
-        "viper_conv": 6748,
-        "viper_dense": 2071,
+        "viper_conv": 6763,
+        "viper_dense": 2086,
         "viper_input": 354,
         "viper_lut": 362,
         "viper_pool": 2447,
@@ -20,8 +20,8 @@ VIPER_MPY_BYTES = {
     "armv7em": {
         "viper_add": 1561,
         "viper_broadcast": 2527,
-        "viper_conv": 6372,
-        "viper_dense": 1945,
+        "viper_conv": 6387,
+        "viper_dense": 1960,
         "viper_input": 312,
         "viper_lut": 332,
         "viper_pool": 2287,
@@ -34,8 +34,8 @@ VIPER_MPY_BYTES = {
     "armv7emsp": {
         "viper_add": 1561,
         "viper_broadcast": 2527,
-        "viper_conv": 6372,
-        "viper_dense": 1945,
+        "viper_conv": 6387,
+        "viper_dense": 1960,
         "viper_input": 312,
         "viper_lut": 332,
         "viper_pool": 2287,
