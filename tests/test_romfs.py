@@ -104,8 +104,9 @@ def micronn_model_bytes():
 def test_ad_from_romfs_is_exact_and_takes_less_heap_than_from_the_filesystem(vm):
     """MLPerf Tiny AD on the 32-bit VM, python backend: the runtime from ROMFS with the weights
     in place gives the reference's integers; its package's import takes at least 5 KB less
-    heap than the .mpy files on a filesystem (6,064 B against 12,784 B), and its peak is at
-    least 15 KB lower than theirs with streamed weights (28,768 B against 47,456 B)."""
+    heap than the .mpy files on a filesystem (about 6.2 KB against 12.8 KB), its peak is at least
+    20 KB lower than theirs with streamed weights (22,592 B against 47,952 B), and while it
+    runs it holds under 17 KB (15,856 B: its 6.7 KB of int32 biases stay in flash too)."""
     data, x = _zoo_case("tiny__ad01_int8")
     expected = reference.run(container.read(data), x)
     rom = simulate(data, x, board="rp2040", backend="python", weights="rom", vm=vm, romfs=True)
@@ -118,7 +119,8 @@ def test_ad_from_romfs_is_exact_and_takes_less_heap_than_from_the_filesystem(vm)
         return value - result.heap_stages["script"]
 
     assert own(rom, "import") + 5000 < own(files, "import")
-    assert own(rom) + 15000 < own(files)
+    assert own(rom) + 20000 < own(files)
+    assert own(rom, "loaded") < 17000
 
 
 HEAP_64 = 128 * 1024  # the 64-bit VM's: ResNet-8 needs 138.7 KB from files, 118.1 KB from ROMFS
