@@ -140,3 +140,60 @@ def test_resnet8_runs_from_romfs_in_a_heap_where_the_filesystem_runtime_does_not
     np.testing.assert_array_equal(result.outputs, reference.run(container.read(data), x))
     assert plan_container(data, "esp32", backend="python", runtime="mpy").best is None
     assert plan_container(data, "esp32", backend="python", runtime="romfs").best == "rom"
+
+
+LOAD_FROM_IMAGE = """
+import json
+from array import array
+import micronn
+net = micronn.load("/rom/models/m.mnq")
+x = array("b", bytes.fromhex(HEX))
+out = array("b", bytes(len(net._y)))
+net.predict(x, out)
+print(json.dumps([micronn.__file__, net.backend, net.weights, list(out)]))
+"""
+
+
+def test_an_image_without_the_optional_backends_runs_its_models_with_python_kernels(tmp_path):
+    """`micronn romfs --backends python`: no viper_* or ulab_* module in the image (about 32 KB
+    less, so the runtime and a KWS-sized model fit the ESP32's 128 KiB ROMFS partition); the
+    unix VM, which runs viper, then loads with python kernels, exactly."""
+    from micronn.precompiled import vm_mpy_target
+    from micronn.romfs_vm import MOUNT, script_on_romfs
+    from micronn.runtime_export import romfs_files
+    from micronn.simulate import find_micropython
+
+    data = micronn_model_bytes()
+    model = container.read(data)
+    x = np.random.default_rng(3).integers(-128, 128, (1, *model.input.shape)).astype(np.int8)
+    target = vm_mpy_target(find_micropython())
+    whole = romfs_files(target, {"m": data})
+    lean = romfs_files(target, {"m": data}, backends=())
+    assert any("/viper_" in path for path in whole)
+    assert not any("/viper_" in path or "/ulab_" in path for path in lean)
+    assert sum(map(len, whole.values())) - sum(map(len, lean.values())) > 20_000
+    script = tmp_path / "load.py"
+    script.write_text(LOAD_FROM_IMAGE.replace("HEX", repr(x.tobytes().hex())))
+    mounted = script_on_romfs(tmp_path, script, build_image(lean))
+    assert MOUNT.splitlines()[0] in mounted.read_text()
+    where, backend, weights, out = json.loads(run(mounted.read_text(), cwd=tmp_path, heapsize="4M"))
+    assert where.startswith("/rom/lib/micronn")
+    assert (backend, weights) == ("python", "ram")
+    assert out == reference.run(model, x)[0].tolist()
+
+
+def test_micronn_romfs_says_whether_the_image_fits_the_boards_partition(tmp_path, capsys):
+    (tmp_path / "net.mnq").write_bytes(micronn_model_bytes())
+    out = tmp_path / "micronn.romfs"
+    model = str(tmp_path / "net.mnq")
+    assert main(["romfs", str(out), model, "--board", "esp32", "--backends", "python"]) == 0
+    assert "fits esp32's ROMFS partition" in capsys.readouterr().out
+    assert main(["romfs", str(out), model, "--board", "rp2040"]) == 0
+    assert "has no ROMFS partition" in capsys.readouterr().out
+    from reference_models import wide_mlp
+
+    (tmp_path / "wide.mnq").write_bytes(container.write(wide_mlp()))  # 200 KB
+    assert main(["romfs", str(out), str(tmp_path / "wide.mnq"), "--board", "esp32"]) == 0
+    assert "larger than esp32's ROMFS partition of 131072 B" in capsys.readouterr().out
+    assert main(["romfs", str(out), "--board", "esp32", "--backends", "python,gpu"]) != 0
+    assert "unknown backend(s) gpu" in capsys.readouterr().err

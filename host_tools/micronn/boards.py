@@ -31,6 +31,9 @@ class Board:
     sources: dict  # figure name -> where the figure comes from
     flash_micropython: str = ""
     aliases: tuple = ()  # other names --board takes: "pico" for rp2040, ...
+    romfs_bytes: int | None = (
+        None  # the ROMFS partition of the firmware named (0: none), or unknown
+    )
 
     @property
     def word_bits(self) -> int:
@@ -94,4 +97,13 @@ def load_board(name: str) -> Board:
         sources=dict(data["sources"]),
         flash_micropython=data.get("flash_micropython", ""),
         aliases=tuple(data.get("aliases", ())),
+        romfs_bytes=_romfs_bytes(data, path),
     )
+
+
+def _romfs_bytes(data: dict, path) -> int | None:
+    if "romfs_bytes" not in data:
+        return None
+    if "romfs_bytes" not in data["sources"]:
+        raise ValueError(f"board profile {path} lacks a source for romfs_bytes; fix the file")
+    return int(data["romfs_bytes"])

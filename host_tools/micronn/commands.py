@@ -271,10 +271,15 @@ def do_romfs(args) -> list:
             raise ValueError(f"two models are named {name}.mnq; rename one")
         models[name] = data
     board = load_board(args.board)
-    image = romfs_image(board.name, models)
+    backends = [name for name in args.backends.split(",") if name and name != "python"]
+    image = romfs_image(board.name, models, backends)
     Path(args.image).write_bytes(image)
-    lines = [f"wrote {args.image}: {len(image)} B, the runtime for {board.name}"]
+    kernels = ", ".join(["python", *backends])
+    lines = [
+        f"wrote {args.image}: {len(image)} B, the runtime for {board.name} ({kernels} kernels)"
+    ]
     lines += [f"  /rom/{ROMFS_MODELS}/{name}.mnq" for name in models]
+    lines += _partition_lines(board, len(image), backends)
     lines += [
         f"deploy it: mpremote romfs deploy {args.image}   (MicroPython 1.25 or later, a board "
         "with a ROMFS partition: docs/memory.md)",
@@ -282,6 +287,27 @@ def do_romfs(args) -> list:
         "micronn.load('/rom/models/NAME.mnq') reads the weights in place (weights='rom')",
     ]
     return lines
+
+
+def _partition_lines(board, size: int, backends) -> list:
+    """What the board profile says about a ROMFS partition for an image of `size` bytes."""
+    partition = board.romfs_bytes
+    if partition is None:
+        return []
+    source = board.sources["romfs_bytes"].split(";")[0]
+    if partition == 0:
+        return [
+            f"warning: {board.name}'s stock MicroPython firmware has no ROMFS partition "
+            f"({source}); deploy to a firmware built with one"
+        ]
+    if size <= partition:
+        return [f"  fits {board.name}'s ROMFS partition: {size} of {partition} B"]
+    fewer = "leave out backends (--backends python), " if backends else ""
+    return [
+        f"warning: the image is {size} B, larger than {board.name}'s ROMFS partition of "
+        f"{partition} B ({source}); {fewer}put fewer models in, or "
+        "build the firmware with a bigger partition"
+    ]
 
 
 def do_docs(args) -> list:

