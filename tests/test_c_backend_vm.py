@@ -38,6 +38,7 @@ from micronn.cli import build_parser, main
 from micronn.flash import flash
 from micronn.remote import describe
 from micronn.remote import run as run_on_board
+from micronn.romfs import build_image
 from micronn.simulate import find_micropython
 from micronn.transport_serial import SerialTransport
 from micronn.virtual_board import VirtualBoard
@@ -164,6 +165,11 @@ def _vm(executable, script, folder, micropypath):
     return done.stdout
 
 
+ROM_MOUNT = """
+import vfs
+vfs.mount(vfs.VfsRom(open("cases.romfs", "rb").read()), "/rom")
+"""
+
 PROBE_SCRIPT = """
 import sys
 import micronn
@@ -185,6 +191,13 @@ def _check_vm(executable, folder, micropypath):
     out = _vm(executable, script, folder, micropypath)
     check_outputs(folder, expected)
     check_streamed(out)
+    # weights from a ROMFS mount: depthwise weights as uctypes views too (bias stays an array)
+    files = {f"m{index}.mnq": (folder / f"m{index}.mnq").read_bytes() for index in range(count)}
+    (folder / "cases.romfs").write_bytes(build_image(files))
+    script = VM_SCRIPT.format(count=count, backend="c", weights="rom")
+    script = ROM_MOUNT + script.replace('micronn.load("m%d.mnq"', 'micronn.load("/rom/m%d.mnq"')
+    _vm(executable, script, folder, micropypath)
+    check_outputs(folder, expected)
     heap_script = HEAP_SCRIPT.replace("{count}", str(count))
     assert "predict allocated nothing" in _vm(executable, heap_script, folder, micropypath)
     out = _vm(executable, FUZZ_SCRIPT.replace("{rounds}", str(FUZZ_ROUNDS)), folder, micropypath)
