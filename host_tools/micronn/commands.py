@@ -403,7 +403,9 @@ def do_flash(args, progress=None) -> list:
         if runtime.installed:
             what = f"runtime installed ({runtime.files} files, {runtime.mpy_files} as .mpy)"
         else:
-            what = "runtime up to date"
+            what = "runtime up to date" + (
+                " (in the board's ROMFS image)" if runtime.in_rom else ""
+            )
         resumed = f", resumed at {report.resumed_from} B" if report.resumed_from else ""
         lines.append(
             f"{result.port}: ok: {report.board_path} {report.size} B in {report.seconds:.1f} s; "
@@ -451,7 +453,12 @@ def do_info(args) -> list:
 
     report = _on_board(describe_board, args.port, baudrate=args.baud)
     info = report.info
-    models = ", ".join(f"{m.name} ({_size(m.size)})" for m in report.models) or "none"
+    models = (
+        ", ".join(
+            f"{m.name} ({_size(m.size)}{', ROMFS' if m.in_rom else ''})" for m in report.models
+        )
+        or "none"
+    )
     profile = board_for_machine(info.machine)
     if profile:
         aliases = load_board(profile).aliases
@@ -476,7 +483,8 @@ def do_ls(args) -> list:
     models = _on_board(list_models, args.port, baudrate=args.baud)
     if not models:
         return ["no models on the board"]
-    return format_table(("model", "bytes"), [(m.name, str(m.size)) for m in models])
+    rows = [(m.name, str(m.size), "ROMFS" if m.in_rom else "filesystem") for m in models]
+    return format_table(("model", "bytes", "in"), rows)
 
 
 def do_rm(args) -> list:

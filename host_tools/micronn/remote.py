@@ -4,16 +4,16 @@ and remove models. Inputs and outputs travel as framed binary, never as printed 
 Each takes `stop`, a threading.Event: once set, the session ends at the next frame boundary
 and Interrupted is raised (see interrupt.py)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from micronn.flash import MODEL_SUFFIX, MODELS_DIR, board_model_path
 from micronn.inputs import input_codes
 from micronn.model import TensorSpec
-from micronn.runtime import decode_mpy
+from micronn.runtime import ENOENT, decode_mpy
 from micronn.session import BoardInfo, ModelInfo
-from micronn.transport import NOT_OUR_AGENT, ProtocolError
+from micronn.transport import NOT_OUR_AGENT, BoardError, ProtocolError
 from micronn.transport_serial import DEFAULT_BAUD, SerialTransport
 
 
@@ -43,19 +43,49 @@ def _open(port, baudrate, open_transport, stop):
     return transport
 
 
-def _models(session) -> list:
-    entries = session.listdir(MODELS_DIR)
+ROM_MODELS_DIR = "/rom/models"  # the models of a ROMFS image (micronn romfs), read-only
+
+
+def _listed(session, folder: str) -> list:
+    try:
+        entries = session.listdir(folder)
+    except BoardError as error:
+        if error.errno == ENOENT:
+            return []
+        raise
     return [e for e in entries if not e.is_dir and e.name.endswith(MODEL_SUFFIX)]
+
+
+def _models(session) -> list:
+    """The models in models/, then those of the board's ROMFS image (in_rom)."""
+    rom = [replace(e, in_rom=True) for e in _listed(session, ROM_MODELS_DIR)]
+    return _listed(session, MODELS_DIR) + rom
+
+
+def _path(entry) -> str:
+    return f"{ROM_MODELS_DIR if entry.in_rom else MODELS_DIR}/{entry.name}"
 
 
 def _only_model(session) -> str:
     """The path of the one model on the board (ValueError if there are none or several)."""
-    names = [entry.name for entry in _models(session)]
-    if len(names) == 1:
-        return f"{MODELS_DIR}/{names[0]}"
-    if not names:
+    models = _models(session)
+    if len(models) == 1:
+        return _path(models[0])
+    if not models:
         raise ValueError("no model on the board; flash one with `micronn flash MODEL.mnq`")
-    raise ValueError(f"several models on the board ({', '.join(names)}); choose with --model")
+    names = ", ".join(e.name + (" (ROMFS)" if e.in_rom else "") for e in models)
+    raise ValueError(f"several models on the board ({names}); choose with --model")
+
+
+def _named_model(session, name: str) -> str:
+    """models/NAME.mnq, or the ROMFS image's NAME.mnq when only the image has it."""
+    path = board_model_path(name)
+    models = _models(session)
+    wanted = path.rsplit("/", 1)[1]
+    if not any(e.name == wanted and not e.in_rom for e in models):
+        if any(e.name == wanted and e.in_rom for e in models):
+            return f"{ROM_MODELS_DIR}/{wanted}"
+    return path
 
 
 def _input_rows(model: ModelInfo, x) -> tuple:
@@ -69,11 +99,10 @@ def run(
 ):
     """Run the board's model on x (int8 codes or floats); outputs as simulate() gives them."""
     with _open(port, baudrate, open_transport, stop) as transport:
-        if model is None:
-            with transport.session() as session:
-                path = _only_model(session)
-        else:
-            path = board_model_path(model)
+        if model is not None:
+            board_model_path(model)  # a bad name fails here, before any session
+        with transport.session() as session:
+            path = _only_model(session) if model is None else _named_model(session, model)
         with transport.session(model=(path, backend)) as session:
             info = session.load(path, backend)
             rows, single = _input_rows(info, x)
@@ -121,5 +150,10 @@ def remove_model(port, name, *, baudrate=DEFAULT_BAUD, open_transport=None, stop
     path = board_model_path(name)
     with _open(port, baudrate, open_transport, stop) as transport:
         with transport.session() as session:
+            if _named_model(session, name).startswith(ROM_MODELS_DIR):
+                raise ValueError(
+                    f"{name} is in the board's ROMFS image, which is read-only; deploy an image "
+                    "without it (micronn romfs, mpremote romfs deploy)"
+                )
             session.remove(path)
     return path

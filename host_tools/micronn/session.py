@@ -79,6 +79,7 @@ class Entry:
     name: str
     size: int
     is_dir: bool
+    in_rom: bool = False  # a model of the board's ROMFS image (/rom/models), read-only
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,14 @@ IDLE_WAIT = 0.05  # seconds the relay sleeps when nothing is scheduled
 START_TIMEOUT = 10.0  # seconds for the VM to print its REPL prompt
 STOP_TIMEOUT = 5.0
 
+ROMFS_BOOT = """\
+import gc, sys, vfs
+_image = open({image!r}, "rb").read()
+vfs.mount(vfs.VfsRom(_image), "/rom")
+sys.path.append("/rom/lib")
+del _image, gc, sys, vfs
+"""
+ROMFS_BOOT_BYTES = 4096  # the boot script's own objects, left in the heap
 TO_BOARD = "to_board"
 TO_HOST = "to_host"
 
@@ -82,8 +90,10 @@ class VirtualBoard:
         micropython=None,
         heap_bytes=None,
         register=False,
+        romfs=None,
     ):
         self.profile = load_board(board)
+        self.romfs = romfs  # bytes of a ROMFS image the board mounts at /rom, or None
         self._register = register
         self._entry = None  # its registry file while registered
         self.heap_bytes = self.profile.heap_bytes if heap_bytes is None else int(heap_bytes)
@@ -120,6 +130,8 @@ class VirtualBoard:
             self._temporary = tempfile.TemporaryDirectory(prefix="micronn-board-")
             self.folder = Path(self._temporary.name)
         self.folder.mkdir(parents=True, exist_ok=True)
+        if self.romfs is not None:
+            self._mount_romfs()
         self._running = True
         self.replug()
         self._thread = threading.Thread(target=self._relay, name="virtual-board", daemon=True)
@@ -174,8 +186,11 @@ class VirtualBoard:
         master, slave = pty.openpty()
         tty.setraw(slave)
         env = dict(os.environ, MICROPYPATH=".frozen:lib")
+        command = [self._executable, "-X", f"heapsize={self.heap_bytes}"]
+        if self.romfs is not None:
+            command = [*command[:2], f"heapsize={self.heap_bytes + self._held}", "-i", self._boot]
         self._vm = subprocess.Popen(
-            [self._executable, "-X", f"heapsize={self.heap_bytes}"],
+            command,
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -187,6 +202,22 @@ class VirtualBoard:
         os.set_blocking(master, False)
         self._vm_fd = master
         self._selector.register(master, selectors.EVENT_READ, TO_HOST)
+
+    def _mount_romfs(self):
+        """Write the image and a boot script outside the board's filesystem: the VM runs the
+        script first (-i), which mounts the image at /rom and puts /rom/lib after lib on the
+        path, as a board with a ROMFS partition does. The image's bytes live in the VM's heap,
+        which is made that much larger (a board keeps them in flash)."""
+        import tempfile
+
+        from micronn.romfs_vm import held_bytes
+
+        self._romfs_folder = tempfile.TemporaryDirectory(prefix="micronn-board-romfs-")
+        folder = Path(self._romfs_folder.name)
+        (folder / "image.romfs").write_bytes(self.romfs)
+        self._boot = str(folder / "boot.py")
+        Path(self._boot).write_text(ROMFS_BOOT.format(image=str(folder / "image.romfs")))
+        self._held = held_bytes(len(self.romfs), 32) + ROMFS_BOOT_BYTES
 
     def _kill_vm(self):
         if self._vm is not None:

@@ -1,0 +1,69 @@
+"""A board whose runtime and models are in its ROMFS image (micronn romfs), as a virtual board
+that mounts the image at /rom: `micronn flash` leaves the image's runtime alone (a copy in lib/
+would shadow it), `ls` and `info` list the image's models, `run` finds them by name or as the
+only model, and `rm` refuses them (the image is read-only)."""
+
+import numpy as np
+import pytest
+from reference_models import digits_mlp
+
+from micronn import container, reference
+from micronn.flash import flash
+from micronn.precompiled import vm_mpy_target
+from micronn.remote import describe, list_models, remove_model, run
+from micronn.romfs import build_image
+from micronn.runtime_export import romfs_files
+from micronn.simulate import find_micropython
+from micronn.virtual_board import VirtualBoard
+
+
+@pytest.fixture(scope="module")
+def models():
+    first, second = digits_mlp(1), digits_mlp(2)
+    return first, second
+
+
+def _inputs(model, seed):
+    return np.random.default_rng(seed).integers(-128, 128, (2, *model.input.shape)).astype(np.int8)
+
+
+def test_a_board_runs_the_models_and_the_runtime_of_its_romfs_image(models, tmp_path):
+    in_rom, on_fs = models
+    target = vm_mpy_target(find_micropython())
+    image = build_image(romfs_files(target, {"kept": container.write(in_rom)}))
+    (tmp_path / "flashed.mnq").write_bytes(container.write(on_fs))
+    with VirtualBoard("rp2040", folder=tmp_path / "board", romfs=image) as board:
+        [entry] = list_models(board.port)
+        assert (entry.name, entry.in_rom) == ("kept.mnq", True)
+        x = _inputs(in_rom, 1)
+        result = run(board.port, x)  # the only model: the image's
+        assert result.board_path == "/rom/models/kept.mnq"
+        np.testing.assert_array_equal(result.outputs, reference.run(in_rom, x))
+
+        report = flash(board.port, tmp_path / "flashed.mnq", name="flashed")
+        assert report.runtime.in_rom and not report.runtime.installed
+        assert not (tmp_path / "board" / "lib" / "micronn").exists()
+        listed = {(e.name, e.in_rom) for e in describe(board.port).models}
+        assert listed == {("kept.mnq", True), ("flashed.mnq", False)}
+
+        y = _inputs(on_fs, 2)
+        by_name = run(board.port, y, model="flashed")
+        assert by_name.board_path == "models/flashed.mnq"
+        np.testing.assert_array_equal(by_name.outputs, reference.run(on_fs, y))
+        assert run(board.port, x, model="kept").board_path == "/rom/models/kept.mnq"
+        with pytest.raises(ValueError, match="ROMFS image, which is read-only"):
+            remove_model(board.port, "kept")
+
+
+def test_a_runtime_in_lib_still_wins_over_the_image(models, tmp_path):
+    """With the runtime already in lib/ (it comes first on the path), flash keeps it current
+    there: the image's copy is not looked at."""
+    in_rom, on_fs = models
+    target = vm_mpy_target(find_micropython())
+    image = build_image(romfs_files(target, {"kept": container.write(in_rom)}))
+    (tmp_path / "flashed.mnq").write_bytes(container.write(on_fs))
+    with VirtualBoard("rp2040", folder=tmp_path / "board", romfs=image) as board:
+        forced = flash(board.port, tmp_path / "flashed.mnq", force_runtime=True)
+        assert forced.runtime.installed and not forced.runtime.in_rom
+        again = flash(board.port, tmp_path / "flashed.mnq")
+        assert not again.runtime.installed and not again.runtime.in_rom
