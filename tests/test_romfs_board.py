@@ -8,6 +8,7 @@ import pytest
 from reference_models import digits_mlp
 
 from micronn import container, reference
+from micronn.cli import main
 from micronn.flash import flash
 from micronn.precompiled import vm_mpy_target
 from micronn.remote import describe, list_models, remove_model, run
@@ -27,7 +28,7 @@ def _inputs(model, seed):
     return np.random.default_rng(seed).integers(-128, 128, (2, *model.input.shape)).astype(np.int8)
 
 
-def test_a_board_runs_the_models_and_the_runtime_of_its_romfs_image(models, tmp_path):
+def test_a_board_runs_the_models_and_the_runtime_of_its_romfs_image(models, tmp_path, capsys):
     in_rom, on_fs = models
     target = vm_mpy_target(find_micropython())
     image = build_image(romfs_files(target, {"kept": container.write(in_rom)}))
@@ -43,8 +44,16 @@ def test_a_board_runs_the_models_and_the_runtime_of_its_romfs_image(models, tmp_
         report = flash(board.port, tmp_path / "flashed.mnq", name="flashed")
         assert report.runtime.in_rom and not report.runtime.installed
         assert not (tmp_path / "board" / "lib" / "micronn").exists()
-        listed = {(e.name, e.in_rom) for e in describe(board.port).models}
-        assert listed == {("kept.mnq", True), ("flashed.mnq", False)}
+        report = describe(board.port)
+        assert {(e.name, e.in_rom) for e in report.models} == {
+            ("kept.mnq", True),
+            ("flashed.mnq", False),
+        }
+        assert report.rom_runtime.startswith("micronn ") and not report.info.runtime_stamp
+        assert main(["info", "--port", board.port]) == 0
+        assert "ROMFS image:  micronn " in capsys.readouterr().out
+        assert main(["ls", "--port", board.port]) == 0
+        assert "ROMFS" in capsys.readouterr().out
 
         y = _inputs(on_fs, 2)
         by_name = run(board.port, y, model="flashed")

@@ -472,6 +472,7 @@ def do_info(args) -> list:
         f"heap:         {_size(info.heap_free)} free of {_size(info.heap_total)}",
         f"filesystem:   {_size(info.fs_free)} free of {_size(info.fs_total)}",
         f"micronn:      {info.runtime_stamp or 'not installed'}",
+        *([f"ROMFS image:  {report.rom_runtime}"] if report.rom_runtime else []),
         f"backends:     {info.backends}",
         f"models:       {models}",
     ]

@@ -11,7 +11,7 @@ import numpy as np
 from micronn.flash import MODEL_SUFFIX, MODELS_DIR, board_model_path
 from micronn.inputs import input_codes
 from micronn.model import TensorSpec
-from micronn.runtime import ENOENT, decode_mpy
+from micronn.runtime import ENOENT, ROM_STAMP_PATH, decode_mpy, installed_stamp
 from micronn.session import BoardInfo, ModelInfo
 from micronn.transport import NOT_OUR_AGENT, BoardError, ProtocolError
 from micronn.transport_serial import DEFAULT_BAUD, SerialTransport
@@ -27,7 +27,8 @@ class RunResult:
 @dataclass(frozen=True)
 class BoardReport:
     info: BoardInfo
-    models: list  # session.Entry for each .mnq in models/
+    models: list  # session.Entry for each .mnq in models/, then in the ROMFS image's models/
+    rom_runtime: str = ""  # the stamp of the runtime in the board's ROMFS image, if any
 
     @property
     def mpy_text(self) -> str:
@@ -137,7 +138,8 @@ def _checked(reply, rows: int, out_size: int):
 def describe(port, *, baudrate=DEFAULT_BAUD, open_transport=None, stop=None) -> BoardReport:
     with _open(port, baudrate, open_transport, stop) as transport:
         with transport.session() as session:
-            return BoardReport(session.info(), _models(session))
+            rom = installed_stamp(session, ROM_STAMP_PATH)
+            return BoardReport(session.info(), _models(session), rom)
 
 
 def list_models(port, *, baudrate=DEFAULT_BAUD, open_transport=None, stop=None) -> list:
