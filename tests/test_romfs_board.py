@@ -1,6 +1,7 @@
 """A board whose runtime and models are in its ROMFS image (micronn romfs), as a virtual board
-that mounts the image at /rom: `micronn flash` leaves the image's runtime alone (a copy in lib/
-would shadow it), `ls` and `info` list the image's models, `run` finds them by name or as the
+that mounts the image at /rom (and /rom/lib ahead of lib on the path, as a board does): `micronn
+flash` installs no runtime in lib/ (it would never run) and refuses a board whose image holds
+another one, `ls` and `info` list the image's models, `run` finds them by name or as the
 only model, and `rm` refuses them (the image is read-only)."""
 
 import numpy as np
@@ -13,6 +14,7 @@ from micronn.flash import flash
 from micronn.precompiled import vm_mpy_target
 from micronn.remote import describe, list_models, remove_model, run
 from micronn.romfs import build_image
+from micronn.runtime import STAMP_PATH
 from micronn.runtime_export import romfs_files
 from micronn.simulate import find_micropython
 from micronn.virtual_board import VirtualBoard
@@ -64,15 +66,21 @@ def test_a_board_runs_the_models_and_the_runtime_of_its_romfs_image(models, tmp_
             remove_model(board.port, "kept")
 
 
-def test_a_runtime_in_lib_still_wins_over_the_image(models, tmp_path):
-    """With the runtime already in lib/ (it comes first on the path), flash keeps it current
-    there: the image's copy is not looked at."""
+def test_flash_refuses_a_board_whose_image_holds_another_runtime(models, tmp_path):
+    """The board imports the image's runtime ahead of lib/ (mp_init() puts /rom/lib on the
+    path before the port adds /lib), so flash cannot update it there: another version in the
+    image, or --force-runtime, is refused with what to do, and nothing is written."""
     in_rom, on_fs = models
     target = vm_mpy_target(find_micropython())
-    image = build_image(romfs_files(target, {"kept": container.write(in_rom)}))
+    files = romfs_files(target, {"kept": container.write(in_rom)})
     (tmp_path / "flashed.mnq").write_bytes(container.write(on_fs))
-    with VirtualBoard("rp2040", folder=tmp_path / "board", romfs=image) as board:
-        forced = flash(board.port, tmp_path / "flashed.mnq", force_runtime=True)
-        assert forced.runtime.installed and not forced.runtime.in_rom
-        again = flash(board.port, tmp_path / "flashed.mnq")
-        assert not again.runtime.installed and not again.runtime.in_rom
+    same = build_image(files)
+    other = build_image({**files, STAMP_PATH: b"micronn 0.0.1 an older one"})
+    for image, force in ((other, False), (same, True)):
+        folder = tmp_path / f"board-{force}"
+        with VirtualBoard("rp2040", folder=folder, romfs=image) as board:
+            with pytest.raises(ValueError, match="imports micronn from its ROMFS image") as error:
+                flash(board.port, tmp_path / "flashed.mnq", force_runtime=force)
+            assert "mpremote romfs deploy" in str(error.value)
+            assert not (folder / "lib" / "micronn").exists()
+            assert not (folder / "models" / "flashed.mnq").exists()

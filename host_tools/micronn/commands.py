@@ -283,7 +283,7 @@ def do_romfs(args) -> list:
     lines += [
         f"deploy it: mpremote romfs deploy {args.image}   (MicroPython 1.25 or later, a board "
         "with a ROMFS partition: docs/memory.md)",
-        "on the board the runtime imports from /rom/lib while /lib holds no micronn; "
+        "on the board the runtime imports from /rom/lib (ahead of /lib); "
         "micronn.load('/rom/models/NAME.mnq') reads the weights in place (weights='rom')",
     ]
     return lines

@@ -1,5 +1,5 @@
 """A MicroPython VM that runs a script as a board with a ROMFS partition would: the image
-mounted at /rom and /rom/lib on `sys.path` (a board puts /lib first; the VM's has no micronn).
+mounted at /rom and /rom/lib on `sys.path` (first: a board puts them ahead of /lib too).
 
 The VMs have no flash, so the image lives in their heap: one bytearray, allocated before
 anything else and filled in place. A board's image is in flash, so every live-heap figure

