@@ -231,6 +231,41 @@ def test_weights_left_in_the_file_are_checked_as_they_pass(models, tmp_path, run
     assert "weights outside" in lines[3]
 
 
+ROM_ERROR_SCRIPT = (
+    """
+import vfs
+vfs.mount(vfs.VfsRom(open("bad.rom", "rb").read()), "/rom")
+"""
+    + ERROR_SCRIPT
+)
+
+
+@pytest.mark.parametrize("runtime", ["py", "mpy"])
+def test_tensors_read_in_place_from_romfs_are_checked_too(models, tmp_path, runtime):
+    """weights="rom" leaves biases and depthwise weights in the file as views: the reader checks
+    them as it passes them, as it checks the streamed weights (a bias beyond the 31-bit bound,
+    a flipped bias byte, a depthwise weight of -128)."""
+    dense = container.write(models["dense8c"])
+    conv = container.write(models["conv8"])
+    big_bias = patch.with_crcs(
+        _patched(dense, patch.put("<i", patch.element(0, 1, 3), (1 << 30) - 1))
+    )
+    flipped = _patched(dense, patch.add("<b", patch.element(0, 1, 2), 1))  # the CRC now wrong
+    minus_128 = patch.with_crcs(_patched(conv, patch.put("<b", patch.element(1, 0, 5, 1), -128)))
+    files = {"bias.mnq": big_bias, "flip.mnq": flipped, "dw.mnq": minus_128, "good.mnq": conv}
+    rom = VfsRomWriter()
+    for name, data in files.items():
+        rom.mkfile(name, data)
+    (tmp_path / "bad.rom").write_bytes(rom.finalise())
+    script = ROM_ERROR_SCRIPT.format(cases=[("/rom/" + name, "rom") for name in files])
+    lines = run_package(script, tmp_path, runtime, heapsize="256K").strip().split("\n")
+    assert len(lines) == 4
+    assert "layer 0 (FULLY_CONNECTED)" in lines[0] and "overflow 31-bit" in lines[0]
+    assert "fails its CRC check" in lines[1]
+    assert "layer 1 (DEPTHWISE_CONV_2D)" in lines[2] and "weights outside" in lines[2]
+    assert lines[3] == "loaded"
+
+
 @pytest.mark.parametrize("runtime", ["py", "mpy"])
 def test_unknown_placements_and_rom_without_romfs_are_refused(models, tmp_path, runtime):
     files = {"m.mnq": container.write(models["dense8t"])}
