@@ -186,11 +186,13 @@ def test_simulate_prints_labels_and_the_planner_counts_them(tmp_path, capsys, ir
         plan_container(d, "esp32s3", word_bits=64).placements["ram"].stages for d in (data, plain)
     ]
     block = 32  # the 64-bit VM's GC block: where the labels' blocks fall shifts by one with the
-    # heap's earlier contents (the temporary paths differ in length from machine to machine)
+    # heap's earlier contents (the temporary paths differ in length from machine to machine),
+    # and a few of the labels' small strings may land in the holes the reader's dropped record
+    # bodies leave
     for stage in ("network", "loaded"):
         extra_planned = planned[0][stage] - planned[1][stage]
         extra_measured = measured[0][stage] - measured[1][stage]
-        assert 0 <= extra_planned - extra_measured <= 2 * block, (
+        assert 0 <= extra_planned - extra_measured <= 3 * block, (
             stage,
             extra_planned,
             extra_measured,

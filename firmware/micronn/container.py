@@ -83,7 +83,8 @@ def read(stream, name="model"):
 
 
 def read_table(stream, name="model"):
-    """Parse and check the table; return (reader, model without tensor data, layer records).
+    """Parse and check the table; return (reader, model without tensor data, layer records:
+    (record head, None) each, their bodies dropped once parsed).
 
     Each layer's tensors are still (dtype, offset in block, nbytes) triples; model.file_size and
     model.table_size tell how the bytes divide. Finish with read_blocks().
@@ -135,6 +136,8 @@ def read_table(stream, name="model"):
         n_in = 1
     data_end = file_size - labels_size
     layers = _layers(reader, records, shapes, table_size, data_end, edges, n_in)
+    for index in range(len(records)):
+        records[index] = (records[index][0], None)
     model = Model(edges, n_in, shapes, offsets, arena_size, layers)
     if more:
         model.net = edge_table.net
