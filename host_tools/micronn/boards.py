@@ -31,9 +31,8 @@ class Board:
     sources: dict  # figure name -> where the figure comes from
     flash_micropython: str = ""
     aliases: tuple = ()  # other names --board takes: "pico" for rp2040, ...
-    romfs_bytes: int | None = (
-        None  # the ROMFS partition of the firmware named (0: none), or unknown
-    )
+    # the ROMFS partition of the firmware the profile names (0: none), None where unknown
+    romfs_bytes: int | None = None
 
     @property
     def word_bits(self) -> int:

@@ -81,12 +81,9 @@ def _only_model(session) -> str:
 def _named_model(session, name: str) -> str:
     """models/NAME.mnq, or the ROMFS image's NAME.mnq when only the image has it."""
     path = board_model_path(name)
-    models = _models(session)
     wanted = path.rsplit("/", 1)[1]
-    if not any(e.name == wanted and not e.in_rom for e in models):
-        if any(e.name == wanted and e.in_rom for e in models):
-            return f"{ROM_MODELS_DIR}/{wanted}"
-    return path
+    places = {e.in_rom for e in _models(session) if e.name == wanted}
+    return f"{ROM_MODELS_DIR}/{wanted}" if places == {True} else path
 
 
 def _input_rows(model: ModelInfo, x) -> tuple:

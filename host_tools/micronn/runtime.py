@@ -199,9 +199,17 @@ def installed_stamp(session, path: str = STAMP_PATH) -> str:
         raise
 
 
+WITHOUT = " without "  # a stamp's tail naming the backends an image leaves out
+
+
+def image_stamp(plan, left_out=()) -> str:
+    """The stamp of `plan`'s runtime without the kernels of the backends `left_out`."""
+    return plan.stamp + (WITHOUT + ",".join(left_out) if left_out else "")
+
+
 def rom_runtime_is(stamp: str, plan) -> bool:
     """Is `stamp` (a ROMFS image's) the runtime of `plan`, whole or without optional backends?"""
-    return stamp == plan.stamp or stamp.startswith(plan.stamp + " without ")
+    return stamp == plan.stamp or stamp.startswith(plan.stamp + WITHOUT)
 
 
 def _stale(session, files) -> list:

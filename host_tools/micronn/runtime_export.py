@@ -21,6 +21,7 @@ from micronn.runtime import (
     _compile,
     _device_version,
     build_runtime,
+    image_stamp,
     plan_runtime,
 )
 
@@ -136,8 +137,7 @@ def romfs_files(target, models=None, backends=OPTIONAL_BACKENDS) -> dict:
     for path in list(files):
         if any(Path(path).name.startswith(name + "_") for name in left_out):
             del files[path]
-    stamp = plan.stamp + ("" if not left_out else f" without {','.join(left_out)}")
-    files[STAMP_PATH] = stamp.encode("utf-8")
+    files[STAMP_PATH] = image_stamp(plan, left_out).encode("utf-8")
     for name, data in (models or {}).items():
         stem = Path(name).name.removesuffix(".mnq")
         if not stem:

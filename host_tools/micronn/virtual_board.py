@@ -187,9 +187,10 @@ class VirtualBoard:
         master, slave = pty.openpty()
         tty.setraw(slave)
         env = dict(os.environ, MICROPYPATH=".frozen:lib")
-        command = [self._executable, "-X", f"heapsize={self.heap_bytes}"]
+        heap = self.heap_bytes + (self._held if self.romfs is not None else 0)
+        command = [self._executable, "-X", f"heapsize={heap}"]
         if self.romfs is not None:
-            command = [*command[:2], f"heapsize={self.heap_bytes + self._held}", "-i", self._boot]
+            command += ["-i", self._boot]
         self._vm = subprocess.Popen(
             command,
             stdin=slave,
