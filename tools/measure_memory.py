@@ -22,7 +22,9 @@ image's own bytes are left out, romfs_vm.py):
   what it imports already imported (MODULE_DEPS: those are counted once however many kernels
   share them); likewise the table's rules_<family> modules (RULES_MODULES) and
   EDGE_TABLE_MODULE and NET_EDGES_MODULE, the modules a model of several inputs or outputs adds,
-  and BANDS_MODULE, the one a model with a banded stage adds (micronn.bands);
+  and BANDS_MODULE, the one a model with a banded stage adds (micronn.bands); NET_MODULE,
+  net.py, which load() imports once the reader's modules are dropped (from source the package
+  imports it: 0);
 - TABLE, NET, PLANS, PLACED_LAYER: least-squares fits over calibration models loaded in one VM
   (modules already imported), of the table stage's objects, the network's fixed and per-tensor
   objects, each operator's prepared plan (base + per requantization channel) and each streamed or
@@ -68,7 +70,7 @@ from micronn.plan import quantize_network
 from micronn.precompiled import package_for_target, precompiled_package, vm_mpy_target
 from micronn.resources import device_package_dir
 from micronn.romfs import build_image
-from micronn.romfs_vm import held_bytes, script_on_romfs
+from micronn.romfs_vm import IMAGE_NAME, held_bytes, script_on_romfs
 from micronn.runtime import decode_mpy
 from micronn.runtime_export import romfs_files
 from micronn.simulate import (
@@ -257,13 +259,18 @@ def _vm_output(vm: str, script: str, package, cwd: Path, *args) -> str:
     path.write_text(script)
     heap = 4 << 20
     folders = [package]
+    romfs = None
     if isinstance(package, OnRomfs):
         image = build_image(romfs_files(_vm_target(vm)))
-        path = script_on_romfs(cwd, path, image)
         folders = package.extra
-        heap += held_bytes(len(image), 16 if vm == "wasm32" else 32)
+        if vm == "wasm32":  # the port mounts it as a board's firmware does, outside its heap
+            romfs = cwd / IMAGE_NAME
+            romfs.write_bytes(image)
+        else:
+            path = script_on_romfs(cwd, path, image)
+            heap += held_bytes(len(image), 32)
     if vm == "wasm32":
-        done = wasm_vm.run(path, args, cwd=cwd, path=folders, heap=heap, timeout=600)
+        done = wasm_vm.run(path, args, cwd=cwd, path=folders, heap=heap, timeout=600, romfs=romfs)
     else:
         done = subprocess.run(
             [find_micropython(), "-X", f"heapsize={heap}", str(path), *map(str, args)],
@@ -562,7 +569,8 @@ def fit(results, models, reader, backend, bits, constants):
 
 # -- main ---------------------------------------------------------------------------------
 
-OPTIONAL_MODULES = {  # the modules only some models import
+OPTIONAL_MODULES = {  # the modules load() imports besides the reader's, or only some models
+    "NET_MODULE": "net",  # every model's, once the reader is dropped (from source: the package's)
     "EDGE_TABLE_MODULE": "edge_table",
     "NET_EDGES_MODULE": "net_edges",
     "BANDS_MODULE": "bands",
@@ -683,7 +691,7 @@ def measure(vm: str = "unix") -> dict:
             constants["READER"][runtime] = reader
             for name, module in OPTIONAL_MODULES.items():
                 _, cost, _, names = own_cost(vm, package, work, "module", module)
-                constants[name][runtime] = cost
+                constants[name][runtime] = max(cost, 0)  # below 0: collector noise (imported)
                 constants["MODULE_QSTRS"][("optional", runtime, module)] = names
             for module in sorted(set(constants["RULES_MODULES"].values())):
                 _, cost, _, names = own_cost(vm, package, work, "module", module)
@@ -702,6 +710,7 @@ def measure(vm: str = "unix") -> dict:
                             _, cost, _, names = own_cost(vm, package, work, "module", dep)
                             constants["MODULES"][(backend, runtime, dep)] = cost
                             constants["MODULE_QSTRS"][(backend, runtime, dep)] = names
+            interned["network"] = result.qstr_stages["network"] - result.qstr_stages["blocks"]
             interned["late"] = result.qstr_stages["loaded"] - _planned_names(
                 models[0][0], runtime, constants
             )
@@ -818,8 +827,8 @@ def current_constants(vm: str) -> dict:
     module = memory_plan.FIGURES[WORD_BITS[vm]]
     names = [
         "GC_BLOCK", "IMPORT", "SCRIPT", "READER", "TABLE", "NET", "PLACED_LAYER",
-        "STAGE_OFFSETS", "SLACK", "EDGE_TABLE_MODULE", "NET_EDGES_MODULE", "BANDS_MODULE",
-        "OP_MODULES",
+        "STAGE_OFFSETS", "SLACK", "NET_MODULE", "EDGE_TABLE_MODULE", "NET_EDGES_MODULE",
+        "BANDS_MODULE", "OP_MODULES",
         "RULES_MODULES", "MODULE_DEPS", "MODULES", "PLANS", "LAYER_MARGIN", "QSTR_POOL", "QSTRS",
         "MODULE_QSTRS",
     ]  # fmt: skip
@@ -1039,6 +1048,7 @@ def render(constants, vm: str = "unix") -> str:
             if "LAYER_MARGIN" in constants
             else []
         ),
+        f"NET_MODULE = {constants['NET_MODULE']!r}  # net.py, imported once the reader is dropped",
         f"EDGE_TABLE_MODULE = {constants['EDGE_TABLE_MODULE']!r}  # a model of several edges",
         f"NET_EDGES_MODULE = {constants['NET_EDGES_MODULE']!r}  # its network's module",
         f"BANDS_MODULE = {constants['BANDS_MODULE']!r}  # a model with a banded stage",

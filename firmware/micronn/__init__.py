@@ -16,17 +16,25 @@ import sys
 # network; the next load imports them again, which costs no compiler heap. From .py sources
 # they are compiled once, first, while the heap is still in one piece, and kept
 # (docs/memory.md).
-TABLE_MODULES = ("rules", "arena")
-READER_MODULES = ("container", "values", "model", "crc32", "ops", "edge_table", "labels")
+TABLE_MODULES = ("container", "rules", "arena")  # the table's reader and checks
+READER_MODULES = (
+    "container_blocks",
+    "reading",
+    "values",
+    "model",
+    "crc32",
+    "ops",
+    "edge_table",
+    "labels",
+)
 FROM_SOURCE = __file__.endswith(".py")
 LOAD_MODULES = ("placement", "bands")  # dropped once the network is built
 if FROM_SOURCE:
     from . import net  # noqa: F401, I001  (first: its compile needs the most room)
-    from . import arena, container, placement, rules  # noqa: F401
+    from . import arena, container, container_blocks, placement, rules  # noqa: F401
 
 from . import backends  # noqa: E402
 from .infile import CHUNK_BYTES  # noqa: E402
-from .net import Net, new_arena  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -71,6 +79,8 @@ def _build(stream, source, name, kernel_for, weights, chunk_bytes, probe, own):
     """load()'s work: (the net, whether it keeps the file). A frame of its own, so that the
     model its stale slots hold is garbage once it returns."""
     model, kernels, placed = _read(stream, source, weights, kernel_for, chunk_bytes, probe)
+    from .net import Net, new_arena
+
     arena = new_arena(model)  # before the net's other buffers: the reader's room is whole
     placed.loaded()
     keep = own and placed.name != "ram"
@@ -90,7 +100,8 @@ def _read(stream, source, weights, kernel_for, chunk_bytes, probe):
 
     _stage(probe, "reader")
     _release_room()
-    reader, model, records = container.read_table(stream, source)
+    reader, model, heads = container.read_table(stream, source)
+    container = None
     _stage(probe, "table")
     _forget(TABLE_MODULES + _family_rules())
     kernels = []
@@ -100,20 +111,26 @@ def _read(stream, source, weights, kernel_for, chunk_bytes, probe):
         if kernel is None:
             raise ValueError(
                 f"{source}: layer {index} uses operator {op} which this runtime does not "
-                f"support; {container.UPDATE}"
+                f"support; {_update_advice()}"
             )
         kernels.append(kernel)
     _forget(("ops",))  # the op table: its room goes to the tensors
-    from . import placement
+    from . import container_blocks, placement
 
     placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
-    container.read_blocks(
-        reader, model, records, placed.flags, memoryview(placed.check), placed.in_place()
+    container_blocks.read_blocks(
+        reader, model, heads, placed.flags, memoryview(placed.check), placed.in_place()
     )
-    reader = records = container = placement = None
+    reader = heads = container_blocks = placement = None
     _stage(probe, "blocks")
     _forget(READER_MODULES)
     return model, kernels, placed
+
+
+def _update_advice():
+    from .reading import UPDATE  # the reader's modules are gone: only a failure imports it again
+
+    return UPDATE
 
 
 # TensorFlow's quantize / dequantize (tfquant.py), imported on first use: a model costs nothing.

@@ -1,95 +1,62 @@
 """Read and check a .mnq container, version 1, 2 or 3 (the specification is docs/format.md).
 
-The file is streamed: the table (header, edges, activation tensors, layer records) first, then
-each layer's data block, every tensor read straight into the array it will live in. Any problem
-raises ValueError naming it and what to do; a model is returned only when every check of
-"What a reader checks" has passed. Operator rules live in rules.py, value rules in values.py,
-the arena check in arena.py.
+The file is streamed: the table (header, edges, activation tensors, layer records) first, read
+and checked here, then each layer's data block, every tensor read straight into the array it
+will live in (container_blocks.py). Any problem raises ValueError naming it and what to do; a
+model is returned only when every check of "What a reader checks" has passed. Operator rules
+live in rules.py, value rules in values.py, the arena check in arena.py.
 
-read() keeps every tensor in RAM. read_table() + read_blocks() let the loader leave the weights
-of chosen layers in the file (placement.py): those are checked through a scratch buffer and
-become InFile records of where they lie. Version 2's edge table (several inputs or outputs) is
-read by edge_table.py, imported only for such a file; version 3's labels section (class names
-after the data blocks) by labels.py, imported only for a file that has one.
+read() keeps every tensor in RAM. read_table() + container_blocks.read_blocks() let the loader
+drop this module before the blocks and leave the weights of chosen layers in the file
+(placement.py). Version 2's edge table (several inputs or outputs) is read by edge_table.py,
+imported only for such a file; version 3's labels section by labels.py, likewise.
 """
 
 import struct
 
-from . import values
-from .buffers import unfilled
-from .infile import InFile
 from .model import Edge, Layer, Model
 from .ops import ACTIVATIONS
-
-try:
-    from binascii import crc32
-except ImportError:  # a build without binascii.crc32
-    from .crc32 import crc32
+from .reading import (
+    DAMAGED,
+    DTYPE_BITS,
+    INT2,
+    INT4,
+    INT8,
+    INT32,
+    RECORD_HEAD,
+    UPDATE,
+    Reader,
+    crc32,
+)
 
 MAGIC = b"\x89MNQ"
 VERSION = 3  # and 1, 2; 2 adds the edge counts (header bytes 28, 29), 3 the labels (30, 31)
 TENSORS_AT = 56  # header (32) + input edge (12) + output edge (12), or the first two edges
 TENSOR_ENTRY = 16
-RECORD_HEAD = 24
 DESCRIPTOR = 12
 NO_TENSOR = 0xFFFF
 BANDS = 1  # header flag: a stage runs in bands of rows, its height in the records (bands.py)
-INT8, INT32, INT4, INT2 = 1, 2, 3, 4
-DTYPE_BITS = {INT8: 8, INT32: 32, INT4: 4, INT2: 2}
 KIND_DTYPES = {"w": (INT8, INT4, INT2), "i": (INT32,), "b": (INT8,)}
-
-DAMAGED = "the file is damaged or was cut short; copy or upload it again, or re-convert it"
-RECONVERT = "re-convert the model with `micronn convert` and upload it again"
-UPDATE = "update micronn on the board (`micronn flash` installs the current runtime)"
-
-
-class _Reader:
-    """Sequential exact reads from a stream, keeping a running CRC-32."""
-
-    def __init__(self, stream, name):
-        self.stream = stream
-        self.name = name
-        self.crc = 0
-
-    def fail(self, problem, advice=RECONVERT):
-        raise ValueError(f"{self.name}: {problem}; {advice}")
-
-    def fill(self, buffer, nbytes):
-        got = self.stream.readinto(buffer) if nbytes else 0
-        if got != nbytes:
-            self.fail(f"the file ended early (wanted {nbytes} more bytes)", DAMAGED)
-        self.crc = crc32(buffer, self.crc)
-
-    def zeros(self, nbytes):
-        """Read nbytes of padding; return True if they are all zero."""
-        chunk = bytearray(16)
-        clean = True
-        while nbytes > 0:
-            step = nbytes if nbytes < 16 else 16
-            view = memoryview(chunk)[:step]
-            self.fill(view, step)
-            for byte in view:
-                if byte:
-                    clean = False
-            nbytes -= step
-        return clean
 
 
 def read(stream, name="model"):
     """Parse and check a whole .mnq file from a binary stream; return a Model."""
-    reader, model, records = read_table(stream, name)
-    read_blocks(reader, model, records)
+    from .container_blocks import read_blocks
+
+    reader, model, heads = read_table(stream, name)
+    read_blocks(reader, model, heads)
     return model
 
 
 def read_table(stream, name="model"):
-    """Parse and check the table; return (reader, model without tensor data, layer records:
-    (record head, None) each, their bodies dropped once parsed).
+    """Parse and check the table; return (reader, model without tensor data, the layer records'
+    heads: RECORD_HEAD bytes each, in one bytearray; their bodies are dropped once parsed).
 
-    Each layer's tensors are still (dtype, offset in block, nbytes) triples; model.file_size and
-    model.table_size tell how the bytes divide. Finish with read_blocks().
+    Each layer's tensors are still a flat tuple of (dtype, offset in block, nbytes) per tensor;
+    model.file_size and model.table_size tell how the bytes divide. Finish with
+    container_blocks.read_blocks().
     """
-    reader = _Reader(stream, name)
+    reader = Reader(stream, name)
     size = stream.seek(0, 2)
     stream.seek(0)
     if size < TENSORS_AT:
@@ -115,7 +82,7 @@ def read_table(stream, name="model"):
         reader.fail(f"{tensor_count} activation tensors do not fit the table", DAMAGED)
     tensor_table = bytearray(TENSOR_ENTRY * tensor_count)
     reader.fill(tensor_table, len(tensor_table))
-    records = _read_records(reader, records_at, table_size, layer_count)
+    heads, bodies = _read_records(reader, records_at, table_size, layer_count)
     if reader.crc != struct.unpack_from("<I", head, 20)[0]:
         reader.fail("the header and layer table fail their CRC check", DAMAGED)
     flags = struct.unpack_from("<H", head, 6)[0]
@@ -135,16 +102,15 @@ def read_table(stream, name="model"):
         )
         n_in = 1
     data_end = file_size - labels_size
-    layers = _layers(reader, records, shapes, table_size, data_end, edges, n_in)
-    for index in range(len(records)):
-        records[index] = (records[index][0], None)
+    layers = _layers(reader, heads, bodies, shapes, table_size, data_end, edges, n_in)
+    bodies = None
     model = Model(edges, n_in, shapes, offsets, arena_size, layers)
     if more:
         model.net = edge_table.net
     model.labels_size = labels_size
     model.file_size = file_size
     model.table_size = table_size
-    heights = [struct.unpack_from("<H", records[i][0], 10)[0] for i in range(layer_count)]
+    heights = [struct.unpack_from("<H", heads, RECORD_HEAD * i + 10)[0] for i in range(layer_count)]
     if flags & BANDS:
         from . import bands
 
@@ -158,26 +124,7 @@ def read_table(stream, name="model"):
     problem = arena.problem(model)
     if problem:
         reader.fail(problem)
-    return reader, model, records
-
-
-def read_blocks(reader, model, records, in_file=None, scratch=None, in_place=None):
-    """Read and check every data block, in order, into the model's layers.
-
-    in_file: None, or flags by layer index (placement.py): bit 0 set, the layer's tensor 0 (its
-    weights) is not kept; it is read through `scratch` (a memoryview, at least 4 bytes) to check
-    its CRC and values and becomes an InFile giving its place in the file. Bit t + 1 set, tensor
-    t is checked the same way and becomes in_place(offset in file, bits, count, nbytes): a view
-    of the file's bytes (rom), or None to keep it in RAM after all.
-    """
-    for index in range(len(model.layers)):
-        flags = in_file[index] if in_file is not None else 0
-        layer = model.layers[index]
-        _read_block(reader, index, layer, records[index][0], flags, scratch, in_place)
-    if model.labels_size:
-        from .labels import read_labels
-
-        model.labels = read_labels(reader, model)
+    return reader, model, heads
 
 
 def _rules():
@@ -207,25 +154,29 @@ def _header(reader, head, size):
 def _read_records(reader, position, table_size, layer_count):
     """Read the layer records: unchecked, but inside the table and ending where it ends.
 
-    Returns [(record head, body)]. Every structure of the table is a multiple of 4 bytes long,
-    so nothing may follow the last record.
+    Returns (the heads, in one bytearray, [body]). Every structure of the table is a multiple of
+    4 bytes long, so nothing may follow the last record.
     """
-    records = []
+    if position + RECORD_HEAD * layer_count > table_size:  # before the heads are allocated
+        index = (table_size - position) // RECORD_HEAD
+        reader.fail(f"layer record {index} runs past the table", DAMAGED)
+    heads = bytearray(RECORD_HEAD * layer_count)
+    bodies = []
     for index in range(layer_count):
         if position + RECORD_HEAD > table_size:
             reader.fail(f"layer record {index} runs past the table", DAMAGED)
-        head = bytearray(RECORD_HEAD)
-        reader.fill(head, RECORD_HEAD)
-        body_size = 4 * head[2] + DESCRIPTOR * head[3]
+        at = RECORD_HEAD * index
+        reader.fill(memoryview(heads)[at : at + RECORD_HEAD], RECORD_HEAD)
+        body_size = 4 * heads[at + 2] + DESCRIPTOR * heads[at + 3]
         position += RECORD_HEAD + body_size
         if position > table_size:
             reader.fail(f"layer record {index} runs past the table", DAMAGED)
         body = bytearray(body_size)
         reader.fill(body, body_size)
-        records.append((head, body))
+        bodies.append(body)
     if position != table_size:
         reader.fail(f"{table_size - position} unexpected bytes after the last layer record")
-    return records
+    return heads, bodies
 
 
 def _tensors(reader, table, count):
@@ -263,16 +214,15 @@ def _edge(reader, head, at, what, shapes):
     return Edge(tensor, shapes[tensor], scale, zero_point)
 
 
-def _layers(reader, records, shapes, block_start, file_size, edges, n_in):
+def _layers(reader, heads, bodies, shapes, block_start, file_size, edges, n_in):
     """Check every record and the graph they form; return the layers, blocks not yet read.
     edges: the n_in inputs, then the outputs (arena.py checks that each names its own tensor)."""
     written = bytearray(len(shapes))
     for k in range(n_in):
         written[edges[k].tensor] = 1
     layers = []
-    for index in range(len(records)):
-        head, body = records[index]
-        layer = _layer(reader, index, head, body, block_start, file_size)
+    for index in range(len(bodies)):
+        layer = _layer(reader, index, heads, bodies[index], block_start, file_size)
         where = f"layer {index} ({layer.name})"
         for tensor in layer.inputs:
             if tensor >= len(shapes) or not written[tensor]:
@@ -286,7 +236,7 @@ def _layers(reader, records, shapes, block_start, file_size, edges, n_in):
         )
         if problem:
             reader.fail(f"{where} {problem}")
-        block_start += struct.unpack_from("<I", head, 16)[0]
+        block_start += struct.unpack_from("<I", heads, RECORD_HEAD * index + 16)[0]
         layers.append(layer)
     if block_start != file_size:
         reader.fail(f"the data blocks end at byte {block_start}, not at {file_size}")
@@ -295,10 +245,10 @@ def _layers(reader, records, shapes, block_start, file_size, edges, n_in):
     return layers
 
 
-def _layer(reader, index, head, body, block_start, file_size):
+def _layer(reader, index, heads, body, block_start, file_size):
     """One record's fields and tensor descriptors, checked; the layer's tensors are not read."""
     code, activation, n_params, n_tensors, in0, in1, out, _, offset, size = struct.unpack_from(
-        "<BBBBHHHHII", head
+        "<BBBBHHHHII", heads, RECORD_HEAD * index
     )
     from .ops import by_code  # not a global: load() drops the op table before the blocks
 
@@ -326,7 +276,9 @@ def _layer(reader, index, head, body, block_start, file_size):
             f"not right after the previous one (at {block_start}) or past the end"
         )
     params = struct.unpack_from(f"<{n_params}i", body)
-    layer = Layer(name, activation, params, kinds, inputs, out)
+    counts = []
+    descriptors = []
+    weight_bits = 8
     end = 0
     for t in range(n_tensors):
         dtype, r0, r1, r2, t_offset, count = struct.unpack_from(
@@ -341,70 +293,11 @@ def _layer(reader, index, head, body, block_start, file_size):
         if t_offset % 4 or t_offset < end or t_offset + nbytes > size:
             reader.fail(f"{what} is misaligned, overlaps another or does not fit its data block")
         if kinds[t] == "w":
-            layer.weight_bits = DTYPE_BITS[dtype]
-        layer.counts.append(count)
-        layer.tensors.append((dtype, t_offset, nbytes))  # replaced by the arrays in _read_block
+            weight_bits = DTYPE_BITS[dtype]
+        counts.append(count)
+        descriptors += (dtype, t_offset, nbytes)  # replaced by the arrays in _read_block
         end = t_offset + nbytes
+    layer = Layer(name, activation, params, kinds, inputs, out, tuple(counts), tuple(descriptors))
+    if weight_bits != 8:
+        layer.weight_bits = weight_bits
     return layer
-
-
-def _new_tensor(dtype, count, nbytes):
-    if dtype == INT8:
-        return unfilled("b", count)
-    if dtype == INT32:
-        return unfilled("i", count)
-    return bytearray(nbytes)
-
-
-def _read_block(reader, index, layer, head, flags=0, scratch=None, in_place=None):
-    """Stream one data block into the layer's arrays; check its CRC, padding and values."""
-    block_at, size, crc = struct.unpack_from("<III", head, 12)
-    reader.crc = 0
-    clean = True
-    position = 0
-    tensors = []
-    for t in range(len(layer.tensors)):
-        dtype, offset, nbytes = layer.tensors[t]
-        clean = reader.zeros(offset - position) and clean
-        count = layer.counts[t]
-        bits = DTYPE_BITS[dtype]
-        view = None
-        if flags >> (t + 1) & 1:
-            view = in_place(block_at + offset, bits, count, nbytes)
-        if (t == 0 and flags & 1) or view is not None:
-            checked = bits if layer.kinds[t] == "w" else 0
-            if not _pass_weights(reader, nbytes, count, checked, scratch):
-                reader.fail(f"layer {index} ({layer.name}) {values.WEIGHTS_PROBLEM}")
-            tensor = view if view is not None else InFile(block_at + offset, nbytes, count)
-        else:
-            tensor = _new_tensor(dtype, count, nbytes)
-            reader.fill(tensor, nbytes)
-        tensors.append(tensor)
-        position = offset + nbytes
-    clean = reader.zeros(size - position) and clean
-    if reader.crc != crc:
-        reader.fail(f"the data block of layer {index} fails its CRC check", DAMAGED)
-    if not clean:
-        reader.fail(f"the data block of layer {index} has non-zero padding")
-    layer.tensors = tensors
-    problem = values.check(layer)
-    if problem:
-        reader.fail(f"layer {index} ({layer.name}) {problem}")
-
-
-def _pass_weights(reader, nbytes, count, bits, scratch):
-    """Read a tensor chunk by chunk through scratch; True if every value is in range for
-    weights of `bits` bits (0: not weights, nothing to check but the CRC)."""
-    good = True
-    view = scratch
-    left = nbytes
-    while left > 0:
-        if left < len(view):
-            view = scratch[:left]  # the last chunk: the only new object
-        reader.fill(view, len(view))
-        if bits:
-            good = values.weights_in_range(view, bits) and good
-        left -= len(view)
-    if bits and bits != 8:
-        good = values.tail_is_clean(view[len(view) - 1], count, nbytes, bits) and good
-    return good

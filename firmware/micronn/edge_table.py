@@ -5,7 +5,8 @@ drops it with the reader. Header bytes 28 and 29 count the inputs and the output
 follow the header, the inputs first; the first two are where version 1 has its input and output.
 """
 
-from .container import DAMAGED, TENSOR_ENTRY, _edge
+from .container import TENSOR_ENTRY
+from .reading import DAMAGED
 
 
 def more(reader, head, records_at, table_size):
@@ -24,6 +25,8 @@ def more(reader, head, records_at, table_size):
 
 def edges(reader, head, extra, shapes):
     """(every edge, checked: the inputs, then the outputs; the input count)."""
+    from .container import _edge  # not a global: model.net keeps this module until the net is built
+
     n_in, count = head[28], head[28] + head[29]
     table = head[32:] + extra
     found = []

@@ -1,7 +1,8 @@
 """The labels section of a version 3 container: the class names of one output's last axis.
 
-container.read_blocks imports this module only for a file that has the section (docs/format.md,
-"Labels"); load() drops it with the reader. The section follows the last data block:
+container_blocks.read_blocks imports this module only for a file that has the section
+(docs/format.md, "Labels"); load() drops it with the reader. The section follows the last data
+block:
 
     u8 output, u8 reserved, u16 count, u32 crc32 of the entries, then `count` entries of
     u8 length + that many UTF-8 bytes, zero padding to the section's end
@@ -9,7 +10,7 @@ container.read_blocks imports this module only for a file that has the section (
 
 import struct
 
-from .container import DAMAGED
+from .reading import DAMAGED
 
 
 def section_size(reader, head, room):

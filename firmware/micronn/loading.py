@@ -21,10 +21,10 @@ from . import (
     _make_room,
     _release_room,
     _stage,
+    _update_advice,
     backends,
 )
 from .infile import CHUNK_BYTES
-from .net import Net, new_arena
 
 
 def _done(name):
@@ -35,6 +35,8 @@ def _done(name):
 def _building(stream, source, name, kernel_for, weights, chunk_bytes, own):
     """micronn._build, a stage at a time."""
     model, kernels, placed = yield from _reading(stream, source, weights, kernel_for, chunk_bytes)
+    from .net import Net, new_arena
+
     arena = new_arena(model)  # before the net's other buffers: the reader's room is whole
     placed.loaded()
     keep = own and placed.name != "ram"
@@ -52,7 +54,8 @@ def _reading(stream, source, weights, kernel_for, chunk_bytes):
 
     yield _done("reader")
     _release_room()
-    reader, model, records = container.read_table(stream, source)
+    reader, model, heads = container.read_table(stream, source)
+    container = None
     yield _done("table")
     _forget(TABLE_MODULES + _family_rules())
     kernels = []
@@ -62,17 +65,17 @@ def _reading(stream, source, weights, kernel_for, chunk_bytes):
         if kernel is None:
             raise ValueError(
                 f"{source}: layer {index} uses operator {op} which this runtime does not "
-                f"support; {container.UPDATE}"
+                f"support; {_update_advice()}"
             )
         kernels.append(kernel)
     _forget(("ops",))  # the op table: its room goes to the tensors
-    from . import placement
+    from . import container_blocks, placement
 
     placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
-    container.read_blocks(
-        reader, model, records, placed.flags, memoryview(placed.check), placed.in_place()
+    container_blocks.read_blocks(
+        reader, model, heads, placed.flags, memoryview(placed.check), placed.in_place()
     )
-    reader = records = container = placement = None
+    reader = heads = container_blocks = placement = None
     yield _done("blocks")
     _forget(READER_MODULES)
     return model, kernels, placed

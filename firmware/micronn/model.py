@@ -22,19 +22,23 @@ class Edge:
 
 
 class Layer:
-    """One layer record. params: int32s in container order (host micronn.ops.OPERATORS); tensors:
-    array('b') int8 weights or tables, bytearray packed int4 / int2 weights, array('i') int32."""
+    """One layer record. params: int32s in container order (host micronn.ops.OPERATORS); counts:
+    each tensor's element count; tensors: array('b') int8 weights or tables, bytearray packed
+    int4 / int2 weights, array('i') int32 (until the blocks are read, container.py's flat tuple
+    of (dtype, offset in block, nbytes) per tensor). Few attributes, each a tuple or shared: a
+    model's table is in the heap beside the reader's modules, when the heap is fullest."""
 
-    def __init__(self, name, activation, params, kinds, inputs, output):
+    weight_bits = 8  # set on the layer only for int4 / int2 weights
+
+    def __init__(self, name, activation, params, kinds, inputs, output, counts, tensors):
         self.name = name
         self.activation = ACTIVATIONS[activation]
         self.params = params
         self.kinds = kinds
         self.inputs = inputs
         self.output = output
-        self.weight_bits = 8
-        self.counts = []
-        self.tensors = []
+        self.counts = counts
+        self.tensors = tensors
 
 
 class Model:

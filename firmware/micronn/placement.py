@@ -86,8 +86,8 @@ def add_views(flags, model, kernels):
 
 def _tensor_bytes(layer):
     total = 0
-    for descriptor in layer.tensors:  # (dtype, offset, nbytes): the blocks are not read yet
-        total += descriptor[2]
+    for t in range(2, len(layer.tensors), 3):  # (dtype, offset, nbytes) each: the blocks are
+        total += layer.tensors[t]  # not read yet
     return total
 
 
@@ -98,7 +98,7 @@ def ram_fits(model, flags):
     for index in range(len(model.layers)):
         layer = model.layers[index]
         if flags[index]:
-            moved += layer.tensors[0][2]
+            moved += layer.tensors[2]  # tensor 0's nbytes
         other += _tensor_bytes(layer)
     other -= moved
     # the other tensors are read and then prepared (limbs, tables): count them twice

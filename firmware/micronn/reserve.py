@@ -16,8 +16,8 @@ from .infile import CHECK_BYTES, MOVABLE, OP_NAMES
 
 WORDS = 2 if getattr(sys, "maxsize", 0x7FFFFFFF) > 0x7FFFFFFF else 1  # 8-byte words: twice
 OBJECT_BYTES = 16 * WORDS  # an array object with its header, rounded up to a GC block
-TABLE_BYTES = 1024 * WORDS  # the table's objects: about 1.5 KB + 1 KB per layer (64-bit VM)
-LAYER_BYTES = 512 * WORDS
+TABLE_BYTES = 1024 * WORDS  # the table's objects: about 1 KB + 330 B per layer (32-bit VM)
+LAYER_BYTES = 384 * WORDS
 CHECKS_BYTES = 6144 * WORDS  # the table's checks (rules.py, arena.py), with some margin
 DTYPE_BITS = (0, 8, 32, 4, 2)  # by container dtype code (docs/format.md)
 IN_PLACE_CODES = {1: 2, 2: 2, 3: 3}  # placement.IN_PLACE by container code

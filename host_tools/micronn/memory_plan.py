@@ -34,7 +34,7 @@ PLACEMENTS = ("ram", "rom", "stream")  # fastest first
 STAGES = ("import", "reader", "table", "blocks", "network", "loaded")
 # the device's reserve.py with 4-byte words (twice these with 8-byte ones): bytes per array
 # object, table objects, per layer, the table's checks
-RESERVE_32 = {"object": 16, "table": 1024, "layer": 512, "checks": 6144}
+RESERVE_32 = {"object": 16, "table": 1024, "layer": 384, "checks": 6144}
 # the device package: compiled on the board from .py, precompiled .mpy files on its filesystem
 # (as micronn flash installs it) or in a ROMFS image (micronn romfs), whose bytecode stays in flash
 RUNTIMES = ("py", "mpy", "romfs")
@@ -319,7 +319,7 @@ def qstr_counts(model, backend: str, runtime: str, f) -> dict:
         "import": start,
         "reader": start + early + counted.get("reader", 0),
         "table": start + early + table,
-        "blocks": late,
+        "blocks": late - counted.get("network", 0),  # net.py's come once the reader is dropped
         "network": late,
         "loaded": late,
     }
@@ -528,6 +528,8 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     rules = rules_bytes(model, runtime, f)
     for stage in ("table",) if runtime in PRECOMPILED else ("table", "blocks", "network", "loaded"):
         stages[stage] += rules
+    for stage in ("network", "loaded"):  # net.py comes once the reader is dropped
+        stages[stage] += getattr(f, "NET_MODULE", {}).get(runtime, 0)
     if len(model.inputs) + len(model.outputs) > 2:
         # edge_table.py comes with the reader (from source it stays), net_edges.py with the net
         for stage in ("table", "blocks"):

@@ -1,10 +1,12 @@
 """A MicroPython VM that runs a script as a board with a ROMFS partition would: the image
 mounted at /rom and /rom/lib on `sys.path` (first: a board puts them ahead of /lib too).
 
-The VMs have no flash, so the image lives in their heap: one bytearray, allocated before
+The unix VM has no flash, so the image lives in its heap: one bytearray, allocated before
 anything else and filled in place. A board's image is in flash, so every live-heap figure
-taken on the VM leaves out `held_bytes(image)`, and the unix VM's heap is made that much
-larger than the board's (its heap cannot grow).
+taken on that VM leaves out `held_bytes(image)`, and its heap is made that much larger than the
+board's (its heap cannot grow); the words of the image are scanned as pointers there, which may
+keep a dead block live. The webassembly port mounts an image itself, outside its heap, as a
+board's firmware does (wasm_vm.run's romfs): its figures need neither.
 """
 
 from pathlib import Path

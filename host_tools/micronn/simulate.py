@@ -22,7 +22,7 @@ from micronn.inputs import input_codes
 from micronn.precompiled import package_for_target, precompiled_package, vm_mpy_target
 from micronn.resources import device_package_dir, device_script
 from micronn.romfs import build_image
-from micronn.romfs_vm import held_bytes, script_on_romfs
+from micronn.romfs_vm import IMAGE_NAME, held_bytes, script_on_romfs
 from micronn.runtime import decode_mpy
 from micronn.runtime_export import ROMFS_MODELS, romfs_files
 
@@ -219,8 +219,8 @@ def simulate(
                 target = _wasm_target()
                 run = _VmRun(work, device_script(RUNNER_SCRIPT), _wasm_package(target, precompiled))
                 if romfs:
-                    held = run.on_romfs(target, data, 16)
-                done = _run_wasm(run, arguments, heap + held, backend)
+                    run.in_firmware_romfs(target, data)
+                done = _run_wasm(run, arguments, heap, backend)
             else:
                 executable = find_micropython(micropython)
                 source = device_package_dir().parent
@@ -264,6 +264,14 @@ class _VmRun:
         self.work = work
         self.script = Path(script)
         self.path = [Path(package)]
+        self.romfs = None  # the image the webassembly port mounts itself
+
+    def in_firmware_romfs(self, target, data):
+        """Give the package and the model to the webassembly port as a board's ROMFS image:
+        outside its GC heap, mounted by the port (wasm_vm.run's romfs)."""
+        self.romfs = self.work / IMAGE_NAME
+        self.romfs.write_bytes(build_image(romfs_files(target, {"model": data})))
+        self.path = [self.script.parent]  # its neighbours (simulate_edges.py), not the package
 
     def on_romfs(self, target, data, block) -> int:
         """Put the package and the model into a ROMFS image the script mounts first; returns
@@ -308,4 +316,5 @@ def _run_wasm(run, arguments, heap, backend):
         heap=heap,
         ulab=backend == "ulab",
         timeout=TIMEOUT_SECONDS,
+        romfs=run.romfs,
     )

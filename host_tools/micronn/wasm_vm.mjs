@@ -2,7 +2,11 @@
 // would run `micropython -X heapsize=N SCRIPT ARGS...` with MICROPYPATH set. Started by
 // micronn.wasm_vm with one argument, a JSON object:
 //   {"vm": folder of micropython.mjs, "heap": bytes, "ulab": bool, "cwd": folder,
-//    "path": [folders for sys.path], "script": file, "argv": [arguments]}
+//    "path": [folders for sys.path], "script": file, "argv": [arguments], "romfs": null or the
+//    file of a ROMFS image}
+// An image is given to the port as a board's firmware has it: outside the GC heap (so that no
+// word of it is ever scanned as a pointer), mounted at /rom with /rom and /rom/lib on sys.path
+// ahead of the path folders.
 // The port's file system is in memory: cwd, the path folders and the script's folder are copied
 // into it at their own absolute paths, and after the run every file of cwd that the script
 // wrote is copied back. Stdout and stderr go to node's; the exit status is the script's
@@ -22,6 +26,7 @@ const mp = await loadMicroPython({
   stdout: lines(process.stdout),
   stderr: lines(process.stderr),
   linebuffer: true,
+  romfs: spec.romfs ? fs.readFileSync(spec.romfs) : undefined,
 });
 const FS = mp.FS;
 
@@ -59,8 +64,9 @@ const script = path.resolve(spec.script);
 for (const folder of new Set([cwd, path.dirname(script), ...spec.path.map((p) => path.resolve(p))])) {
   copyIn(folder);
 }
-// sys.path as the unix port makes it: the script's folder, then MICROPYPATH
-const sysPath = [path.dirname(script), ...spec.path.map((p) => path.resolve(p))];
+// sys.path as the unix port makes it: the script's folder, then MICROPYPATH; a board's image first
+const rom = spec.romfs ? ["/rom", "/rom/lib"] : [];
+const sysPath = [path.dirname(script), ...rom, ...spec.path.map((p) => path.resolve(p))];
 mp.runPython(
   [
     "import sys, os",

@@ -64,10 +64,14 @@ def available() -> bool:
     return True
 
 
-def run(script, args=(), *, cwd, path=(), heap=256 * 1024, ulab=False, vm=None, timeout=None):
+def run(
+    script, args=(), *, cwd, path=(), heap=256 * 1024, ulab=False, vm=None, timeout=None, romfs=None
+):
     """Run `script` (a file) on the VM in `cwd` with `path` folders importable; returns the
     finished process (returncode, stdout, stderr text). Files the script writes in cwd are
-    written to the host's cwd when it ends."""
+    written to the host's cwd when it ends. romfs: None, or the file of a ROMFS image that the
+    port mounts at /rom as a board's firmware does (outside the GC heap, /rom and /rom/lib on
+    sys.path ahead of `path`)."""
     spec = {
         "vm": str(find_wasm_vm(vm)),
         "heap": int(heap),
@@ -76,6 +80,7 @@ def run(script, args=(), *, cwd, path=(), heap=256 * 1024, ulab=False, vm=None, 
         "path": [str(Path(p).resolve()) for p in path],
         "script": str(Path(script).resolve()),
         "argv": [str(a) for a in args],
+        "romfs": None if romfs is None else str(Path(romfs).resolve()),
     }
     return subprocess.run(
         [find_node(), str(RUNNER), json.dumps(spec)],
