@@ -552,13 +552,14 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
 
 def resident_bytes(model, backend: str, runtime: str, f) -> int:
     """The runtime's own heap while a model runs, without the model's data (tensors, arena,
-    plans, buffers): the package, the kernel modules the model uses, what the reader leaves and
+    plans, buffers): the package, the kernel modules the model uses, net.py, what the reader leaves,
     the pools of the names they interned; not the VM's own objects and the measuring script's,
     which IMPORT holds (SCRIPT)."""
     base = f.IMPORT[runtime] + f.STAGE_OFFSETS[runtime].get("import", 0) - getattr(f, "SCRIPT", 0)
     pools = qstr_pool_bytes(model, backend, runtime, f).get("loaded", 0)
     modules = _kernel_modules(model, backend, runtime, f)
-    return base + modules + f.READER[runtime]["residue"] + pools
+    net = getattr(f, "NET_MODULE", {}).get(runtime, 0)  # imported once the reader is dropped
+    return base + modules + net + f.READER[runtime]["residue"] + pools
 
 
 EARLY_STAGES = ("reader", "table", "blocks")  # the reader's modules and names in the heap
