@@ -70,7 +70,7 @@ from micronn.plan import quantize_network
 from micronn.precompiled import package_for_target, precompiled_package, vm_mpy_target
 from micronn.resources import device_package_dir
 from micronn.romfs import build_image
-from micronn.romfs_vm import IMAGE_NAME, held_bytes, script_on_romfs
+from micronn.romfs_vm import on_vm
 from micronn.runtime import decode_mpy
 from micronn.runtime_export import romfs_files
 from micronn.simulate import (
@@ -263,12 +263,8 @@ def _vm_output(vm: str, script: str, package, cwd: Path, *args) -> str:
     if isinstance(package, OnRomfs):
         image = build_image(romfs_files(_vm_target(vm)))
         folders = package.extra
-        if vm == "wasm32":  # the port mounts it as a board's firmware does, outside its heap
-            romfs = cwd / IMAGE_NAME
-            romfs.write_bytes(image)
-        else:
-            path = script_on_romfs(cwd, path, image)
-            heap += held_bytes(len(image), 32)
+        path, romfs, held = on_vm(cwd, path, image, None if vm == "wasm32" else 32)
+        heap += held
     if vm == "wasm32":
         done = wasm_vm.run(path, args, cwd=cwd, path=folders, heap=heap, timeout=600, romfs=romfs)
     else:

@@ -38,3 +38,15 @@ def script_on_romfs(work: Path, script: Path, image: bytes) -> Path:
     prelude = MOUNT.format(size=len(image), name=IMAGE_NAME)
     mounted.write_text(prelude + Path(script).read_text(encoding="utf-8"), encoding="utf-8")
     return mounted
+
+
+def on_vm(work: Path, script: Path, image: bytes, in_heap_block: int | None) -> tuple:
+    """How a VM runs `script` with `image` mounted at /rom: (the script to run, the image file
+    that the webassembly port mounts itself or None, the heap bytes the image takes there).
+    in_heap_block: None for the webassembly port, which keeps the image outside its heap
+    (wasm_vm.run's romfs); else the VM's GC block: the image is a bytearray in its heap, mounted
+    by a copy of the script (script_on_romfs)."""
+    if in_heap_block is None:
+        (work / IMAGE_NAME).write_bytes(image)
+        return Path(script), work / IMAGE_NAME, 0
+    return script_on_romfs(work, script, image), None, held_bytes(len(image), in_heap_block)

@@ -22,7 +22,7 @@ from micronn.inputs import input_codes
 from micronn.precompiled import package_for_target, precompiled_package, vm_mpy_target
 from micronn.resources import device_package_dir, device_script
 from micronn.romfs import build_image
-from micronn.romfs_vm import IMAGE_NAME, held_bytes, script_on_romfs
+from micronn.romfs_vm import on_vm
 from micronn.runtime import decode_mpy
 from micronn.runtime_export import ROMFS_MODELS, romfs_files
 
@@ -219,8 +219,8 @@ def simulate(
                 target = _wasm_target()
                 run = _VmRun(work, device_script(RUNNER_SCRIPT), _wasm_package(target, precompiled))
                 if romfs:
-                    run.in_firmware_romfs(target, data)
-                done = _run_wasm(run, arguments, heap, backend)
+                    held = run.on_romfs(target, data)
+                done = _run_wasm(run, arguments, heap + held, backend)
             else:
                 executable = find_micropython(micropython)
                 source = device_package_dir().parent
@@ -266,20 +266,14 @@ class _VmRun:
         self.path = [Path(package)]
         self.romfs = None  # the image the webassembly port mounts itself
 
-    def in_firmware_romfs(self, target, data):
-        """Give the package and the model to the webassembly port as a board's ROMFS image:
-        outside its GC heap, mounted by the port (wasm_vm.run's romfs)."""
-        self.romfs = self.work / IMAGE_NAME
-        self.romfs.write_bytes(build_image(romfs_files(target, {"model": data})))
-        self.path = [self.script.parent]  # its neighbours (simulate_edges.py), not the package
-
-    def on_romfs(self, target, data, block) -> int:
-        """Put the package and the model into a ROMFS image the script mounts first; returns
-        the heap bytes the image takes on the VM (none on a board)."""
+    def on_romfs(self, target, data, block=None) -> int:
+        """Put the package and the model into a ROMFS image mounted at /rom (romfs_vm.on_vm:
+        block None for the webassembly port, which mounts it outside its heap; else the VM's GC
+        block); returns the heap bytes the image takes on the VM (none on a board)."""
         image = build_image(romfs_files(target, {"model": data}))
         self.path = [self.script.parent]  # its neighbours (simulate_edges.py), not the package
-        self.script = script_on_romfs(self.work, self.script, image)
-        return held_bytes(len(image), block)
+        self.script, self.romfs, held = on_vm(self.work, self.script, image, block)
+        return held
 
 
 def _run_unix(run, arguments, heap, executable):
