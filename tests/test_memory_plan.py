@@ -101,6 +101,28 @@ def test_layer_rows_describe_weights_activations_and_chunks(containers):
     assert conv2.activation_bytes == 2 * 25 * 20 * 8
 
 
+def test_a_board_s_own_start_replaces_the_vm_s(containers):
+    """A connected board's live heap before micronn (Board.start_bytes) stands in for the VM's
+    and simulate's runner's (SCRIPT): every stage, the peak and the needed heap move by the
+    difference; the resident runtime, which holds neither, does not."""
+    from dataclasses import replace
+
+    from micronn.boards import load_board
+    from micronn.memory_constants_32 import SCRIPT
+
+    board = load_board("rp2040")
+    plain = plan_container(containers["digits_mlp"], board, runtime="mpy")
+    started = plan_container(
+        containers["digits_mlp"], replace(board, start_bytes=2000), runtime="mpy"
+    )
+    shift = 2000 - SCRIPT
+    for name, placed in plain.placements.items():
+        moved = started.placements[name]
+        assert moved.stages == {k: v + shift for k, v in placed.stages.items()}
+        assert (moved.peak, moved.needed) == (placed.peak + shift, placed.needed + shift)
+    assert started.resident == plain.resident
+
+
 def test_unknown_runtime_and_backend_are_refused(containers):
     with pytest.raises(ValueError, match="runtime form"):
         plan_container(containers["digits_mlp"], runtime="frozen")

@@ -129,14 +129,18 @@ def measure(port, placed, backends, placements, arch="") -> list:
         board = board_profile(transport, "qemu")
         if arch:  # the viper modules on it were compiled for `arch`
             board = replace(board, mpy_arch=arch)
+        start = None  # the measuring program's live heap before `import micronn`
         for name, (path, data) in placed.items():
             for backend in backends:
-                plan = plan_container(data, board, backend=backend, runtime="mpy")
                 for placement in placements:
                     try:
                         measured = measure_stages(transport, "/" + path, backend, placement)
+                        start = measured.start
                     except BoardCodeError as error:
                         measured = str(error)
+                    # its start in place of the VM's and simulate's runner (SCRIPT)
+                    at_start = replace(board, start_bytes=start)
+                    plan = plan_container(data, at_start, backend=backend, runtime="mpy")
                     rows.append((name, backend, placement, measured, plan.placements[placement]))
         transport.leave_raw_repl()
     return board, rows

@@ -33,6 +33,9 @@ class Board:
     aliases: tuple = ()  # other names --board takes: "pico" for rp2040, ...
     # the ROMFS partition of the firmware the profile names (0: none), None where unknown
     romfs_bytes: int | None = None
+    # the live heap at the board's prompt before micronn (measured on a connected board:
+    # board_heap.board_profile); None: the VM's, as memory_plan's figures hold it (SCRIPT)
+    start_bytes: int | None = None
 
     @property
     def word_bits(self) -> int:

@@ -636,13 +636,19 @@ def plan_memory(
         placements[name] = PlacementMemory(name, stages, peak, needed, needed <= profile.heap_bytes)
     resident = resident_bytes(model, backend, runtime, f)
     native = native_heap_bytes(model, backend, profile.mpy_arch) if on_board else 0
-    if native:
-        resident += native
+    resident += native
+    # a connected board's own live heap before micronn in place of the VM's and its runner's
+    start = (
+        profile.start_bytes - getattr(f, "SCRIPT", 0)
+        if on_board and profile.start_bytes is not None
+        else 0
+    )
+    if native + start:
         for name, placed in placements.items():
-            stages = {stage: value + native for stage, value in placed.stages.items()}
-            needed = placed.needed + native
+            stages = {stage: value + native + start for stage, value in placed.stages.items()}
+            needed = placed.needed + native + start
             placements[name] = PlacementMemory(
-                name, stages, placed.peak + native, needed, needed <= profile.heap_bytes
+                name, stages, placed.peak + native + start, needed, needed <= profile.heap_bytes
             )
     return MemoryPlan(
         profile, runtime, backend, layers, placements, arena_bytes, word_bits, resident
