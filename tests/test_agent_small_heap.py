@@ -96,7 +96,7 @@ def test_without_a_reset_a_bare_64_kib_board_runs_it_too(mlp):
         _flash_and_run(board, mlp, reset=False)
 
 
-AUTO_HEAP = 56 * 1024  # under the least heap the plan gives viper (about 63 KiB)
+AUTO_HEAP = 48 * 1024  # under the least heap the plan gives viper (about 53 KiB)
 
 
 def test_auto_takes_python_at_once_where_the_plan_fits_viper_in_no_model(tmp_path, capsys):

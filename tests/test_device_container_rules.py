@@ -24,12 +24,11 @@ from mnq_patches import (
     tensor_entry,
     with_crcs,
 )
-from test_device_container import small_model
+from test_device_container import VM_HEAPS, small_model
 from vm import run
 
 from micronn import container
 
-VM_HEAP = "128K"
 P = 24  # params start in a record: in_features, out_features, input zp, output zp, min, max
 
 # (label, patch of the small container, words the error message must contain)
@@ -177,13 +176,15 @@ def _invalid_files(data: bytes) -> list:
     return files
 
 
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
+@pytest.fixture(scope="module", params=list(VM_HEAPS))
+def outcomes(tmp_path_factory, request):
     folder = tmp_path_factory.mktemp("invalid")
     invalid = _invalid_files(container.write(small_model()))
     for index, (_, data, _) in enumerate(invalid):
         (folder / f"invalid{index}.mnq").write_bytes(data)
-    stdout = run(VM_SCRIPT.format(count=len(invalid)), cwd=folder, heapsize=VM_HEAP)
+    form = request.param
+    script = VM_SCRIPT.format(count=len(invalid))
+    stdout = run(script, cwd=folder, heapsize=VM_HEAPS[form], precompiled=form == "mpy")
     return invalid, [json.loads(line) for line in stdout.splitlines()]
 
 

@@ -195,4 +195,4 @@ def test_loading_is_load_line_for_line():
         loading = _body(FIRMWARE / "micronn" / "loading.py", staged)
         assert _code(loading, True) == _code(load, False), plain
         stages += sum("_stage(probe" in line for line in load)
-    assert stages == 4
+    assert stages == 5

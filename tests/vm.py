@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from micronn import container, reference, wasm_vm
+from micronn.precompiled import precompiled_package
 from micronn.simulate import find_micropython
 
 FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
@@ -43,6 +44,11 @@ def vm_params(vms=VMS):
     ]
 
 
+def _package(precompiled: bool):
+    """The folder holding the device package on the unix VM: its sources, or its .mpy files."""
+    return precompiled_package(find_micropython()) if precompiled else FIRMWARE
+
+
 def heap_bytes(heapsize: str) -> int:
     """A -X heapsize value ("256K", "2M", "100000") in bytes."""
     scale = {"K": 1 << 10, "M": 1 << 20}.get(heapsize[-1:].upper(), 1)
@@ -56,8 +62,11 @@ def run(
     heapsize: str = DEFAULT_HEAP,
     timeout=TIMEOUT_SECONDS,
     vm: str = "unix",
+    precompiled: bool = False,
 ) -> str:
-    """Run `script` with `micropython -X heapsize=...` in `cwd` on `vm`; return its stdout."""
+    """Run `script` with `micropython -X heapsize=...` in `cwd` on `vm`; return its stdout.
+    precompiled (unix): the package as .mpy files, as `micronn flash` installs it, not its .py
+    sources."""
     with tempfile.TemporaryDirectory(prefix="micronn-vm-") as scratch:
         folder = Path(cwd or scratch)
         path = folder / "_vm_script.py"
@@ -70,7 +79,7 @@ def run(
             done = subprocess.run(
                 [find_micropython(), "-X", f"heapsize={heapsize}", str(path)],
                 cwd=folder,
-                env=dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE}"),
+                env=dict(os.environ, MICROPYPATH=f".frozen:{_package(precompiled)}"),
                 capture_output=True,
                 text=True,
                 timeout=timeout,

@@ -16,8 +16,9 @@ image's own bytes are left out, romfs_vm.py):
 
 - IMPORT: after `import micronn` in micronn.simulate's runner (the runner's own objects included;
   SCRIPT: before it, what the resident runtime leaves out);
-- READER: the reader's modules all loaded (table), without the table's checks (blocks), and what
-  stays once load() has dropped them (residue: interned names);
+- READER: the table's reader loaded with the room's module (reader), without it (table), the
+  table's checks in the reader's place (checks), both dropped (blocks), and what stays once
+  load() has dropped the rest (residue: interned names);
 - MODULES: each kernel module's own import over a fresh `import micronn` (and the op table),
   what it imports already imported (MODULE_DEPS: those are counted once however many kernels
   share them); likewise the table's rules_<family> modules (RULES_MODULES) and
@@ -153,15 +154,21 @@ def main():
         __import__("micronn." + module)  # no name bound here: _forget can let them go
     imported = (yield from live()) - base
     count_qstrs("reader")
-    for module in ("rules", "arena"):
-        __import__("micronn." + module)
+    micronn._forget(("reserve",))
     table = (yield from live()) - base
     count_qstrs("table")
+    micronn._forget(("container",))
+    for module in ("rules", "arena"):
+        __import__("micronn." + module)
+    checks = (yield from live()) - base
+    count_qstrs("checks")
     micronn._forget(micronn.TABLE_MODULES)
     blocks = (yield from live()) - base
     micronn._forget(micronn.READER_MODULES)
     residue = (yield from live()) - base
-    print(json.dumps({"reader": imported, "table": table, "blocks": blocks, "residue": residue}))
+    stages = {"reader": imported, "table": table, "checks": checks, "blocks": blocks}
+    stages["residue"] = residue
+    print(json.dumps(stages))
 """
     + DRIVE
 )
@@ -542,8 +549,7 @@ def fit(results, models, reader, backend, bits, constants):
         exact, rows, streamed = _exact_net(model, data, placement, backend, bits)
         kept = _kept(model, placement, rows, block)
         table_rows.append([1] + [sum(layer.op == op for layer in model.layers) for op in ops])
-        rules = memory_plan.rules_bytes(model, "mpy", memory_plan.FIGURES[bits])
-        table_y.append(stages["table"] - (reader["table"] - reader["residue"]) - rules)
+        table_y.append(stages["table"] - (reader["table"] - reader["residue"]))
         features = [1] + [0] * (2 * len(ops)) + [streamed]
         known = kept + exact
         shared = set()  # a load's tap tables (window.shared_tap_ranges)
@@ -680,9 +686,10 @@ def measure(vm: str = "unix") -> dict:
             if runtime != "py":
                 out, counts = _vm_counted(vm, READER_SCRIPT, package, work)
                 reader = json.loads(out)
-                interned.update({s: counts[s] - counts["import"] for s in ("reader", "table")})
+                stages = ("reader", "table", "checks")
+                interned.update({s: counts[s] - counts["import"] for s in stages})
             else:
-                reader = {"reader": 0, "table": 0, "blocks": 0, "residue": 0}
+                reader = {"reader": 0, "table": 0, "checks": 0, "blocks": 0, "residue": 0}
             constants["QSTRS"][runtime] = interned
             constants["READER"][runtime] = reader
             for name, module in OPTIONAL_MODULES.items():

@@ -16,7 +16,7 @@ import sys
 # network; the next load imports them again, which costs no compiler heap. From .py sources
 # they are compiled once, first, while the heap is still in one piece, and kept
 # (docs/memory.md).
-TABLE_MODULES = ("container", "rules", "arena")  # the table's reader and checks
+TABLE_MODULES = ("container", "rules", "arena")  # the table's reader (dropped first) and checks
 READER_MODULES = (
     "container_blocks",
     "reading",
@@ -49,8 +49,8 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
     free heap, else rom if possible, else stream). For stream and rom the file stays open
     until net.close(); a stream you pass in must stay open as long as the net is used.
     probe: None, or a function called with the name of each stage as it ends ("reader",
-    "table", "blocks", "network"), e.g. to print gc.mem_free(); the first three come while the
-    reader's modules are in the heap, when it is fullest.
+    "table", "checks", "blocks", "network"), e.g. to print gc.mem_free(); the first four come
+    while the reader's modules are in the heap, when it is fullest.
     Raises ValueError naming the problem for a bad file, an operator this runtime cannot run
     or an unknown backend or placement.
     """
@@ -103,6 +103,12 @@ def _read(stream, source, weights, kernel_for, chunk_bytes, probe):
     reader, model, heads = container.read_table(stream, source)
     container = None
     _stage(probe, "table")
+    _forget(("container",))
+    from . import rules
+
+    rules.check_table(reader, model)
+    rules = None
+    _stage(probe, "checks")
     _forget(TABLE_MODULES + _family_rules())
     kernels = []
     for index in range(len(model.layers)):

@@ -1,15 +1,17 @@
 """Read and check a .mnq container, version 1, 2 or 3 (the specification is docs/format.md).
 
 The file is streamed: the table (header, edges, activation tensors, layer records) first, read
-and checked here, then each layer's data block, every tensor read straight into the array it
+and checked here, then checked by the operators' rules, its bands and its arena
+(rules.check_table), then each layer's data block, every tensor read straight into the array it
 will live in (container_blocks.py). Any problem raises ValueError naming it and what to do; a
-model is returned only when every check of "What a reader checks" has passed. Operator rules
-live in rules.py, value rules in values.py, the arena check in arena.py.
+model is returned only when every check of "What a reader checks" has passed. Value rules live
+in values.py.
 
-read() keeps every tensor in RAM. read_table() + container_blocks.read_blocks() let the loader
-drop this module before the blocks and leave the weights of chosen layers in the file
-(placement.py). Version 2's edge table (several inputs or outputs) is read by edge_table.py,
-imported only for such a file; version 3's labels section by labels.py, likewise.
+read() keeps every tensor in RAM. read_table() + rules.check_table() +
+container_blocks.read_blocks() let the loader drop each module before it imports the next, and
+leave the weights of chosen layers in the file (placement.py). Version 2's edge table (several
+inputs or outputs) is read by edge_table.py, imported only for such a file; version 3's labels
+section by labels.py, likewise.
 """
 
 import struct
@@ -42,18 +44,22 @@ KIND_DTYPES = {"w": (INT8, INT4, INT2), "i": (INT32,), "b": (INT8,)}
 def read(stream, name="model"):
     """Parse and check a whole .mnq file from a binary stream; return a Model."""
     from .container_blocks import read_blocks
+    from .rules import check_table
 
     reader, model, heads = read_table(stream, name)
+    check_table(reader, model)
     read_blocks(reader, model, heads)
     return model
 
 
 def read_table(stream, name="model"):
-    """Parse and check the table; return (reader, model without tensor data, the layer records'
-    heads: RECORD_HEAD bytes each, in one bytearray; their bodies are dropped once parsed).
+    """Parse the table and check its structure (sizes, CRC, edges, records, the graph); return
+    (reader, model without tensor data, the layer records' heads: RECORD_HEAD bytes each, in one
+    bytearray; their bodies are dropped once parsed).
 
     Each layer's tensors are still a flat tuple of (dtype, offset in block, nbytes) per tensor;
-    model.file_size and model.table_size tell how the bytes divide. Finish with
+    model.file_size and model.table_size tell how the bytes divide; model.bands holds the
+    records' band heights. Go on with rules.check_table(), then
     container_blocks.read_blocks().
     """
     reader = Reader(stream, name)
@@ -112,25 +118,10 @@ def read_table(stream, name="model"):
     model.table_size = table_size
     heights = [struct.unpack_from("<H", heads, RECORD_HEAD * i + 10)[0] for i in range(layer_count)]
     if flags & BANDS:
-        from . import bands
-
-        model.bands, problem = bands.stage(model, heights)
-        if problem:
-            reader.fail(problem)
+        model.bands = heights  # staged by rules.check_table, once the rules hold
     elif max(heights):
         reader.fail(f"layer {heights.index(max(heights))} has a non-zero reserved field")
-    from . import arena  # the table's checks are imported here, so that load() can drop them
-
-    problem = arena.problem(model)
-    if problem:
-        reader.fail(problem)
     return reader, model, heads
-
-
-def _rules():
-    from . import rules
-
-    return rules
 
 
 def _header(reader, head, size):
@@ -216,7 +207,8 @@ def _edge(reader, head, at, what, shapes):
 
 def _layers(reader, heads, bodies, shapes, block_start, file_size, edges, n_in):
     """Check every record and the graph they form; return the layers, blocks not yet read.
-    edges: the n_in inputs, then the outputs (arena.py checks that each names its own tensor)."""
+    edges: the n_in inputs, then the outputs (arena.py checks that each names its own tensor).
+    The operators' rules come later (rules.check_table)."""
     written = bytearray(len(shapes))
     for k in range(n_in):
         written[edges[k].tensor] = 1
@@ -230,12 +222,6 @@ def _layers(reader, heads, bodies, shapes, block_start, file_size, edges, n_in):
         if layer.output >= len(shapes) or written[layer.output]:
             reader.fail(f"{where} writes tensor {layer.output}, which is invalid or written twice")
         written[layer.output] = 1
-        in_shapes = [shapes[t] for t in layer.inputs]
-        problem = _rules().check(
-            layer.name, layer.params, in_shapes, shapes[layer.output], layer.counts
-        )
-        if problem:
-            reader.fail(f"{where} {problem}")
         block_start += struct.unpack_from("<I", heads, RECORD_HEAD * index + 16)[0]
         layers.append(layer)
     if block_start != file_size:

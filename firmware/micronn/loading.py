@@ -57,6 +57,12 @@ def _reading(stream, source, weights, kernel_for, chunk_bytes):
     reader, model, heads = container.read_table(stream, source)
     container = None
     yield _done("table")
+    _forget(("container",))
+    from . import rules
+
+    rules.check_table(reader, model)
+    rules = None
+    yield _done("checks")
     _forget(TABLE_MODULES + _family_rules())
     kernels = []
     for index in range(len(model.layers)):

@@ -47,7 +47,9 @@ class Model:
     labels_size: bytes of the labels section (labels.py sets labels and labels_output)."""
 
     net = None
-    bands = None  # or (first, last, rows): layers run in bands of rows (bands.py)
+    # or (first, last, rows): layers run in bands of rows (bands.py); the records' band heights
+    # from container.read_table until rules.check_table stages them
+    bands = None
 
     def __init__(self, edges, n_in, shapes, offsets, arena_size, layers):
         self.edges = edges

@@ -2,9 +2,10 @@
 
 The container's `exp` table holds, for each difference d = q - max(row) = -i, gemmlowp's
 exp_on_negative_values of d rescaled to Q5.26, as Q0.31 (0 where TFLM skips d; up to 2**31 - 1).
-At load each entry is split into base-2**15 limbs e2, e1, e0 and its Q12.19 term
-RoundingDivideByPOT(exp, 12) (at most 2**19) is precomputed. Per row, predict sums the terms
-(at most depth * 2**19 < 2**30), inverts the sum with reciprocal.py to S (Q0.31, as limbs) and
+At load each entry is split into base-2**15 limbs e2, e1, e0. Per row, predict sums the Q12.19
+terms RoundingDivideByPOT(exp, 12) = (e2 << 18) + (e1 << 3) + ((e0 + 2048) >> 12) (each at most
+2**19, the sum at most depth * 2**19 < 2**30), inverts the sum with reciprocal.py to S (Q0.31, as
+limbs) and
 writes, with e = 35 - CountLeadingZeros(sum),
     out = clamp(RoundingDivideByPOT(SRDHM(S, exp), e) - 128)
         = clamp(floor((S * exp + 2**30 + 2**(30 + e)) / 2**(31 + e)) - 128)
@@ -22,7 +23,7 @@ TABLE_SIZE = 256
 
 
 def prepare(op, params, tensors):
-    """Load time: limbs and Q12.19 terms of the exp table (its entries may be long ints here)."""
+    """Load time: the limbs of the exp table (its entries may be long ints here)."""
     rows, depth = params[0], params[1]
     exps = tensors[0]
     if not 1 <= depth <= MAX_DEPTH or len(exps) != TABLE_SIZE:
@@ -33,7 +34,6 @@ def prepare(op, params, tensors):
     e2 = bytearray(TABLE_SIZE)
     e1 = array("h", bytes(2 * TABLE_SIZE))
     e0 = array("h", bytes(2 * TABLE_SIZE))
-    terms = array("i", bytes(4 * TABLE_SIZE))
     for i in range(TABLE_SIZE):
         value = exps[i]
         if value < 0:
@@ -41,12 +41,17 @@ def prepare(op, params, tensors):
         e2[i] = value >> 30
         e1[i] = (value >> 15) & _LIMB
         e0[i] = value & _LIMB
-        terms[i] = (value + 2048) >> 12  # RoundingDivideByPOT(value, 12) for value >= 0
-    return (rows, depth, terms, e2, e1, e0)
+    return (rows, depth, e2, e1, e0)
+
+
+def term(plan, i):
+    """Entry i's Q12.19 term, RoundingDivideByPOT(exp, 12): what run() sums for a row."""
+    e2, e1, e0 = plan[2:]
+    return (e2[i] << 18) + (e1[i] << 3) + ((e0[i] + 2048) >> 12)
 
 
 def run(plan, a, b, out):
-    rows, depth, terms, e2, e1, e0 = plan
+    rows, depth, e2, e1, e0 = plan
     start = 0
     for _ in range(rows):
         end = start + depth
@@ -56,7 +61,8 @@ def run(plan, a, b, out):
                 top = a[c]
         total = 0
         for c in range(start, end):
-            total += terms[top - a[c]]
+            i = top - a[c]
+            total += (e2[i] << 18) + (e1[i] << 3) + ((e0[i] + 2048) >> 12)
         bits = sum_bits(total)
         # GetReciprocal: a = total * 2**(32 - bits) - 2**31 = 2h, exponent = bits + 3
         half = reciprocal_half((total - (1 << (bits - 1))) << (31 - bits))

@@ -1,5 +1,7 @@
 """The per-operator rules of a layer record, checked before any data block is read.
 
+check_table(reader, model) checks every layer of container.read_table's model, then its bands
+and its arena (load() imports this module once the table's reader is dropped).
 check(name, params, in_shapes, out_shape, counts) returns what is wrong, or None. params are
 the record's int32 parameters in container order, counts the element count of each tensor.
 The rules are the host's (each operator's `check` in micronn.ops, docs/format.md); parameters are
@@ -9,7 +11,6 @@ compiled away (const), tests/test_device_rules_parity.py keeps them current.
 
 from .model import size_of
 from .ops import family_of
-from .values import multiplier_problem
 
 _PACKAGE = __name__.split(".")[0]
 
@@ -203,6 +204,8 @@ def _add(p, in_shapes, out_shape, counts):
         return "input offsets must be minus an int8 zero point"
     if not -128 <= output_offset <= 127:
         return f"output_offset {output_offset} is outside -128..127"
+    from .values import multiplier_problem  # imported with the blocks: here only for ADD
+
     for multiplier, shift in (
         (p[_ADD_INPUT1_MULTIPLIER], p[_ADD_INPUT1_SHIFT]),
         (p[_ADD_INPUT2_MULTIPLIER], p[_ADD_INPUT2_SHIFT]),
@@ -252,6 +255,30 @@ _CHECKS = {
     "TANH": _lookup,
     "SOFTMAX": _softmax,
 }
+
+
+def check_table(reader, model):
+    """Every layer's rules, then the bands the records mark and the arena; raises as the reader
+    does (container.read_table has checked the records and the graph they form)."""
+    shapes = model.shapes
+    layers = model.layers
+    for index in range(len(layers)):
+        layer = layers[index]
+        in_shapes = [shapes[t] for t in layer.inputs]
+        problem = check(layer.name, layer.params, in_shapes, shapes[layer.output], layer.counts)
+        if problem:
+            reader.fail(f"layer {index} ({layer.name}) {problem}")
+    if model.bands is not None:
+        from . import bands
+
+        model.bands, problem = bands.stage(model, model.bands)
+        if problem:
+            reader.fail(problem)
+    from . import arena
+
+    problem = arena.problem(model)
+    if problem:
+        reader.fail(problem)
 
 
 def check(name, params, in_shapes, out_shape, counts):

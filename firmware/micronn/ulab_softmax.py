@@ -40,7 +40,7 @@ class Plan:
         self.rows, self.depth = params[0], params[1]
         self.exact = exact  # python_softmax's plan
         self.row_plan = (1,) + exact[1:]  # the same, for one row
-        self.terms = np.array([float(v) for v in exact[2]])
+        self.terms = np.array([float(python_softmax.term(exact, i)) for i in range(len(exact[2]))])
         self.exps = np.array([float(v) for v in tensors[0]])
         self.ones = np.ones(self.depth)
         self.codes = np.zeros(self.depth, dtype=np.int16)

@@ -1,6 +1,7 @@
 """SOFTMAX with the viper backend: same integers as python_softmax (TFLM's int8 kernel).
 
-The plan is python_softmax's (the exp table as base-2**15 limbs and Q12.19 terms). Per row,
+The plan is python_softmax's (the exp table as base-2**15 limbs) with the Q12.19 terms as a
+table (python_softmax computes each as it sums: a viper loop reads them at once). Per row,
 viper finds the maximum and sums the terms (at most depth * 2**19 < 2**30); the reciprocal is
 reciprocal.py's, once per row in plain small ints; viper then writes every output from limb
 products, each column sum below 2**18 and the result in units of 2**45 below 2**17, as in
@@ -9,12 +10,24 @@ python_softmax.
 
 # ruff: noqa: F821 - ptr8, ptr16, ptr32 and uint are the viper emitter's own types
 
+from array import array
+
 import micropython
 
-from .python_softmax import prepare  # noqa: F401 - the same plan
+from . import python_softmax
 from .reciprocal import SATURATED, reciprocal_half, sum_bits
 
 _LIMB = 0x7FFF
+
+
+def prepare(op, params, tensors):
+    """python_softmax's plan, its terms made a table: (rows, depth, terms, e2, e1, e0)."""
+    limbs = python_softmax.prepare(op, params, tensors)
+    count = len(limbs[2])
+    terms = array("i", bytes(4 * count))
+    for i in range(count):
+        terms[i] = python_softmax.term(limbs, i)
+    return limbs[:2] + (terms,) + limbs[2:]
 
 
 def run(plan, a, b, out):

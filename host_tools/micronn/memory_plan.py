@@ -5,8 +5,9 @@ fullest at one of them:
 
     import   the package                              IMPORT
     reader   + kernel modules and room held for the tensors while the reader is imported (.mpy)
-    table    + kernel modules (.mpy) + reader + table MODULES + READER + TABLE
-    blocks   + the tensors kept in RAM (reader without the table's checks)
+    table    + kernel modules (.mpy) + the table's reader + READER + TABLE (the room freed)
+    checks   + the table's checks (rules, arena) in place of its reader (.mpy)
+    blocks   + the tensors kept in RAM (the blocks' reader, the table's checks gone)
     network  the reader and the table gone (.mpy), the network built: arena, plans, views, scratch
     loaded   what stays while predict runs, with the caller's input row and output buffer
 
@@ -31,7 +32,7 @@ from micronn.native_sizes import VIPER_MPY_BYTES
 from micronn.packing import packed_size
 
 PLACEMENTS = ("ram", "rom", "stream")  # fastest first
-STAGES = ("import", "reader", "table", "blocks", "network", "loaded")
+STAGES = ("import", "reader", "table", "checks", "blocks", "network", "loaded")
 # the device's reserve.py with 4-byte words (twice these with 8-byte ones): bytes per array
 # object, table objects, per layer, the table's checks
 RESERVE_32 = {"object": 16, "table": 1024, "layer": 384, "checks": 6144}
@@ -307,18 +308,21 @@ def qstr_counts(model, backend: str, runtime: str, f) -> dict:
     modules = sum(measured.get((backend, runtime, m), 0) for m in names)
     rules = getattr(f, "RULES_MODULES", {})
     families = {rules[layer.op] for layer in model.layers if layer.op in rules}
-    table = counted.get("table", 0) + sum(measured.get(("rules", runtime, m), 0) for m in families)
+    checks = counted.get("checks", 0) + sum(
+        measured.get(("rules", runtime, m), 0) for m in families
+    )
     # precompiled, load() imports the kernels before the reader; from source, the reader came
     # with the package
     early = modules if runtime in PRECOMPILED else 0
     start = counted["import"]
-    if model.bands is not None:  # bands.py comes with the table
-        table += measured.get(("optional", runtime, "bands"), 0)
-    late = start + modules + table + counted.get("late", 0)  # net.py and the rest
+    if model.bands is not None:  # bands.py comes with the table's checks
+        checks += measured.get(("optional", runtime, "bands"), 0)
+    late = start + modules + checks + counted.get("late", 0)  # net.py and the rest
     return {
         "import": start,
         "reader": start + early + counted.get("reader", 0),
-        "table": start + early + table,
+        "table": start + early + counted.get("table", 0),
+        "checks": start + early + checks,
         "blocks": late - counted.get("network", 0),  # net.py's come once the reader is dropped
         "network": late,
         "loaded": late,
@@ -517,30 +521,33 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
         "import": base,
         "reader": base + early + room + reader["reader"],
         "table": base + early + reader["table"] + table,
+        "checks": base + early + reader["checks"] + table,
         "blocks": base + modules + reader["blocks"] + table + kept + check,
         "network": base + modules + reader["residue"] + kept + net,
         "loaded": base + modules + reader["residue"] + kept + net + caller,
     }
     # an upper bound's allowance per layer: the rounding of its arrays and records to GC blocks
     # that the least-squares fits average out (the 32-bit figures' LAYER_MARGIN)
-    for stage in ("table", "blocks", "network", "loaded"):
+    for stage in ("table", "checks", "blocks", "network", "loaded"):
         stages[stage] += getattr(f, "LAYER_MARGIN", 0) * len(model.layers)
     rules = rules_bytes(model, runtime, f)
-    for stage in ("table",) if runtime in PRECOMPILED else ("table", "blocks", "network", "loaded"):
+    for stage in (
+        ("checks",) if runtime in PRECOMPILED else ("checks", "blocks", "network", "loaded")
+    ):
         stages[stage] += rules
     for stage in ("network", "loaded"):  # net.py comes once the reader is dropped
         stages[stage] += getattr(f, "NET_MODULE", {}).get(runtime, 0)
     if len(model.inputs) + len(model.outputs) > 2:
         # edge_table.py comes with the reader (from source it stays), net_edges.py with the net
-        for stage in ("table", "blocks"):
+        for stage in ("table", "checks", "blocks"):
             stages[stage] += f.EDGE_TABLE_MODULE[runtime]
         for stage in ("network", "loaded"):
             stages[stage] += f.NET_EDGES_MODULE[runtime]
             stages[stage] += f.EDGE_TABLE_MODULE[runtime] if runtime == "py" else 0
     if model.bands is not None:
-        # the reader imports bands.py for the BANDS flag; precompiled, load() drops it with
-        # the network built, from source it stays
-        for stage in ("table", "blocks") + (("network", "loaded") if runtime == "py" else ()):
+        # the table's checks import bands.py for the BANDS flag; precompiled, load() drops it
+        # with the network built, from source it stays
+        for stage in ("checks", "blocks") + (("network", "loaded") if runtime == "py" else ()):
             stages[stage] += f.BANDS_MODULE[runtime]
     for stage, extra in _labels_stages(model, runtime, word_bits).items():
         stages[stage] += extra
@@ -562,7 +569,7 @@ def resident_bytes(model, backend: str, runtime: str, f) -> int:
     return base + modules + net + f.READER[runtime]["residue"] + pools
 
 
-EARLY_STAGES = ("reader", "table", "blocks")  # the reader's modules and names in the heap
+EARLY_STAGES = ("reader", "table", "checks", "blocks")  # the reader's modules and names in the heap
 
 
 def heap_needed(model, layers, arena_bytes, placement, runtime, stages, f=memory_constants) -> int:

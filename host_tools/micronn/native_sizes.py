@@ -15,7 +15,7 @@ VIPER_MPY_BYTES = {
         "viper_reduce": 889,
         "viper_requant": 1721,
         "viper_resize": 1623,
-        "viper_softmax": 1697,
+        "viper_softmax": 1850,
     },
     "armv7em": {
         "viper_add": 1561,
@@ -29,7 +29,7 @@ VIPER_MPY_BYTES = {
         "viper_reduce": 833,
         "viper_requant": 1553,
         "viper_resize": 1527,
-        "viper_softmax": 1583,
+        "viper_softmax": 1736,
     },
     "armv7emsp": {
         "viper_add": 1561,
@@ -43,6 +43,6 @@ VIPER_MPY_BYTES = {
         "viper_reduce": 833,
         "viper_requant": 1553,
         "viper_resize": 1527,
-        "viper_softmax": 1583,
+        "viper_softmax": 1736,
     },
 }
