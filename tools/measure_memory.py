@@ -106,6 +106,10 @@ BOARD_FRAGMENTATION = 0.02
 # not have (a zoo model's stage came within 200 B of the largest)
 UPPER_MARGIN = 512
 LAYER_MARGIN = 48  # and per layer (memory_plan: the GC-block rounding the fits average out)
+# and names per stage: the counts are sums of modules measured alone (seen up to 20 short of the
+# VM's, MEAN_AXES at the table's checks), and a pool of 2 KB or more comes with the name that
+# fills the last one
+QSTR_MARGIN = 24
 
 LIVE = """
 import gc
@@ -743,6 +747,7 @@ def measure(vm: str = "unix") -> dict:
     }
     if vm == "wasm32":
         constants["LAYER_MARGIN"] = figures.LAYER_MARGIN = LAYER_MARGIN
+        constants["QSTR_MARGIN"] = figures.QSTR_MARGIN = QSTR_MARGIN
         constants["STAGE_OFFSETS"] = measure_offsets(vm, np.max, UPPER_MARGIN)
         constants["SLACK"] = {**memory_constants.SLACK, "mpy": BOARD_SLACK_MPY}
         constants["FRAGMENTATION"] = BOARD_FRAGMENTATION
@@ -832,8 +837,8 @@ def current_constants(vm: str) -> dict:
         "GC_BLOCK", "IMPORT", "SCRIPT", "READER", "TABLE", "NET", "PLACED_LAYER",
         "STAGE_OFFSETS", "SLACK", "NET_MODULE", "EDGE_TABLE_MODULE", "NET_EDGES_MODULE",
         "BANDS_MODULE", "OP_MODULES",
-        "RULES_MODULES", "MODULE_DEPS", "MODULES", "PLANS", "LAYER_MARGIN", "QSTR_POOL", "QSTRS",
-        "MODULE_QSTRS",
+        "RULES_MODULES", "MODULE_DEPS", "MODULES", "PLANS", "LAYER_MARGIN", "QSTR_MARGIN",
+        "QSTR_POOL", "QSTRS", "MODULE_QSTRS",
     ]  # fmt: skip
     return {name: getattr(module, name) for name in names if hasattr(module, name)}
 
@@ -1049,6 +1054,11 @@ def render(constants, vm: str = "unix") -> str:
         *(
             [f"LAYER_MARGIN = {LAYER_MARGIN}  # bytes per layer of an upper bound"]
             if "LAYER_MARGIN" in constants
+            else []
+        ),
+        *(
+            [f"QSTR_MARGIN = {QSTR_MARGIN}  # names per stage of an upper bound"]
+            if "QSTR_MARGIN" in constants
             else []
         ),
         f"NET_MODULE = {constants['NET_MODULE']!r}  # net.py, imported once the reader is dropped",

@@ -96,18 +96,13 @@ def _read(stream, source, weights, kernel_for, chunk_bytes, probe):
     slots is garbage before the net's buffers are made."""
     if not FROM_SOURCE:
         _make_room(stream, weights, kernel_for)
-    from . import container
-
+    _import_table_reader()
     _stage(probe, "reader")
     _release_room()
-    reader, model, heads = container.read_table(stream, source)
-    container = None
+    reader, model, heads = _read_table(stream, source)
     _stage(probe, "table")
     _forget(("container",))
-    from . import rules
-
-    rules.check_table(reader, model)
-    rules = None
+    _check_table(reader, model)
     _stage(probe, "checks")
     _forget(TABLE_MODULES + _family_rules())
     kernels = []
@@ -131,6 +126,24 @@ def _read(stream, source, weights, kernel_for, chunk_bytes, probe):
     _stage(probe, "blocks")
     _forget(READER_MODULES)
     return model, kernels, placed
+
+
+# Each table phase runs in a frame of its own: the slots a call leaves in its caller's frame
+# (the function called, its module's globals through it) would keep a dropped module alive.
+def _import_table_reader():
+    from . import container  # noqa: F401  (imported while the room is held)
+
+
+def _read_table(stream, source):
+    from . import container
+
+    return container.read_table(stream, source)
+
+
+def _check_table(reader, model):
+    from . import rules
+
+    rules.check_table(reader, model)
 
 
 def _update_advice():

@@ -13,12 +13,15 @@ from . import (
     LOAD_MODULES,
     READER_MODULES,
     TABLE_MODULES,
+    _check_table,
     _collect_as_before,
     _collect_often,
     _family_rules,
     _forget,
     _forget_shared_tables,
+    _import_table_reader,
     _make_room,
+    _read_table,
     _release_room,
     _stage,
     _update_advice,
@@ -50,18 +53,13 @@ def _reading(stream, source, weights, kernel_for, chunk_bytes):
     """micronn._read, a stage at a time."""
     if not FROM_SOURCE:
         _make_room(stream, weights, kernel_for)
-    from . import container
-
+    _import_table_reader()
     yield _done("reader")
     _release_room()
-    reader, model, heads = container.read_table(stream, source)
-    container = None
+    reader, model, heads = _read_table(stream, source)
     yield _done("table")
     _forget(("container",))
-    from . import rules
-
-    rules.check_table(reader, model)
-    rules = None
+    _check_table(reader, model)
     yield _done("checks")
     _forget(TABLE_MODULES + _family_rules())
     kernels = []
