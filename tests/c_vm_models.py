@@ -56,7 +56,7 @@ for index in range(count):
     n = len(net._x)
     with open("x%d.bin" % index, "rb") as f:
         rows = f.read()
-    out = array("b", bytes(len(net._y)))
+    out = array("b", bytes(len(net._result)))
     result = bytearray()
     for r in range(len(rows) // n):
         net.predict(memoryview(rows)[r * n:(r + 1) * n], out)

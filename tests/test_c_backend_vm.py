@@ -146,7 +146,7 @@ def steady(net, x, out):
 
 for index in range({count}):
     net = micronn.load("m%d.mnq" % index, backend="c")
-    steady(net, array("b", bytes(len(net._x))), array("b", bytes(len(net._y))))
+    steady(net, array("b", bytes(len(net._x))), array("b", bytes(len(net._result))))
 print("predict allocated nothing")
 """
 
@@ -348,7 +348,7 @@ net = micronn.load("m0.mnq", backend="c")
 n = len(net._x)
 x = np.array([((i * 37) % 256) - 128 for i in range(2 * n)], dtype=np.int8)
 dense = x[:n]
-out = np.zeros(len(net._y), dtype=np.int8)
+out = np.zeros(len(net._result), dtype=np.int8)
 net._plan[0][0](net._plan[0][1], dense, None, out)
 import _micronn
 try:

@@ -77,7 +77,7 @@ EXACT_SCRIPT = (
     + """
 for backend in backends.AVAILABLE:
     net = micronn.load("m.mnq", backend=backend)
-    m = len(net._y)
+    m = len(net._result)
     results = {{"backend": net.backend, "inputs": {{}}, "outs": {{}}}}
     for name, x, _ in inputs():
         y = net.predict(x)
@@ -112,7 +112,7 @@ below = array("h", signed)
 below[n - 1] = -129
 for backend in backends.AVAILABLE:
     net = micronn.load("m.mnq", backend=backend)
-    m = len(net._y)
+    m = len(net._result)
     cases = {{
         "short bytes": lambda: net.predict(raw[:-1]),
         "long bytearray": lambda: net.predict(bytearray(raw + b"\\x00")),
@@ -157,7 +157,7 @@ for backend in backends.AVAILABLE:
     if backend in {allocating!r}:
         continue
     net = micronn.load("m.mnq", backend=backend)
-    m = len(net._y)
+    m = len(net._result)
     xs = inputs()
     targets = outs(m)
     for _, x, _ in xs:

@@ -36,7 +36,7 @@ for name, rows, placement, chunk, backend in cases:
     path = ("/rom/" if placement == "rom" else "") + name + ".mnq"
     net = micronn.load(path, backend=backend, weights=placement, chunk_bytes=chunk)
     x = array("b", bytes(len(net._x)))
-    out = array("b", bytes(len(net._y)))
+    out = array("b", bytes(len(net._result)))
     results = []
     errors = []
     with open(name + ".x", "rb") as f:

@@ -26,7 +26,7 @@ for index in range({count}):
     n = len(raw)
     signed = [v - 256 if v > 127 else v for v in raw]
     inputs = [array("b", raw), raw, bytearray(raw), memoryview(raw), signed]
-    outs = [array("b", bytes(len(net._y))), bytearray(len(net._y))]
+    outs = [array("b", bytes(len(net._result))), bytearray(len(net._result))]
     warm = bytes(array("b", net.predict(raw)))
     results = [None] * 15
     errors = []
@@ -90,7 +90,7 @@ with open("x0.bin", "rb") as f:
     rows = f.read()
 view = net.input
 n = len(view)
-out = bytearray(len(net._y))
+out = bytearray(len(net._result))
 m = len(out)
 results = bytearray(len(rows) // n * m)
 net.predict(view, out)  # warm-up
@@ -170,7 +170,7 @@ print(json.dumps({
     "backend": net.backend,
     "version": micronn.__version__,
     "tuples": type(net.input_shape) is tuple and type(net.output_shape) is tuple,
-    "dequantize_type": type(net.dequantize(net._y)) is array,
+    "dequantize_type": type(net.dequantize(net._result)) is array,
 }))
 """
 
@@ -230,7 +230,7 @@ import micronn
 
 net = micronn.load("m0.mnq")
 n = len(net._x)
-m = len(net._y)
+m = len(net._result)
 
 def outcome(call):
     try:

@@ -53,7 +53,7 @@ from array import array
 net = micronn.load("m.mnq")
 x = open("x.bin", "rb").read()
 n = len(net._x)
-out = array("b", bytes(len(net._y)))
+out = array("b", bytes(len(net._result)))
 ys = bytearray()
 for r in range(len(x) // n):
     net.predict(x[r * n:(r + 1) * n], out)

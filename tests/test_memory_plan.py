@@ -164,11 +164,11 @@ def _read_only_bits(path, owner=None):
 
 def test_the_planned_views_are_what_the_device_leaves_in_rom():
     """memory_plan.IN_PLACE is the device's placement.IN_PLACE through each backend's kernels'
-    READ_ONLY bits (the weights of MOVABLE layers are InFiles, not views); reserve.skim's codes
-    name the same ops."""
+    READ_ONLY bits (a MOVABLE layer's weights too, where its kernel may take a view); reserve.skim's
+    codes name the same ops."""
     from device_package import FIRMWARE, device_module
 
-    from micronn.memory_plan import IN_PLACE, MOVABLE, SKIMMED_IN_PLACE
+    from micronn.memory_plan import IN_PLACE, SKIMMED_IN_PLACE
 
     placement, ops = device_module("placement"), device_module("ops")
     codes = device_module("reserve").IN_PLACE_CODES
@@ -183,7 +183,7 @@ def test_the_planned_views_are_what_the_device_leaves_in_rom():
                 read_only = _read_only_bits(
                     path if path.exists() else FIRMWARE / f"python_{family}.py"
                 )
-            bits &= read_only & (~1 if op in MOVABLE else ~0)
+            bits &= read_only
             viewed = tuple(name for k, name in enumerate(names) if bits >> k & 1)
             assert IN_PLACE[backend].get(op, ()) == viewed, (backend, op)
     assert {ops.by_code(code)[0]: bits for code, bits in codes.items()} == (placement.IN_PLACE)

@@ -148,7 +148,7 @@ from array import array
 import micronn
 net = micronn.load("/rom/models/m.mnq")
 x = array("b", bytes.fromhex(HEX))
-out = array("b", bytes(len(net._y)))
+out = array("b", bytes(len(net._result)))
 net.predict(x, out)
 print(json.dumps([micronn.__file__, net.backend, net.weights, list(out)]))
 """
@@ -211,7 +211,7 @@ for name in ("aligned", "aligned", "shifted"):  # the first load imports the ker
     gc.collect()
     before = gc.mem_alloc()
     net = micronn.load("/" + name + "/m.mnq", backend="python", weights="rom")
-    out = array("b", bytes(len(net._y)))
+    out = array("b", bytes(len(net._result)))
     net.predict(x, out)
     gc.collect()
     found.append([net.weights, gc.mem_alloc() - before, list(out)])

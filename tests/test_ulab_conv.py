@@ -212,7 +212,7 @@ from micronn import ulab_conv
 
 net = micronn.load("m.mnq", backend="ulab", weights="ram")
 print([type(step[1]) is not tuple for step in net._plan if step[0] is ulab_conv.run])
-y = array("b", bytes(len(net._y)))
+y = array("b", bytes(len(net._result)))
 with open("x.bin", "rb") as f:
     net.predict(f.read(), y)
 with open("y.bin", "wb") as f:

@@ -111,7 +111,7 @@ for index in range({count}):
     with open("x%d.bin" % index, "rb") as f:
         rows = f.read()
     n = len(net._x)
-    y = array("b", bytes(len(net._y)))
+    y = array("b", bytes(len(net._result)))
     outputs = bytearray(len(rows) // n * len(y))
     net.predict(rows[:n], y)  # the first call may allocate
     views = [memoryview(rows)[r * n:(r + 1) * n] for r in range(len(rows) // n)]

@@ -104,14 +104,14 @@ def predict(net, raw, kind):
     if kind == 0:
         return net.predict(raw)
     if kind == 1:
-        return net.predict(array("b", raw), array("b", bytes(len(net._y))))
+        return net.predict(array("b", raw), array("b", bytes(len(net._result))))
     if kind == 2:
-        return net.predict(memoryview(raw), bytearray(len(net._y)))
+        return net.predict(memoryview(raw), bytearray(len(net._result)))
     return net.predict([v - 256 if v > 127 else v for v in raw])
 
 
 def allocation_free(net, first):
-    x, y = array("b", first), array("b", bytes(len(net._y)))
+    x, y = array("b", first), array("b", bytes(len(net._result)))
     micropython.heap_lock()
     try:
         net.predict(x, y)
@@ -130,7 +130,7 @@ from array import array
 
 def predict_file(net, source, target):
     n = len(net._x)
-    y = array("b", bytes(len(net._y)))
+    y = array("b", bytes(len(net._result)))
     with open(source, "rb") as f:
         rows = f.read()
     outputs = bytearray()

@@ -43,7 +43,7 @@ for backend in %(backends)r:
         continue
     net = micronn.load("model.mnq", backend=backend)
     n = len(net._x)
-    y = array("b", bytes(len(net._y)))
+    y = array("b", bytes(len(net._result)))
     outputs = bytearray()
     for r in range(len(x) // n):
         net.predict(x[r * n:(r + 1) * n], y)

@@ -40,7 +40,7 @@ import time, micronn
 from array import array
 x = array("b", open("x.bin", "rb").read())
 net = micronn.load("model.mnq", backend={backend!r})
-y = array("b", bytes(len(net._y)))
+y = array("b", bytes(len(net._result)))
 net.predict(x, y)
 open("y.bin", "wb").write(bytes(y))
 """

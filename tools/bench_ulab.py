@@ -91,7 +91,7 @@ for model in spec:
     for backend in ("python", "ulab"):
         net = micronn.load(name + ".mnq", backend=backend, weights="ram")
         n = len(net._x)
-        y = array("b", bytes(len(net._y)))
+        y = array("b", bytes(len(net._result)))
         outputs = bytearray()
         for r in range(len(codes) // n):
             net.predict(codes[r * n:(r + 1) * n], y)

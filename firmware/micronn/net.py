@@ -113,7 +113,7 @@ class Net:
         views = [arena[offsets[t] : offsets[t] + sizes[t]] for t in range(len(sizes))]
         self._x = views[first_in.tensor]
         self._result = views[first_out.tensor]
-        self._y = _int8_buffer(first_out.size)
+        self._y = None  # the net's own output buffer, made by the first predict without out
         plan = []
         layers = model.layers
         first, last = model.bands[:2] if model.bands is not None else (-1, -1)
@@ -152,14 +152,14 @@ class Net:
     def predict(self, x, out=None):
         """Run the network on x (int8 codes, or floats to quantize); return out or own buffer."""
         if out is not None:
-            self._check_out(out, self._y, "out")
+            self._check_out(out, len(self._result), "out")
         if x is not self._x:
             self._load_input(x)
         for run, plan, a, b, y in self._plan:
             run(plan, a, b, y)
         result = self._result
         if out is None:
-            out = self._y
+            out = self._y or self._own_output()
         if _BYTE_COPIES and out is not self._wide_out:
             try:
                 out[_WHOLE] = result  # the bytes that storing each code gives
@@ -188,13 +188,13 @@ class Net:
         """Floats to int8 codes with the input's scale and zero point (allocates floats)."""
         if out is None:
             out = _int8_buffer(len(self._x))
-        self._check_out(out, self._x, "out")
+        self._check_out(out, len(self._x), "out")
         self._check_length(x, len(self._x), "x")
         return self._quantize(x, out)
 
     def dequantize(self, q, out=None):
         """int8 output codes to an array('f') of reals with the output's scale and zero point."""
-        count = len(self._y)
+        count = len(self._result)
         if out is None:
             out = array("f", bytes(4 * count))
         self._check_length(q, count, "q")
@@ -267,7 +267,11 @@ class Net:
                 f"{self.output_shape} out), got {type(buffer).__name__} of length {length}"
             )
 
-    def _check_out(self, out, own, what):
+    def _check_out(self, out, count, what):
         if type(out) is not array and type(out) is not bytearray:
             raise ValueError(f"{what} must be an array('b') or a bytearray, got {type(out)}")
-        self._check_length(out, len(own), what)
+        self._check_length(out, count, what)
+
+    def _own_output(self):
+        self._y = _int8_buffer(len(self._result))
+        return self._y

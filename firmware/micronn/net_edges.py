@@ -48,7 +48,8 @@ class EdgesNet(Net):
         arena = memoryview(self._arena)
         self._xs = _views(arena, model, inputs)
         self._results = _views(arena, model, outputs)
-        self._ys = (self._y,) + tuple(_int8_buffer(e.size) for e in outputs[1:])
+        self._ys = tuple(_int8_buffer(e.size) for e in outputs)  # its own output buffers
+        self._y = self._ys[0]
         self._wide_ins = [None] * len(self._ins)  # as Net's _wide_in and _wide_out, by edge
         self._wide_outs = [None] * len(self._outs)
         self._in_affines = [None] * len(self._ins)  # as Net's _input and _output, by edge
@@ -79,9 +80,9 @@ class EdgesNet(Net):
                         or type(y) is not array
                         and type(y) is not bytearray
                     ):
-                        self._check_out(y, ys[k], f"out[{k}]")  # raises
+                        self._check_out(y, len(ys[k]), f"out[{k}]")  # raises
             else:
-                self._check_out(out, self._y, "out")
+                self._check_out(out, len(self._y), "out")
         if self._many_in:
             xs = self._xs
             _check_sequence(x, len(xs), "x", "inputs")
@@ -122,7 +123,7 @@ class EdgesNet(Net):
         dst = self._xs[_index(index, len(self._xs), "input")]
         if out is None:
             out = _int8_buffer(len(dst))
-        self._check_out(out, dst, "out")
+        self._check_out(out, len(dst), "out")
         self._check_length(x, len(dst), "x")
         return self._quantize_edge(x, out, index)
 

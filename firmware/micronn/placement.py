@@ -23,10 +23,12 @@ try:
 except ImportError:  # CircuitPython: no uctypes and no ROMFS
     uctypes = None
 
-# rom: besides MOVABLE's weights, the tensors of these layers that their kernel only reads
-# (its READ_ONLY bits: 1 the weights, 2 the bias) stay in the file too, as views; multipliers
-# and shifts never do (prepare rewrites them). By op: the bits that may apply.
-IN_PLACE = {"FULLY_CONNECTED": 2, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 3}
+# rom: the tensors of these layers that their kernel only reads (its READ_ONLY bits: 1 the
+# weights, 2 the bias) stay in the file, as views; multipliers and shifts never do (prepare
+# rewrites them). By op: the bits that may apply. A MOVABLE layer whose weights are a view
+# runs as in RAM (its kernel's run); one whose kernel may not take a view runs its rows from
+# a view made by step() (run_rom).
+IN_PLACE = {"FULLY_CONNECTED": 3, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 3}
 
 # auto's estimate of what a layer costs besides its tensors (plans, limbs, views), and a margin
 LAYER_BYTES = 512
@@ -79,8 +81,8 @@ def add_views(flags, model, kernels):
     for index in range(len(flags)):
         name = model.layers[index].name
         bits = IN_PLACE.get(name, 0) & getattr(kernels[index], "READ_ONLY", 0)
-        if name in MOVABLE:
-            bits &= ~1  # the weights of a MOVABLE layer are the InFile of bit 0
+        if bits & 1:
+            flags[index] &= ~1  # the weights are a view, not an InFile
         flags[index] |= bits << 1
 
 

@@ -20,7 +20,7 @@ TABLE_BYTES = 1024 * WORDS  # the table's objects: about 1 KB + 330 B per layer 
 LAYER_BYTES = 384 * WORDS
 CHECKS_BYTES = 6144 * WORDS  # the table's checks (rules.py, arena.py), with some margin
 DTYPE_BITS = (0, 8, 32, 4, 2)  # by container dtype code (docs/format.md)
-IN_PLACE_CODES = {1: 2, 2: 2, 3: 3}  # placement.IN_PLACE by container code
+IN_PLACE_CODES = {1: 3, 2: 3, 3: 3}  # placement.IN_PLACE by container code
 
 
 def skim(stream, weights):

@@ -46,17 +46,18 @@ CHUNK_BYTES = 4096  # the device's micronn.placement.CHUNK_BYTES
 CHECK_BYTES = 256  # micronn.placement.CHECK_BYTES
 MOVABLE = ("FULLY_CONNECTED", "CONV_2D")
 BACKENDS_WITH_RUN_ROWS = ("python", "viper", "c")
-# rom: the tensors that stay in the file besides MOVABLE's weights, as views (the device's
-# placement.IN_PLACE and its kernels' READ_ONLY bits; tests/test_memory_plan.py holds them equal)
+# rom: the tensors that stay in the file as views (the device's placement.IN_PLACE and its
+# kernels' READ_ONLY bits; tests/test_memory_plan.py holds them equal); a MOVABLE layer whose
+# weights are not among them reads them through a ROM layer's runner (PLACED_LAYER)
 _FILTERS_IN_PLACE = {
-    "FULLY_CONNECTED": ("bias",),
-    "CONV_2D": ("bias",),
+    "FULLY_CONNECTED": ("weights", "bias"),
+    "CONV_2D": ("weights", "bias"),
     "DEPTHWISE_CONV_2D": ("weights", "bias"),
 }
 IN_PLACE = {
     "python": _FILTERS_IN_PLACE,
-    "viper": _FILTERS_IN_PLACE,
-    "c": {"DEPTHWISE_CONV_2D": ("weights",)},  # the binding takes a bias of typecode 'i' only
+    "viper": {**_FILTERS_IN_PLACE, "FULLY_CONNECTED": ("bias",)},
+    "c": dict.fromkeys(_FILTERS_IN_PLACE, ("weights",)),  # its binding takes a bias of 'i' only
 }
 SKIMMED_IN_PLACE = _FILTERS_IN_PLACE  # what the device's reserve.skim assumes for rom
 VIEW_BLOCKS = 2  # a view: its uctypes struct object and its layout tuple, a GC block each
@@ -489,6 +490,15 @@ def rules_bytes(model, runtime: str, f) -> int:
     return sum(f.MODULES.get(("rules", runtime, module), 0) for module in modules)
 
 
+def own_output_bytes(model, block: int) -> int:
+    """The net's own output buffers: one per output for a model of several edges (net_edges.py);
+    a net of one input and one output makes its buffer at the first predict without `out`, and
+    the caller's buffer stands in for it."""
+    if len(model.inputs) + len(model.outputs) <= 2:
+        return 0
+    return sum(heap_bytes(spec.size, block) for spec in model.outputs)
+
+
 def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
     block = f.GC_BLOCK
     keep = [placement == "ram" or not row.movable for row in layers]
@@ -496,12 +506,16 @@ def _stages(model, layers, arena_bytes, placement, backend, runtime, f) -> dict:
         _kept_arrays(layer, k, block, in_place_tensors(layer, placement, backend))
         for layer, k in zip(model.layers, keep, strict=True)
     )
-    streamed = sum(not k for k in keep)
+    # the layers that run through a streamed or ROM layer's runner (rom: weights not a view)
+    streamed = sum(
+        not k and "weights" not in in_place_tensors(layer, placement, backend)
+        for layer, k in zip(model.layers, keep, strict=True)
+    )
     table = f.TABLE[0] + sum(_table_layer(f, layer.op) for layer in model.layers)
     net = (
         f.NET
         + heap_bytes(arena_bytes, block)
-        + sum(heap_bytes(spec.size, block) for spec in model.outputs)
+        + own_output_bytes(model, block)
         + EXTRA_EDGE_BYTES * (len(model.inputs) + len(model.outputs) - 2)
         + sum(row.plan_bytes for row in layers)
         + f.PLACED_LAYER * streamed

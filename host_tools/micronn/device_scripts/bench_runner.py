@@ -19,7 +19,7 @@ def _buffers(net):
         xs = tuple(bytearray(e.size) for e in net.inputs)
         ys = tuple(array("b", bytes(e.size)) for e in net.outputs)
         return xs if len(xs) > 1 else xs[0], ys if len(ys) > 1 else ys[0]
-    return bytearray(len(net._x)), array("b", bytes(len(net._y)))
+    return bytearray(len(net._x)), array("b", bytes(len(net._result)))
 
 
 def _time(net, x, y, seconds):
