@@ -29,9 +29,7 @@ def _unpack_int2(packed, start, count, row):
 
 
 _UNPACK = {8: None, 4: _unpack_int4, 2: _unpack_int2}
-READ_ONLY = (
-    3  # prepare and run only index the weights and bias: views on ROMFS may do (placement.py)
-)
+READ_ONLY = 3  # prepare and run only index weights and bias: ROMFS views do (placement.py)
 
 
 def prepare(op, params, tensors):
