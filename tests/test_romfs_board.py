@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from reference_models import digits_mlp
 
-from micronn import container, reference
+from micronn import container, fit, reference
 from micronn.cli import main
 from micronn.flash import flash
 from micronn.precompiled import vm_mpy_target
@@ -84,3 +84,26 @@ def test_flash_refuses_a_board_whose_image_holds_another_runtime(models, tmp_pat
             assert "mpremote romfs deploy" in str(error.value)
             assert not (folder / "lib" / "micronn").exists()
             assert not (folder / "models" / "flashed.mnq").exists()
+
+
+def test_flash_plans_the_runtime_of_the_board_s_romfs_image(models, tmp_path, monkeypatch):
+    """flash's heap check plans the runtime the board imports: where its ROMFS image holds one,
+    that one (bytecode in flash: runtime "romfs", several KB less heap), not the .mpy files
+    flash would install in lib/. (The unix VM keeps the image in its heap, so its reported heap
+    holds the image too: the check's plan is compared here, not a refusal.)"""
+    in_rom, on_fs = models
+    (tmp_path / "flashed.mnq").write_bytes(container.write(on_fs))
+    planned, real = [], fit.fit_problem
+
+    def recording(data, board, runtime="mpy", name="the model"):
+        planned.append(runtime)
+        return real(data, board, runtime, name)
+
+    monkeypatch.setattr(fit, "fit_problem", recording)
+    image = build_image(
+        romfs_files(vm_mpy_target(find_micropython()), {"kept": container.write(in_rom)})
+    )
+    for folder, romfs in (("rom", image), ("bare", None)):
+        with VirtualBoard("rp2040", folder=tmp_path / folder, romfs=romfs) as board:
+            assert main(["flash", str(tmp_path / "flashed.mnq"), "--port", board.port]) == 0
+    assert planned == ["romfs", "mpy"]

@@ -353,13 +353,15 @@ def _size(count: int) -> str:
 def _heap_check(data: bytes, model_name: str, profile: str):
     """flash's check(session): refuse a board whose reported heap the model cannot fit."""
     from micronn.fit import fit_problem, reported_board
-    from micronn.runtime import decode_mpy, plan_runtime
+    from micronn.runtime import ROM_STAMP_PATH, decode_mpy, installed_stamp, plan_runtime
 
     def check(session):
         info = session.info()
         if info.heap_total <= 0:
             return  # the board does not say; the profile check (--board) is all there is
         runtime = plan_runtime(decode_mpy(session.hello.mpy)).format
+        if installed_stamp(session, ROM_STAMP_PATH):
+            runtime = "romfs"  # the board imports its ROMFS image's runtime, ahead of lib/
         board = reported_board(profile, info.heap_total, f"this {info.machine or 'board'}")
         problem = fit_problem(data, board, runtime, name=model_name)
         if problem:
