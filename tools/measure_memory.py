@@ -525,13 +525,7 @@ def _exact_net(model, data, placement, backend, bits):
     rows = memory_plan.layer_memory(model, backend, word_bits=bits)
     exact = memory_plan.heap_bytes(_arena(data), block)
     exact += memory_plan.own_output_bytes(model, block)
-    streamed = [
-        row
-        for row, layer in zip(rows, model.layers, strict=True)
-        if row.movable
-        and placement != "ram"
-        and "weights" not in memory_plan.in_place_tensors(layer, placement, backend)
-    ]
+    streamed = [row for row in rows if row.movable and placement != "ram"]  # ram and stream only
     if placement == "stream" and streamed:
         exact += memory_plan.heap_bytes(max(row.chunk_bytes for row in streamed), block)
     return exact, rows, len(streamed)
