@@ -28,6 +28,7 @@ def read_blocks(reader, model, heads, in_file=None, scratch=None, in_place=None)
         flags = in_file[index] if in_file is not None else 0
         layer = model.layers[index]
         _read_block(reader, index, layer, heads, flags, scratch, in_place)
+        model.layers[index] = layer  # its arrays, kept by the table (model.Layers)
     if model.labels_size:
         from .labels import read_labels
 

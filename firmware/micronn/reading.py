@@ -9,7 +9,8 @@ try:
 except ImportError:  # a build without binascii.crc32
     from .crc32 import crc32
 
-RECORD_HEAD = 24
+from .model import RECORD_HEAD  # noqa: F401  (the record's head, for both halves)
+
 INT8, INT32, INT4, INT2 = 1, 2, 3, 4
 DTYPE_BITS = {INT8: 8, INT32: 32, INT4: 4, INT2: 2}
 

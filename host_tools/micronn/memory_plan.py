@@ -35,7 +35,7 @@ PLACEMENTS = ("ram", "rom", "stream")  # fastest first
 STAGES = ("import", "reader", "table", "checks", "blocks", "network", "loaded")
 # the device's reserve.py with 4-byte words (twice these with 8-byte ones): bytes per array
 # object, table objects, per layer, the table's checks
-RESERVE_32 = {"object": 16, "table": 1024, "layer": 384, "checks": 6144}
+RESERVE_32 = {"object": 16, "table": 1024, "layer": 384, "checks": 6144, "few": 1024}
 # the qemu board's stages differ by up to ~300 B between runs of one model (its collector is
 # conservative): a plan with the board's own start (Board.start_bytes) keeps this much over it
 BOARD_SPREAD = 512
@@ -429,7 +429,8 @@ def reserve_figures(word_bits: int) -> dict:
 
 
 def _room_bytes(model, keep, word_bits: int = 64, placement: str = "stream") -> int:
-    """The device's reserve.skim: the kept tensors, the check buffer and an allowance."""
+    """The device's reserve.skim: the kept tensors, the check buffer and an allowance; none at
+    all for a few bytes of tensors."""
     reserve = reserve_figures(word_bits)
     kept = 0
     for layer, keep_weights in zip(model.layers, keep, strict=True):
@@ -439,6 +440,8 @@ def _room_bytes(model, keep, word_bits: int = 64, placement: str = "stream") -> 
                 continue
             bits = layer.weight_bits if kind == "weights" else 32 if kind == "int32" else 8
             kept += packed_size(layer.tensors[name].size, bits) + reserve["object"]
+    if kept <= reserve["few"]:
+        return 0
     allowance = reserve["table"] + reserve["layer"] * len(model.layers)
     if kept > 4 * reserve["checks"]:
         allowance += reserve["checks"]
