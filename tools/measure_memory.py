@@ -54,6 +54,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from micronn import container, memory_constants, memory_plan, wasm_vm
+from micronn.boards import load_board
 from micronn.fixedpoint import quantize_multiplier
 from micronn.graph_builder import GraphBuilder
 from micronn.model import FullyConnected, Model, TensorSpec
@@ -897,17 +898,8 @@ def measure_offsets(vm: str, summary, margin: int = 0) -> dict:
             x = np.zeros(model.input.size, np.int8)
             plan = memory_plan.plan_container(data, board, runtime=runtime, word_bits=bits)
             for placement in ("ram", "stream"):
-                result = simulate(
-                    data,
-                    x,
-                    board=board,
-                    backend="python",
-                    weights=placement,
-                    vm=vm,
-                    **_form(runtime),
-                )
+                measured = _stages_on_fewer_pins(data, x, board, placement, vm, runtime)
                 predicted = plan.placements[placement].stages
-                measured = dict(result.heap_stages)
                 if margin:
                     measured["loaded"] = max(measured["loaded"], measured["predict"])
                 for stage, value in predicted.items():
@@ -919,6 +911,32 @@ def measure_offsets(vm: str, summary, margin: int = 0) -> dict:
                         )
         offsets[runtime] = {stage: round(float(summary(e))) + margin for stage, e in errors.items()}
     return offsets
+
+
+OTHER_ADDRESSES = 32 * 1024  # tests/test_memory_plan_32.py's other layout: a heap this much larger
+
+
+def _stages_on_fewer_pins(data, x, board, placement, vm, runtime) -> dict:
+    """The load's stages on the heap layout whose peak is smaller, of the board's own heap and
+    (32-bit VM) one OTHER_ADDRESSES larger: the collector is conservative, and a word of live data
+    that equals a dead block's address keeps it, on one layout and not on another (seen: 1,664 B
+    from the table's checks on, on one of them); tests/test_memory_plan_32.py bounds the peak on
+    either layout the same way."""
+    heaps = (None,) if vm != "wasm32" else (None, load_board(board).heap_bytes + OTHER_ADDRESSES)
+    runs = []
+    for heap in heaps:
+        result = simulate(
+            data,
+            x,
+            board=board,
+            backend="python",
+            weights=placement,
+            vm=vm,
+            heap_bytes=heap,
+            **_form(runtime),
+        )
+        runs.append(dict(result.heap_stages))
+    return min(runs, key=lambda stages: max(v for k, v in stages.items() if k != "script"))
 
 
 def offset_models(vm: str):

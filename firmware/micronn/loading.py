@@ -14,6 +14,7 @@ from . import (
     READER_MODULES,
     TABLE_MODULES,
     _check_table,
+    _choose_placement,
     _collect_as_before,
     _collect_often,
     _family_rules,
@@ -21,6 +22,8 @@ from . import (
     _forget_shared_tables,
     _import_table_reader,
     _make_room,
+    _placement,
+    _read_blocks,
     _read_table,
     _release_room,
     _stage,
@@ -37,11 +40,11 @@ def _done(name):
 
 def _building(stream, source, name, kernel_for, weights, chunk_bytes, own):
     """micronn._build, a stage at a time."""
-    model, kernels, placed = yield from _reading(stream, source, weights, kernel_for, chunk_bytes)
+    model, kernels, chosen = yield from _reading(stream, source, weights, kernel_for, chunk_bytes)
     from .net import Net, new_arena
 
     arena = new_arena(model)  # before the net's other buffers: the reader's room is whole
-    placed.loaded()
+    placed = _placement(chosen, model, stream, chunk_bytes)
     keep = own and placed.name != "ram"
     net = (model.net or Net)(model, kernels, name, placed, stream if keep else None, arena)
     _forget_shared_tables()
@@ -73,16 +76,12 @@ def _reading(stream, source, weights, kernel_for, chunk_bytes):
             )
         kernels.append(kernel)
     _forget(("ops",))  # the op table: its room goes to the tensors
-    from . import container_blocks, placement
-
-    placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
-    container_blocks.read_blocks(
-        reader, model, heads, placed.flags, memoryview(placed.check), placed.in_place()
-    )
-    reader = heads = container_blocks = placement = None
+    chosen = _choose_placement(weights, model, kernels, stream, chunk_bytes)
+    _read_blocks(reader, model, heads, chosen, stream)
+    reader = heads = None
     yield _done("blocks")
     _forget(READER_MODULES)
-    return model, kernels, placed
+    return model, kernels, chosen
 
 
 def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):
