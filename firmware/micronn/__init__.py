@@ -28,7 +28,7 @@ READER_MODULES = (
     "labels",
 )
 FROM_SOURCE = __file__.endswith(".py")
-LOAD_MODULES = ("placement", "romview", "bands")  # dropped once the network is built
+LOAD_MODULES = ("placement", "bands")  # dropped once the network is built
 if FROM_SOURCE:
     from . import net  # noqa: F401, I001  (first: its compile needs the most room)
     from . import arena, container, container_blocks, placement, rules  # noqa: F401
@@ -78,11 +78,11 @@ def load(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES, probe=No
 def _build(stream, source, name, kernel_for, weights, chunk_bytes, probe, own):
     """load()'s work: (the net, whether it keeps the file). A frame of its own, so that the
     model its stale slots hold is garbage once it returns."""
-    model, kernels, chosen = _read(stream, source, weights, kernel_for, chunk_bytes, probe)
+    model, kernels, placed = _read(stream, source, weights, kernel_for, chunk_bytes, probe)
     from .net import Net, new_arena
 
     arena = new_arena(model)  # before the net's other buffers: the reader's room is whole
-    placed = _placement(chosen, model, stream, chunk_bytes)
+    placed.loaded()
     keep = own and placed.name != "ram"
     net = (model.net or Net)(model, kernels, name, placed, stream if keep else None, arena)
     _forget_shared_tables()
@@ -116,12 +116,16 @@ def _read(stream, source, weights, kernel_for, chunk_bytes, probe):
             )
         kernels.append(kernel)
     _forget(("ops",))  # the op table: its room goes to the tensors
-    chosen = _choose_placement(weights, model, kernels, stream, chunk_bytes)
-    _read_blocks(reader, model, heads, chosen, stream)
-    reader = heads = None
+    from . import container_blocks, placement
+
+    placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
+    container_blocks.read_blocks(
+        reader, model, heads, placed.flags, memoryview(placed.check), placed.in_place()
+    )
+    reader = heads = container_blocks = placement = None
     _stage(probe, "blocks")
     _forget(READER_MODULES)
-    return model, kernels, chosen
+    return model, kernels, placed
 
 
 # Each table phase runs in a frame of its own: the slots a call leaves in its caller's frame
@@ -140,39 +144,6 @@ def _check_table(reader, model):
     from . import rules
 
     rules.check_table(reader, model)
-
-
-def _choose_placement(weights, model, kernels, stream, chunk_bytes):
-    """(placement, flags) for the blocks; placement.py is dropped while they are read."""
-    from . import placement
-
-    chosen = placement.choose(weights, model, kernels, stream, chunk_bytes)
-    placement = None
-    _forget(("placement",))
-    return chosen
-
-
-def _read_blocks(reader, model, heads, chosen, stream):
-    from . import container_blocks
-    from .buffers import unfilled
-    from .infile import CHECK_BYTES
-
-    rom = None
-    if chosen[0] == "rom":
-        from .romview import file_view
-
-        rom = file_view(stream)
-    check = unfilled("b", CHECK_BYTES)  # the reader passes weights left in the file through it
-    container_blocks.read_blocks(reader, model, heads, chosen[1], memoryview(check), rom)
-
-
-def _placement(chosen, model, stream, chunk_bytes):
-    """The blocks are read: the Placement that builds the steps, its stream scratch made."""
-    from .placement import Placement
-
-    placed = Placement(chosen[0], model, stream, chosen[1], chunk_bytes)
-    placed.loaded()
-    return placed
 
 
 def _update_advice():

@@ -15,9 +15,8 @@ section by labels.py, likewise.
 """
 
 import struct
-from array import array
 
-from .model import NO_TENSOR, Edge, Layers, Model
+from .model import Edge, Layer, Model
 from .ops import ACTIVATIONS
 from .reading import (
     DAMAGED,
@@ -37,6 +36,7 @@ VERSION = 3  # and 1, 2; 2 adds the edge counts (header bytes 28, 29), 3 the lab
 TENSORS_AT = 56  # header (32) + input edge (12) + output edge (12), or the first two edges
 TENSOR_ENTRY = 16
 DESCRIPTOR = 12
+NO_TENSOR = 0xFFFF
 BANDS = 1  # header flag: a stage runs in bands of rows, its height in the records (bands.py)
 KIND_DTYPES = {"w": (INT8, INT4, INT2), "i": (INT32,), "b": (INT8,)}
 
@@ -55,7 +55,7 @@ def read(stream, name="model"):
 def read_table(stream, name="model"):
     """Parse the table and check its structure (sizes, CRC, edges, records, the graph); return
     (reader, model without tensor data, the layer records' heads: RECORD_HEAD bytes each, in one
-    bytearray). model.layers is a model.Layers: the records' bytes, a Layer made on each access.
+    bytearray; their bodies are dropped once parsed).
 
     Each layer's tensors are still a flat tuple of (dtype, offset in block, nbytes) per tensor;
     model.file_size and model.table_size tell how the bytes divide; model.bands holds the
@@ -88,7 +88,7 @@ def read_table(stream, name="model"):
         reader.fail(f"{tensor_count} activation tensors do not fit the table", DAMAGED)
     tensor_table = bytearray(TENSOR_ENTRY * tensor_count)
     reader.fill(tensor_table, len(tensor_table))
-    heads, bodies, starts = _read_records(reader, records_at, table_size, layer_count)
+    heads, bodies = _read_records(reader, records_at, table_size, layer_count)
     if reader.crc != struct.unpack_from("<I", head, 20)[0]:
         reader.fail("the header and layer table fail their CRC check", DAMAGED)
     flags = struct.unpack_from("<H", head, 6)[0]
@@ -108,7 +108,8 @@ def read_table(stream, name="model"):
         )
         n_in = 1
     data_end = file_size - labels_size
-    layers = _layers(reader, heads, bodies, starts, shapes, table_size, data_end, edges, n_in)
+    layers = _layers(reader, heads, bodies, shapes, table_size, data_end, edges, n_in)
+    bodies = None
     model = Model(edges, n_in, shapes, offsets, arena_size, layers)
     if more:
         model.net = edge_table.net
@@ -144,15 +145,14 @@ def _header(reader, head, size):
 def _read_records(reader, position, table_size, layer_count):
     """Read the layer records: unchecked, but inside the table and ending where it ends.
 
-    Returns (the heads, in one bytearray, the bodies end to end in one bytes, where each body
-    starts: an array). Every structure of the table is a multiple of 4 bytes long, so nothing
-    may follow the last record.
+    Returns (the heads, in one bytearray, [body]). Every structure of the table is a multiple of
+    4 bytes long, so nothing may follow the last record.
     """
     if position + RECORD_HEAD * layer_count > table_size:  # before the heads are allocated
         index = (table_size - position) // RECORD_HEAD
         reader.fail(f"layer record {index} runs past the table", DAMAGED)
     heads = bytearray(RECORD_HEAD * layer_count)
-    parts = []  # each body, read as the record is found inside the table: a lie costs nothing
+    bodies = []
     for index in range(layer_count):
         if position + RECORD_HEAD > table_size:
             reader.fail(f"layer record {index} runs past the table", DAMAGED)
@@ -164,13 +164,10 @@ def _read_records(reader, position, table_size, layer_count):
             reader.fail(f"layer record {index} runs past the table", DAMAGED)
         body = bytearray(body_size)
         reader.fill(body, body_size)
-        parts.append(body)
+        bodies.append(body)
     if position != table_size:
         reader.fail(f"{table_size - position} unexpected bytes after the last layer record")
-    starts = array("I", bytes(4 * layer_count))
-    for index in range(1, layer_count):
-        starts[index] = starts[index - 1] + len(parts[index - 1])
-    return heads, b"".join(parts), starts
+    return heads, bodies
 
 
 def _tensors(reader, table, count):
@@ -208,39 +205,34 @@ def _edge(reader, head, at, what, shapes):
     return Edge(tensor, shapes[tensor], scale, zero_point)
 
 
-def _layers(reader, heads, bodies, starts, shapes, block_start, file_size, edges, n_in):
-    """Check every record and the graph they form; return the Layers, blocks not yet read.
+def _layers(reader, heads, bodies, shapes, block_start, file_size, edges, n_in):
+    """Check every record and the graph they form; return the layers, blocks not yet read.
     edges: the n_in inputs, then the outputs (arena.py checks that each names its own tensor).
     The operators' rules come later (rules.check_table)."""
     written = bytearray(len(shapes))
     for k in range(n_in):
         written[edges[k].tensor] = 1
-    names = []
-    kinds = []
-    for index in range(len(starts)):
-        name, kind, inputs, output = _layer(
-            reader, index, heads, bodies, starts[index], block_start, file_size
-        )
-        where = f"layer {index} ({name})"
-        for tensor in inputs:
+    layers = []
+    for index in range(len(bodies)):
+        layer = _layer(reader, index, heads, bodies[index], block_start, file_size)
+        where = f"layer {index} ({layer.name})"
+        for tensor in layer.inputs:
             if tensor >= len(shapes) or not written[tensor]:
                 reader.fail(f"{where} reads tensor {tensor} before it is written")
-        if output >= len(shapes) or written[output]:
-            reader.fail(f"{where} writes tensor {output}, which is invalid or written twice")
-        written[output] = 1
+        if layer.output >= len(shapes) or written[layer.output]:
+            reader.fail(f"{where} writes tensor {layer.output}, which is invalid or written twice")
+        written[layer.output] = 1
         block_start += struct.unpack_from("<I", heads, RECORD_HEAD * index + 16)[0]
-        names.append(name)
-        kinds.append(kind)
+        layers.append(layer)
     if block_start != file_size:
         reader.fail(f"the data blocks end at byte {block_start}, not at {file_size}")
     if min(written) == 0:
         reader.fail(f"activation tensor {list(written).index(0)} is never written")
-    return Layers(heads, bodies, starts, names, kinds)
+    return layers
 
 
-def _layer(reader, index, heads, bodies, at, block_start, file_size):
-    """One record's fields and tensor descriptors, checked; (its operator, its tensors' kinds,
-    its inputs, its output)."""
+def _layer(reader, index, heads, body, block_start, file_size):
+    """One record's fields and tensor descriptors, checked; the layer's tensors are not read."""
     code, activation, n_params, n_tensors, in0, in1, out, _, offset, size = struct.unpack_from(
         "<BBBBHHHHII", heads, RECORD_HEAD * index
     )
@@ -269,10 +261,14 @@ def _layer(reader, index, heads, bodies, at, block_start, file_size):
             f"the data block of {where} ({size} bytes at {offset}) is misaligned, "
             f"not right after the previous one (at {block_start}) or past the end"
         )
+    params = struct.unpack_from(f"<{n_params}i", body)
+    counts = []
+    descriptors = []
+    weight_bits = 8
     end = 0
     for t in range(n_tensors):
         dtype, r0, r1, r2, t_offset, count = struct.unpack_from(
-            "<BBBBII", bodies, at + 4 * n_params + DESCRIPTOR * t
+            "<BBBBII", body, 4 * n_params + DESCRIPTOR * t
         )
         what = f"tensor {t} of {where}"
         if dtype not in DTYPE_BITS or r0 or r1 or r2:
@@ -282,5 +278,12 @@ def _layer(reader, index, heads, bodies, at, block_start, file_size):
         nbytes = (count * DTYPE_BITS[dtype] + 7) // 8
         if t_offset % 4 or t_offset < end or t_offset + nbytes > size:
             reader.fail(f"{what} is misaligned, overlaps another or does not fit its data block")
+        if kinds[t] == "w":
+            weight_bits = DTYPE_BITS[dtype]
+        counts.append(count)
+        descriptors += (dtype, t_offset, nbytes)  # replaced by the arrays in _read_block
         end = t_offset + nbytes
-    return name, kinds, inputs, out
+    layer = Layer(name, activation, params, kinds, inputs, out, tuple(counts), tuple(descriptors))
+    if weight_bits != 8:
+        layer.weight_bits = weight_bits
+    return layer

@@ -15,20 +15,19 @@ from .infile import InFile
 from .reading import DAMAGED, DTYPE_BITS, INT8, INT32, RECORD_HEAD
 
 
-def read_blocks(reader, model, heads, in_file=None, scratch=None, rom=None):
+def read_blocks(reader, model, heads, in_file=None, scratch=None, in_place=None):
     """Read and check every data block, in order, into the model's layers.
 
     in_file: None, or flags by layer index (placement.py): bit 0 set, the layer's tensor 0 (its
     weights) is not kept; it is read through `scratch` (a memoryview, at least 4 bytes) to check
     its CRC and values and becomes an InFile giving its place in the file. Bit t + 1 set, tensor
-    t is checked the same way and becomes a view of the file's bytes (rom: romview.file_view of
-    the file), or stays in RAM after all where it cannot (romview.tensor_view).
+    t is checked the same way and becomes in_place(offset in file, bits, count, nbytes): a view
+    of the file's bytes (rom), or None to keep it in RAM after all.
     """
     for index in range(len(model.layers)):
         flags = in_file[index] if in_file is not None else 0
         layer = model.layers[index]
-        _read_block(reader, index, layer, heads, flags, scratch, rom)
-        model.layers[index] = layer  # its arrays, kept by the table (model.Layers)
+        _read_block(reader, index, layer, heads, flags, scratch, in_place)
     if model.labels_size:
         from .labels import read_labels
 
@@ -43,7 +42,7 @@ def _new_tensor(dtype, count, nbytes):
     return bytearray(nbytes)
 
 
-def _read_block(reader, index, layer, heads, flags=0, scratch=None, rom=None):
+def _read_block(reader, index, layer, heads, flags=0, scratch=None, in_place=None):
     """Stream one data block into the layer's arrays; check its CRC, padding and values."""
     block_at, size, crc = struct.unpack_from("<III", heads, RECORD_HEAD * index + 12)
     reader.crc = 0
@@ -58,9 +57,7 @@ def _read_block(reader, index, layer, heads, flags=0, scratch=None, rom=None):
         bits = DTYPE_BITS[dtype]
         view = None
         if flags >> (t + 1) & 1:
-            from .romview import tensor_view  # imported with placement.py: costs nothing
-
-            view = tensor_view(rom, block_at + offset, bits, count, nbytes)
+            view = in_place(block_at + offset, bits, count, nbytes)
         if (t == 0 and flags & 1) or view is not None:
             checked = bits if layer.kinds[t] == "w" else 0
             if not _pass_weights(reader, nbytes, count, checked, scratch):

@@ -14,7 +14,6 @@ from . import (
     READER_MODULES,
     TABLE_MODULES,
     _check_table,
-    _choose_placement,
     _collect_as_before,
     _collect_often,
     _family_rules,
@@ -22,8 +21,6 @@ from . import (
     _forget_shared_tables,
     _import_table_reader,
     _make_room,
-    _placement,
-    _read_blocks,
     _read_table,
     _release_room,
     _stage,
@@ -40,11 +37,11 @@ def _done(name):
 
 def _building(stream, source, name, kernel_for, weights, chunk_bytes, own):
     """micronn._build, a stage at a time."""
-    model, kernels, chosen = yield from _reading(stream, source, weights, kernel_for, chunk_bytes)
+    model, kernels, placed = yield from _reading(stream, source, weights, kernel_for, chunk_bytes)
     from .net import Net, new_arena
 
     arena = new_arena(model)  # before the net's other buffers: the reader's room is whole
-    placed = _placement(chosen, model, stream, chunk_bytes)
+    placed.loaded()
     keep = own and placed.name != "ram"
     net = (model.net or Net)(model, kernels, name, placed, stream if keep else None, arena)
     _forget_shared_tables()
@@ -76,12 +73,16 @@ def _reading(stream, source, weights, kernel_for, chunk_bytes):
             )
         kernels.append(kernel)
     _forget(("ops",))  # the op table: its room goes to the tensors
-    chosen = _choose_placement(weights, model, kernels, stream, chunk_bytes)
-    _read_blocks(reader, model, heads, chosen, stream)
-    reader = heads = None
+    from . import container_blocks, placement
+
+    placed = placement.choose(weights, model, kernels, stream, chunk_bytes)
+    container_blocks.read_blocks(
+        reader, model, heads, placed.flags, memoryview(placed.check), placed.in_place()
+    )
+    reader = heads = container_blocks = placement = None
     yield _done("blocks")
     _forget(READER_MODULES)
-    return model, kernels, chosen
+    return model, kernels, placed
 
 
 def loading(path, backend="auto", weights="auto", chunk_bytes=CHUNK_BYTES):

@@ -1,12 +1,6 @@
 """A checked model as the reader returns it: edges, activation tensors, layers with tensors."""
 
-import struct
-
 from .ops import ACTIVATIONS
-
-RECORD_HEAD = 24  # bytes of a layer record's head (docs/format.md)
-NO_TENSOR = 0xFFFF
-DTYPE_BITS = (0, 8, 32, 4, 2)  # by container dtype code
 
 
 def size_of(shape):
@@ -45,67 +39,6 @@ class Layer:
         self.output = output
         self.counts = counts
         self.tensors = tensors
-
-
-class Layers:
-    """The checked layer records as the file holds them, a Layer made each time one is asked
-    for: the table costs its own bytes, not an object per field (it is in the heap beside the
-    reader's modules, when the heap is fullest). heads: RECORD_HEAD bytes a layer; bodies: the
-    records' params and tensor descriptors end to end, layer i's from starts[i]; names, kinds:
-    each layer's operator and its tensors' kinds (shared strings). A layer's tensors are its
-    descriptors until its block is read (container_blocks.py keeps its arrays), and again once
-    `layers[i] = None` gives them to its plan."""
-
-    def __init__(self, heads, bodies, starts, names, kinds):
-        self.heads = heads
-        self.bodies = bodies
-        self.starts = starts
-        self.names = names
-        self.kinds = kinds
-        self.tensors = [None] * len(names)
-
-    def __len__(self):
-        return len(self.names)
-
-    def __getitem__(self, index):
-        if index < 0 or index >= len(self.names):
-            raise IndexError("layer index out of range")
-        code, activation, n_params, n_tensors, in0, in1, out = struct.unpack_from(
-            "<BBBBHHH", self.heads, RECORD_HEAD * index
-        )
-        at = self.starts[index]
-        params = struct.unpack_from("<" + "i" * n_params, self.bodies, at)
-        at += 4 * n_params
-        kinds = self.kinds[index]
-        counts = []
-        descriptors = []
-        weight_bits = 8
-        for t in range(n_tensors):
-            dtype, offset, count = struct.unpack_from("<B3xII", self.bodies, at + 12 * t)
-            bits = DTYPE_BITS[dtype]
-            if kinds[t] == "w":
-                weight_bits = bits
-            counts.append(count)
-            descriptors += (dtype, offset, (count * bits + 7) // 8)
-        inputs = () if in0 == NO_TENSOR else (in0,) if in1 == NO_TENSOR else (in0, in1)
-        tensors = self.tensors[index]
-        layer = Layer(
-            self.names[index],
-            activation,
-            params,
-            kinds,
-            inputs,
-            out,
-            tuple(counts),
-            tuple(descriptors) if tensors is None else tensors,
-        )
-        if weight_bits != 8:
-            layer.weight_bits = weight_bits
-        return layer
-
-    def __setitem__(self, index, layer):
-        """`layers[i] = None`: layer i's plan is made, its arrays are the plan's alone."""
-        self.tensors[index] = None if layer is None else layer.tensors
 
 
 class Model:

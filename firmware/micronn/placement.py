@@ -1,6 +1,5 @@
 """Where the big weight tensors live while a network runs: "ram", "stream" or "rom" (load time
-only: load() imports it to choose, drops it while the blocks are read, and imports it again
-to build the network's steps; infile.py runs the chosen steps).
+only: load() drops this module once the network is built; infile.py runs the chosen steps).
 
 Only tensor 0 of FULLY_CONNECTED and CONV_2D layers moves (rom: also the tensors of
 IN_PLACE that the kernel only reads, as views); every other tensor is an array in RAM.
@@ -17,8 +16,12 @@ ROMFS, else stream. A kernel module without run_rows keeps its layers in RAM.
 import gc
 
 from .buffers import unfilled
-from .infile import CHUNK_BYTES, MOVABLE, PLACEMENTS, run_rom, run_streamed
-from .romview import file_view, tensor_view
+from .infile import CHECK_BYTES, CHUNK_BYTES, MOVABLE, PLACEMENTS, run_rom, run_streamed
+
+try:
+    import uctypes
+except ImportError:  # CircuitPython: no uctypes and no ROMFS
+    uctypes = None
 
 # rom: the tensors of these layers that their kernel only reads (its READ_ONLY bits: 1 the
 # weights, 2 the bias) stay in the file, as views; multipliers and shifts never do (prepare
@@ -108,10 +111,18 @@ def ram_fits(model, flags):
     return need + RESERVE_BYTES <= gc.mem_free()
 
 
+def rom_view(stream):
+    """memoryview straight onto the file's bytes when it lives on ROMFS, else None."""
+    if uctypes is None:
+        return None
+    try:
+        return memoryview(stream)
+    except TypeError:
+        return None
+
+
 def choose(weights, model, kernels, stream, chunk_bytes=CHUNK_BYTES):
-    """(the placement: "ram", "stream" or "rom", its flags by layer index: None for ram) for
-    weights = "auto", "ram", "stream" or "rom" (see the module's text); the blocks are read by
-    these, and Placement(name, model, stream, flags, chunk_bytes) then builds the steps."""
+    """The Placement for weights = "auto", "ram", "stream" or "rom" (see the module's text)."""
     if weights not in PLACEMENTS:
         raise ValueError(
             f"unknown weights placement {weights!r}; use one of: {', '.join(PLACEMENTS)}"
@@ -122,34 +133,34 @@ def choose(weights, model, kernels, stream, chunk_bytes=CHUNK_BYTES):
     if weights == "auto":
         if ram_fits(model, flags):
             weights = "ram"
-        elif file_view(stream) is not None:
+        elif rom_view(stream) is not None:
             weights = "rom"
         else:
             weights = "stream"
     if weights == "rom":
-        if file_view(stream) is None:
-            raise ValueError(
-                "weights='rom' needs the model file on a ROMFS mount (MicroPython 1.25 or "
-                "later, vfs.VfsRom); use weights='stream' or 'ram'"
-            )
         add_views(flags, model, kernels)
-    return weights, None if weights == "ram" else flags
+    return Placement(weights, model, stream, flags, chunk_bytes)
 
 
 class Placement:
-    """The placement chosen at load, once the blocks are read: which layers keep their weights
-    in the file (flags, None for ram), and step() that gives each layer its runner (stream: all
-    share one scratch buffer, allocated with the network)."""
+    """The placement chosen at load: which layers keep their weights in the file (flags, None
+    for ram), the small buffer the reader checks them through, and step() that gives each layer
+    its runner (stream: all share one scratch buffer, allocated with the network)."""
 
     def __init__(self, name, model, stream, flags, chunk_bytes):
         self.name = name
         self.stream = stream
         self.chunk_bytes = chunk_bytes
-        self.flags = flags
+        self.flags = None if name == "ram" else flags
         self.view = None
         self.scratch_bytes = 0
         if name == "rom":
-            self.view = file_view(stream)
+            self.view = rom_view(stream)
+            if self.view is None:
+                raise ValueError(
+                    "weights='rom' needs the model file on a ROMFS mount (MicroPython 1.25 or "
+                    "later, vfs.VfsRom); use weights='stream' or 'ram'"
+                )
         elif name == "stream":
             layers = model.layers
             self._streamed = [
@@ -158,6 +169,7 @@ class Placement:
                 if flags[i] & 1
             ]
             self.scratch_bytes = self._scratch_nbytes()
+        self.check = unfilled("b", CHECK_BYTES)  # the reader passes weights left in the file
         self.scratch = None
 
     def _scratch_nbytes(self):
@@ -169,9 +181,11 @@ class Placement:
         return nbytes
 
     def loaded(self):
-        """Stream's scratch is made (after the reader's modules are gone, where the heap has
-        room). Where the free heap is in pieces too small for it, a smaller budget is taken
-        (fewer channels a read), down to one channel's weights."""
+        """The blocks are read: the check buffer goes, and stream's scratch is made (after the
+        reader's modules are gone, where the heap has room). Where the free heap is in pieces
+        too small for it, a smaller budget is taken (fewer channels a read), down to one
+        channel's weights."""
+        self.check = None
         while self.scratch_bytes:
             try:
                 self.scratch = unfilled("b", self.scratch_bytes)
@@ -191,9 +205,7 @@ class Placement:
         name, params, bits = layer.name, layer.params, layer.weight_bits
         total = channels(name, params)
         if self.name == "rom":
-            view = tensor_view(
-                self.view, weights.offset, layer.weight_bits, weights.count, weights.nbytes
-            )
+            view = self.rom_tensor(weights.offset, layer.weight_bits, weights.count, weights.nbytes)
             return run_rom, (kernel.run_rows, prepared, view, total)
         count = chunk_channels(name, params, bits, self.chunk_bytes)
         last = total - (total - 1) // count * count  # channels in the last chunk
@@ -202,3 +214,22 @@ class Placement:
         tail = scratch[: chunk_nbytes(name, params, bits, last)]
         where = (self.stream, weights.offset)
         return run_streamed, (where, kernel.run_rows, prepared, total, count, full, tail)
+
+    def in_place(self):
+        """For the reader: None, or (rom) how to make a view of a tensor left in the file."""
+        return self.rom_tensor if self.name == "rom" else None
+
+    def rom_tensor(self, at, dtype_bits, count, nbytes):
+        """A view of the tensor at byte `at` of the file; None for an int32 tensor that is not
+        4-byte aligned in memory (the reader then keeps it in RAM)."""
+        address = uctypes.addressof(self.view) + at
+        if dtype_bits == 32:
+            if address % 4:
+                return None
+            kind = uctypes.INT32
+        elif dtype_bits == 8:
+            kind = uctypes.INT8
+        else:
+            return self.view[at : at + nbytes]  # packed bytes, read unsigned
+        layout = {"t": (uctypes.ARRAY | 0, kind | count)}
+        return uctypes.struct(address, layout, uctypes.LITTLE_ENDIAN).t

@@ -9,8 +9,7 @@ try:
 except ImportError:  # a build without binascii.crc32
     from .crc32 import crc32
 
-from .model import RECORD_HEAD  # noqa: F401  (the record's head, for both halves)
-
+RECORD_HEAD = 24
 INT8, INT32, INT4, INT2 = 1, 2, 3, 4
 DTYPE_BITS = {INT8: 8, INT32: 32, INT4: 4, INT2: 2}
 

@@ -13,14 +13,14 @@ import struct
 import sys
 
 from .infile import CHECK_BYTES, MOVABLE, OP_NAMES
-from .model import DTYPE_BITS
 
 WORDS = 2 if getattr(sys, "maxsize", 0x7FFFFFFF) > 0x7FFFFFFF else 1  # 8-byte words: twice
 OBJECT_BYTES = 16 * WORDS  # an array object with its header, rounded up to a GC block
 TABLE_BYTES = 1024 * WORDS  # the table's objects: about 1 KB + 330 B per layer (32-bit VM)
 LAYER_BYTES = 384 * WORDS
 CHECKS_BYTES = 6144 * WORDS  # the table's checks (rules.py, arena.py), with some margin
-FEW_BYTES = 1024 * WORDS  # tensors this small find room in the holes the reader leaves
+FEW_BYTES = 1024 * WORDS  # rom: tensors this small find room in the holes the reader leaves
+DTYPE_BITS = (0, 8, 32, 4, 2)  # by container dtype code (docs/format.md)
 IN_PLACE_CODES = {1: 3, 2: 3, 3: 3}  # placement.IN_PLACE by container code
 
 
@@ -61,8 +61,8 @@ def skim(stream, weights):
             moved = t == 0 and name in MOVABLE and weights != "ram"
             if not moved and not in_place >> t & 1:
                 kept += (count * bits + 7) // 8 + OBJECT_BYTES
-    if kept <= FEW_BYTES:
-        return 0, codes  # no room: it would only raise the peak (rom keeps a few scalars)
+    if weights == "rom" and kept <= FEW_BYTES:
+        return 0, codes  # no room: the weights stay in flash, no late buffer needs a long run
     # The table is read after the release: its objects, and the table's checks while they are
     # imported, land at the start of the room. A big room keeps space for both, so that the
     # tensors still find one run of bytes after them; a small one lends itself to the checks.

@@ -430,7 +430,7 @@ def reserve_figures(word_bits: int) -> dict:
 
 def _room_bytes(model, keep, word_bits: int = 64, placement: str = "stream") -> int:
     """The device's reserve.skim: the kept tensors, the check buffer and an allowance; none at
-    all for a few bytes of tensors."""
+    all for a few bytes of tensors beside weights in ROMFS."""
     reserve = reserve_figures(word_bits)
     kept = 0
     for layer, keep_weights in zip(model.layers, keep, strict=True):
@@ -440,7 +440,7 @@ def _room_bytes(model, keep, word_bits: int = 64, placement: str = "stream") -> 
                 continue
             bits = layer.weight_bits if kind == "weights" else 32 if kind == "int32" else 8
             kept += packed_size(layer.tensors[name].size, bits) + reserve["object"]
-    if kept <= reserve["few"]:
+    if placement == "rom" and kept <= reserve["few"]:
         return 0
     allowance = reserve["table"] + reserve["layer"] * len(model.layers)
     if kept > 4 * reserve["checks"]:
