@@ -148,6 +148,20 @@ def test_the_planned_room_is_what_the_device_holds(containers, weights):
         assert skim(io.BytesIO(data), weights)[0] == _room_bytes(model, keep, 64, weights)
 
 
+def test_no_room_is_held_for_a_few_scalars_beside_weights_in_rom(containers):
+    """A dense model whose weights and biases the python kernels read in ROMFS keeps only its
+    per-tensor multipliers and shifts in RAM: reserve.skim holds no room for them (it would only
+    raise the reader stage); streamed, the same model still gets its room."""
+    import io
+
+    from device_package import device_module
+
+    skim = device_module("reserve").skim
+    data = containers["digits_mlp"]
+    assert skim(io.BytesIO(data), "rom")[0] == 0
+    assert skim(io.BytesIO(data), "stream")[0] > 0
+
+
 def _read_only_bits(path, owner=None):
     """The READ_ONLY = N of a device module (or of its class `owner`), read from its source:
     the viper modules do not import under CPython."""

@@ -34,7 +34,8 @@ from micronn.packing import packed_size
 PLACEMENTS = ("ram", "rom", "stream")  # fastest first
 STAGES = ("import", "reader", "table", "checks", "blocks", "network", "loaded")
 # the device's reserve.py with 4-byte words (twice these with 8-byte ones): bytes per array
-# object, table objects, per layer, the table's checks
+# object, table objects, per layer, the table's checks, and the kept tensors up to which a model
+# with its weights in ROMFS holds no room
 RESERVE_32 = {"object": 16, "table": 1024, "layer": 384, "checks": 6144, "few": 1024}
 # the qemu board's stages differ by up to ~300 B between runs of one model (its collector is
 # conservative): a plan with the board's own start (Board.start_bytes) keeps this much over it
